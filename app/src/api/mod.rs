@@ -1,0 +1,4 @@
+//! Server functions: thin adapters from the browser to `crate::server` queries.
+
+pub mod error;
+pub mod fleet;

@@ -1,0 +1,5 @@
+//! Display components: they take data and render it; they load nothing.
+
+pub mod empty_fleet;
+pub mod error_view;
+pub mod vehicle_table;

@@ -1,0 +1,96 @@
+use crate::domain::fleet::{format_number, VehicleSummary};
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+
+/// An instant as a `<time>` element: exact UTC text, machine-readable attribute.
+#[component]
+pub fn Timestamp(at: Option<DateTime<Utc>>) -> impl IntoView {
+    match at {
+        Some(at) => view! {
+            <time datetime=at.to_rfc3339()>{at.format("%Y-%m-%d %H:%M UTC").to_string()}</time>
+        }
+        .into_any(),
+        None => view! { <span class="muted">"—"</span> }.into_any(),
+    }
+}
+
+#[component]
+fn SocBar(percent: Option<f64>) -> impl IntoView {
+    match percent {
+        Some(p) => {
+            let width = format!("width: {}%", p.clamp(0.0, 100.0));
+            let text = format!("{} %", format_number(p));
+            view! {
+                <div class="soc" role="meter" aria-valuemin="0" aria-valuemax="100" aria-valuenow=p
+                    aria-label="State of charge">
+                    <div class="soc-fill" style=width></div>
+                    <span class="soc-text">{text}</span>
+                </div>
+            }
+            .into_any()
+        }
+        None => view! { <span class="muted">"—"</span> }.into_any(),
+    }
+}
+
+fn yes_no(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "Yes",
+        Some(false) => "No",
+        None => "—",
+    }
+}
+
+/// The fleet table: one row per vehicle.
+#[component]
+pub fn VehicleTable(vehicles: Vec<VehicleSummary>) -> impl IntoView {
+    let count = vehicles.len();
+    view! {
+        <p class="muted">{format!("{count} vehicle{}", if count == 1 { "" } else { "s" })}</p>
+        <div class="table-wrap">
+            <table class="fleet">
+                <caption class="visually-hidden">"Vehicles and their latest state"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Vehicle"</th>
+                        <th scope="col">"State of charge"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Plugged in"</th>
+                        <th scope="col" class="num">"Power"</th>
+                        <th scope="col" class="num">"Range"</th>
+                        <th scope="col">"Last update"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=move || vehicles.clone() key=|v| v.id.clone() let:v>
+                        <tr data-vehicle-id=v.id.clone()>
+                            <th scope="row">
+                                <span class="vehicle-name">{v.display_name()}</span>
+                                <span class="vehicle-id muted">{v.id.clone()}</span>
+                            </th>
+                            <td>
+                                <SocBar percent=v.soc_percent />
+                            </td>
+                            <td>
+                                <span class=v.status().css_class()>{v.status().label()}</span>
+                            </td>
+                            <td>{yes_no(v.is_plugged_in)}</td>
+                            <td class="num">
+                                {match (v.is_charging, v.power_kw) {
+                                    (Some(true), Some(kw)) => format!("{} kW", format_number(kw)),
+                                    _ => "—".to_owned(),
+                                }}
+                            </td>
+                            <td class="num">
+                                {v.range_km.map(|km| format!("{} km", format_number(km))).unwrap_or_else(|| "—".into())}
+                            </td>
+                            <td>
+                                <Timestamp at=v.updated_at />
+                            </td>
+                        </tr>
+                    </For>
+                </tbody>
+            </table>
+        </div>
+    }
+}

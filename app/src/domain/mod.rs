@@ -1,0 +1,10 @@
+//! Pure types and logic shared by the server and the browser: no I/O here.
+
+pub mod fleet;
+pub mod ids;
+pub mod reading;
+pub mod signals;
+pub mod time;
+pub mod units;
+pub mod values;
+pub mod webhook;

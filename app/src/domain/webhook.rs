@@ -1,0 +1,818 @@
+//! Smartcar webhook payloads (v4), parsed tolerantly.
+//!
+//! Two shapes reach us: the live one (`triggers` and `meta` at the top level) and the
+//! documented one (`vehicleId`, `data.triggers`, `data.meta`, `fetchedAt`, ISO
+//! `deliveryTimestamp`). Every struct keeps the fields it does not know in `extra`, so a
+//! field Smartcar adds tomorrow is carried, not dropped. Enumerations are open: an
+//! unknown value is kept as text. Only what ingest cannot do without (an event id, a
+//! vehicle id, each signal's code) is required, and that is checked by
+//! [`Envelope::parse`] with the JSON path of the problem.
+
+use super::ids::{EventId, IdError, SignalCode, VehicleId};
+use super::time::{lenient_epoch_ms, EpochMs};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+/// Fields a struct does not name, kept as sent.
+pub type Extra = Map<String, Value>;
+
+/// `eventType`, an open enumeration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventType {
+    Verify,
+    VehicleState,
+    VehicleError,
+    Other(String),
+}
+
+impl EventType {
+    pub fn from_wire(s: &str) -> EventType {
+        match s {
+            "VERIFY" => EventType::Verify,
+            "VEHICLE_STATE" => EventType::VehicleState,
+            "VEHICLE_ERROR" => EventType::VehicleError,
+            other => EventType::Other(other.to_owned()),
+        }
+    }
+
+    pub fn as_wire(&self) -> &str {
+        match self {
+            EventType::Verify => "VERIFY",
+            EventType::VehicleState => "VEHICLE_STATE",
+            EventType::VehicleError => "VEHICLE_ERROR",
+            EventType::Other(s) => s,
+        }
+    }
+}
+
+impl Serialize for EventType {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_wire())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(EventType::from_wire(&String::deserialize(d)?))
+    }
+}
+
+/// `meta.mode`: `LIVE`, `TEST`, presumably `SIMULATED`; legacy v2 used lower case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Live,
+    Test,
+    Simulated,
+    Other(String),
+}
+
+impl Mode {
+    pub fn from_wire(s: &str) -> Mode {
+        match s.to_ascii_uppercase().as_str() {
+            "LIVE" => Mode::Live,
+            "TEST" => Mode::Test,
+            "SIMULATED" => Mode::Simulated,
+            _ => Mode::Other(s.to_owned()),
+        }
+    }
+
+    pub fn as_wire(&self) -> &str {
+        match self {
+            Mode::Live => "LIVE",
+            Mode::Test => "TEST",
+            Mode::Simulated => "SIMULATED",
+            Mode::Other(s) => s,
+        }
+    }
+}
+
+/// Lenient integer: a number or a string of digits; anything else is absent.
+fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+/// Lenient text: a string, or a number written as text; anything else is absent.
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// The top-level envelope of every event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Envelope {
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub event_id: Option<String>,
+    #[serde(default)]
+    pub event_type: Option<EventType>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub vehicle_id: Option<String>,
+    #[serde(default)]
+    pub data: Option<EventData>,
+    #[serde(default)]
+    pub triggers: Option<Vec<Trigger>>,
+    #[serde(default)]
+    pub meta: Option<Meta>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `data`: its content depends on the event type, so every part is optional here.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventData {
+    #[serde(default)]
+    pub user: Option<User>,
+    #[serde(default)]
+    pub vehicle: Option<Vehicle>,
+    #[serde(default)]
+    pub signals: Option<Vec<Signal>>,
+    #[serde(default)]
+    pub errors: Option<Vec<VehicleErrorEntry>>,
+    #[serde(default)]
+    pub triggers: Option<Vec<Trigger>>,
+    #[serde(default)]
+    pub meta: Option<Meta>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub id: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Vehicle {
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub make: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub model: Option<String>,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub year: Option<i64>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `meta`, at the top level (live) or inside `data` (one guide).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta {
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub version: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub webhook_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub webhook_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub delivery_id: Option<String>,
+    #[serde(
+        default,
+        alias = "deliveryTimestamp",
+        deserialize_with = "lenient_epoch_ms"
+    )]
+    pub delivered_at: Option<EpochMs>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub mode: Option<String>,
+    #[serde(default, deserialize_with = "lenient_i64")]
+    pub signal_count: Option<i64>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One entry of `data.signals`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub code: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub group: Option<String>,
+    /// Shapes differ per signal (`value`, `capacity`, `latitude`, `values`...), so the
+    /// body stays JSON and is decoded per code in [`super::reading`].
+    #[serde(default)]
+    pub body: Option<Value>,
+    #[serde(default)]
+    pub status: Option<SignalStatus>,
+    #[serde(default)]
+    pub meta: Option<SignalMeta>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Signal {
+    /// The stable key: `code` where given, else `group-name` lower-cased.
+    pub fn signal_code(&self) -> Result<SignalCode, IdError> {
+        match (&self.code, &self.group, &self.name) {
+            (Some(code), _, _) => SignalCode::parse(code),
+            (None, Some(group), Some(name)) => SignalCode::from_group_name(group, name),
+            _ => Err(IdError::Empty {
+                kind: "signal code",
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SignalStatus {
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub error: Option<SignalError>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SignalError {
+    #[serde(rename = "type", default, deserialize_with = "lenient_string")]
+    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub code: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub description: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignalMeta {
+    #[serde(default, deserialize_with = "lenient_epoch_ms")]
+    pub oem_updated_at: Option<EpochMs>,
+    #[serde(default, alias = "fetchedAt", deserialize_with = "lenient_epoch_ms")]
+    pub retrieved_at: Option<EpochMs>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A trigger, in any of the forms the spec lists (§5.2). The last variant takes any
+/// other JSON so an odd trigger never fails a delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Trigger {
+    Text(String),
+    Object(TriggerObject),
+    Unknown(Value),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TriggerObject {
+    #[serde(rename = "type", default, deserialize_with = "lenient_string")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub signal: Option<SignalRef>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub code: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub group: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A reference to a signal: `{code, name, group}` or the dotted `"Group.Name"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SignalRef {
+    Dotted(String),
+    Object {
+        #[serde(default, deserialize_with = "lenient_string")]
+        code: Option<String>,
+        #[serde(default, deserialize_with = "lenient_string")]
+        name: Option<String>,
+        #[serde(default, deserialize_with = "lenient_string")]
+        group: Option<String>,
+        #[serde(flatten)]
+        extra: Extra,
+    },
+    Unknown(Value),
+}
+
+impl SignalRef {
+    pub fn code(&self) -> Option<SignalCode> {
+        match self {
+            SignalRef::Dotted(s) => SignalCode::from_dotted(s).ok(),
+            SignalRef::Object {
+                code, name, group, ..
+            } => code_of(code.as_deref(), group.as_deref(), name.as_deref()),
+            SignalRef::Unknown(_) => None,
+        }
+    }
+}
+
+fn code_of(code: Option<&str>, group: Option<&str>, name: Option<&str>) -> Option<SignalCode> {
+    match (code, group, name) {
+        (Some(code), _, _) => SignalCode::parse(code).ok(),
+        (None, Some(g), Some(n)) => SignalCode::from_group_name(g, n).ok(),
+        _ => None,
+    }
+}
+
+/// What a trigger means, whatever form it came in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TriggerKind {
+    FirstDelivery,
+    SignalUpdated(SignalCode),
+    Other(String),
+}
+
+const FIRST_DELIVERY: &str = "FIRST_DELIVERY";
+
+impl Trigger {
+    pub fn kind(&self) -> TriggerKind {
+        match self {
+            Trigger::Text(s) if s.eq_ignore_ascii_case(FIRST_DELIVERY) => {
+                TriggerKind::FirstDelivery
+            }
+            Trigger::Text(s) => match SignalCode::from_dotted(s) {
+                Ok(code) => TriggerKind::SignalUpdated(code),
+                Err(_) => TriggerKind::Other(s.clone()),
+            },
+            Trigger::Object(o) => {
+                let is_first = |v: &Option<String>| {
+                    v.as_deref()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(FIRST_DELIVERY))
+                };
+                if is_first(&o.kind) || is_first(&o.code) {
+                    return TriggerKind::FirstDelivery;
+                }
+                let code =
+                    o.signal.as_ref().and_then(SignalRef::code).or_else(|| {
+                        code_of(o.code.as_deref(), o.group.as_deref(), o.name.as_deref())
+                    });
+                match code {
+                    Some(code) => TriggerKind::SignalUpdated(code),
+                    None => TriggerKind::Other(o.kind.clone().unwrap_or_default()),
+                }
+            }
+            Trigger::Unknown(v) => TriggerKind::Other(v.to_string()),
+        }
+    }
+
+    /// A short label for storage and display: `FIRST_DELIVERY` or the signal code.
+    pub fn label(&self) -> String {
+        match self.kind() {
+            TriggerKind::FirstDelivery => FIRST_DELIVERY.to_owned(),
+            TriggerKind::SignalUpdated(code) => code.to_string(),
+            TriggerKind::Other(s) => s,
+        }
+    }
+}
+
+/// One entry of a VEHICLE_ERROR's `data.errors`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VehicleErrorEntry {
+    #[serde(rename = "type", default, deserialize_with = "lenient_string")]
+    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub code: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub state: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub description: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub suggested_user_message: Option<String>,
+    #[serde(rename = "docURL", default, deserialize_with = "lenient_string")]
+    pub doc_url: Option<String>,
+    /// `{"type": …}`, `null`, or (defensively) a bare string.
+    #[serde(default)]
+    pub resolution: Option<Value>,
+    #[serde(default)]
+    pub signals: Option<Vec<SignalRef>>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl VehicleErrorEntry {
+    pub fn resolution_type(&self) -> Option<String> {
+        match self.resolution.as_ref()? {
+            Value::String(s) => Some(s.clone()),
+            Value::Object(o) => o.get("type").and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        }
+    }
+
+    /// The affected signals' codes; empty means the whole vehicle.
+    pub fn signal_codes(&self) -> Vec<SignalCode> {
+        self.signals
+            .iter()
+            .flatten()
+            .filter_map(SignalRef::code)
+            .collect()
+    }
+}
+
+/// Why a signed body could not be processed. It is kept as a dead letter with this
+/// message, which names the JSON path at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    #[error("body is not JSON: {0}")]
+    NotJson(String),
+    #[error("body is JSON but not an object")]
+    NotAnObject,
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("{path} is required")]
+    Missing { path: &'static str },
+}
+
+/// The first look at a body: just enough to route it (§11 step 2).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Head {
+    /// v4 VERIFY or legacy v2 `eventName: "verify"`, with the challenge if one is there.
+    Verify { challenge: Option<Value> },
+    /// A v4 event other than VERIFY.
+    Event(EventType),
+    /// Legacy v2 (`eventName`, no `eventType`): stored raw and otherwise ignored.
+    Legacy { event_name: String },
+    /// Neither `eventType` nor `eventName`.
+    Unrecognised,
+}
+
+impl Head {
+    pub fn of(body: &Value) -> Head {
+        let Some(obj) = body.as_object() else {
+            return Head::Unrecognised;
+        };
+        match (obj.get("eventType"), obj.get("eventName")) {
+            (Some(Value::String(t)), _) => match EventType::from_wire(t) {
+                EventType::Verify => Head::Verify {
+                    challenge: body.pointer("/data/challenge").cloned(),
+                },
+                other => Head::Event(other),
+            },
+            (None, Some(Value::String(name))) if name.eq_ignore_ascii_case("verify") => {
+                Head::Verify {
+                    challenge: body.pointer("/payload/challenge").cloned(),
+                }
+            }
+            (None, Some(Value::String(name))) => Head::Legacy {
+                event_name: name.clone(),
+            },
+            _ => Head::Unrecognised,
+        }
+    }
+}
+
+/// Parses raw bytes into JSON, reporting the position of a syntax error.
+pub fn parse_json(raw: &[u8]) -> Result<Value, PayloadError> {
+    let value: Value =
+        serde_json::from_slice(raw).map_err(|e| PayloadError::NotJson(e.to_string()))?;
+    if !value.is_object() {
+        return Err(PayloadError::NotAnObject);
+    }
+    Ok(value)
+}
+
+impl Envelope {
+    /// Deserializes the typed envelope, naming the JSON path of any type error.
+    pub fn parse(raw: &[u8]) -> Result<Envelope, PayloadError> {
+        let mut de = serde_json::Deserializer::from_slice(raw);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            PayloadError::Invalid {
+                path,
+                message: e.into_inner().to_string(),
+            }
+        })
+    }
+
+    pub fn event_id(&self) -> Result<EventId, PayloadError> {
+        let raw = self
+            .event_id
+            .as_deref()
+            .ok_or(PayloadError::Missing { path: "eventId" })?;
+        EventId::parse(raw).map_err(|e| invalid("eventId", e))
+    }
+
+    /// `data.vehicle.id`, falling back to the documented top-level `vehicleId`.
+    pub fn vehicle_id(&self) -> Result<VehicleId, PayloadError> {
+        let (path, raw) = match self.vehicle().and_then(|v| v.id.as_deref()) {
+            Some(id) => ("data.vehicle.id", id),
+            None => match self.vehicle_id.as_deref() {
+                Some(id) => ("vehicleId", id),
+                None => {
+                    return Err(PayloadError::Missing {
+                        path: "data.vehicle.id",
+                    })
+                }
+            },
+        };
+        VehicleId::parse(raw).map_err(|e| invalid(path, e))
+    }
+
+    pub fn vehicle(&self) -> Option<&Vehicle> {
+        self.data.as_ref()?.vehicle.as_ref()
+    }
+
+    /// Top-level `meta`, falling back to `data.meta`.
+    pub fn meta(&self) -> Option<&Meta> {
+        self.meta
+            .as_ref()
+            .or_else(|| self.data.as_ref()?.meta.as_ref())
+    }
+
+    pub fn mode(&self) -> Option<Mode> {
+        self.meta()?.mode.as_deref().map(Mode::from_wire)
+    }
+
+    /// Triggers from the top level and from `data.triggers`, in that order.
+    pub fn triggers(&self) -> impl Iterator<Item = &Trigger> {
+        let top = self.triggers.iter().flatten();
+        let nested = self.data.iter().flat_map(|d| d.triggers.iter().flatten());
+        top.chain(nested)
+    }
+
+    pub fn is_first_delivery(&self) -> bool {
+        self.triggers()
+            .any(|t| t.kind() == TriggerKind::FirstDelivery)
+    }
+
+    pub fn signals(&self) -> &[Signal] {
+        self.data
+            .as_ref()
+            .and_then(|d| d.signals.as_deref())
+            .unwrap_or(&[])
+    }
+
+    pub fn errors(&self) -> &[VehicleErrorEntry] {
+        self.data
+            .as_ref()
+            .and_then(|d| d.errors.as_deref())
+            .unwrap_or(&[])
+    }
+}
+
+fn invalid(path: &str, e: IdError) -> PayloadError {
+    PayloadError::Invalid {
+        path: path.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// A VERIFY challenge that is safe to sign. Answering any challenge would make the
+/// endpoint a signing oracle (spec §2.4): someone could submit a forged VEHICLE_STATE
+/// as the "challenge" and receive a valid `SC-Signature` for it. Smartcar's
+/// challenges are short opaque strings, so only those are answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge(String);
+
+pub const MAX_CHALLENGE_LEN: usize = 128;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChallengeError {
+    #[error("the VERIFY has no challenge string")]
+    Missing,
+    #[error("the challenge is empty")]
+    Empty,
+    #[error("the challenge is longer than {MAX_CHALLENGE_LEN} bytes")]
+    TooLong,
+    #[error("the challenge looks like JSON")]
+    LooksLikeJson,
+    #[error("the challenge contains control characters")]
+    ControlCharacters,
+}
+
+impl Challenge {
+    pub fn parse(value: Option<&Value>) -> Result<Challenge, ChallengeError> {
+        let s = match value {
+            Some(Value::String(s)) => s,
+            _ => return Err(ChallengeError::Missing),
+        };
+        if s.is_empty() {
+            return Err(ChallengeError::Empty);
+        }
+        if s.len() > MAX_CHALLENGE_LEN {
+            return Err(ChallengeError::TooLong);
+        }
+        let trimmed = s.trim_start();
+        if trimmed.starts_with('{')
+            || trimmed.starts_with('[')
+            || serde_json::from_str::<Value>(s).is_ok_and(|v| v.is_object() || v.is_array())
+        {
+            return Err(ChallengeError::LooksLikeJson);
+        }
+        if s.chars().any(char::is_control) {
+            return Err(ChallengeError::ControlCharacters);
+        }
+        Ok(Challenge(s.clone()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn envelope(v: Value) -> Envelope {
+        Envelope::parse(v.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn every_trigger_form_is_understood() {
+        let forms = json!([
+            {"type": "SIGNAL_UPDATED", "signal": {"code": "charge-ischarging", "name": "IsCharging", "group": "Charge"}},
+            {"type": "SIGNAL_UPDATED", "signal": "Charge.IsCharging"},
+            {"code": "charge-ischarging", "name": "IsCharging", "group": "Charge"},
+            {"name": "IsCharging", "group": "Charge"},
+            "Charge.IsCharging"
+        ]);
+        let triggers: Vec<Trigger> = serde_json::from_value(forms).unwrap();
+        for t in &triggers {
+            assert_eq!(
+                t.kind(),
+                TriggerKind::SignalUpdated(SignalCode::parse("charge-ischarging").unwrap()),
+                "{t:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn first_delivery_in_every_form() {
+        let forms =
+            json!([{"type": "FIRST_DELIVERY"}, {"code": "FIRST_DELIVERY"}, "FIRST_DELIVERY"]);
+        let triggers: Vec<Trigger> = serde_json::from_value(forms).unwrap();
+        assert!(triggers
+            .iter()
+            .all(|t| t.kind() == TriggerKind::FirstDelivery));
+    }
+
+    #[test]
+    fn odd_trigger_does_not_fail_the_payload() {
+        let triggers: Vec<Trigger> =
+            serde_json::from_value(json!([42, {"type": "NEW_KIND"}])).unwrap();
+        assert_eq!(triggers[0].kind(), TriggerKind::Other("42".into()));
+        assert_eq!(triggers[1].kind(), TriggerKind::Other("NEW_KIND".into()));
+    }
+
+    #[test]
+    fn triggers_and_meta_are_found_at_top_level_or_in_data() {
+        let live = envelope(json!({
+            "eventId": "e", "eventType": "VEHICLE_STATE",
+            "data": {"vehicle": {"id": "v"}, "signals": []},
+            "triggers": [{"type": "FIRST_DELIVERY"}],
+            "meta": {"mode": "TEST", "deliveredAt": 1773511330000_i64}
+        }));
+        assert!(live.is_first_delivery());
+        assert_eq!(live.mode(), Some(Mode::Test));
+        let doc = envelope(json!({
+            "eventId": "e", "eventType": "VEHICLE_STATE", "vehicleId": "v",
+            "data": {"signals": [], "triggers": ["FIRST_DELIVERY"],
+                     "meta": {"mode": "LIVE", "deliveryTimestamp": "2026-03-14T18:02:10Z"}}
+        }));
+        assert!(doc.is_first_delivery());
+        assert_eq!(doc.mode(), Some(Mode::Live));
+        assert_eq!(
+            doc.meta()
+                .and_then(|m| m.delivered_at)
+                .map(EpochMs::as_millis),
+            Some(1_773_511_330_000)
+        );
+        assert_eq!(doc.vehicle_id().unwrap().as_str(), "v");
+    }
+
+    #[test]
+    fn vehicle_id_prefers_data_vehicle_id() {
+        let e = envelope(json!({"vehicleId": "top", "data": {"vehicle": {"id": "inner"}}}));
+        assert_eq!(e.vehicle_id().unwrap().as_str(), "inner");
+        let none = envelope(json!({"data": {}}));
+        assert_eq!(
+            none.vehicle_id(),
+            Err(PayloadError::Missing {
+                path: "data.vehicle.id"
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_kept() {
+        let e = envelope(json!({
+            "eventId": "e", "brandNew": {"x": 1},
+            "data": {"vehicle": {"id": "v", "powertrainType": "BEV"},
+                     "signals": [{"code": "x-y", "body": {"value": 1}, "futureField": true}]},
+            "meta": {"sequence": 7}
+        }));
+        assert_eq!(e.extra.get("brandNew"), Some(&json!({"x": 1})));
+        assert_eq!(
+            e.vehicle().unwrap().extra.get("powertrainType"),
+            Some(&json!("BEV"))
+        );
+        assert_eq!(e.signals()[0].extra.get("futureField"), Some(&json!(true)));
+        assert_eq!(e.meta().unwrap().extra.get("sequence"), Some(&json!(7)));
+        // and they survive a round trip
+        let again: Envelope = serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
+        assert_eq!(again, e);
+    }
+
+    #[test]
+    fn type_errors_name_their_json_path() {
+        let err = Envelope::parse(br#"{"data": {"signals": [{"code": "a"}, {"status": 5}]}}"#)
+            .unwrap_err();
+        match err {
+            PayloadError::Invalid { path, .. } => assert_eq!(path, "data.signals[1].status"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn lenient_scalars() {
+        let e =
+            envelope(json!({"eventId": 12345, "data": {"vehicle": {"id": "v", "year": "2023"}}}));
+        assert_eq!(e.event_id().unwrap().as_str(), "12345");
+        assert_eq!(e.vehicle().unwrap().year, Some(2023));
+    }
+
+    #[test]
+    fn head_routes_v4_legacy_and_unknown() {
+        assert_eq!(
+            Head::of(&json!({"eventType": "VERIFY", "data": {"challenge": "abc"}})),
+            Head::Verify {
+                challenge: Some(json!("abc"))
+            }
+        );
+        assert_eq!(
+            Head::of(
+                &json!({"version": "2.0", "eventName": "verify", "payload": {"challenge": "abc"}})
+            ),
+            Head::Verify {
+                challenge: Some(json!("abc"))
+            }
+        );
+        assert_eq!(
+            Head::of(&json!({"version": "2.0", "eventName": "eventBased", "payload": {}})),
+            Head::Legacy {
+                event_name: "eventBased".into()
+            }
+        );
+        assert_eq!(
+            Head::of(&json!({"eventType": "VEHICLE_MOVED"})),
+            Head::Event(EventType::Other("VEHICLE_MOVED".into()))
+        );
+        assert_eq!(Head::of(&json!({"hello": 1})), Head::Unrecognised);
+    }
+
+    #[test]
+    fn parse_json_refuses_non_objects() {
+        assert!(matches!(
+            parse_json(b"not json"),
+            Err(PayloadError::NotJson(_))
+        ));
+        assert_eq!(parse_json(b"[1,2]"), Err(PayloadError::NotAnObject));
+    }
+
+    #[test]
+    fn smartcar_like_challenges_are_answered() {
+        assert!(Challenge::parse(Some(&json!("6f1d2c3b-8a9e-4f70-b1c2-d3e4f5a6b7c8"))).is_ok());
+        assert!(Challenge::parse(Some(&json!("challenge"))).is_ok());
+    }
+
+    #[test]
+    fn oracle_challenges_are_refused() {
+        let forged = json!({"eventId": "x", "eventType": "VEHICLE_STATE"}).to_string();
+        assert_eq!(
+            Challenge::parse(Some(&json!(forged))),
+            Err(ChallengeError::LooksLikeJson)
+        );
+        assert_eq!(
+            Challenge::parse(Some(&json!(" [1]"))),
+            Err(ChallengeError::LooksLikeJson)
+        );
+        assert_eq!(
+            Challenge::parse(Some(&json!("a".repeat(MAX_CHALLENGE_LEN + 1)))),
+            Err(ChallengeError::TooLong)
+        );
+        assert_eq!(
+            Challenge::parse(Some(&json!(""))),
+            Err(ChallengeError::Empty)
+        );
+        assert_eq!(
+            Challenge::parse(Some(&json!(12))),
+            Err(ChallengeError::Missing)
+        );
+        assert_eq!(Challenge::parse(None), Err(ChallengeError::Missing));
+        assert_eq!(
+            Challenge::parse(Some(&json!("a\nb"))),
+            Err(ChallengeError::ControlCharacters)
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! Pages: each owns its data loading; components only display.
+
+pub mod fleet;
+pub mod not_found;

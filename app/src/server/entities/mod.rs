@@ -1,0 +1,10 @@
+//! SeaORM entities: one module per table, matching the `migrations` crate. Times are
+//! epoch milliseconds (`i64`) on both SQLite and PostgreSQL, so ordering and
+//! comparisons are identical on either.
+
+pub mod dead_letters;
+pub mod deliveries;
+pub mod signal_readings;
+pub mod vehicle_errors;
+pub mod vehicle_latest;
+pub mod vehicles;

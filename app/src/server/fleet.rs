@@ -1,0 +1,72 @@
+//! The fleet overview: every vehicle joined to its latest state, in three queries
+//! however many vehicles there are.
+
+use super::entities::{vehicle_latest, vehicles};
+use crate::domain::fleet::VehicleSummary;
+use crate::domain::signals;
+use crate::domain::time::EpochMs;
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use std::collections::HashMap;
+
+fn datetime(ms: i64) -> Option<DateTime<Utc>> {
+    EpochMs::new(ms).ok().map(EpochMs::to_datetime)
+}
+
+pub async fn vehicle_summaries(db: &impl ConnectionTrait) -> Result<Vec<VehicleSummary>, DbErr> {
+    let vehicles = vehicles::Entity::find()
+        .order_by_asc(vehicles::Column::Make)
+        .order_by_asc(vehicles::Column::Model)
+        .order_by_asc(vehicles::Column::Id)
+        .all(db)
+        .await?;
+    let latest = vehicle_latest::Entity::find()
+        .filter(vehicle_latest::Column::Code.is_in(signals::FLEET_OVERVIEW))
+        .all(db)
+        .await?;
+    let newest: Vec<(String, Option<i64>)> = vehicle_latest::Entity::find()
+        .select_only()
+        .column(vehicle_latest::Column::VehicleId)
+        .column_as(vehicle_latest::Column::OemUpdatedAt.max(), "newest")
+        .group_by(vehicle_latest::Column::VehicleId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let newest: HashMap<String, i64> = newest
+        .into_iter()
+        .filter_map(|(id, at)| Some((id, at?)))
+        .collect();
+    let mut by_vehicle: HashMap<(String, String), vehicle_latest::Model> = latest
+        .into_iter()
+        .map(|row| ((row.vehicle_id.clone(), row.code.clone()), row))
+        .collect();
+
+    Ok(vehicles
+        .into_iter()
+        .map(|v| {
+            let mut take = |code: &str| by_vehicle.remove(&(v.id.clone(), code.to_owned()));
+            let soc = take(signals::STATE_OF_CHARGE).and_then(|r| r.value_num);
+            let is_charging = take(signals::IS_CHARGING).and_then(|r| r.value_bool);
+            let is_plugged_in = take(signals::IS_CABLE_CONNECTED).and_then(|r| r.value_bool);
+            let range_km = take(signals::RANGE).and_then(|r| r.value_num);
+            let power_kw = take(signals::WATTAGE)
+                .and_then(|r| r.value_num)
+                .map(|w| w / 1000.0);
+            VehicleSummary {
+                updated_at: newest.get(&v.id).copied().and_then(datetime),
+                last_delivery_at: datetime(v.last_delivery_at).unwrap_or(DateTime::<Utc>::MIN_UTC),
+                id: v.id,
+                make: v.make,
+                model: v.model,
+                year: v.year,
+                soc_percent: soc,
+                is_charging,
+                is_plugged_in,
+                range_km,
+                power_kw,
+            }
+        })
+        .collect())
+}

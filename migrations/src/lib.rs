@@ -1,0 +1,15 @@
+//! The schema, as sea-orm-migration migrations that build the same tables on SQLite and
+//! PostgreSQL. One file per migration; each has a `down`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_initial::Migration)]
+    }
+}

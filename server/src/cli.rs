@@ -1,0 +1,83 @@
+//! The command line: `serve` (default) and `migrate`.
+
+use crate::config::{Cli, Command, ConfigError, DatabaseSettings, ServeArgs, Settings};
+use crate::db;
+use crate::startup::Application;
+use clap::Parser;
+use migrations::{Migrator, MigratorTrait};
+use std::process::ExitCode;
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Startup(#[from] crate::startup::StartupError),
+    #[error(transparent)]
+    Database(#[from] db::DbSetupError),
+    #[error("could not read migration status")]
+    Status(#[source] sea_orm::DbErr),
+    #[error("the server stopped with an error")]
+    Serve(#[source] std::io::Error),
+    #[error("could not start the async runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)
+        .and_then(|rt| rt.block_on(run(cli)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // Print the whole cause chain: it is what an operator needs to fix things.
+            let mut message = format!("chargelog: {err}");
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                message.push_str(&format!("\n  caused by: {cause}"));
+                source = cause.source();
+            }
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        None => serve(&cli.database, &ServeArgs::parse_defaults()).await,
+        Some(Command::Serve(args)) => serve(&cli.database, &args).await,
+        Some(Command::Migrate(args)) => {
+            let settings = DatabaseSettings::parse(&cli.database.database_url)?;
+            let db = db::connect(&settings).await?;
+            if args.status {
+                for m in Migrator::get_migration_with_status(&db)
+                    .await
+                    .map_err(CliError::Status)?
+                {
+                    println!("{:<40} {:?}", m.name(), m.status());
+                }
+            } else {
+                db::migrate(&db).await?;
+                tracing::info!("database is up to date");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(database: &crate::config::DatabaseArgs, args: &ServeArgs) -> Result<(), CliError> {
+    let settings = Settings::from_args(database, args)?;
+    if settings.management_token.is_none() {
+        tracing::warn!(
+            "SMARTCAR_MANAGEMENT_TOKEN is not set: the UI works, but /webhooks/smartcar answers 503 until it is"
+        );
+    }
+    let app = Application::build(settings).await?;
+    tracing::info!(addr = %app.local_addr(), "chargelog is listening");
+    app.run_until_stopped().await.map_err(CliError::Serve)
+}

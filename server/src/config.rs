@@ -1,0 +1,270 @@
+//! One typed configuration, from flags and environment, validated before anything starts.
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub const DEFAULT_SQLITE_URL: &str = "sqlite://data/chargelog.db";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chargelog",
+    version,
+    about = "Receives Smartcar vehicle webhooks, stores every delivery, and serves the charging history UI.",
+    long_about = "Receives Smartcar vehicle webhooks, verifies and stores every delivery, and serves \
+                  a browser UI of each vehicle's charging history.\n\nWith no subcommand, `serve` runs."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server: the webhook endpoint and the UI (the default). Applies pending
+    /// database migrations first and refuses to start if one fails.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit (or list them with --status).
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://path/to/file.db` (the default, created if missing) or
+    /// `postgres://user:password@host:port/database`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_SQLITE_URL, global = true, hide_env_values = true)]
+    pub database_url: String,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServeArgs {
+    /// Smartcar Application Management Token (Dashboard → Configuration → API Keys). It
+    /// keys the webhook signatures; without it the webhook endpoint answers 503. Never
+    /// logged.
+    #[arg(long, env = "SMARTCAR_MANAGEMENT_TOKEN", hide_env_values = true)]
+    pub management_token: Option<String>,
+    /// Address to listen on.
+    #[arg(
+        long = "addr",
+        env = "LEPTOS_SITE_ADDR",
+        default_value = "127.0.0.1:3000"
+    )]
+    pub addr: String,
+    /// Folder with the built browser assets (`pkg/`, favicon), as cargo-leptos writes it.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+}
+
+impl ServeArgs {
+    /// `serve`'s settings from the environment and defaults, for a bare `chargelog`.
+    pub fn parse_defaults() -> ServeArgs {
+        #[derive(Parser)]
+        struct ServeOnly {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        ServeOnly::parse_from(["chargelog"]).args
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct MigrateArgs {
+    /// Only list applied and pending migrations.
+    #[arg(long)]
+    pub status: bool,
+}
+
+/// Which database engine a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database URL that has been checked.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub backend: Backend,
+    url: SecretString,
+    /// For SQLite: the file, whose folder is created if missing.
+    pub sqlite_path: Option<PathBuf>,
+}
+
+impl DatabaseSettings {
+    pub fn url(&self) -> &str {
+        self.url.expose_secret()
+    }
+}
+
+/// Everything `serve` needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub management_token: Option<SecretString>,
+    pub addr: SocketAddr,
+    pub site_root: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("DATABASE_URL must start with sqlite:// or postgres:// (got a URL starting {0:?})")]
+    UnknownScheme(String),
+    #[error("DATABASE_URL names no SQLite file")]
+    NoSqlitePath,
+    #[error("an in-memory SQLite database would lose every delivery on restart; name a file")]
+    InMemorySqlite,
+    #[error("SMARTCAR_MANAGEMENT_TOKEN is set but empty")]
+    EmptyToken,
+    #[error(
+        "SMARTCAR_MANAGEMENT_TOKEN has spaces or line breaks around it; check how it was pasted"
+    )]
+    TokenWhitespace,
+    #[error("listen address {0:?} is not host:port (for example 127.0.0.1:3000)")]
+    BadAddr(String),
+}
+
+impl DatabaseSettings {
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        let url = url.trim();
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            return Ok(Self {
+                backend: Backend::Postgres,
+                url: SecretString::from(url.to_owned()),
+                sqlite_path: None,
+            });
+        }
+        let Some(rest) = lower
+            .starts_with("sqlite:")
+            .then(|| url["sqlite:".len()..].trim_start_matches("//"))
+        else {
+            let scheme: String = url.chars().take_while(|c| *c != ':').take(20).collect();
+            return Err(ConfigError::UnknownScheme(scheme));
+        };
+        let path = rest.split('?').next().unwrap_or_default();
+        if path == ":memory:" || rest.contains("mode=memory") {
+            return Err(ConfigError::InMemorySqlite);
+        }
+        if path.is_empty() {
+            return Err(ConfigError::NoSqlitePath);
+        }
+        Ok(Self {
+            backend: Backend::Sqlite,
+            url: SecretString::from(url.to_owned()),
+            sqlite_path: Some(PathBuf::from(path)),
+        })
+    }
+}
+
+impl Settings {
+    pub fn from_args(database: &DatabaseArgs, serve: &ServeArgs) -> Result<Self, ConfigError> {
+        let management_token = match serve.management_token.as_deref() {
+            None => None,
+            Some("") => return Err(ConfigError::EmptyToken),
+            Some(t) if t.trim() != t => return Err(ConfigError::TokenWhitespace),
+            Some(t) => Some(SecretString::from(t.to_owned())),
+        };
+        let addr = serve
+            .addr
+            .parse()
+            .map_err(|_| ConfigError::BadAddr(serve.addr.clone()))?;
+        Ok(Self {
+            database: DatabaseSettings::parse(&database.database_url)?,
+            management_token,
+            addr,
+            site_root: serve.site_root.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_url_is_a_sqlite_file_under_data() {
+        let db = DatabaseSettings::parse(DEFAULT_SQLITE_URL).unwrap();
+        assert_eq!(db.backend, Backend::Sqlite);
+        assert_eq!(db.sqlite_path, Some(PathBuf::from("data/chargelog.db")));
+    }
+
+    #[test]
+    fn postgres_urls_select_postgres() {
+        for url in ["postgres://u@h/db", "postgresql://u:p@h:5432/db"] {
+            assert_eq!(
+                DatabaseSettings::parse(url).unwrap().backend,
+                Backend::Postgres
+            );
+        }
+    }
+
+    #[test]
+    fn other_schemes_and_memory_are_refused() {
+        assert_eq!(
+            DatabaseSettings::parse("mysql://x").unwrap_err(),
+            ConfigError::UnknownScheme("mysql".into())
+        );
+        assert_eq!(
+            DatabaseSettings::parse("sqlite::memory:").unwrap_err(),
+            ConfigError::InMemorySqlite
+        );
+        assert_eq!(
+            DatabaseSettings::parse("sqlite://").unwrap_err(),
+            ConfigError::NoSqlitePath
+        );
+    }
+
+    #[test]
+    fn absolute_sqlite_paths_keep_their_slash() {
+        let db = DatabaseSettings::parse("sqlite:///tmp/x.db?mode=rwc").unwrap();
+        assert_eq!(db.sqlite_path, Some(PathBuf::from("/tmp/x.db")));
+    }
+
+    fn serve(token: Option<&str>, addr: &str) -> ServeArgs {
+        ServeArgs {
+            management_token: token.map(str::to_owned),
+            addr: addr.into(),
+            site_root: "target/site".into(),
+        }
+    }
+
+    fn db() -> DatabaseArgs {
+        DatabaseArgs {
+            database_url: DEFAULT_SQLITE_URL.into(),
+        }
+    }
+
+    #[test]
+    fn token_must_not_be_empty_or_padded() {
+        assert_eq!(
+            Settings::from_args(&db(), &serve(Some(""), "127.0.0.1:3000")).unwrap_err(),
+            ConfigError::EmptyToken
+        );
+        assert_eq!(
+            Settings::from_args(&db(), &serve(Some("abc\n"), "127.0.0.1:3000")).unwrap_err(),
+            ConfigError::TokenWhitespace
+        );
+        assert!(Settings::from_args(&db(), &serve(None, "127.0.0.1:3000"))
+            .unwrap()
+            .management_token
+            .is_none());
+    }
+
+    #[test]
+    fn bad_listen_address_is_named() {
+        assert_eq!(
+            Settings::from_args(&db(), &serve(None, "localhost")).unwrap_err(),
+            ConfigError::BadAddr("localhost".into())
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let s =
+            Settings::from_args(&db(), &serve(Some("super-secret-amt"), "127.0.0.1:0")).unwrap();
+        assert!(!format!("{s:?}").contains("super-secret-amt"));
+    }
+}

@@ -1,0 +1,8 @@
+//! chargelog's server: configuration, the webhook ingest, the HTTP application, the CLI.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod startup;
+pub mod telemetry;
+pub mod webhook;

@@ -1,0 +1,300 @@
+//! `POST /webhooks/smartcar`: raw bytes in, verified, parsed, stored, then answered.
+//!
+//! Order of work (spec §11): read the raw body under a size limit; answer a VERIFY
+//! (guarded against the signing oracle); otherwise check `SC-Signature` on the raw
+//! bytes; then parse. A signed body we cannot process is kept as a dead letter (202), an
+//! event type we do not process is kept raw (200), and vehicle data is stored in one
+//! transaction before the 200 goes out. Only a storage failure answers 5xx, because only
+//! then does Smartcar's retry help.
+
+pub mod signature;
+pub mod store;
+
+use crate::startup::AppState;
+use app::domain::ids::{EventId, VehicleId};
+use app::domain::reading::Reading;
+use app::domain::time::EpochMs;
+use app::domain::webhook::{parse_json, Challenge, Envelope, EventType, Head, Mode, PayloadError};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use signature::SignatureError;
+use std::sync::atomic::Ordering;
+use store::{DeadLetter, DeliveryRecord, Effect, ErrorRecord, Outcome, Stored, VehicleFacts};
+
+/// Larger bodies get 413. Smartcar documents 50 KB at most; this leaves room.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub const SIGNATURE_HEADER: &str = "sc-signature";
+
+fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<String> {
+    headers.get(name).map(|v| {
+        String::from_utf8_lossy(v.as_bytes())
+            .chars()
+            .take(512)
+            .collect()
+    })
+}
+
+fn error_body(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+fn unavailable(err: &sea_orm::DbErr) -> Response {
+    tracing::error!(error = %err, "could not store a webhook delivery; answering 503 so Smartcar retries");
+    let mut response = error_body(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage is unavailable; the delivery was not stored, retry later",
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+    response
+}
+
+fn now() -> EpochMs {
+    EpochMs::from_datetime(chrono::Utc::now()).unwrap_or_else(|_| {
+        // The clock is before 1970: keep a valid, obviously wrong time rather than fail.
+        EpochMs::new(1).unwrap_or_else(|_| unreachable!())
+    })
+}
+
+pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(verifier) = state.verifier.as_deref() else {
+        tracing::warn!("webhook refused: SMARTCAR_MANAGEMENT_TOKEN is not configured");
+        return error_body(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "webhooks are not configured on this server (no SMARTCAR_MANAGEMENT_TOKEN)",
+        );
+    };
+    let received_at = now();
+    let signature = headers.get(SIGNATURE_HEADER).map(|v| v.as_bytes().to_vec());
+    let json = parse_json(&body);
+
+    if let Ok(value) = &json {
+        if let Head::Verify { challenge } = Head::of(value) {
+            // Smartcar does not document signing VERIFY; if it does sign one, hold it to it.
+            if signature.is_some() {
+                if let Err(err) = verifier.verify(&body, signature.as_deref()) {
+                    return refuse_signature(&state, err, verifier.sign(&body));
+                }
+            }
+            return match Challenge::parse(challenge.as_ref()) {
+                Ok(challenge) => {
+                    tracing::info!("answered a VERIFY challenge");
+                    Json(json!({ "challenge": verifier.sign(challenge.as_str().as_bytes()) }))
+                        .into_response()
+                }
+                Err(err) => {
+                    tracing::warn!(reason = %err, "refused to sign a VERIFY challenge");
+                    error_body(StatusCode::BAD_REQUEST, format!("VERIFY refused: {err}"))
+                }
+            };
+        }
+    }
+
+    if let Err(err) = verifier.verify(&body, signature.as_deref()) {
+        return refuse_signature(&state, err, verifier.sign(&body));
+    }
+
+    let signature = header_text(&headers, SIGNATURE_HEADER);
+    let user_agent = header_text(&headers, header::USER_AGENT);
+    let planned = json.and_then(|value| plan(&value, &body));
+    let (record, effect) = match planned {
+        Ok((record, effect)) => (record, effect),
+        Err(err) => {
+            let letter = DeadLetter {
+                received_at,
+                signature,
+                user_agent,
+                content_type: header_text(&headers, header::CONTENT_TYPE),
+                error: err.to_string(),
+                raw_body: body.to_vec(),
+            };
+            return match store::dead_letter(&state.db, letter).await {
+                Ok(id) => {
+                    tracing::warn!(dead_letter_id = id, error = %err, "signed delivery could not be processed; kept as a dead letter");
+                    (
+                        StatusCode::ACCEPTED,
+                        Json(json!({
+                            "status": "dead_letter",
+                            "id": id,
+                            "error": err.to_string(),
+                            "note": "the body was kept whole; chargelog could not process it",
+                        })),
+                    )
+                        .into_response()
+                }
+                Err(db_err) => unavailable(&db_err),
+            };
+        }
+    };
+
+    let record = DeliveryRecord {
+        received_at,
+        signature,
+        user_agent,
+        raw_body: body.to_vec(),
+        ..record
+    };
+    let span = tracing::info_span!(
+        "delivery",
+        event_id = record.event_id.as_ref().map(EventId::as_str),
+        vehicle_id = record.vehicle_id.as_ref().map(VehicleId::as_str),
+        event_type = %record.event_type,
+    );
+    let _guard = span.enter();
+    match store::ingest(&state.db, record, effect).await {
+        Ok(Stored::New { delivery_row_id }) => {
+            tracing::info!(delivery_row_id, "delivery stored");
+            Json(json!({ "status": "stored" })).into_response()
+        }
+        Ok(Stored::Duplicate) => {
+            tracing::info!("repeated eventId; nothing changed");
+            Json(json!({ "status": "duplicate" })).into_response()
+        }
+        Err(err) => unavailable(&err),
+    }
+}
+
+fn refuse_signature(state: &AppState, err: SignatureError, computed: String) -> Response {
+    let count = state.rejected_signatures.fetch_add(1, Ordering::Relaxed) + 1;
+    let received = match &err {
+        SignatureError::Missing => String::new(),
+        SignatureError::Malformed { received } | SignatureError::Mismatch { received } => {
+            received.clone()
+        }
+    };
+    tracing::warn!(
+        reason = %err,
+        received_signature = %received,
+        computed_signature = %computed,
+        rejected_total = count,
+        "webhook refused: bad SC-Signature (if every LIVE delivery fails, check the management token)"
+    );
+    error_body(
+        StatusCode::UNAUTHORIZED,
+        format!("invalid signature: {err}"),
+    )
+}
+
+/// Decides, from a verified JSON body, what row to write and what it changes.
+fn plan(value: &serde_json::Value, raw: &[u8]) -> Result<(DeliveryRecord, Effect), PayloadError> {
+    let base = |event_type: String| DeliveryRecord {
+        event_id: None,
+        delivery_id: None,
+        webhook_id: None,
+        event_type,
+        mode: None,
+        vehicle_id: None,
+        triggers: Vec::new(),
+        delivered_at: None,
+        received_at: now(),
+        signature: None,
+        user_agent: None,
+        raw_body: Vec::new(),
+    };
+    match Head::of(value) {
+        Head::Unrecognised => Err(PayloadError::Missing { path: "eventType" }),
+        Head::Verify { .. } => Err(PayloadError::Invalid {
+            path: "eventType".into(),
+            message: "VERIFY is answered before storage".into(),
+        }),
+        Head::Legacy { event_name } => {
+            let text = |p: &str| value.pointer(p).and_then(|v| v.as_str()).map(str::to_owned);
+            let event_id = text("/payload/eventId").and_then(|id| EventId::parse(&id).ok());
+            let vehicle_id = text("/payload/vehicleId").and_then(|id| VehicleId::parse(&id).ok());
+            Ok((
+                DeliveryRecord {
+                    event_id,
+                    vehicle_id,
+                    webhook_id: text("/webhookId"),
+                    mode: text("/mode"),
+                    ..base(format!("legacy:{event_name}"))
+                },
+                Effect::Nothing(Outcome::Ignored),
+            ))
+        }
+        Head::Event(event_type) => {
+            let envelope = Envelope::parse(raw)?;
+            let event_id = envelope.event_id()?;
+            let meta = envelope.meta();
+            let mode = envelope.mode();
+            let mut record = DeliveryRecord {
+                event_id: Some(event_id),
+                delivery_id: meta.and_then(|m| m.delivery_id.clone()),
+                webhook_id: meta.and_then(|m| m.webhook_id.clone()),
+                mode: mode.as_ref().map(|m| m.as_wire().to_owned()),
+                vehicle_id: envelope.vehicle_id().ok(),
+                triggers: envelope.triggers().map(|t| t.label()).collect(),
+                delivered_at: meta.and_then(|m| m.delivered_at),
+                ..base(event_type.as_wire().to_owned())
+            };
+            let is_test = mode == Some(Mode::Test);
+            let effect = match event_type {
+                EventType::VehicleState => {
+                    let vehicle = vehicle_facts(&envelope)?;
+                    let signals = envelope
+                        .data
+                        .as_ref()
+                        .and_then(|d| d.signals.as_ref())
+                        .ok_or(PayloadError::Missing {
+                            path: "data.signals",
+                        })?;
+                    let readings = signals
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| Reading::from_signal(i, s))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    record.vehicle_id = Some(vehicle.id.clone());
+                    if is_test {
+                        Effect::Nothing(Outcome::Test)
+                    } else {
+                        Effect::State { vehicle, readings }
+                    }
+                }
+                EventType::VehicleError => {
+                    let vehicle = vehicle_facts(&envelope)?;
+                    let errors = envelope.errors().iter().map(error_record).collect();
+                    record.vehicle_id = Some(vehicle.id.clone());
+                    if is_test {
+                        Effect::Nothing(Outcome::Test)
+                    } else {
+                        Effect::Errors { vehicle, errors }
+                    }
+                }
+                EventType::Verify | EventType::Other(_) => Effect::Nothing(Outcome::Ignored),
+            };
+            Ok((record, effect))
+        }
+    }
+}
+
+fn vehicle_facts(envelope: &Envelope) -> Result<VehicleFacts, PayloadError> {
+    let id = envelope.vehicle_id()?;
+    let vehicle = envelope.vehicle();
+    Ok(VehicleFacts {
+        id,
+        make: vehicle.and_then(|v| v.make.clone()),
+        model: vehicle.and_then(|v| v.model.clone()),
+        year: vehicle
+            .and_then(|v| v.year)
+            .and_then(|y| i32::try_from(y).ok()),
+    })
+}
+
+fn error_record(e: &app::domain::webhook::VehicleErrorEntry) -> ErrorRecord {
+    ErrorRecord {
+        kind: e.kind.clone(),
+        code: e.code.clone(),
+        state: e.state.clone(),
+        description: e.description.clone(),
+        suggested_user_message: e.suggested_user_message.clone(),
+        doc_url: e.doc_url.clone(),
+        resolution: e.resolution_type(),
+        signals: e.signal_codes().into_iter().map(String::from).collect(),
+    }
+}
