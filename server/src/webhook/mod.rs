@@ -23,6 +23,7 @@ use axum::Json;
 use serde_json::json;
 use signature::SignatureError;
 use std::sync::atomic::Ordering;
+use tracing::Instrument;
 use store::{DeadLetter, DeliveryRecord, Effect, ErrorRecord, Outcome, Stored, VehicleFacts};
 
 /// Larger bodies get 413. Smartcar documents 50 KB at most; this leaves room.
@@ -146,17 +147,19 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         vehicle_id = record.vehicle_id.as_ref().map(VehicleId::as_str),
         event_type = %record.event_type,
     );
-    let _guard = span.enter();
-    match store::ingest(&state.db, record, effect).await {
+    match store::ingest(&state.db, record, effect)
+        .instrument(span.clone())
+        .await
+    {
         Ok(Stored::New { delivery_row_id }) => {
-            tracing::info!(delivery_row_id, "delivery stored");
+            span.in_scope(|| tracing::info!(delivery_row_id, "delivery stored"));
             Json(json!({ "status": "stored" })).into_response()
         }
         Ok(Stored::Duplicate) => {
-            tracing::info!("repeated eventId; nothing changed");
+            span.in_scope(|| tracing::info!("repeated eventId; nothing changed"));
             Json(json!({ "status": "duplicate" })).into_response()
         }
-        Err(err) => unavailable(&err),
+        Err(err) => span.in_scope(|| unavailable(&err)),
     }
 }
 

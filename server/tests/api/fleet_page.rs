@@ -1,0 +1,63 @@
+//! The first page, server-rendered: what the vehicles' deliveries say.
+
+use crate::helpers::{spawn_app, Backend, VEHICLE_A, VEHICLE_B};
+
+crate::on_both_backends!(
+    empty_fleet_explains_how_to_connect_smartcar,
+    fleet_page_lists_vehicles_with_their_latest_state,
+    unknown_page_is_a_real_404,
+);
+
+async fn empty_fleet_explains_how_to_connect_smartcar(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("No vehicles yet"), "{html}");
+    assert!(html.contains("/webhooks/smartcar"));
+    assert!(html.contains("This server has a token."));
+}
+
+async fn fleet_page_lists_vehicles_with_their_latest_state(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for name in [
+        "02_first_delivery.json",
+        "10_charge_stop.json",
+        "12_doc_variant_first_delivery_already_charging.json",
+    ] {
+        assert_eq!(app.deliver(name).await.0, 200);
+    }
+    let html = app.client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(VEHICLE_A) && html.contains(VEHICLE_B));
+    assert!(html.contains("2023 POLESTAR Polestar 2"));
+    assert!(html.contains("2021 TESLA Model 3"));
+    // A: stopped at 80 %, still plugged in. B: charging at 47 %, 7.2 kW.
+    assert!(html.contains("80 %"));
+    assert!(html.contains("47 %"));
+    assert!(html.contains("7.2 kW"));
+    assert!(html.contains("Charging"));
+    assert!(html.contains("Plugged in"));
+    // The last update is the newest OEM time: 12's 2026-03-14T21:29:00Z.
+    assert!(html.contains("2026-03-14 21:29 UTC"), "{html}");
+
+    // The same data through the server function the hydrated page calls.
+    let response = app
+        .client
+        .post(app.url("/api/fleet_overview"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let json: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(json["vehicles"].as_array().unwrap().len(), 2);
+    assert_eq!(json["webhooks_enabled"], true);
+}
+
+async fn unknown_page_is_a_real_404(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.client.get(app.url("/no/such/page")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(response.text().await.unwrap().contains("Page not found"));
+}

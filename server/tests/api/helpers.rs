@@ -1,0 +1,213 @@
+#![allow(dead_code)]
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use secrecy::SecretString;
+use server::config::{DatabaseSettings, Settings};
+use server::startup::Application;
+use server::webhook::signature::Verifier;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The fake management token the fixtures are signed with.
+pub const TOKEN: &str = "a5f1c2d3-4b5e-4f60-8a7b-9c0d1e2f3a4b";
+pub const PG_ENV: &str = "CHARGELOG_TEST_POSTGRES_URL";
+
+pub const VEHICLE_A: &str = "3e1f9b7a-5c2d-4e8f-a061-7b2c9d4e5f60";
+pub const VEHICLE_B: &str = "9b8a7c6d-1e2f-4a3b-8c5d-0e1f2a3b4c5d";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub backend: Backend,
+    /// The server's count of deliveries refused for their signature.
+    pub rejected: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Runs each listed test (an `async fn(Backend)` in the same module) once on SQLite and
+/// once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                #[cfg_attr(not(pg_tests), ignore = "PostgreSQL skipped: set CHARGELOG_TEST_POSTGRES_URL to run it")]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A fixture's bytes exactly as stored (pretty-printed, no trailing newline).
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = fixtures_dir().join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The fixture file names in their scenario order (01..12).
+pub fn fixture_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir())
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            name.ends_with(".json").then_some(name)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+pub fn sign(body: &[u8]) -> String {
+    Verifier::new(SecretString::from(TOKEN.to_owned())).sign(body)
+}
+
+async fn database_url(backend: Backend, dir: &tempfile::TempDir) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.path().join("chargelog.db").display()),
+        Backend::Postgres => {
+            let admin_url = std::env::var(PG_ENV).expect("CHARGELOG_TEST_POSTGRES_URL");
+            let name = format!("chargelog_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url).await.expect("connect to PostgreSQL");
+            admin
+                .execute_raw(Statement::from_string(
+                    admin.get_database_backend(),
+                    format!("CREATE DATABASE {name}"),
+                ))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let (base, _) = admin_url.rsplit_once('/').expect("URL with a database name");
+            format!("{base}/{name}")
+        }
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with_token(backend, Some(TOKEN)).await
+}
+
+pub async fn spawn_app_with_token(backend: Backend, token: Option<&str>) -> TestApp {
+    server::telemetry::init();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = database_url(backend, &dir).await;
+    let settings = Settings {
+        database: DatabaseSettings::parse(&url).expect("valid test URL"),
+        management_token: token.map(|t| SecretString::from(t.to_owned())),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        site_root: dir.path().join("site"),
+    };
+    let app = Application::build(settings).await.expect("build app");
+    let addr = app.local_addr();
+    let db = app.state().db.clone();
+    let rejected = app.state().rejected_signatures.clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        db,
+        backend,
+        rejected,
+        _dir: Some(dir),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn post_webhook(&self, body: Vec<u8>, signature: Option<&str>) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url("/webhooks/smartcar"))
+            .header("content-type", "application/json")
+            .header("user-agent", "Smartcar/4.0")
+            .body(body);
+        if let Some(sig) = signature {
+            request = request.header("SC-Signature", sig);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// Posts a body signed correctly.
+    pub async fn post_signed(&self, body: Vec<u8>) -> reqwest::Response {
+        let sig = sign(&body);
+        self.post_webhook(body, Some(&sig)).await
+    }
+
+    pub async fn post_fixture(&self, name: &str) -> reqwest::Response {
+        self.post_signed(fixture(name)).await
+    }
+
+    /// Posts a fixture and returns (status, JSON body).
+    pub async fn deliver(&self, name: &str) -> (u16, serde_json::Value) {
+        let response = self.post_fixture(name).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        self.scalar_i64(&format!("SELECT COUNT(*) AS n FROM {table}")).await
+    }
+
+    pub async fn scalar_i64(&self, sql: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(self.db.get_database_backend(), sql.to_owned()))
+            .await
+            .expect("query")
+            .expect("one row");
+        row.try_get_by_index::<i64>(0).expect("an integer")
+    }
+
+    /// The latest numeric value of a signal, from the latest-state table.
+    pub async fn latest_num(&self, vehicle: &str, code: &str) -> Option<f64> {
+        use app::server::entities::vehicle_latest;
+        use sea_orm::EntityTrait;
+        vehicle_latest::Entity::find_by_id((vehicle.to_owned(), code.to_owned()))
+            .one(&self.db)
+            .await
+            .expect("query")
+            .and_then(|r| r.value_num)
+    }
+
+    /// The whole latest-state table, in a stable order, for comparing end states.
+    pub async fn latest_snapshot(&self) -> Vec<(String, String, Option<i64>, String)> {
+        use app::server::entities::vehicle_latest;
+        use sea_orm::{EntityTrait, QueryOrder};
+        vehicle_latest::Entity::find()
+            .order_by_asc(vehicle_latest::Column::VehicleId)
+            .order_by_asc(vehicle_latest::Column::Code)
+            .all(&self.db)
+            .await
+            .expect("query")
+            .into_iter()
+            .map(|r| {
+                let value = format!("{:?}|{:?}|{:?}|{}", r.value_num, r.value_bool, r.value_text, r.body);
+                (r.vehicle_id, r.code, r.oem_updated_at, value)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,10 @@
+//! One integration binary: the real server on port 0, a fresh database per test, on
+//! SQLite always and on PostgreSQL when `CHARGELOG_TEST_POSTGRES_URL` names a server
+//! (the README's test command starts one).
+
+mod helpers;
+
+mod fleet_page;
+mod ingest;
+mod signatures;
+mod verify;
