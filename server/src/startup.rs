@@ -112,9 +112,8 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| self.state.leptos_options.site_addr)
+        // The options carry the address actually bound (port 0 resolved).
+        self.state.leptos_options.site_addr
     }
 
     pub fn state(&self) -> &AppState {

@@ -265,7 +265,7 @@ pub struct SignalMeta {
 #[serde(untagged)]
 pub enum Trigger {
     Text(String),
-    Object(TriggerObject),
+    Object(Box<TriggerObject>),
     Unknown(Value),
 }
 

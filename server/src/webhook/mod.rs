@@ -23,8 +23,8 @@ use axum::Json;
 use serde_json::json;
 use signature::SignatureError;
 use std::sync::atomic::Ordering;
-use tracing::Instrument;
 use store::{DeadLetter, DeliveryRecord, Effect, ErrorRecord, Outcome, Stored, VehicleFacts};
+use tracing::Instrument;
 
 /// Larger bodies get 413. Smartcar documents 50 KB at most; this leaves room.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

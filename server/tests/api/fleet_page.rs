@@ -27,7 +27,15 @@ async fn fleet_page_lists_vehicles_with_their_latest_state(backend: Backend) {
     ] {
         assert_eq!(app.deliver(name).await.0, 200);
     }
-    let html = app.client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    let html = app
+        .client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains(VEHICLE_A) && html.contains(VEHICLE_B));
     assert!(html.contains("2023 POLESTAR Polestar 2"));
     assert!(html.contains("2021 TESLA Model 3"));
@@ -57,7 +65,12 @@ async fn fleet_page_lists_vehicles_with_their_latest_state(backend: Backend) {
 
 async fn unknown_page_is_a_real_404(backend: Backend) {
     let app = spawn_app(backend).await;
-    let response = app.client.get(app.url("/no/such/page")).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 404);
     assert!(response.text().await.unwrap().contains("Page not found"));
 }

@@ -89,7 +89,9 @@ async fn database_url(backend: Backend, dir: &tempfile::TempDir) -> String {
         Backend::Postgres => {
             let admin_url = std::env::var(PG_ENV).expect("CHARGELOG_TEST_POSTGRES_URL");
             let name = format!("chargelog_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url).await.expect("connect to PostgreSQL");
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("connect to PostgreSQL");
             admin
                 .execute_raw(Statement::from_string(
                     admin.get_database_backend(),
@@ -98,7 +100,9 @@ async fn database_url(backend: Backend, dir: &tempfile::TempDir) -> String {
                 .await
                 .expect("create test database");
             admin.close().await.ok();
-            let (base, _) = admin_url.rsplit_once('/').expect("URL with a database name");
+            let (base, _) = admin_url
+                .rsplit_once('/')
+                .expect("URL with a database name");
             format!("{base}/{name}")
         }
     }
@@ -165,17 +169,24 @@ impl TestApp {
     pub async fn deliver(&self, name: &str) -> (u16, serde_json::Value) {
         let response = self.post_fixture(name).await;
         let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
     }
 
     pub async fn count(&self, table: &str) -> i64 {
-        self.scalar_i64(&format!("SELECT COUNT(*) AS n FROM {table}")).await
+        self.scalar_i64(&format!("SELECT COUNT(*) AS n FROM {table}"))
+            .await
     }
 
     pub async fn scalar_i64(&self, sql: &str) -> i64 {
         let row = self
             .db
-            .query_one_raw(Statement::from_string(self.db.get_database_backend(), sql.to_owned()))
+            .query_one_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                sql.to_owned(),
+            ))
             .await
             .expect("query")
             .expect("one row");
@@ -205,7 +216,10 @@ impl TestApp {
             .expect("query")
             .into_iter()
             .map(|r| {
-                let value = format!("{:?}|{:?}|{:?}|{}", r.value_num, r.value_bool, r.value_text, r.body);
+                let value = format!(
+                    "{:?}|{:?}|{:?}|{}",
+                    r.value_num, r.value_bool, r.value_text, r.body
+                );
                 (r.vehicle_id, r.code, r.oem_updated_at, value)
             })
             .collect()

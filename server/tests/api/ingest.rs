@@ -1,7 +1,9 @@
 //! The fixtures' scenario through the real endpoint, in order and out of order, plus
 //! each ingest rule on its own.
 
-use crate::helpers::{fixture, fixture_names, sign, spawn_app, Backend, TestApp, VEHICLE_A, VEHICLE_B};
+use crate::helpers::{
+    fixture, fixture_names, sign, spawn_app, Backend, TestApp, VEHICLE_A, VEHICLE_B,
+};
 use serde_json::{json, Value};
 
 crate::on_both_backends!(
@@ -64,11 +66,25 @@ async fn fixtures_in_scenario_order_give_the_documented_outcomes(backend: Backen
     assert_eq!(app.count("vehicle_errors").await, 2);
     // 7 VEHICLE_STATEs of vehicle A with 15 signals each, and B's 6.
     assert_eq!(app.count("signal_readings").await, 7 * 15 + 6);
-    assert_eq!(app.latest_num(VEHICLE_A, "tractionbattery-stateofcharge").await, Some(80.0));
-    assert_eq!(app.latest_num(VEHICLE_A, "charge-energyadded").await, Some(33.1));
+    assert_eq!(
+        app.latest_num(VEHICLE_A, "tractionbattery-stateofcharge")
+            .await,
+        Some(80.0)
+    );
+    assert_eq!(
+        app.latest_num(VEHICLE_A, "charge-energyadded").await,
+        Some(33.1)
+    );
     assert_eq!(app.latest_num(VEHICLE_A, "charge-wattage").await, Some(0.0));
-    assert_eq!(app.latest_num(VEHICLE_B, "tractionbattery-stateofcharge").await, Some(47.0));
-    assert_eq!(app.latest_num(VEHICLE_B, "charge-energyadded").await, Some(6.4));
+    assert_eq!(
+        app.latest_num(VEHICLE_B, "tractionbattery-stateofcharge")
+            .await,
+        Some(47.0)
+    );
+    assert_eq!(
+        app.latest_num(VEHICLE_B, "charge-energyadded").await,
+        Some(6.4)
+    );
 }
 
 async fn fixtures_in_other_orders_reach_the_same_state(backend: Backend) {
@@ -108,9 +124,20 @@ async fn fixtures_in_other_orders_reach_the_same_state(backend: Backend) {
 
 async fn late_older_observation_never_moves_latest_state_back(backend: Backend) {
     let app = spawn_app(backend).await;
-    deliver_all(&app, &["04_charge_mid_session.json", "06_out_of_order_older.json"]).await;
-    assert_eq!(app.latest_num(VEHICLE_A, "tractionbattery-stateofcharge").await, Some(56.0));
-    assert_eq!(app.latest_num(VEHICLE_A, "charge-energyadded").await, Some(12.8));
+    deliver_all(
+        &app,
+        &["04_charge_mid_session.json", "06_out_of_order_older.json"],
+    )
+    .await;
+    assert_eq!(
+        app.latest_num(VEHICLE_A, "tractionbattery-stateofcharge")
+            .await,
+        Some(56.0)
+    );
+    assert_eq!(
+        app.latest_num(VEHICLE_A, "charge-energyadded").await,
+        Some(12.8)
+    );
     // The older reading is still stored, for the session engine.
     let n = app
         .scalar_i64("SELECT COUNT(*) FROM signal_readings WHERE code = 'charge-energyadded'")
@@ -120,9 +147,23 @@ async fn late_older_observation_never_moves_latest_state_back(backend: Backend) 
 
 async fn partial_signal_failure_keeps_the_last_known_power(backend: Backend) {
     let app = spawn_app(backend).await;
-    deliver_all(&app, &["04_charge_mid_session.json", "07_partial_signal_failure.json"]).await;
-    assert_eq!(app.latest_num(VEHICLE_A, "charge-wattage").await, Some(10850.0));
-    assert_eq!(app.latest_num(VEHICLE_A, "tractionbattery-stateofcharge").await, Some(63.0));
+    deliver_all(
+        &app,
+        &[
+            "04_charge_mid_session.json",
+            "07_partial_signal_failure.json",
+        ],
+    )
+    .await;
+    assert_eq!(
+        app.latest_num(VEHICLE_A, "charge-wattage").await,
+        Some(10850.0)
+    );
+    assert_eq!(
+        app.latest_num(VEHICLE_A, "tractionbattery-stateofcharge")
+            .await,
+        Some(63.0)
+    );
     let errored = app
         .scalar_i64(
             "SELECT COUNT(*) FROM signal_readings WHERE code = 'charge-wattage' \
@@ -134,10 +175,19 @@ async fn partial_signal_failure_keeps_the_last_known_power(backend: Backend) {
 
 async fn same_event_id_twice_is_stored_once(backend: Backend) {
     let app = spawn_app(backend).await;
-    assert_eq!(app.deliver("04_charge_mid_session.json").await.1, json!({"status": "stored"}));
+    assert_eq!(
+        app.deliver("04_charge_mid_session.json").await.1,
+        json!({"status": "stored"})
+    );
     let before = app.latest_snapshot().await;
-    assert_eq!(app.deliver("04_charge_mid_session.json").await.1, json!({"status": "duplicate"}));
-    assert_eq!(app.deliver("05_duplicate_retry_of_04.json").await.1, json!({"status": "duplicate"}));
+    assert_eq!(
+        app.deliver("04_charge_mid_session.json").await.1,
+        json!({"status": "duplicate"})
+    );
+    assert_eq!(
+        app.deliver("05_duplicate_retry_of_04.json").await.1,
+        json!({"status": "duplicate"})
+    );
     assert_eq!(app.count("deliveries").await, 1);
     assert_eq!(app.count("signal_readings").await, 15);
     assert_eq!(app.latest_snapshot().await, before);
@@ -147,8 +197,14 @@ async fn concurrent_retries_of_one_event_are_stored_once(backend: Backend) {
     let app = spawn_app(backend).await;
     let posts = (0..8).map(|_| app.deliver("03_charge_start.json"));
     let results = futures::future::join_all(posts).await;
-    let stored = results.iter().filter(|(_, b)| b["status"] == "stored").count();
-    let duplicate = results.iter().filter(|(_, b)| b["status"] == "duplicate").count();
+    let stored = results
+        .iter()
+        .filter(|(_, b)| b["status"] == "stored")
+        .count();
+    let duplicate = results
+        .iter()
+        .filter(|(_, b)| b["status"] == "duplicate")
+        .count();
     assert!(results.iter().all(|(s, _)| *s == 200), "{results:?}");
     assert_eq!((stored, duplicate), (1, 7));
     assert_eq!(app.count("deliveries").await, 1);
@@ -163,12 +219,18 @@ fn with_mode(name: &str, mode: &str) -> Vec<u8> {
 
 async fn test_mode_is_stored_but_changes_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
-    let response = app.post_signed(with_mode("03_charge_start.json", "TEST")).await;
+    let response = app
+        .post_signed(with_mode("03_charge_start.json", "TEST"))
+        .await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.json::<Value>().await.unwrap(), json!({"status": "stored"}));
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"status": "stored"})
+    );
     assert_eq!(app.count("deliveries").await, 1);
     assert_eq!(
-        app.scalar_i64("SELECT COUNT(*) FROM deliveries WHERE outcome = 'test' AND mode = 'TEST'").await,
+        app.scalar_i64("SELECT COUNT(*) FROM deliveries WHERE outcome = 'test' AND mode = 'TEST'")
+            .await,
         1
     );
     assert_eq!(app.count("vehicles").await, 0);
@@ -178,7 +240,14 @@ async fn test_mode_is_stored_but_changes_nothing(backend: Backend) {
 
 async fn vehicle_errors_are_stored_and_attached_to_their_vehicle(backend: Backend) {
     let app = spawn_app(backend).await;
-    deliver_all(&app, &["08_vehicle_error_unreachable.json", "09_vehicle_error_resolved.json"]).await;
+    deliver_all(
+        &app,
+        &[
+            "08_vehicle_error_unreachable.json",
+            "09_vehicle_error_resolved.json",
+        ],
+    )
+    .await;
     use app::server::entities::vehicle_errors;
     use sea_orm::{EntityTrait, QueryOrder};
     let rows = vehicle_errors::Entity::find()
@@ -194,7 +263,11 @@ async fn vehicle_errors_are_stored_and_attached_to_their_vehicle(backend: Backen
     assert_eq!(rows[0].resolution.as_deref(), Some("RETRY_LATER"));
     assert_eq!(
         rows[0].signals,
-        json!(["charge-ischarging", "charge-energyadded", "tractionbattery-stateofcharge"])
+        json!([
+            "charge-ischarging",
+            "charge-energyadded",
+            "tractionbattery-stateofcharge"
+        ])
     );
     assert_eq!(rows[1].state.as_deref(), Some("RESOLVED"));
     assert_eq!(app.count("vehicles").await, 1);
@@ -228,12 +301,19 @@ async fn unprocessable_signed_bodies_become_dead_letters(backend: Backend) {
         assert_eq!(response.status(), 202, "{expect}");
         let json: Value = response.json().await.unwrap();
         assert_eq!(json["status"], "dead_letter");
-        assert!(json["error"].as_str().unwrap().contains(expect), "{json} should mention {expect}");
+        assert!(
+            json["error"].as_str().unwrap().contains(expect),
+            "{json} should mention {expect}"
+        );
         // kept whole, byte for byte
         use app::server::entities::dead_letters;
         use sea_orm::EntityTrait;
         let id = json["id"].as_i64().unwrap();
-        let row = dead_letters::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap();
+        let row = dead_letters::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(&row.raw_body, body);
         assert_eq!(row.signature.as_deref(), Some(sign(body).as_str()));
         assert_eq!(app.count("dead_letters").await, i as i64 + 1);
@@ -249,10 +329,14 @@ async fn unknown_event_types_and_legacy_events_are_kept_raw(backend: Backend) {
     for body in [&unknown[..], &legacy[..]] {
         let response = app.post_signed(body.to_vec()).await;
         assert_eq!(response.status(), 200);
-        assert_eq!(response.json::<Value>().await.unwrap(), json!({"status": "stored"}));
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!({"status": "stored"})
+        );
     }
     assert_eq!(
-        app.scalar_i64("SELECT COUNT(*) FROM deliveries WHERE outcome = 'ignored'").await,
+        app.scalar_i64("SELECT COUNT(*) FROM deliveries WHERE outcome = 'ignored'")
+            .await,
         2
     );
     assert_eq!(
@@ -261,7 +345,10 @@ async fn unknown_event_types_and_legacy_events_are_kept_raw(backend: Backend) {
     );
     // the unknown type is idempotent on its eventId too
     let again = app.post_signed(unknown.to_vec()).await;
-    assert_eq!(again.json::<Value>().await.unwrap(), json!({"status": "duplicate"}));
+    assert_eq!(
+        again.json::<Value>().await.unwrap(),
+        json!({"status": "duplicate"})
+    );
     assert_eq!(app.count("vehicles").await, 0);
 }
 
@@ -291,10 +378,20 @@ async fn database_gone_answers_503_and_stores_nothing(backend: Backend) {
 
 async fn doc_shape_units_are_normalised(backend: Backend) {
     let app = spawn_app(backend).await;
-    deliver_all(&app, &["12_doc_variant_first_delivery_already_charging.json"]).await;
-    let odometer = app.latest_num(VEHICLE_B, "odometer-traveleddistance").await.unwrap();
+    deliver_all(
+        &app,
+        &["12_doc_variant_first_delivery_already_charging.json"],
+    )
+    .await;
+    let odometer = app
+        .latest_num(VEHICLE_B, "odometer-traveleddistance")
+        .await
+        .unwrap();
     assert!((odometer - 31544.0 * 1.609344).abs() < 1e-6, "{odometer}");
-    assert_eq!(app.latest_num(VEHICLE_B, "charge-energyadded").await, Some(6.4));
+    assert_eq!(
+        app.latest_num(VEHICLE_B, "charge-energyadded").await,
+        Some(6.4)
+    );
     assert_eq!(
         app.scalar_i64(
             "SELECT COUNT(*) FROM signal_readings WHERE code = 'charge-energyadded' \
@@ -304,7 +401,8 @@ async fn doc_shape_units_are_normalised(backend: Backend) {
         1
     );
     assert_eq!(
-        app.scalar_i64("SELECT COUNT(*) FROM deliveries WHERE triggers LIKE '%FIRST_DELIVERY%'").await,
+        app.scalar_i64("SELECT COUNT(*) FROM deliveries WHERE triggers LIKE '%FIRST_DELIVERY%'")
+            .await,
         1
     );
 }
@@ -314,6 +412,9 @@ async fn every_fixture_is_covered_by_the_scenario() {
     let names = fixture_names();
     assert_eq!(names.len(), 12);
     for name in &names {
-        assert!(SCENARIO.contains(&name.as_str()), "{name} is not in the scenario");
+        assert!(
+            SCENARIO.contains(&name.as_str()),
+            "{name} is not in the scenario"
+        );
     }
 }

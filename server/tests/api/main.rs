@@ -2,6 +2,8 @@
 //! SQLite always and on PostgreSQL when `CHARGELOG_TEST_POSTGRES_URL` names a server
 //! (the README's test command starts one).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod helpers;
 
 mod fleet_page;

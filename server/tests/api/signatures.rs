@@ -10,7 +10,13 @@ crate::on_both_backends!(
 );
 
 async fn assert_nothing_stored(app: &TestApp) {
-    for table in ["deliveries", "dead_letters", "vehicles", "signal_readings", "vehicle_latest"] {
+    for table in [
+        "deliveries",
+        "dead_letters",
+        "vehicles",
+        "signal_readings",
+        "vehicle_latest",
+    ] {
         assert_eq!(app.count(table).await, 0, "{table}");
     }
 }
@@ -41,7 +47,8 @@ async fn missing_wrong_and_reserialised_signatures_are_refused_and_store_nothing
     assert_eq!(response.status(), 401);
 
     // Signed with another key.
-    let other = server::webhook::signature::Verifier::new("another-token".to_owned().into()).sign(&body);
+    let other =
+        server::webhook::signature::Verifier::new("another-token".to_owned().into()).sign(&body);
     assert_eq!(app.post_webhook(body, Some(&other)).await.status(), 401);
 
     assert_nothing_stored(&app).await;
@@ -53,14 +60,20 @@ async fn the_fixture_file_signature_and_the_compact_form_signature_both_work(bac
     // Column 3 of signatures.tsv, for the file bytes.
     let body = fixture("04_charge_mid_session.json");
     let response = app
-        .post_webhook(body, Some("0f2561ffee9a5e48d2c817960bf0f70758d57264f62df840edaed345aaeb4494"))
+        .post_webhook(
+            body,
+            Some("0f2561ffee9a5e48d2c817960bf0f70758d57264f62df840edaed345aaeb4494"),
+        )
         .await;
     assert_eq!(response.status(), 200);
     // Column 5, for the compact form (key order kept).
     let parsed: Value = serde_json::from_slice(&fixture("03_charge_start.json")).unwrap();
     let compact = serde_json::to_vec(&parsed).unwrap();
     let response = app
-        .post_webhook(compact, Some("d5eacd74ed4336dd4c06a59e3aae5b53618a3c06f0c2c7c727c5ded7cb2dc62b"))
+        .post_webhook(
+            compact,
+            Some("d5eacd74ed4336dd4c06a59e3aae5b53618a3c06f0c2c7c727c5ded7cb2dc62b"),
+        )
         .await;
     assert_eq!(response.status(), 200);
     assert_eq!(app.count("deliveries").await, 2);

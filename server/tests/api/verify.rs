@@ -18,7 +18,8 @@ async fn verify_challenge_is_answered_with_the_hmac(backend: Backend) {
         response.headers()["content-type"].to_str().unwrap(),
         "application/json"
     );
-    let expected = json!({"challenge": "f4412cc75c8f51e0f394c002b45d7a706248f4ec12eacf86f7c9cc75ede35d0b"});
+    let expected =
+        json!({"challenge": "f4412cc75c8f51e0f394c002b45d7a706248f4ec12eacf86f7c9cc75ede35d0b"});
     assert_eq!(response.json::<Value>().await.unwrap(), expected);
     // Signed with the fixture file's signature: also fine.
     let response = app
@@ -47,17 +48,30 @@ async fn verify_cannot_be_used_to_sign_arbitrary_bodies(backend: Backend) {
     let app = spawn_app(backend).await;
     // The attack: ask the server to "answer" a challenge that is a forged delivery.
     let forged = String::from_utf8(fixture("03_charge_start.json")).unwrap();
-    let compact_forged = serde_json::to_string(&serde_json::from_str::<Value>(&forged).unwrap()).unwrap();
-    for challenge in [forged.clone(), compact_forged.clone(), "[1,2]".to_owned(), "x".repeat(129)] {
+    let compact_forged =
+        serde_json::to_string(&serde_json::from_str::<Value>(&forged).unwrap()).unwrap();
+    for challenge in [
+        forged.clone(),
+        compact_forged.clone(),
+        "[1,2]".to_owned(),
+        "x".repeat(129),
+    ] {
         let body = json!({"eventId": "v", "eventType": "VERIFY", "data": {"challenge": challenge}});
-        let response = app.post_webhook(serde_json::to_vec(&body).unwrap(), None).await;
+        let response = app
+            .post_webhook(serde_json::to_vec(&body).unwrap(), None)
+            .await;
         assert_eq!(response.status(), 400);
         let text = response.text().await.unwrap();
-        assert!(!text.contains(&sign(challenge.as_bytes())), "must not sign it");
+        assert!(
+            !text.contains(&sign(challenge.as_bytes())),
+            "must not sign it"
+        );
         assert!(text.contains("VERIFY refused"), "{text}");
     }
     // A VERIFY that carries a wrong SC-Signature is refused before any signing.
-    let response = app.post_webhook(fixture("01_verify.json"), Some(&"f".repeat(64))).await;
+    let response = app
+        .post_webhook(fixture("01_verify.json"), Some(&"f".repeat(64)))
+        .await;
     assert_eq!(response.status(), 401);
     // And nothing got stored by any of it.
     assert_eq!(app.count("deliveries").await, 0);

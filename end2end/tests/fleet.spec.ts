@@ -1,0 +1,42 @@
+import { expect, test } from '@playwright/test';
+import { deliverFixture, screenshotPath } from './helpers';
+
+const POLESTAR = '3e1f9b7a-5c2d-4e8f-a061-7b2c9d4e5f60';
+const TESLA = '9b8a7c6d-1e2f-4a3b-8c5d-0e1f2a3b4c5d';
+
+test('a signed delivery appears on the fleet page', async ({ page, request }, testInfo) => {
+  await deliverFixture(request, '02_first_delivery.json');
+  await deliverFixture(request, '12_doc_variant_first_delivery_already_charging.json');
+
+  const response = await page.goto('/');
+  expect(response?.status()).toBe(200);
+  await expect(page).toHaveTitle('Fleet · chargelog');
+
+  const polestar = page.locator(`tr[data-vehicle-id="${POLESTAR}"]`);
+  await expect(polestar).toContainText('2023 POLESTAR Polestar 2');
+  await expect(polestar.getByRole('meter', { name: 'State of charge' })).toContainText('41 %');
+  await expect(polestar).toContainText('Idle');
+
+  const tesla = page.locator(`tr[data-vehicle-id="${TESLA}"]`);
+  await expect(tesla).toContainText('2021 TESLA Model 3');
+  await expect(tesla).toContainText('Charging');
+  await expect(tesla).toContainText('7.2 kW');
+
+  if (testInfo.project.name === 'hydrated') {
+    // The WASM app took over the server-rendered page.
+    await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  }
+  for (const [name, width] of [['fleet-desktop', 1280], ['fleet-phone', 360]] as const) {
+    await page.setViewportSize({ width, height: 800 });
+    await page.screenshot({ path: screenshotPath(name, testInfo.project.name), fullPage: true });
+  }
+});
+
+test('an unknown address shows the not-found page with a 404', async ({ page }, testInfo) => {
+  const response = await page.goto('/vehicles/nope/nothing');
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+  await page.getByRole('link', { name: 'Back to the fleet' }).click();
+  await expect(page.getByRole('heading', { name: 'Fleet', level: 1 })).toBeVisible();
+  await page.screenshot({ path: screenshotPath('not-found', testInfo.project.name) });
+});
