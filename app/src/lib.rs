@@ -11,7 +11,7 @@ pub mod server;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -60,7 +60,9 @@ pub fn App() -> impl IntoView {
             </header>
             <main id="main">
                 <Routes fallback=pages::not_found::NotFound>
-                    <Route path=path!("/") view=pages::fleet::FleetPage />
+                    // Async SSR: the whole page, data included, arrives as plain HTML, so it
+                    // reads without JavaScript; hydration then takes over.
+                    <Route path=path!("/") view=pages::fleet::FleetPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -68,23 +68,23 @@ pub fn VehicleTable(vehicles: Vec<VehicleSummary>) -> impl IntoView {
                                 <span class="vehicle-name">{v.display_name()}</span>
                                 <span class="vehicle-id muted">{v.id.clone()}</span>
                             </th>
-                            <td>
+                            <td data-label="State of charge">
                                 <SocBar percent=v.soc_percent />
                             </td>
-                            <td>
+                            <td data-label="Status">
                                 <span class=v.status().css_class()>{v.status().label()}</span>
                             </td>
-                            <td>{yes_no(v.is_plugged_in)}</td>
-                            <td class="num">
+                            <td data-label="Plugged in">{yes_no(v.is_plugged_in)}</td>
+                            <td data-label="Power" class="num">
                                 {match (v.is_charging, v.power_kw) {
                                     (Some(true), Some(kw)) => format!("{} kW", format_number(kw)),
                                     _ => "—".to_owned(),
                                 }}
                             </td>
-                            <td class="num">
+                            <td data-label="Range" class="num">
                                 {v.range_km.map(|km| format!("{} km", format_number(km))).unwrap_or_else(|| "—".into())}
                             </td>
-                            <td>
+                            <td data-label="Last update">
                                 <Timestamp at=v.updated_at />
                             </td>
                         </tr>

@@ -816,3 +816,147 @@ mod tests {
         );
     }
 }
+
+/// Every signed example delivery in `server/tests/fixtures`, parsed as ingest parses it.
+#[cfg(test)]
+mod fixture_tests {
+    use super::*;
+    use crate::domain::reading::{Reading, ReadingOutcome};
+    use crate::domain::units::Unit;
+    use std::path::PathBuf;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../server/tests/fixtures");
+        std::fs::read(dir.join(name)).unwrap()
+    }
+
+    fn readings(e: &Envelope) -> Vec<Reading> {
+        e.signals()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Reading::from_signal(i, s).unwrap())
+            .collect()
+    }
+
+    fn find<'a>(readings: &'a [Reading], code: &str) -> &'a Reading {
+        readings.iter().find(|r| r.code.as_str() == code).unwrap()
+    }
+
+    #[test]
+    fn every_fixture_parses() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../server/tests/fixtures");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let raw = std::fs::read(&path).unwrap();
+            let value = parse_json(&raw).unwrap();
+            let envelope = Envelope::parse(&raw).unwrap();
+            match Head::of(&value) {
+                Head::Verify { challenge } => {
+                    assert!(Challenge::parse(challenge.as_ref()).is_ok(), "{path:?}");
+                }
+                Head::Event(_) => {
+                    envelope.event_id().unwrap();
+                    envelope.vehicle_id().unwrap();
+                    assert_eq!(readings(&envelope).len(), envelope.signals().len());
+                }
+                other => panic!("{path:?}: {other:?}"),
+            }
+            seen += 1;
+        }
+        assert_eq!(seen, 12);
+    }
+
+    #[test]
+    fn live_shape_charge_start() {
+        let e = Envelope::parse(&fixture("03_charge_start.json")).unwrap();
+        assert_eq!(e.event_type, Some(EventType::VehicleState));
+        assert_eq!(
+            e.vehicle_id().unwrap().as_str(),
+            "3e1f9b7a-5c2d-4e8f-a061-7b2c9d4e5f60"
+        );
+        assert_eq!(e.mode(), Some(Mode::Live));
+        assert_eq!(e.meta().unwrap().signal_count, Some(15));
+        let labels: Vec<String> = e.triggers().map(Trigger::label).collect();
+        assert!(
+            labels.contains(&"charge-ischarging".to_owned()),
+            "{labels:?}"
+        );
+        let r = readings(&e);
+        assert_eq!(find(&r, "charge-wattage").number(), Some(10_900.0));
+        assert_eq!(
+            find(&r, "tractionbattery-stateofcharge").number(),
+            Some(41.0)
+        );
+        assert_eq!(
+            find(&r, "charge-ischarging")
+                .oem_updated_at
+                .map(EpochMs::as_millis),
+            Some(1_773_511_330_000)
+        );
+    }
+
+    #[test]
+    fn live_shape_first_delivery_and_partial_failure() {
+        let first = Envelope::parse(&fixture("02_first_delivery.json")).unwrap();
+        assert!(first.is_first_delivery());
+        let partial = Envelope::parse(&fixture("07_partial_signal_failure.json")).unwrap();
+        let r = readings(&partial);
+        assert!(find(&r, "charge-wattage").is_error());
+        assert_eq!(find(&r, "charge-energyadded").number(), Some(18.6));
+    }
+
+    #[test]
+    fn documented_shape_with_old_units() {
+        let e = Envelope::parse(&fixture(
+            "12_doc_variant_first_delivery_already_charging.json",
+        ))
+        .unwrap();
+        assert!(e.is_first_delivery());
+        assert_eq!(
+            e.vehicle_id().unwrap().as_str(),
+            "9b8a7c6d-1e2f-4a3b-8c5d-0e1f2a3b4c5d"
+        );
+        let r = readings(&e);
+        let energy = find(&r, "charge-energyadded");
+        assert_eq!(energy.number(), Some(6.4));
+        assert!(matches!(
+            energy.outcome,
+            ReadingOutcome::Value {
+                unit: Some(Unit::KilowattHour),
+                ..
+            }
+        ));
+        assert_eq!(
+            energy.retrieved_at.map(EpochMs::as_millis),
+            Some(1_773_523_798_000)
+        );
+        let odo = find(&r, "odometer-traveleddistance").number().unwrap();
+        assert!((odo - 31_544.0 * 1.609_344).abs() < 1e-6);
+    }
+
+    #[test]
+    fn vehicle_error_fixture() {
+        let e = Envelope::parse(&fixture("08_vehicle_error_unreachable.json")).unwrap();
+        assert_eq!(e.event_type, Some(EventType::VehicleError));
+        let err = &e.errors()[0];
+        assert_eq!(err.state.as_deref(), Some("ERROR"));
+        assert_eq!(err.resolution_type().as_deref(), Some("RETRY_LATER"));
+        assert_eq!(err.signal_codes().len(), 3);
+    }
+
+    #[test]
+    fn verify_fixture_challenge() {
+        let value = parse_json(&fixture("01_verify.json")).unwrap();
+        let Head::Verify { challenge } = Head::of(&value) else {
+            panic!("not a VERIFY")
+        };
+        assert_eq!(
+            Challenge::parse(challenge.as_ref()).unwrap().as_str(),
+            "6f1d2c3b-8a9e-4f70-b1c2-d3e4f5a6b7c8"
+        );
+    }
+}

@@ -401,8 +401,10 @@ async fn doc_shape_units_are_normalised(backend: Backend) {
         1
     );
     assert_eq!(
-        app.scalar_i64("SELECT COUNT(*) FROM deliveries WHERE triggers LIKE '%FIRST_DELIVERY%'")
-            .await,
+        app.scalar_i64(
+            "SELECT COUNT(*) FROM deliveries WHERE CAST(triggers AS TEXT) LIKE '%FIRST_DELIVERY%'"
+        )
+        .await,
         1
     );
 }
