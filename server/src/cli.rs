@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, thiserror::Error)]
 enum CliError {
-    #[error("invalid configuration: {0}")]
+    #[error("invalid configuration")]
     Config(#[from] ConfigError),
     #[error(transparent)]
     Startup(#[from] crate::startup::StartupError),
