@@ -1,5 +1,6 @@
 //! One typed configuration, from flags and environment, validated before anything starts.
 
+use app::domain::sessions::EngineConfig;
 use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
@@ -56,6 +57,48 @@ pub struct ServeArgs {
     /// Folder with the built browser assets (`pkg/`, favicon), as cargo-leptos writes it.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+    #[command(flatten)]
+    pub sessions: SessionArgs,
+}
+
+/// How charging sessions are cut from the readings.
+#[derive(Debug, Args, Clone)]
+pub struct SessionArgs {
+    /// A charging pause shorter than this (minutes), cable connected throughout, stays in
+    /// one session. 0 turns merging off.
+    #[arg(long, env = "CHARGELOG_MERGE_GAP_MINUTES", default_value_t = 10.0)]
+    pub merge_gap_minutes: f64,
+    /// A session that hears nothing for this long (hours) while charging is closed as
+    /// stale at its last reading.
+    #[arg(long, env = "CHARGELOG_STALE_AFTER_HOURS", default_value_t = 12.0)]
+    pub stale_after_hours: f64,
+}
+
+impl Default for SessionArgs {
+    fn default() -> Self {
+        Self {
+            merge_gap_minutes: 10.0,
+            stale_after_hours: 12.0,
+        }
+    }
+}
+
+impl SessionArgs {
+    pub fn engine(&self) -> Result<EngineConfig, ConfigError> {
+        let minutes = self.merge_gap_minutes;
+        if !(minutes.is_finite() && (0.0..=24.0 * 60.0).contains(&minutes)) {
+            return Err(ConfigError::MergeGap(minutes));
+        }
+        let hours = self.stale_after_hours;
+        if !(hours.is_finite() && hours > 0.0 && hours <= 24.0 * 30.0) {
+            return Err(ConfigError::StaleAfter(hours));
+        }
+        Ok(EngineConfig {
+            merge_gap_ms: (minutes * 60_000.0).round() as i64,
+            stale_after_ms: (hours * 3_600_000.0).round() as i64,
+            ..EngineConfig::default()
+        })
+    }
 }
 
 impl ServeArgs {
@@ -106,9 +149,10 @@ pub struct Settings {
     pub management_token: Option<SecretString>,
     pub addr: SocketAddr,
     pub site_root: PathBuf,
+    pub engine: EngineConfig,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
     #[error("DATABASE_URL must start with sqlite:// or postgres:// (got a URL starting {0:?})")]
     UnknownScheme(String),
@@ -124,6 +168,10 @@ pub enum ConfigError {
     TokenWhitespace,
     #[error("listen address {0:?} is not host:port (for example 127.0.0.1:3000)")]
     BadAddr(String),
+    #[error("the merge gap must be between 0 and 1440 minutes, got {0}")]
+    MergeGap(f64),
+    #[error("the stale time must be more than 0 and at most 720 hours, got {0}")]
+    StaleAfter(f64),
 }
 
 impl DatabaseSettings {
@@ -176,6 +224,7 @@ impl Settings {
             management_token,
             addr,
             site_root: serve.site_root.clone(),
+            engine: serve.sessions.engine()?,
         })
     }
 }
@@ -228,6 +277,7 @@ mod tests {
             management_token: token.map(str::to_owned),
             addr: addr.into(),
             site_root: "target/site".into(),
+            sessions: SessionArgs::default(),
         }
     }
 
@@ -259,6 +309,23 @@ mod tests {
             Settings::from_args(&db(), &serve(None, "localhost")).unwrap_err(),
             ConfigError::BadAddr("localhost".into())
         );
+    }
+
+    #[test]
+    fn session_tunables_are_checked() {
+        let args = |gap, stale| SessionArgs {
+            merge_gap_minutes: gap,
+            stale_after_hours: stale,
+        };
+        let engine = args(10.0, 12.0).engine().unwrap();
+        assert_eq!(
+            (engine.merge_gap_ms, engine.stale_after_ms),
+            (600_000, 43_200_000)
+        );
+        assert_eq!(args(0.0, 12.0).engine().unwrap().merge_gap_ms, 0);
+        assert_eq!(args(-1.0, 12.0).engine(), Err(ConfigError::MergeGap(-1.0)));
+        assert_eq!(args(10.0, 0.0).engine(), Err(ConfigError::StaleAfter(0.0)));
+        assert!(args(f64::NAN, 12.0).engine().is_err());
     }
 
     #[test]

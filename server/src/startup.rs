@@ -4,6 +4,7 @@
 use crate::config::Settings;
 use crate::db;
 use crate::webhook::{self, signature::Verifier, MAX_BODY_BYTES};
+use app::domain::sessions::EngineConfig;
 use app::server::ServerContext;
 use app::{shell, App};
 use axum::extract::{DefaultBodyLimit, FromRef, Request, State};
@@ -27,6 +28,7 @@ pub struct AppState {
     pub verifier: Option<Arc<Verifier>>,
     /// Deliveries refused for a missing or wrong `SC-Signature` since start.
     pub rejected_signatures: Arc<AtomicU64>,
+    pub engine: EngineConfig,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -102,6 +104,7 @@ impl Application {
                 .clone()
                 .map(|t| Arc::new(Verifier::new(t))),
             rejected_signatures: Arc::new(AtomicU64::new(0)),
+            engine: settings.engine,
         };
         let router = router(state.clone());
         Ok(Self {

@@ -3,6 +3,7 @@
 pub mod fleet;
 pub mod ids;
 pub mod reading;
+pub mod sessions;
 pub mod signals;
 pub mod time;
 pub mod units;

@@ -3,6 +3,7 @@
 
 pub mod entities;
 pub mod fleet;
+pub mod sessions;
 
 use crate::api::error::AppError;
 use sea_orm::DatabaseConnection;

@@ -147,7 +147,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         vehicle_id = record.vehicle_id.as_ref().map(VehicleId::as_str),
         event_type = %record.event_type,
     );
-    match store::ingest(&state.db, record, effect)
+    match store::ingest(&state.db, record, effect, &state.engine)
         .instrument(span.clone())
         .await
     {
@@ -256,7 +256,11 @@ fn plan(value: &serde_json::Value, raw: &[u8]) -> Result<(DeliveryRecord, Effect
                     if is_test {
                         Effect::Nothing(Outcome::Test)
                     } else {
-                        Effect::State { vehicle, readings }
+                        Effect::State {
+                            first_delivery: envelope.is_first_delivery(),
+                            vehicle,
+                            readings,
+                        }
                     }
                 }
                 EventType::VehicleError => {

@@ -9,10 +9,12 @@
 
 use app::domain::ids::{EventId, VehicleId};
 use app::domain::reading::{Reading, ReadingOutcome, ReadingValue};
+use app::domain::sessions::EngineConfig;
 use app::domain::time::EpochMs;
 use app::server::entities::{
     dead_letters, deliveries, signal_readings, vehicle_errors, vehicle_latest, vehicles,
 };
+use app::server::sessions;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, TransactionTrait,
@@ -88,6 +90,8 @@ pub enum Effect {
     State {
         vehicle: VehicleFacts,
         readings: Vec<Reading>,
+        /// The delivery carried a FIRST_DELIVERY trigger.
+        first_delivery: bool,
     },
     /// VEHICLE_ERROR: the vehicle and its error entries.
     Errors {
@@ -109,6 +113,7 @@ pub async fn ingest(
     db: &DatabaseConnection,
     record: DeliveryRecord,
     effect: Effect,
+    engine: &EngineConfig,
 ) -> Result<Stored, DbErr> {
     let txn = db.begin().await?;
     let outcome = match &effect {
@@ -152,9 +157,24 @@ pub async fn ingest(
 
     match effect {
         Effect::Nothing(_) => {}
-        Effect::State { vehicle, readings } => {
+        Effect::State {
+            vehicle,
+            readings,
+            first_delivery,
+        } => {
+            // The upsert locks the vehicle's row until commit: concurrent deliveries for
+            // one vehicle derive its sessions one after the other.
             upsert_vehicle(&txn, &vehicle, received_at).await?;
-            store_readings(&txn, delivery_row_id, &vehicle.id, &readings).await?;
+            store_readings(
+                &txn,
+                delivery_row_id,
+                &vehicle.id,
+                &readings,
+                first_delivery,
+            )
+            .await?;
+            sessions::rederive_vehicle(&txn, vehicle.id.as_str(), engine, record.received_at)
+                .await?;
         }
         Effect::Errors { vehicle, errors } => {
             upsert_vehicle(&txn, &vehicle, received_at).await?;
@@ -263,6 +283,7 @@ async fn store_readings(
     delivery_row_id: i64,
     vehicle_id: &VehicleId,
     readings: &[Reading],
+    first_delivery: bool,
 ) -> Result<(), DbErr> {
     if readings.is_empty() {
         return Ok(());
@@ -286,6 +307,7 @@ async fn store_readings(
             error_type: Set(c.error_type),
             error_code: Set(c.error_code),
             body: Set(r.body.clone()),
+            first_delivery: Set(first_delivery),
             ..Default::default()
         }
     });

@@ -112,8 +112,34 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with_token(backend, Some(TOKEN)).await
 }
 
+/// Sessions never go stale within the fixtures' past: they are judged as if it were
+/// still 2026-03-14, the day the fixtures describe.
+pub fn engine_for_fixtures() -> app::domain::sessions::EngineConfig {
+    app::domain::sessions::EngineConfig {
+        stale_after_ms: 10 * 365 * 24 * 3_600_000,
+        ..Default::default()
+    }
+}
+
 pub async fn spawn_app_with_token(backend: Backend, token: Option<&str>) -> TestApp {
-    server::telemetry::init();
+    spawn_app_with(
+        backend,
+        token,
+        app::domain::sessions::EngineConfig::default(),
+    )
+    .await
+}
+
+pub async fn spawn_app_with(
+    backend: Backend,
+    token: Option<&str>,
+    engine: app::domain::sessions::EngineConfig,
+) -> TestApp {
+    // Logs go through the test harness, so they show only for a failing test.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_test_writer()
+        .try_init();
     let dir = tempfile::tempdir().expect("temp dir");
     let url = database_url(backend, &dir).await;
     let settings = Settings {
@@ -121,6 +147,7 @@ pub async fn spawn_app_with_token(backend: Backend, token: Option<&str>) -> Test
         management_token: token.map(|t| SecretString::from(t.to_owned())),
         addr: "127.0.0.1:0".parse().unwrap(),
         site_root: dir.path().join("site"),
+        engine,
     };
     let app = Application::build(settings).await.expect("build app");
     let addr = app.local_addr();
@@ -202,6 +229,17 @@ impl TestApp {
             .await
             .expect("query")
             .and_then(|r| r.value_num)
+    }
+
+    /// Every stored session, in a stable order, for comparing end states.
+    pub async fn sessions(&self) -> Vec<app::server::entities::sessions::Model> {
+        use app::server::entities::sessions;
+        use sea_orm::{EntityTrait, QueryOrder};
+        sessions::Entity::find()
+            .order_by_asc(sessions::Column::Id)
+            .all(&self.db)
+            .await
+            .expect("query")
     }
 
     /// The whole latest-state table, in a stable order, for comparing end states.

@@ -23,7 +23,7 @@ crate::on_both_backends!(
 );
 
 /// The wire order the fixtures' README calls realistic: 04, 06, 05.
-const SCENARIO: [&str; 12] = [
+pub const SCENARIO: [&str; 12] = [
     "01_verify.json",
     "02_first_delivery.json",
     "03_charge_start.json",
@@ -92,6 +92,8 @@ async fn fixtures_in_other_orders_reach_the_same_state(backend: Backend) {
     deliver_all(&reference, &SCENARIO).await;
     let expected = reference.latest_snapshot().await;
     assert!(!expected.is_empty());
+    let expected_sessions = reference.sessions().await;
+    assert_eq!(expected_sessions.len(), 2);
 
     let mut reversed: Vec<&str> = SCENARIO.to_vec();
     reversed.reverse();
@@ -116,6 +118,7 @@ async fn fixtures_in_other_orders_reach_the_same_state(backend: Backend) {
         // and everything once more: retries change nothing
         deliver_all(&app, &order).await;
         assert_eq!(app.latest_snapshot().await, expected, "order {order:?}");
+        assert_eq!(app.sessions().await, expected_sessions, "order {order:?}");
         assert_eq!(app.count("deliveries").await, 10);
         assert_eq!(app.count("signal_readings").await, 7 * 15 + 6);
         assert_eq!(app.count("vehicle_errors").await, 2);

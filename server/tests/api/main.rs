@@ -8,5 +8,6 @@ mod helpers;
 
 mod fleet_page;
 mod ingest;
+mod sessions;
 mod signatures;
 mod verify;

@@ -4,6 +4,7 @@
 
 pub mod dead_letters;
 pub mod deliveries;
+pub mod sessions;
 pub mod signal_readings;
 pub mod vehicle_errors;
 pub mod vehicle_latest;

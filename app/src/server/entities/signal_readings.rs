@@ -26,6 +26,8 @@ pub struct Model {
     pub error_code: Option<String>,
     /// The signal's body as sent (the `status` object for an errored signal).
     pub body: Json,
+    /// The delivery carried a FIRST_DELIVERY trigger.
+    pub first_delivery: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,309 @@
+//! The session state machine: snapshots in OEM-time order in, session frames out.
+//!
+//! A snapshot is every reading that shares one `oemUpdatedAt`. Within a snapshot a start
+//! is applied first, then the values, then an end, so the snapshots that start and end
+//! a session both belong to it.
+
+use super::energy::metrics;
+use super::{ChargingInterval, EngineConfig, Observation, Session, SessionStatus};
+use crate::domain::signals;
+use crate::domain::time::EpochMs;
+
+/// The input in one canonical order, without exact duplicates. Retries and repeats of
+/// a reading collapse into one; FIRST_DELIVERY marks survive the merge.
+pub(super) fn canonical(observations: &[Observation]) -> Vec<Observation> {
+    let mut sorted: Vec<&Observation> = observations.iter().collect();
+    sorted.sort_by(|a, b| {
+        (a.at, &a.code, a.value.sort_key()).cmp(&(b.at, &b.code, b.value.sort_key()))
+    });
+    let mut out: Vec<Observation> = Vec::with_capacity(sorted.len());
+    for o in sorted {
+        match out.last_mut() {
+            Some(last) if last.at == o.at && last.code == o.code && last.value == o.value => {
+                last.first_delivery |= o.first_delivery;
+            }
+            _ => out.push(o.clone()),
+        }
+    }
+    out
+}
+
+struct Snapshot {
+    at: i64,
+    first_delivery: bool,
+    charging: Option<bool>,
+    cable: Option<bool>,
+}
+
+/// Groups timed observations into snapshots and reads the charging and cable state of
+/// each. IsCharging is authoritative; DetailedChargingStatus stands in only for a
+/// vehicle that never reports IsCharging.
+fn snapshots(timed: &[&Observation]) -> Vec<Snapshot> {
+    let reports_is_charging = timed
+        .iter()
+        .any(|o| o.code == signals::IS_CHARGING && o.value.boolean().is_some());
+    let mut out: Vec<Snapshot> = Vec::new();
+    for o in timed {
+        let Some(at) = o.at.map(EpochMs::as_millis) else {
+            continue;
+        };
+        if out.last().map(|s| s.at) != Some(at) {
+            out.push(Snapshot {
+                at,
+                first_delivery: false,
+                charging: None,
+                cable: None,
+            });
+        }
+        let Some(snap) = out.last_mut() else { continue };
+        snap.first_delivery |= o.first_delivery;
+        match o.code.as_str() {
+            signals::IS_CHARGING if reports_is_charging => {
+                if let Some(b) = o.value.boolean() {
+                    snap.charging = Some(b);
+                }
+            }
+            signals::DETAILED_CHARGING_STATUS if !reports_is_charging => {
+                if let super::ObservedValue::Text(t) = &o.value {
+                    snap.charging = Some(t.eq_ignore_ascii_case("CHARGING"));
+                }
+            }
+            signals::IS_CABLE_CONNECTED => {
+                if let Some(b) = o.value.boolean() {
+                    snap.cable = Some(b);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A session while the state machine still works on it.
+struct Frame {
+    start: i64,
+    start_observed: bool,
+    intervals: Vec<ChargingInterval>,
+    plugged_in_at: Option<i64>,
+    last_at: i64,
+}
+
+/// A session's boundaries, before its numbers are worked out.
+pub(super) struct Bounds {
+    pub start: i64,
+    pub end: Option<i64>,
+    pub status: SessionStatus,
+    pub start_observed: bool,
+    pub end_inferred: bool,
+    pub plugged_in_at: Option<i64>,
+    pub unplugged_at: Option<i64>,
+    pub last_at: i64,
+    pub intervals: Vec<ChargingInterval>,
+}
+
+enum State {
+    Idle,
+    Charging(Frame),
+    /// Charging stopped at `since` with the cable still in: a resume within the merge
+    /// gap continues the session.
+    Paused(Frame, i64),
+}
+
+fn ms(t: i64) -> EpochMs {
+    // Every time here came from an `EpochMs`, so it is valid.
+    EpochMs::new(t).unwrap_or_else(|_| unreachable!("engine times come from EpochMs"))
+}
+
+fn close_interval(frame: &mut Frame, at: i64) {
+    if let Some(last) = frame.intervals.last_mut() {
+        if last.end.is_none() {
+            last.end = Some(ms(at));
+        }
+    }
+}
+
+fn finish(frame: Frame, end: i64, status: SessionStatus, unplugged_at: Option<i64>) -> Bounds {
+    Bounds {
+        start: frame.start,
+        end: Some(end),
+        status,
+        start_observed: frame.start_observed,
+        end_inferred: status == SessionStatus::Stale,
+        plugged_in_at: frame.plugged_in_at,
+        unplugged_at,
+        last_at: frame.last_at.min(end).max(frame.start),
+        intervals: frame.intervals,
+    }
+}
+
+pub(super) fn bounds(timed: &[&Observation], config: &EngineConfig, as_of: EpochMs) -> Vec<Bounds> {
+    let mut sessions: Vec<Bounds> = Vec::new();
+    let mut state = State::Idle;
+    let mut last_charging: Option<bool> = None;
+    let mut cable: Option<bool> = None;
+    let mut plugged_since: Option<i64> = None;
+    // The newest closed session still plugged in, waiting to learn when it was unplugged.
+    let mut awaiting_unplug: Option<usize> = None;
+
+    for (i, snap) in snapshots(timed).into_iter().enumerate() {
+        // Time passing closes what it closes before this snapshot is applied.
+        state = match state {
+            State::Charging(f) if snap.at - f.last_at > config.stale_after_ms => {
+                let last = f.last_at;
+                sessions.push(finish(f, last, SessionStatus::Stale, None));
+                awaiting_unplug = Some(sessions.len() - 1);
+                State::Idle
+            }
+            State::Paused(f, since) if snap.at - since >= config.merge_gap_ms => {
+                sessions.push(finish(f, since, SessionStatus::Completed, None));
+                awaiting_unplug = Some(sessions.len() - 1);
+                State::Idle
+            }
+            other => other,
+        };
+
+        match snap.cable {
+            Some(true) if cable != Some(true) => plugged_since = Some(snap.at),
+            Some(false) => plugged_since = None,
+            _ => {}
+        }
+        cable = snap.cable.or(cable);
+        let first_sight = i == 0 || snap.first_delivery;
+
+        state = match state {
+            State::Idle => {
+                if snap.charging == Some(true) {
+                    awaiting_unplug = None;
+                    State::Charging(Frame {
+                        start: snap.at,
+                        start_observed: !first_sight && last_charging == Some(false),
+                        intervals: vec![ChargingInterval {
+                            start: ms(snap.at),
+                            end: None,
+                        }],
+                        plugged_in_at: plugged_since,
+                        last_at: snap.at,
+                    })
+                } else {
+                    if snap.cable == Some(false) {
+                        if let Some(idx) = awaiting_unplug.take() {
+                            sessions[idx].unplugged_at = Some(snap.at);
+                        }
+                    }
+                    State::Idle
+                }
+            }
+            State::Charging(mut f) => {
+                f.last_at = snap.at;
+                let unplugged = snap.cable == Some(false);
+                if snap.charging == Some(false) || unplugged {
+                    close_interval(&mut f, snap.at);
+                    if unplugged || config.merge_gap_ms <= 0 {
+                        let unplugged_at = unplugged.then_some(snap.at);
+                        sessions.push(finish(f, snap.at, SessionStatus::Completed, unplugged_at));
+                        awaiting_unplug = (!unplugged).then_some(sessions.len() - 1);
+                        State::Idle
+                    } else {
+                        State::Paused(f, snap.at)
+                    }
+                } else {
+                    State::Charging(f)
+                }
+            }
+            State::Paused(mut f, since) => {
+                if snap.cable == Some(false) {
+                    sessions.push(finish(f, since, SessionStatus::Completed, Some(snap.at)));
+                    State::Idle
+                } else if snap.charging == Some(true) {
+                    f.intervals.push(ChargingInterval {
+                        start: ms(snap.at),
+                        end: None,
+                    });
+                    f.last_at = snap.at;
+                    State::Charging(f)
+                } else {
+                    State::Paused(f, since)
+                }
+            }
+        };
+        if snap.charging.is_some() {
+            last_charging = snap.charging;
+        }
+    }
+
+    match state {
+        State::Idle => {}
+        State::Charging(f) => {
+            if as_of.as_millis() - f.last_at > config.stale_after_ms {
+                let last = f.last_at;
+                sessions.push(finish(f, last, SessionStatus::Stale, None));
+            } else {
+                sessions.push(Bounds {
+                    start: f.start,
+                    end: None,
+                    status: SessionStatus::Charging,
+                    start_observed: f.start_observed,
+                    end_inferred: false,
+                    plugged_in_at: f.plugged_in_at,
+                    unplugged_at: None,
+                    last_at: f.last_at,
+                    intervals: f.intervals,
+                });
+            }
+        }
+        // A pause at the end of the data is an end: if charging resumes within the merge
+        // gap, that reading re-derives the vehicle and the two halves join again.
+        State::Paused(f, since) => sessions.push(finish(f, since, SessionStatus::Completed, None)),
+    }
+    sessions
+}
+
+/// Derives one vehicle's sessions from its readings.
+///
+/// `as_of` is "now": it only decides whether a session still charging has gone stale.
+pub fn derive(
+    vehicle_id: &str,
+    observations: &[Observation],
+    config: &EngineConfig,
+    as_of: EpochMs,
+) -> Vec<Session> {
+    let all = canonical(observations);
+    let timed: Vec<&Observation> = all.iter().filter(|o| o.at.is_some()).collect();
+    let untimed: Vec<&Observation> = all.iter().filter(|o| o.at.is_none()).collect();
+    bounds(&timed, config, as_of)
+        .into_iter()
+        .map(|b| {
+            let m = metrics(
+                &timed,
+                &untimed,
+                b.start,
+                b.end.unwrap_or(b.last_at),
+                config,
+            );
+            Session {
+                id: Session::id_for(vehicle_id, ms(b.start)),
+                status: b.status,
+                started_at: ms(b.start),
+                ended_at: b.end.map(ms),
+                start_observed: b.start_observed,
+                end_inferred: b.end_inferred,
+                plugged_in_at: b.plugged_in_at.map(ms),
+                unplugged_at: b.unplugged_at.map(ms),
+                last_reading_at: ms(b.last_at),
+                intervals: b.intervals,
+                soc_start: m.soc_start,
+                soc_end: m.soc_end,
+                range_start_km: m.range_start_km,
+                range_end_km: m.range_end_km,
+                energy_added_kwh: m.energy.map(|(kwh, _)| kwh),
+                energy_source: m.energy.map(|(_, source)| source),
+                max_power_kw: m.max_power_kw,
+                avg_power_kw: m.avg_power_kw,
+                charge_limit_percent: m.charge_limit_percent,
+                charger_type: m.charger_type,
+                latitude: m.location.map(|(lat, _)| lat),
+                longitude: m.location.map(|(_, lon)| lon),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,39 @@
+//! Derived charging sessions; rebuilt from readings whenever they change.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "sessions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub vehicle_id: String,
+    pub status: String,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub start_observed: bool,
+    pub end_inferred: bool,
+    pub duration_s: i64,
+    pub plugged_in_at: Option<i64>,
+    pub unplugged_at: Option<i64>,
+    pub last_reading_at: i64,
+    pub soc_start: Option<f64>,
+    pub soc_end: Option<f64>,
+    pub range_start_km: Option<f64>,
+    pub range_end_km: Option<f64>,
+    pub energy_added_kwh: Option<f64>,
+    pub energy_source: Option<String>,
+    pub max_power_kw: Option<f64>,
+    pub avg_power_kw: Option<f64>,
+    pub charge_limit_percent: Option<f64>,
+    pub charger_type: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    /// Charging intervals as a JSON array of `{start, end}` (epoch ms).
+    pub intervals: Json,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

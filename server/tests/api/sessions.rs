@@ -1,0 +1,119 @@
+//! Sessions derived at ingest, inside the delivery's transaction.
+
+use crate::helpers::{
+    engine_for_fixtures, spawn_app_with, Backend, TestApp, TOKEN, VEHICLE_A, VEHICLE_B,
+};
+use crate::ingest::SCENARIO;
+use app::server::entities::sessions;
+
+crate::on_both_backends!(
+    the_fixture_scenario_gives_the_documented_sessions,
+    every_acknowledged_delivery_already_has_its_sessions,
+    concurrent_deliveries_for_one_vehicle_give_the_same_sessions,
+    test_mode_and_vehicle_errors_never_touch_sessions,
+);
+
+async fn app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Some(TOKEN), engine_for_fixtures()).await
+}
+
+fn of<'a>(all: &'a [sessions::Model], vehicle: &str) -> Vec<&'a sessions::Model> {
+    all.iter().filter(|s| s.vehicle_id == vehicle).collect()
+}
+
+async fn the_fixture_scenario_gives_the_documented_sessions(backend: Backend) {
+    let app = app(backend).await;
+    for name in SCENARIO {
+        assert_eq!(app.deliver(name).await.0, 200, "{name}");
+    }
+    let all = app.sessions().await;
+    let a = of(&all, VEHICLE_A);
+    assert_eq!(a.len(), 1, "{a:#?}");
+    let a = a[0];
+    assert_eq!(a.status, "completed");
+    assert_eq!(a.started_at, 1_773_511_330_000); // 18:02:10
+    assert_eq!(a.ended_at, Some(1_773_519_330_000)); // 20:15:30
+    assert_eq!(a.duration_s, 8000);
+    assert!(a.start_observed);
+    assert_eq!((a.soc_start, a.soc_end), (Some(41.0), Some(80.0)));
+    assert!((a.energy_added_kwh.unwrap() - 33.1).abs() < 1e-9);
+    assert_eq!(a.energy_source.as_deref(), Some("counter"));
+    assert_eq!(a.max_power_kw, Some(10.9));
+    assert_eq!(a.unplugged_at, Some(1_773_521_285_000));
+
+    let b = of(&all, VEHICLE_B);
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].status, "charging");
+    assert!(!b[0].start_observed);
+    assert_eq!(b[0].ended_at, None);
+    assert_eq!(b[0].soc_start, Some(47.0));
+}
+
+async fn every_acknowledged_delivery_already_has_its_sessions(backend: Backend) {
+    let app = app(backend).await;
+    app.deliver("02_first_delivery.json").await;
+    assert!(
+        app.sessions().await.is_empty(),
+        "parked and unplugged: no session"
+    );
+    app.deliver("03_charge_start.json").await;
+    let open = app.sessions().await;
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].status, "charging");
+    assert_eq!(open[0].soc_start, Some(41.0));
+    app.deliver("04_charge_mid_session.json").await;
+    assert_eq!(app.sessions().await[0].soc_end, Some(56.0));
+    app.deliver("10_charge_stop.json").await;
+    let closed = app.sessions().await;
+    assert_eq!(closed[0].status, "completed");
+    assert_eq!(closed[0].ended_at, Some(1_773_519_330_000));
+}
+
+async fn concurrent_deliveries_for_one_vehicle_give_the_same_sessions(backend: Backend) {
+    let reference = app(backend).await;
+    for name in SCENARIO {
+        reference.deliver(name).await;
+    }
+    let expected = reference.sessions().await;
+
+    // Everything at once, twice over: two writers per delivery racing each other.
+    let app = app(backend).await;
+    let posts = SCENARIO
+        .iter()
+        .chain(SCENARIO.iter())
+        .map(|name| app.deliver(name));
+    let results = futures::future::join_all(posts).await;
+    assert!(
+        results.iter().all(|(status, _)| *status == 200),
+        "{results:?}"
+    );
+    assert_eq!(app.sessions().await, expected);
+}
+
+async fn test_mode_and_vehicle_errors_never_touch_sessions(backend: Backend) {
+    let app = app(backend).await;
+    for name in [
+        "02_first_delivery.json",
+        "03_charge_start.json",
+        "08_vehicle_error_unreachable.json",
+    ] {
+        app.deliver(name).await;
+    }
+    let before = app.sessions().await;
+    assert_eq!(before.len(), 1);
+    assert_eq!(
+        before[0].status, "charging",
+        "an unreachable vehicle is still charging"
+    );
+    // A TEST delivery that would stop the charge changes nothing.
+    let mut stop: serde_json::Value =
+        serde_json::from_slice(&crate::helpers::fixture("10_charge_stop.json")).unwrap();
+    stop["meta"]["mode"] = serde_json::json!("TEST");
+    assert_eq!(
+        app.post_signed(serde_json::to_vec(&stop).unwrap())
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(app.sessions().await, before);
+}
