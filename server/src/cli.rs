@@ -17,8 +17,12 @@ enum CliError {
     Database(#[from] db::DbSetupError),
     #[error("could not read migration status")]
     Status(#[source] sea_orm::DbErr),
+    #[error(transparent)]
+    Rederive(#[from] crate::rederive::RederiveError),
     #[error("the server stopped with an error")]
     Serve(#[source] std::io::Error),
+    #[error("the system clock is before 1970")]
+    Clock,
     #[error("could not start the async runtime")]
     Runtime(#[source] std::io::Error),
 }
@@ -65,6 +69,23 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 db::migrate(&db).await?;
                 tracing::info!("database is up to date");
             }
+            Ok(())
+        }
+        Some(Command::Rederive(args)) => {
+            let engine = args.sessions.engine()?;
+            let settings = DatabaseSettings::parse(&cli.database.database_url)?;
+            let db = db::connect(&settings).await?;
+            db::migrate(&db).await?;
+            let as_of = app::domain::time::EpochMs::from_datetime(chrono::Utc::now())
+                .map_err(|_| CliError::Clock)?;
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let summary =
+                crate::rederive::run(&db, args.vehicle.as_deref(), &engine, as_of, progress)
+                    .await?;
+            println!(
+                "re-derived {} session(s) for {} vehicle(s)",
+                summary.sessions, summary.vehicles
+            );
             Ok(())
         }
     }

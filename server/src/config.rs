@@ -30,6 +30,19 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations and exit (or list them with --status).
     Migrate(MigrateArgs),
+    /// Rebuild charging sessions from the stored readings (all vehicles, or one), for
+    /// instance after changing the session settings. Safe to repeat: the result depends
+    /// only on the readings and the settings.
+    Rederive(RederiveArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RederiveArgs {
+    /// Only this vehicle (its Smartcar id).
+    #[arg(long)]
+    pub vehicle: Option<String>,
+    #[command(flatten)]
+    pub sessions: SessionArgs,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod rederive;
 pub mod startup;
 pub mod telemetry;
 pub mod webhook;

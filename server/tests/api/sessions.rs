@@ -11,6 +11,7 @@ crate::on_both_backends!(
     every_acknowledged_delivery_already_has_its_sessions,
     concurrent_deliveries_for_one_vehicle_give_the_same_sessions,
     test_mode_and_vehicle_errors_never_touch_sessions,
+    rederive_rebuilds_the_same_sessions_and_is_idempotent,
 );
 
 async fn app(backend: Backend) -> TestApp {
@@ -116,4 +117,50 @@ async fn test_mode_and_vehicle_errors_never_touch_sessions(backend: Backend) {
         200
     );
     assert_eq!(app.sessions().await, before);
+}
+
+async fn rederive_rebuilds_the_same_sessions_and_is_idempotent(backend: Backend) {
+    use sea_orm::EntityTrait;
+    let app = app(backend).await;
+    for name in SCENARIO {
+        app.deliver(name).await;
+    }
+    let expected = app.sessions().await;
+    let as_of = app::domain::time::EpochMs::from_datetime(chrono::Utc::now()).unwrap();
+
+    sessions::Entity::delete_many().exec(&app.db).await.unwrap();
+    assert!(app.sessions().await.is_empty());
+    let summary = server::rederive::run(&app.db, None, &engine_for_fixtures(), as_of, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        summary,
+        server::rederive::Summary {
+            vehicles: 2,
+            sessions: 2
+        }
+    );
+    assert_eq!(app.sessions().await, expected);
+
+    // Again, and for one vehicle: nothing changes.
+    server::rederive::run(&app.db, None, &engine_for_fixtures(), as_of, false)
+        .await
+        .unwrap();
+    server::rederive::run(
+        &app.db,
+        Some(VEHICLE_A),
+        &engine_for_fixtures(),
+        as_of,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.sessions().await, expected);
+
+    let unknown =
+        server::rederive::run(&app.db, Some("nope"), &engine_for_fixtures(), as_of, false).await;
+    assert!(matches!(
+        unknown,
+        Err(server::rederive::RederiveError::UnknownVehicle(_))
+    ));
 }
