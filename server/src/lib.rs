@@ -1,5 +1,6 @@
 //! chargelog's server: configuration, the webhook ingest, the HTTP application, the CLI.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod db;

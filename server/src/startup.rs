@@ -173,6 +173,7 @@ pub fn router(state: AppState) -> Router {
             post(webhook::receive).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
         .route("/healthz", get(healthz))
+        .merge(crate::api::routes())
         .route(
             "/api/{*fn_name}",
             get(server_fn_handler).post(server_fn_handler),

@@ -15,6 +15,8 @@ pub struct VehicleSummary {
     pub is_plugged_in: Option<bool>,
     pub range_km: Option<f64>,
     pub power_kw: Option<f64>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
     /// The newest `oemUpdatedAt` of any of the vehicle's readings.
     pub updated_at: Option<DateTime<Utc>>,
     /// When chargelog last received a delivery for this vehicle.
@@ -110,6 +112,8 @@ mod tests {
             is_plugged_in: None,
             range_km: None,
             power_kw: None,
+            latitude: None,
+            longitude: None,
             updated_at: None,
             last_delivery_at: DateTime::<Utc>::MIN_UTC,
         }

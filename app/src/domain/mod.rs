@@ -1,5 +1,7 @@
 //! Pure types and logic shared by the server and the browser: no I/O here.
 
+pub mod api;
+pub mod buckets;
 pub mod fleet;
 pub mod ids;
 pub mod reading;

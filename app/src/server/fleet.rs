@@ -54,6 +54,12 @@ pub async fn vehicle_summaries(db: &impl ConnectionTrait) -> Result<Vec<VehicleS
             let power_kw = take(signals::WATTAGE)
                 .and_then(|r| r.value_num)
                 .map(|w| w / 1000.0);
+            let location = take(signals::PRECISE_LOCATION).and_then(|r| {
+                Some((
+                    r.body.get("latitude")?.as_f64()?,
+                    r.body.get("longitude")?.as_f64()?,
+                ))
+            });
             VehicleSummary {
                 updated_at: newest.get(&v.id).copied().and_then(datetime),
                 last_delivery_at: datetime(v.last_delivery_at).unwrap_or(DateTime::<Utc>::MIN_UTC),
@@ -66,7 +72,47 @@ pub async fn vehicle_summaries(db: &impl ConnectionTrait) -> Result<Vec<VehicleS
                 is_plugged_in,
                 range_km,
                 power_kw,
+                latitude: location.map(|(lat, _)| lat),
+                longitude: location.map(|(_, lon)| lon),
             }
+        })
+        .collect())
+}
+
+/// `/api/v1/vehicles`: the summaries plus each vehicle's session count, in one more query.
+pub async fn vehicle_items(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<crate::domain::api::VehicleItem>, DbErr> {
+    use super::entities::sessions;
+    use crate::domain::api::{LatestState, VehicleItem};
+    let counts: Vec<(String, i64)> = sessions::Entity::find()
+        .select_only()
+        .column(sessions::Column::VehicleId)
+        .column_as(sessions::Column::Id.count(), "n")
+        .group_by(sessions::Column::VehicleId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let counts: HashMap<String, i64> = counts.into_iter().collect();
+    Ok(vehicle_summaries(db)
+        .await?
+        .into_iter()
+        .map(|v| VehicleItem {
+            session_count: counts.get(&v.id).copied().unwrap_or(0),
+            latest: LatestState {
+                is_charging: v.is_charging,
+                is_plugged_in: v.is_plugged_in,
+                soc_percent: v.soc_percent,
+                range_km: v.range_km,
+                power_kw: v.power_kw,
+                latitude: v.latitude,
+                longitude: v.longitude,
+                updated_at: v.updated_at,
+            },
+            id: v.id,
+            make: v.make,
+            model: v.model,
+            year: v.year,
         })
         .collect())
 }

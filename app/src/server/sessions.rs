@@ -128,3 +128,148 @@ pub async fn rederive_vehicle(
     }
     Ok(derived.len())
 }
+
+/// A stored row back as the domain's session.
+pub fn from_row(row: &sessions::Model) -> Option<Session> {
+    use crate::domain::sessions::{ChargerType, EnergySource, SessionStatus};
+    let ms = |t: Option<i64>| t.and_then(|t| EpochMs::new(t).ok());
+    Some(Session {
+        id: row.id.clone(),
+        status: SessionStatus::parse(&row.status)?,
+        started_at: EpochMs::new(row.started_at).ok()?,
+        ended_at: ms(row.ended_at),
+        start_observed: row.start_observed,
+        end_inferred: row.end_inferred,
+        plugged_in_at: ms(row.plugged_in_at),
+        unplugged_at: ms(row.unplugged_at),
+        last_reading_at: EpochMs::new(row.last_reading_at).ok()?,
+        intervals: serde_json::from_value(row.intervals.clone()).unwrap_or_default(),
+        soc_start: row.soc_start,
+        soc_end: row.soc_end,
+        range_start_km: row.range_start_km,
+        range_end_km: row.range_end_km,
+        energy_added_kwh: row.energy_added_kwh,
+        energy_source: row.energy_source.as_deref().and_then(EnergySource::parse),
+        max_power_kw: row.max_power_kw,
+        avg_power_kw: row.avg_power_kw,
+        charge_limit_percent: row.charge_limit_percent,
+        charger_type: row.charger_type.as_deref().and_then(ChargerType::parse),
+        latitude: row.latitude,
+        longitude: row.longitude,
+    })
+}
+
+/// Which of a vehicle's sessions to list: started in `[from, to)`, older than the
+/// cursor, newest first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SessionFilter {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// Only sessions that started before this (the previous page's last start).
+    pub before: Option<i64>,
+    pub limit: u64,
+}
+
+pub async fn list(
+    db: &impl ConnectionTrait,
+    vehicle_id: &str,
+    filter: SessionFilter,
+) -> Result<Vec<sessions::Model>, DbErr> {
+    use sea_orm::QuerySelect;
+    let mut query = sessions::Entity::find().filter(sessions::Column::VehicleId.eq(vehicle_id));
+    if let Some(from) = filter.from {
+        query = query.filter(sessions::Column::StartedAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(sessions::Column::StartedAt.lt(to));
+    }
+    if let Some(before) = filter.before {
+        query = query.filter(sessions::Column::StartedAt.lt(before));
+    }
+    query
+        .order_by_desc(sessions::Column::StartedAt)
+        .limit(filter.limit)
+        .all(db)
+        .await
+}
+
+pub async fn get(db: &impl ConnectionTrait, id: &str) -> Result<Option<sessions::Model>, DbErr> {
+    sessions::Entity::find_by_id(id.to_owned()).one(db).await
+}
+
+/// The charge curve: one sample per reading time in `[start, end]`.
+pub async fn samples(
+    db: &impl ConnectionTrait,
+    vehicle_id: &str,
+    start: i64,
+    end: i64,
+) -> Result<Vec<crate::domain::api::Sample>, DbErr> {
+    use crate::domain::api::Sample;
+    let codes = [
+        signals::STATE_OF_CHARGE,
+        signals::WATTAGE,
+        signals::ENERGY_ADDED,
+        signals::VOLTAGE,
+        signals::AMPERAGE,
+    ];
+    let rows = signal_readings::Entity::find()
+        .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
+        .filter(signal_readings::Column::Code.is_in(codes))
+        .filter(signal_readings::Column::Status.eq("ok"))
+        .filter(signal_readings::Column::OemUpdatedAt.between(start, end))
+        .order_by_asc(signal_readings::Column::OemUpdatedAt)
+        .order_by_asc(signal_readings::Column::Id)
+        .all(db)
+        .await?;
+    let mut out: Vec<Sample> = Vec::new();
+    for row in rows {
+        let (Some(at), Some(value)) = (row.oem_updated_at, row.value_num) else {
+            continue;
+        };
+        let Ok(at) = EpochMs::new(at) else { continue };
+        let at = at.to_datetime();
+        if out.last().map(|s| s.at) != Some(at) {
+            out.push(Sample {
+                at,
+                soc_percent: None,
+                power_kw: None,
+                energy_added_kwh: None,
+                voltage_v: None,
+                current_a: None,
+            });
+        }
+        let Some(sample) = out.last_mut() else {
+            continue;
+        };
+        match row.code.as_str() {
+            signals::STATE_OF_CHARGE => sample.soc_percent = Some(value),
+            signals::WATTAGE => sample.power_kw = Some(value / 1000.0),
+            signals::ENERGY_ADDED => sample.energy_added_kwh = Some(value),
+            signals::VOLTAGE => sample.voltage_v = Some(value),
+            signals::AMPERAGE => sample.current_a = Some(value),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// `(started_at, energy_added_kwh)` of a vehicle's sessions that started in `[from, to)`.
+pub async fn energy_by_start(
+    db: &impl ConnectionTrait,
+    vehicle_id: &str,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(i64, Option<f64>)>, DbErr> {
+    use sea_orm::QuerySelect;
+    sessions::Entity::find()
+        .select_only()
+        .column(sessions::Column::StartedAt)
+        .column(sessions::Column::EnergyAddedKwh)
+        .filter(sessions::Column::VehicleId.eq(vehicle_id))
+        .filter(sessions::Column::StartedAt.gte(from))
+        .filter(sessions::Column::StartedAt.lt(to))
+        .order_by_asc(sessions::Column::StartedAt)
+        .into_tuple()
+        .all(db)
+        .await
+}

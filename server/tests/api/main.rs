@@ -8,6 +8,7 @@ mod helpers;
 
 mod fleet_page;
 mod ingest;
+mod json_api;
 mod sessions;
 mod signatures;
 mod verify;

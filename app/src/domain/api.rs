@@ -1,0 +1,153 @@
+//! The JSON shapes of `/api/v1`, shared by the HTTP API and the UI's server functions.
+//! Times are RFC 3339 in UTC.
+
+use super::sessions::{EngineConfig, Session, SessionStatus};
+use super::time::EpochMs;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatestState {
+    pub is_charging: Option<bool>,
+    pub is_plugged_in: Option<bool>,
+    pub soc_percent: Option<f64>,
+    pub range_km: Option<f64>,
+    pub power_kw: Option<f64>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VehicleItem {
+    pub id: String,
+    pub make: Option<String>,
+    pub model: Option<String>,
+    pub year: Option<i32>,
+    pub latest: LatestState,
+    pub session_count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VehicleList {
+    pub vehicles: Vec<VehicleItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionDto {
+    pub id: String,
+    pub vehicle_id: String,
+    pub status: SessionStatus,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub start_observed: bool,
+    pub end_inferred: bool,
+    pub duration_s: i64,
+    pub plugged_in_at: Option<DateTime<Utc>>,
+    pub unplugged_at: Option<DateTime<Utc>>,
+    pub soc_start: Option<f64>,
+    pub soc_end: Option<f64>,
+    pub range_start_km: Option<f64>,
+    pub range_end_km: Option<f64>,
+    pub energy_added_kwh: Option<f64>,
+    pub energy_source: Option<String>,
+    pub max_power_kw: Option<f64>,
+    pub avg_power_kw: Option<f64>,
+    pub charge_limit_percent: Option<f64>,
+    pub charger_type: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+impl SessionDto {
+    /// A stored session as seen at `now`: one still marked charging that has heard
+    /// nothing for the stale time is shown as stale, closed at its last reading, exactly
+    /// as the next derivation would store it.
+    pub fn from_session(
+        vehicle_id: &str,
+        session: &Session,
+        engine: &EngineConfig,
+        now: EpochMs,
+    ) -> SessionDto {
+        let mut s = session.clone();
+        if s.status == SessionStatus::Charging
+            && now.as_millis() - s.last_reading_at.as_millis() > engine.stale_after_ms
+        {
+            s.status = SessionStatus::Stale;
+            s.ended_at = Some(s.last_reading_at);
+            s.end_inferred = true;
+        }
+        let dt = |t: Option<EpochMs>| t.map(EpochMs::to_datetime);
+        SessionDto {
+            duration_s: match s.ended_at {
+                Some(_) => s.duration_s(),
+                None => (now.as_millis() - s.started_at.as_millis()).max(0) / 1000,
+            },
+            id: s.id,
+            vehicle_id: vehicle_id.to_owned(),
+            status: s.status,
+            started_at: s.started_at.to_datetime(),
+            ended_at: dt(s.ended_at),
+            start_observed: s.start_observed,
+            end_inferred: s.end_inferred,
+            plugged_in_at: dt(s.plugged_in_at),
+            unplugged_at: dt(s.unplugged_at),
+            soc_start: s.soc_start,
+            soc_end: s.soc_end,
+            range_start_km: s.range_start_km,
+            range_end_km: s.range_end_km,
+            energy_added_kwh: s.energy_added_kwh,
+            energy_source: s.energy_source.map(|e| e.as_str().to_owned()),
+            max_power_kw: s.max_power_kw,
+            avg_power_kw: s.avg_power_kw,
+            charge_limit_percent: s.charge_limit_percent,
+            charger_type: s.charger_type.map(|c| c.as_str().to_owned()),
+            latitude: s.latitude,
+            longitude: s.longitude,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionPage {
+    pub sessions: Vec<SessionDto>,
+    /// Pass as `cursor` for the next (older) page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One moment of a session's charge curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub at: DateTime<Utc>,
+    pub soc_percent: Option<f64>,
+    pub power_kw: Option<f64>,
+    pub energy_added_kwh: Option<f64>,
+    pub voltage_v: Option<f64>,
+    pub current_a: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionDetail {
+    #[serde(flatten)]
+    pub session: SessionDto,
+    pub samples: Vec<Sample>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnergyBucket {
+    /// The bucket's first instant (local midnight in the requested zone), in UTC.
+    pub start: DateTime<Utc>,
+    pub energy_kwh: f64,
+    pub sessions: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnergyBuckets {
+    pub buckets: Vec<EnergyBucket>,
+}
+
+/// The body of every 4xx/5xx from `/api/v1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    pub error: String,
+}

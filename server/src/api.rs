@@ -1,0 +1,273 @@
+//! `/api/v1`: the JSON API. Handlers parse their parameters (naming the one at fault in
+//! a 400), call a query, and map to the shared DTOs.
+
+use crate::startup::AppState;
+use app::domain::api::{
+    ApiErrorBody, EnergyBuckets, SessionDetail, SessionDto, SessionPage, VehicleList,
+};
+use app::domain::buckets::{energy_buckets, Bucket};
+use app::domain::time::EpochMs;
+use app::server::sessions::{self, SessionFilter};
+use app::server::{entities::vehicles, fleet};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use sea_orm::{DbErr, EntityTrait};
+use std::collections::HashMap;
+
+pub const DEFAULT_PAGE: u64 = 50;
+pub const MAX_PAGE: u64 = 500;
+pub const MAX_BUCKETS: usize = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("invalid `{param}`: {message}")]
+    BadRequest {
+        param: &'static str,
+        message: String,
+    },
+    #[error("the database is not reachable; try again shortly")]
+    Unavailable,
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<DbErr> for ApiError {
+    fn from(err: DbErr) -> Self {
+        tracing::error!(error = %err, "API query failed");
+        match err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => ApiError::Unavailable,
+            _ => ApiError::Internal,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (
+            status,
+            Json(ApiErrorBody {
+                error: self.to_string(),
+            }),
+        )
+            .into_response()
+    }
+}
+
+fn bad(param: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest {
+        param,
+        message: message.into(),
+    }
+}
+
+type Params = Query<HashMap<String, String>>;
+
+fn time_param(params: &Params, name: &'static str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    params
+        .get(name)
+        .map(|raw| {
+            DateTime::parse_from_rfc3339(raw)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| {
+                    bad(
+                        name,
+                        "expected an RFC 3339 time such as 2026-03-14T00:00:00Z",
+                    )
+                })
+        })
+        .transpose()
+}
+
+fn now() -> Result<EpochMs, ApiError> {
+    EpochMs::from_datetime(Utc::now()).map_err(|_| ApiError::Internal)
+}
+
+async fn require_vehicle(state: &AppState, id: &str) -> Result<(), ApiError> {
+    match vehicles::Entity::find_by_id(id.to_owned())
+        .one(&state.db)
+        .await?
+    {
+        Some(_) => Ok(()),
+        None => Err(ApiError::NotFound(format!("no vehicle with id {id:?}"))),
+    }
+}
+
+fn dto(
+    state: &AppState,
+    row: &app::server::entities::sessions::Model,
+    now: EpochMs,
+) -> Result<SessionDto, ApiError> {
+    let session = sessions::from_row(row).ok_or_else(|| {
+        tracing::error!(session_id = %row.id, "stored session has values the domain refuses");
+        ApiError::Internal
+    })?;
+    Ok(SessionDto::from_session(
+        &row.vehicle_id,
+        &session,
+        &state.engine,
+        now,
+    ))
+}
+
+async fn list_vehicles(State(state): State<AppState>) -> Result<Json<VehicleList>, ApiError> {
+    Ok(Json(VehicleList {
+        vehicles: fleet::vehicle_items(&state.db).await?,
+    }))
+}
+
+async fn list_sessions(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<SessionPage>, ApiError> {
+    let from = time_param(&params, "from")?;
+    let to = time_param(&params, "to")?;
+    if let (Some(from), Some(to)) = (from, to) {
+        if from >= to {
+            return Err(bad("to", "must be after `from`"));
+        }
+    }
+    let limit = match params.get("limit") {
+        None => DEFAULT_PAGE,
+        Some(raw) => match raw.parse::<u64>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+            _ => {
+                return Err(bad(
+                    "limit",
+                    format!("expected a whole number from 1 to {MAX_PAGE}"),
+                ))
+            }
+        },
+    };
+    let before = params
+        .get("cursor")
+        .map(|raw| {
+            raw.parse::<i64>()
+                .ok()
+                .filter(|ms| *ms > 0)
+                .ok_or_else(|| bad("cursor", "use the next_cursor of a previous page"))
+        })
+        .transpose()?;
+    require_vehicle(&state, &id).await?;
+    let rows = sessions::list(
+        &state.db,
+        &id,
+        SessionFilter {
+            from: from.map(|t| t.timestamp_millis()),
+            to: to.map(|t| t.timestamp_millis()),
+            before,
+            // One more than asked tells whether another page exists.
+            limit: limit + 1,
+        },
+    )
+    .await?;
+    let more = rows.len() as u64 > limit;
+    let now = now()?;
+    let page: Vec<SessionDto> = rows
+        .iter()
+        .take(limit as usize)
+        .map(|r| dto(&state, r, now))
+        .collect::<Result<_, _>>()?;
+    let next_cursor = if more {
+        rows.get(limit as usize - 1)
+            .map(|r| r.started_at.to_string())
+    } else {
+        None
+    };
+    Ok(Json(SessionPage {
+        sessions: page,
+        next_cursor,
+    }))
+}
+
+async fn get_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SessionDetail>, ApiError> {
+    let row = sessions::get(&state.db, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no session with id {id:?}")))?;
+    let session = dto(&state, &row, now()?)?;
+    let end = row.ended_at.unwrap_or(row.last_reading_at);
+    let samples = sessions::samples(&state.db, &row.vehicle_id, row.started_at, end).await?;
+    Ok(Json(SessionDetail { session, samples }))
+}
+
+async fn vehicle_energy(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<EnergyBuckets>, ApiError> {
+    let bucket = match params.get("bucket") {
+        None => Bucket::Day,
+        Some(raw) => {
+            Bucket::parse(raw).ok_or_else(|| bad("bucket", "expected day, week or month"))?
+        }
+    };
+    let tz: Tz = match params.get("tz") {
+        None => Tz::UTC,
+        Some(raw) => raw
+            .parse()
+            .map_err(|_| bad("tz", "expected an IANA time zone such as Europe/Stockholm"))?,
+    };
+    let to = time_param(&params, "to")?.unwrap_or_else(Utc::now);
+    let from = time_param(&params, "from")?.unwrap_or(to - Duration::days(30));
+    if from >= to {
+        return Err(bad("to", "must be after `from`"));
+    }
+    let span_days = (to - from).num_days();
+    let approx_buckets = match bucket {
+        Bucket::Day => span_days,
+        Bucket::Week => span_days / 7,
+        Bucket::Month => span_days / 28,
+    };
+    if approx_buckets > MAX_BUCKETS as i64 {
+        return Err(bad(
+            "from",
+            format!("the range holds more than {MAX_BUCKETS} buckets"),
+        ));
+    }
+    require_vehicle(&state, &id).await?;
+    // Sessions are counted in the bucket where they start, so look from the first
+    // bucket's start, which may be before `from`.
+    let first = app::domain::buckets::bucket_start(bucket, tz, from);
+    let starts = sessions::energy_by_start(
+        &state.db,
+        &id,
+        first.timestamp_millis(),
+        to.timestamp_millis(),
+    )
+    .await?;
+    let starts: Vec<(DateTime<Utc>, Option<f64>)> = starts
+        .into_iter()
+        .filter_map(|(at, kwh)| Some((EpochMs::new(at).ok()?.to_datetime(), kwh)))
+        .collect();
+    Ok(Json(EnergyBuckets {
+        buckets: energy_buckets(bucket, tz, first, to, &starts),
+    }))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/vehicles", get(list_vehicles))
+        .route("/api/v1/vehicles/{id}/sessions", get(list_sessions))
+        .route("/api/v1/vehicles/{id}/energy", get(vehicle_energy))
+        .route("/api/v1/sessions/{id}", get(get_session))
+        .route(
+            "/api/v1/{*rest}",
+            get(|| async { ApiError::NotFound("no such API route".into()) }),
+        )
+}
