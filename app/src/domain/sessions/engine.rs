@@ -136,7 +136,12 @@ fn finish(frame: Frame, end: i64, status: SessionStatus, unplugged_at: Option<i6
     }
 }
 
-pub(super) fn bounds(timed: &[&Observation], config: &EngineConfig, as_of: EpochMs) -> Vec<Bounds> {
+pub(super) fn bounds(
+    timed: &[&Observation],
+    config: &EngineConfig,
+    as_of: EpochMs,
+    resume: Option<&Resume>,
+) -> Vec<Bounds> {
     let mut sessions: Vec<Bounds> = Vec::new();
     let mut state = State::Idle;
     let mut last_charging: Option<bool> = None;
@@ -144,8 +149,26 @@ pub(super) fn bounds(timed: &[&Observation], config: &EngineConfig, as_of: Epoch
     let mut plugged_since: Option<i64> = None;
     // The newest closed session still plugged in, waiting to learn when it was unplugged.
     let mut awaiting_unplug: Option<usize> = None;
+    let mut seen_before = false;
+    let mut snaps = snapshots(timed).into_iter().peekable();
 
-    for (i, snap) in snapshots(timed).into_iter().enumerate() {
+    // Resuming: the snapshots before the resume point only tell what was known there.
+    if let Some(resume) = resume {
+        while let Some(snap) = snaps.next_if(|s| s.at < resume.from.as_millis()) {
+            seen_before = true;
+            if snap.charging.is_some() {
+                last_charging = snap.charging;
+            }
+            cable = snap.cable.or(cable);
+        }
+        plugged_since = if cable == Some(true) {
+            resume.plugged_in_at.map(EpochMs::as_millis)
+        } else {
+            None
+        };
+    }
+
+    for (i, snap) in snaps.enumerate() {
         // Time passing closes what it closes before this snapshot is applied.
         state = match state {
             State::Charging(f) if snap.at - f.last_at > config.stale_after_ms => {
@@ -168,7 +191,7 @@ pub(super) fn bounds(timed: &[&Observation], config: &EngineConfig, as_of: Epoch
             _ => {}
         }
         cable = snap.cable.or(cable);
-        let first_sight = i == 0 || snap.first_delivery;
+        let first_sight = (i == 0 && !seen_before) || snap.first_delivery;
 
         state = match state {
             State::Idle => {
@@ -258,6 +281,18 @@ pub(super) fn bounds(timed: &[&Observation], config: &EngineConfig, as_of: Epoch
     sessions
 }
 
+/// Where a partial re-derivation starts: the start of a stored session that began at
+/// or before the earliest new reading. Nothing before it can change, because a session
+/// only ever depends on readings from its own start onward and on what was known just
+/// before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    /// The stored session's start.
+    pub from: EpochMs,
+    /// The stored session's `plugged_in_at` (it may lie before `from`).
+    pub plugged_in_at: Option<EpochMs>,
+}
+
 /// Derives one vehicle's sessions from its readings.
 ///
 /// `as_of` is "now": it only decides whether a session still charging has gone stale.
@@ -267,10 +302,37 @@ pub fn derive(
     config: &EngineConfig,
     as_of: EpochMs,
 ) -> Vec<Session> {
+    derive_inner(vehicle_id, observations, config, as_of, None)
+}
+
+/// Derives the sessions that start at or after `resume.from`.
+///
+/// `observations` must hold every reading at or after `resume.from`, and before it at
+/// least each signal's last reading (plus the readings without a time): that is what
+/// the engine needs to know the state at the resume point and each session's starting
+/// values. The result equals the part of [`derive`] over all readings that starts at or
+/// after `resume.from`.
+pub fn derive_from(
+    vehicle_id: &str,
+    observations: &[Observation],
+    config: &EngineConfig,
+    as_of: EpochMs,
+    resume: Resume,
+) -> Vec<Session> {
+    derive_inner(vehicle_id, observations, config, as_of, Some(&resume))
+}
+
+fn derive_inner(
+    vehicle_id: &str,
+    observations: &[Observation],
+    config: &EngineConfig,
+    as_of: EpochMs,
+    resume: Option<&Resume>,
+) -> Vec<Session> {
     let all = canonical(observations);
     let timed: Vec<&Observation> = all.iter().filter(|o| o.at.is_some()).collect();
     let untimed: Vec<&Observation> = all.iter().filter(|o| o.at.is_none()).collect();
-    bounds(&timed, config, as_of)
+    bounds(&timed, config, as_of, resume)
         .into_iter()
         .map(|b| {
             let m = metrics(

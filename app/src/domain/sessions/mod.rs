@@ -9,7 +9,7 @@ mod engine;
 #[cfg(test)]
 mod tests;
 
-pub use engine::derive;
+pub use engine::{derive, derive_from, Resume};
 
 use crate::domain::time::EpochMs;
 use serde::{Deserialize, Serialize};

@@ -701,3 +701,88 @@ fn the_day_has_the_expected_shape() {
     assert_eq!(s[0].ended_at, Some(t(200)));
     assert_eq!(s[1].unplugged_at, Some(t(470)));
 }
+
+/// What the store does: keep the stored sessions that started before the resume point,
+/// re-derive from there with each signal's last reading before it as context.
+fn resumed(
+    stored: &[Session],
+    all: &[Observation],
+    earliest_new: i64,
+    as_of: EpochMs,
+) -> Vec<Session> {
+    let config = EngineConfig::default();
+    let Some(anchor) = stored
+        .iter()
+        .rev()
+        .find(|s| s.started_at.as_millis() <= earliest_new)
+    else {
+        return derive(V, all, &config, as_of);
+    };
+    let from = anchor.started_at.as_millis();
+    let mut input: Vec<Observation> = all
+        .iter()
+        .filter(|o| o.at.is_none_or(|t| t.as_millis() >= from))
+        .cloned()
+        .collect();
+    // each code's last reading before the resume point
+    let mut last: std::collections::BTreeMap<&str, &Observation> = Default::default();
+    for o in all
+        .iter()
+        .filter(|o| o.at.is_some_and(|t| t.as_millis() < from))
+    {
+        let keep = last
+            .get(o.code.as_str())
+            .is_none_or(|l| (l.at, l.value.sort_key()) <= (o.at, o.value.sort_key()));
+        if keep {
+            last.insert(o.code.as_str(), o);
+        }
+    }
+    input.extend(last.into_values().cloned());
+    let mut out: Vec<Session> = stored
+        .iter()
+        .filter(|s| s.started_at.as_millis() < from)
+        .cloned()
+        .collect();
+    out.extend(derive_from(
+        V,
+        &input,
+        &config,
+        as_of,
+        Resume {
+            from: anchor.started_at,
+            plugged_in_at: anchor.plugged_in_at,
+        },
+    ));
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn resuming_from_a_stored_session_equals_deriving_everything(
+        new_from in 0..560_i64,
+        late in proptest::collection::vec(any::<prop::sample::Index>(), 0..6),
+        as_of_min in prop::sample::select(vec![480_i64, 10_000]),
+    ) {
+        let all = day_of_readings();
+        let as_of = t(as_of_min);
+        // Everything from `new_from` on arrives later, plus a few late stragglers.
+        let cut = T0 + new_from * MIN;
+        let stragglers: Vec<usize> = late.iter().map(|i| i.index(all.len())).collect();
+        let is_new = |i: usize, o: &Observation| o.at.is_some_and(|t| t.as_millis() >= cut) || stragglers.contains(&i);
+        let old: Vec<Observation> = all.iter().enumerate().filter(|(i, o)| !is_new(*i, o)).map(|(_, o)| o.clone()).collect();
+        let earliest_new = all
+            .iter()
+            .enumerate()
+            .filter(|(i, o)| is_new(*i, o))
+            .filter_map(|(_, o)| o.at.map(EpochMs::as_millis))
+            .min();
+        let Some(earliest_new) = earliest_new else { return Ok(()) };
+        let stored = derive(V, &old, &EngineConfig::default(), as_of);
+        prop_assert_eq!(
+            resumed(&stored, &all, earliest_new, as_of),
+            derive(V, &all, &EngineConfig::default(), as_of)
+        );
+    }
+}
