@@ -7,7 +7,9 @@
 //! PostgreSQL and through the single writer on SQLite.
 
 use super::entities::{sessions, signal_readings, vehicles};
-use crate::domain::sessions::{derive, EngineConfig, Observation, ObservedValue, Session};
+use crate::domain::sessions::{
+    derive, derive_from, EngineConfig, Observation, ObservedValue, Resume, Session,
+};
 use crate::domain::signals;
 use crate::domain::time::EpochMs;
 use sea_orm::sea_query::Expr;
@@ -108,6 +110,142 @@ fn active_model(vehicle_id: &str, s: &Session) -> sessions::ActiveModel {
     }
 }
 
+/// Which part of a vehicle's history new readings can change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Touched {
+    /// None of the readings is one the engine reads.
+    Nothing,
+    /// The earliest OEM time among the new readings the engine reads.
+    From(EpochMs),
+    /// A reading without a time (a static fact such as capacity): everything.
+    Everything,
+}
+
+impl Touched {
+    pub fn of<'a>(
+        readings: impl IntoIterator<Item = &'a crate::domain::reading::Reading>,
+    ) -> Touched {
+        let mut earliest: Option<EpochMs> = None;
+        for r in readings {
+            if r.is_error() || !ENGINE_CODES.contains(&r.code.as_str()) {
+                continue;
+            }
+            match r.oem_updated_at {
+                None => return Touched::Everything,
+                Some(t) => earliest = Some(earliest.map_or(t, |e| e.min(t))),
+            }
+        }
+        earliest.map_or(Touched::Nothing, Touched::From)
+    }
+}
+
+/// Brings the vehicle's sessions up to date after readings from `touched` on arrived:
+/// sessions that started before the stored session containing (or preceding) the
+/// earliest new reading cannot change and are left alone; the rest are re-derived.
+/// Returns how many sessions were written.
+pub async fn update_vehicle(
+    db: &impl ConnectionTrait,
+    vehicle_id: &str,
+    touched: Touched,
+    config: &EngineConfig,
+    as_of: EpochMs,
+) -> Result<usize, DbErr> {
+    use sea_orm::QuerySelect;
+    let earliest = match touched {
+        Touched::Nothing => return Ok(0),
+        Touched::Everything => return rederive_vehicle(db, vehicle_id, config, as_of).await,
+        Touched::From(t) => t.as_millis(),
+    };
+    let anchor = sessions::Entity::find()
+        .filter(sessions::Column::VehicleId.eq(vehicle_id))
+        .filter(sessions::Column::StartedAt.lte(earliest))
+        .order_by_desc(sessions::Column::StartedAt)
+        .limit(1)
+        .one(db)
+        .await?;
+    let Some(anchor) = anchor else {
+        return rederive_vehicle(db, vehicle_id, config, as_of).await;
+    };
+    let Ok(from) = EpochMs::new(anchor.started_at) else {
+        return rederive_vehicle(db, vehicle_id, config, as_of).await;
+    };
+    let resume = Resume {
+        from,
+        plugged_in_at: anchor.plugged_in_at.and_then(|t| EpochMs::new(t).ok()),
+    };
+    let input = resume_input(db, vehicle_id, from.as_millis()).await?;
+    let derived = derive_from(vehicle_id, &input, config, as_of, resume);
+    sessions::Entity::delete_many()
+        .filter(sessions::Column::VehicleId.eq(vehicle_id))
+        .filter(sessions::Column::StartedAt.gte(from.as_millis()))
+        .exec(db)
+        .await?;
+    insert(db, vehicle_id, &derived).await?;
+    Ok(derived.len())
+}
+
+/// What [`derive_from`] needs: every reading from `from` on, each signal's last reading
+/// before it, and the distinct readings without a time.
+async fn resume_input(
+    db: &impl ConnectionTrait,
+    vehicle_id: &str,
+    from: i64,
+) -> Result<Vec<Observation>, DbErr> {
+    use sea_orm::QuerySelect;
+    let base = || {
+        signal_readings::Entity::find()
+            .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
+            .filter(signal_readings::Column::Status.eq("ok"))
+    };
+    let mut rows = base()
+        .filter(signal_readings::Column::Code.is_in(ENGINE_CODES))
+        .filter(signal_readings::Column::OemUpdatedAt.gte(from))
+        .all(db)
+        .await?;
+    for code in ENGINE_CODES {
+        // Several readings can share the last time (retries, conflicting values): take
+        // them all, the engine settles ties by value.
+        let last: Option<Option<i64>> = base()
+            .select_only()
+            .column_as(signal_readings::Column::OemUpdatedAt.max(), "last")
+            .filter(signal_readings::Column::Code.eq(code))
+            .filter(signal_readings::Column::OemUpdatedAt.lt(from))
+            .into_tuple()
+            .one(db)
+            .await?;
+        if let Some(Some(last)) = last {
+            rows.extend(
+                base()
+                    .filter(signal_readings::Column::Code.eq(code))
+                    .filter(signal_readings::Column::OemUpdatedAt.eq(last))
+                    .all(db)
+                    .await?,
+            );
+        }
+    }
+    rows.extend(
+        base()
+            .filter(signal_readings::Column::Code.is_in(ENGINE_CODES))
+            .filter(signal_readings::Column::OemUpdatedAt.is_null())
+            .all(db)
+            .await?,
+    );
+    Ok(rows.into_iter().filter_map(observation).collect())
+}
+
+async fn insert(
+    db: &impl ConnectionTrait,
+    vehicle_id: &str,
+    derived: &[Session],
+) -> Result<(), DbErr> {
+    if !derived.is_empty() {
+        sessions::Entity::insert_many(derived.iter().map(|s| active_model(vehicle_id, s)))
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Replaces the vehicle's stored sessions with a fresh derivation; returns how many.
 pub async fn rederive_vehicle(
     db: &impl ConnectionTrait,
@@ -121,11 +259,7 @@ pub async fn rederive_vehicle(
         .filter(sessions::Column::VehicleId.eq(vehicle_id))
         .exec(db)
         .await?;
-    if !derived.is_empty() {
-        sessions::Entity::insert_many(derived.iter().map(|s| active_model(vehicle_id, s)))
-            .exec_without_returning(db)
-            .await?;
-    }
+    insert(db, vehicle_id, &derived).await?;
     Ok(derived.len())
 }
 

@@ -124,7 +124,8 @@ pub async fn ingest(
         Effect::State { readings, .. } => readings.len(),
         _ => 0,
     };
-    let received_at = record.received_at.as_millis();
+    let as_of = record.received_at;
+    let received_at = as_of.as_millis();
     let reported_at = record.delivered_at.map_or(received_at, EpochMs::as_millis);
     let row = deliveries::ActiveModel {
         event_id: Set(record.event_id.map(String::from)),
@@ -173,8 +174,8 @@ pub async fn ingest(
                 first_delivery,
             )
             .await?;
-            sessions::rederive_vehicle(&txn, vehicle.id.as_str(), engine, record.received_at)
-                .await?;
+            let touched = sessions::Touched::of(&readings);
+            sessions::update_vehicle(&txn, vehicle.id.as_str(), touched, engine, as_of).await?;
         }
         Effect::Errors { vehicle, errors } => {
             upsert_vehicle(&txn, &vehicle, received_at).await?;

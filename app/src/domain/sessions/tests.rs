@@ -786,3 +786,73 @@ proptest! {
         );
     }
 }
+
+/// Random histories: steps of 1 to 900 minutes, each a snapshot of some signals.
+fn arb_history() -> impl Strategy<Value = Vec<Observation>> {
+    let step = (1..900_i64, 0..8_u8, 0.0..100.0_f64, any::<bool>());
+    proptest::collection::vec(step, 1..60).prop_map(|steps| {
+        let mut minute = 0;
+        let mut energy = 0.0;
+        let mut out = Vec::new();
+        for (gap, kind, x, first) in steps {
+            minute += gap;
+            let values: Vec<(&str, Val)> = match kind {
+                0 => vec![
+                    (IS_CHARGING, Val::B(true)),
+                    (IS_CABLE_CONNECTED, Val::B(true)),
+                ],
+                1 => vec![(IS_CHARGING, Val::B(false))],
+                2 => vec![
+                    (IS_CABLE_CONNECTED, Val::B(false)),
+                    (IS_CHARGING, Val::B(false)),
+                ],
+                3 => vec![(IS_CABLE_CONNECTED, Val::B(true))],
+                4 => vec![(STATE_OF_CHARGE, Val::N(x.round()))],
+                5 => {
+                    energy = if x < 10.0 { x } else { energy + x / 10.0 };
+                    vec![(ENERGY_ADDED, Val::N(energy)), (WATTAGE, Val::N(x * 100.0))]
+                }
+                6 => vec![(IS_CHARGING, Val::B(true))],
+                _ => vec![
+                    (WATTAGE, Val::N(x * 1000.0)),
+                    (STATE_OF_CHARGE, Val::N(x.round())),
+                ],
+            };
+            let s = snap(minute, &values);
+            out.extend(if first && kind == 0 {
+                first_delivery(s)
+            } else {
+                s
+            });
+        }
+        out
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_histories_resume_exactly(all in arb_history(), cut in any::<prop::sample::Index>(), as_of_extra in 0..2000_i64) {
+        let times: Vec<i64> = all.iter().filter_map(|o| o.at.map(EpochMs::as_millis)).collect();
+        let last = times.iter().copied().max().unwrap_or(T0);
+        let as_of = EpochMs::new(last + as_of_extra * MIN).unwrap();
+        let earliest_new = times[cut.index(times.len())];
+        let old: Vec<Observation> = all.iter().filter(|o| o.at.is_some_and(|t| t.as_millis() < earliest_new)).cloned().collect();
+        let stored = derive(V, &old, &EngineConfig::default(), as_of);
+        prop_assert_eq!(resumed(&stored, &all, earliest_new, as_of), derive(V, &all, &EngineConfig::default(), as_of));
+    }
+
+    #[test]
+    fn random_histories_ignore_order_and_repeats(all in arb_history(), seed in any::<u64>()) {
+        let expected = derive(V, &all, &EngineConfig::default(), t(1_000_000));
+        let mut mixed = all.clone();
+        mixed.extend(all.iter().step_by(3).cloned());
+        let mut state = seed | 1;
+        for i in (1..mixed.len()).rev() {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+            mixed.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        prop_assert_eq!(derive(V, &mixed, &EngineConfig::default(), t(1_000_000)), expected);
+    }
+}
