@@ -35,21 +35,17 @@ fn series(timed: &[&Observation], code: &str) -> Vec<(i64, f64)> {
     out
 }
 
-/// The latest value at or before `t`.
+/// The latest value at or before `t` (series are in time order).
 fn latest_at_or_before(series: &[(i64, f64)], t: i64) -> Option<f64> {
-    series
-        .iter()
-        .rev()
-        .find(|(at, _)| *at <= t)
-        .map(|(_, v)| *v)
+    let after = series.partition_point(|(at, _)| *at <= t);
+    after.checked_sub(1).map(|i| series[i].1)
 }
 
-fn within(series: &[(i64, f64)], start: i64, end: i64) -> Vec<(i64, f64)> {
-    series
-        .iter()
-        .copied()
-        .filter(|(at, _)| *at >= start && *at <= end)
-        .collect()
+/// The part of a series in `[start, end]`.
+fn within(series: &[(i64, f64)], start: i64, end: i64) -> &[(i64, f64)] {
+    let from = series.partition_point(|(at, _)| *at < start);
+    let to = series.partition_point(|(at, _)| *at <= end);
+    &series[from..to.max(from)]
 }
 
 /// Energy from a cumulative counter: from the last value strictly before the session,
@@ -80,54 +76,79 @@ pub(super) fn power_energy(samples: &[(i64, f64)], max_gap_ms: i64) -> (f64, i64
     (kwh, covered)
 }
 
-fn nominal_capacity(timed: &[&Observation], untimed: &[&Observation], end: i64) -> Option<f64> {
-    let timed_capacity = latest_at_or_before(&series(timed, signals::NOMINAL_CAPACITY), end);
-    // Static readings carry no time: take the largest, which does not depend on order.
-    timed_capacity.or_else(|| {
-        untimed
-            .iter()
-            .filter(|o| o.code == signals::NOMINAL_CAPACITY)
-            .filter_map(|o| o.value.number())
-            .fold(None, |best: Option<f64>, v| {
-                Some(best.map_or(v, |b| b.max(v)))
-            })
-    })
+/// Every series the metrics read, built once per derivation and shared by all sessions.
+pub(super) struct Series {
+    soc: Vec<(i64, f64)>,
+    range: Vec<(i64, f64)>,
+    energy: Vec<(i64, f64)>,
+    power: Vec<(i64, f64)>,
+    limits: Vec<(i64, f64)>,
+    capacity: Vec<(i64, f64)>,
+    static_capacity: Option<f64>,
+    locations: Vec<(i64, (f64, f64))>,
+    fast_charger: Vec<i64>,
 }
 
-pub(super) fn metrics(
-    timed: &[&Observation],
-    untimed: &[&Observation],
-    start: i64,
-    end: i64,
-    config: &EngineConfig,
-) -> Metrics {
-    let soc = series(timed, signals::STATE_OF_CHARGE);
-    let range = series(timed, signals::RANGE);
-    let energy_counter = series(timed, signals::ENERGY_ADDED);
-    let power = within(&series(timed, signals::WATTAGE), start, end);
+impl Series {
+    pub(super) fn new(timed: &[&Observation], untimed: &[&Observation]) -> Series {
+        let mut limits = series(timed, signals::CHARGE_LIMITS);
+        limits.extend(series(timed, signals::ACTIVE_LIMIT));
+        limits.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        Series {
+            soc: series(timed, signals::STATE_OF_CHARGE),
+            range: series(timed, signals::RANGE),
+            energy: series(timed, signals::ENERGY_ADDED),
+            power: series(timed, signals::WATTAGE),
+            limits,
+            capacity: series(timed, signals::NOMINAL_CAPACITY),
+            // Static readings carry no time: take the largest, which does not depend on
+            // order.
+            static_capacity: untimed
+                .iter()
+                .filter(|o| o.code == signals::NOMINAL_CAPACITY)
+                .filter_map(|o| o.value.number())
+                .fold(None, |best: Option<f64>, v| {
+                    Some(best.map_or(v, |b| b.max(v)))
+                }),
+            locations: timed
+                .iter()
+                .filter(|o| o.code == signals::PRECISE_LOCATION)
+                .filter_map(|o| match o.value {
+                    ObservedValue::Location {
+                        latitude,
+                        longitude,
+                    } => Some((at(o), (latitude, longitude))),
+                    _ => None,
+                })
+                .collect(),
+            fast_charger: timed
+                .iter()
+                .filter(|o| {
+                    o.code == signals::IS_FAST_CHARGER_PRESENT && o.value.boolean() == Some(true)
+                })
+                .map(|o| at(o))
+                .collect(),
+        }
+    }
+}
 
-    let soc_start = latest_at_or_before(&soc, start);
-    let soc_end = latest_at_or_before(&soc, end);
+pub(super) fn metrics(series: &Series, start: i64, end: i64, config: &EngineConfig) -> Metrics {
+    let power = within(&series.power, start, end);
+    let soc_start = latest_at_or_before(&series.soc, start);
+    let soc_end = latest_at_or_before(&series.soc, end);
 
-    let counter_values: Vec<f64> = within(&energy_counter, start, end)
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
-    let (power_kwh, covered_ms) = power_energy(&power, config.power_gap_ms);
-    let energy = if !counter_values.is_empty() {
-        let baseline = energy_counter
-            .iter()
-            .rev()
-            .find(|(at, _)| *at < start)
-            .map_or(0.0, |(_, v)| *v);
-        Some((
-            counter_energy(baseline, &counter_values),
-            EnergySource::Counter,
-        ))
+    let counter = within(&series.energy, start, end);
+    let (power_kwh, covered_ms) = power_energy(power, config.power_gap_ms);
+    let energy = if !counter.is_empty() {
+        let before = series.energy.partition_point(|(t, _)| *t < start);
+        let baseline = before.checked_sub(1).map_or(0.0, |i| series.energy[i].1);
+        let values: Vec<f64> = counter.iter().map(|(_, v)| *v).collect();
+        Some((counter_energy(baseline, &values), EnergySource::Counter))
     } else if covered_ms > 0 {
         Some((power_kwh, EnergySource::Power))
     } else {
-        match (soc_start, soc_end, nominal_capacity(timed, untimed, end)) {
+        let capacity = latest_at_or_before(&series.capacity, end).or(series.static_capacity);
+        match (soc_start, soc_end, capacity) {
             (Some(a), Some(b), Some(cap)) => {
                 Some((((b - a) / 100.0 * cap).max(0.0), EnergySource::Soc))
             }
@@ -147,34 +168,24 @@ pub(super) fn metrics(
         None
     };
 
-    let mut limits = series(timed, signals::CHARGE_LIMITS);
-    limits.extend(series(timed, signals::ACTIVE_LIMIT));
-    limits.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
-    let charge_limit_percent = latest_at_or_before(&limits, end);
-
-    let locations: Vec<(i64, (f64, f64))> = timed
-        .iter()
-        .filter(|o| o.code == signals::PRECISE_LOCATION)
-        .filter_map(|o| match o.value {
-            ObservedValue::Location {
-                latitude,
-                longitude,
-            } => Some((at(o), (latitude, longitude))),
-            _ => None,
+    // The place where it started: the last fix at or before the start, else the first
+    // one during the session.
+    let before_start = series.locations.partition_point(|(t, _)| *t <= start);
+    let location = before_start
+        .checked_sub(1)
+        .map(|i| series.locations[i])
+        .or_else(|| {
+            series
+                .locations
+                .get(before_start)
+                .filter(|(t, _)| *t <= end)
+                .copied()
         })
-        .collect();
-    let location = locations
+        .map(|(_, l)| l);
+    let fast_charger = series
+        .fast_charger
         .iter()
-        .rev()
-        .find(|(t, _)| *t <= start)
-        .or_else(|| locations.iter().find(|(t, _)| *t <= end))
-        .map(|(_, l)| *l);
-
-    let fast_charger = timed.iter().any(|o| {
-        o.code == signals::IS_FAST_CHARGER_PRESENT
-            && o.value.boolean() == Some(true)
-            && (start..=end).contains(&at(o))
-    });
+        .any(|t| (start..=end).contains(t));
     let charger_type = if fast_charger || avg_power_kw.is_some_and(|kw| kw > 20.0) {
         Some(ChargerType::Dc)
     } else {
@@ -184,12 +195,12 @@ pub(super) fn metrics(
     Metrics {
         soc_start,
         soc_end,
-        range_start_km: latest_at_or_before(&range, start),
-        range_end_km: latest_at_or_before(&range, end),
+        range_start_km: latest_at_or_before(&series.range, start),
+        range_end_km: latest_at_or_before(&series.range, end),
         energy,
         max_power_kw,
         avg_power_kw,
-        charge_limit_percent,
+        charge_limit_percent: latest_at_or_before(&series.limits, end),
         charger_type,
         location,
     }

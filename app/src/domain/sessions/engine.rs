@@ -4,7 +4,7 @@
 //! is applied first, then the values, then an end, so the snapshots that start and end
 //! a session both belong to it.
 
-use super::energy::metrics;
+use super::energy::{metrics, Series};
 use super::{ChargingInterval, EngineConfig, Observation, Session, SessionStatus};
 use crate::domain::signals;
 use crate::domain::time::EpochMs;
@@ -332,16 +332,11 @@ fn derive_inner(
     let all = canonical(observations);
     let timed: Vec<&Observation> = all.iter().filter(|o| o.at.is_some()).collect();
     let untimed: Vec<&Observation> = all.iter().filter(|o| o.at.is_none()).collect();
+    let series = Series::new(&timed, &untimed);
     bounds(&timed, config, as_of, resume)
         .into_iter()
         .map(|b| {
-            let m = metrics(
-                &timed,
-                &untimed,
-                b.start,
-                b.end.unwrap_or(b.last_at),
-                config,
-            );
+            let m = metrics(&series, b.start, b.end.unwrap_or(b.last_at), config);
             Session {
                 id: Session::id_for(vehicle_id, ms(b.start)),
                 status: b.status,
