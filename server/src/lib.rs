@@ -6,5 +6,6 @@ pub mod config;
 pub mod db;
 pub mod rederive;
 pub mod startup;
+pub mod sweep;
 pub mod telemetry;
 pub mod webhook;

@@ -124,9 +124,12 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let sweeper = tokio::spawn(crate::sweep::run(self.state.db.clone(), self.state.engine));
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown_signal())
-            .await
+            .await;
+        sweeper.abort();
+        served
     }
 }
 

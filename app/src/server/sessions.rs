@@ -407,3 +407,22 @@ pub async fn energy_by_start(
         .all(db)
         .await
 }
+
+/// Sessions stored as charging that have heard nothing for the stale time:
+/// `(vehicle_id, started_at)`.
+pub async fn gone_silent(
+    db: &impl ConnectionTrait,
+    config: &EngineConfig,
+    now: EpochMs,
+) -> Result<Vec<(String, i64)>, DbErr> {
+    use sea_orm::QuerySelect;
+    sessions::Entity::find()
+        .select_only()
+        .column(sessions::Column::VehicleId)
+        .column(sessions::Column::StartedAt)
+        .filter(sessions::Column::Status.eq("charging"))
+        .filter(sessions::Column::LastReadingAt.lt(now.as_millis() - config.stale_after_ms))
+        .into_tuple()
+        .all(db)
+        .await
+}

@@ -13,6 +13,7 @@ crate::on_both_backends!(
     test_mode_and_vehicle_errors_never_touch_sessions,
     rederive_rebuilds_the_same_sessions_and_is_idempotent,
     incremental_updates_equal_a_full_rederive,
+    the_sweep_closes_sessions_that_went_silent,
 );
 
 async fn app(backend: Backend) -> TestApp {
@@ -219,4 +220,43 @@ async fn incremental_updates_equal_a_full_rederive(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(app.sessions().await, incremental);
+}
+
+async fn the_sweep_closes_sessions_that_went_silent(backend: Backend) {
+    let app = app(backend).await;
+    for name in [
+        "02_first_delivery.json",
+        "03_charge_start.json",
+        "04_charge_mid_session.json",
+    ] {
+        app.deliver(name).await;
+    }
+    assert_eq!(app.sessions().await[0].status, "charging");
+    let now = app::domain::time::EpochMs::from_datetime(chrono::Utc::now()).unwrap();
+    // Nothing is silent for ten years yet.
+    assert_eq!(
+        server::sweep::sweep_once(&app.db, &engine_for_fixtures(), now)
+            .await
+            .unwrap(),
+        0
+    );
+    // With the ordinary 12 hours, the March session has gone silent.
+    let engine = app::domain::sessions::EngineConfig::default();
+    assert_eq!(
+        server::sweep::sweep_once(&app.db, &engine, now)
+            .await
+            .unwrap(),
+        1
+    );
+    let swept = app.sessions().await;
+    assert_eq!(swept.len(), 1);
+    assert_eq!(swept[0].status, "stale");
+    assert!(swept[0].end_inferred);
+    assert_eq!(swept[0].ended_at, Some(1_773_515_140_000)); // 04's time, the last heard
+    assert_eq!(
+        server::sweep::sweep_once(&app.db, &engine, now)
+            .await
+            .unwrap(),
+        0
+    );
 }

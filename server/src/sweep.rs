@@ -1,0 +1,46 @@
+//! Closing sessions that went silent. A session is judged stale when it is derived; one
+//! that simply stops hearing from its vehicle is not re-derived by any delivery, so this
+//! task does it every few minutes (the API already shows such sessions as stale).
+
+use app::domain::sessions::EngineConfig;
+use app::domain::time::EpochMs;
+use app::server::sessions::{gone_silent, lock_vehicle, update_vehicle, Touched};
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use std::time::Duration;
+
+pub const EVERY: Duration = Duration::from_secs(300);
+
+/// Re-derives every vehicle whose open session went silent; returns how many.
+pub async fn sweep_once(
+    db: &DatabaseConnection,
+    engine: &EngineConfig,
+    now: EpochMs,
+) -> Result<usize, DbErr> {
+    let silent = gone_silent(db, engine, now).await?;
+    for (vehicle_id, started_at) in &silent {
+        let Ok(from) = EpochMs::new(*started_at) else {
+            continue;
+        };
+        let txn = db.begin().await?;
+        lock_vehicle(&txn, vehicle_id).await?;
+        update_vehicle(&txn, vehicle_id, Touched::From(from), engine, now).await?;
+        txn.commit().await?;
+    }
+    Ok(silent.len())
+}
+
+pub async fn run(db: DatabaseConnection, engine: EngineConfig) {
+    let mut tick = tokio::time::interval(EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Ok(now) = EpochMs::from_datetime(chrono::Utc::now()) else {
+            continue;
+        };
+        match sweep_once(&db, &engine, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(vehicles = n, "closed sessions that went silent"),
+            Err(err) => tracing::warn!(error = %err, "stale-session sweep failed; will retry"),
+        }
+    }
+}
