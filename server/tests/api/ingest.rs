@@ -423,3 +423,26 @@ async fn every_fixture_is_covered_by_the_scenario() {
         );
     }
 }
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_with_full_sync() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = crate::helpers::spawn_app(Backend::Sqlite).await;
+    let pragma = |sql: &str| {
+        let db = app.db.clone();
+        let sql = sql.to_owned();
+        async move {
+            let row = db
+                .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<String>(0)
+                .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+                .unwrap()
+        }
+    };
+    assert_eq!(pragma("PRAGMA journal_mode").await, "wal");
+    assert_eq!(pragma("PRAGMA synchronous").await, "2", "2 is FULL");
+    assert_eq!(pragma("PRAGMA foreign_keys").await, "1");
+}
