@@ -10,7 +10,9 @@ use crate::domain::signals;
 use crate::domain::time::EpochMs;
 
 /// The input in one canonical order, without exact duplicates. Retries and repeats of
-/// a reading collapse into one; FIRST_DELIVERY marks survive the merge.
+/// a reading collapse into one, which counts as FIRST_DELIVERY only if every copy came
+/// in one: a FIRST_DELIVERY that repeats a reading already seen normally (after a
+/// re-subscription) must not turn an observed start into an unobserved one.
 pub(super) fn canonical(observations: &[Observation]) -> Vec<Observation> {
     let mut sorted: Vec<&Observation> = observations.iter().collect();
     sorted.sort_by(|a, b| {
@@ -20,7 +22,7 @@ pub(super) fn canonical(observations: &[Observation]) -> Vec<Observation> {
     for o in sorted {
         match out.last_mut() {
             Some(last) if last.at == o.at && last.code == o.code && last.value == o.value => {
-                last.first_delivery |= o.first_delivery;
+                last.first_delivery &= o.first_delivery;
             }
             _ => out.push(o.clone()),
         }
@@ -36,45 +38,53 @@ struct Snapshot {
 }
 
 /// Groups timed observations into snapshots and reads the charging and cable state of
-/// each. IsCharging is authoritative; DetailedChargingStatus stands in only for a
-/// vehicle that never reports IsCharging.
+/// each. IsCharging is authoritative; DetailedChargingStatus stands in for it only
+/// before the vehicle's first IsCharging reading (some vehicles cannot supply it, or only
+/// start to later).
 fn snapshots(timed: &[&Observation]) -> Vec<Snapshot> {
-    let reports_is_charging = timed
-        .iter()
-        .any(|o| o.code == signals::IS_CHARGING && o.value.boolean().is_some());
     let mut out: Vec<Snapshot> = Vec::new();
-    for o in timed {
-        let Some(at) = o.at.map(EpochMs::as_millis) else {
+    let mut reports_is_charging = false;
+    let mut i = 0;
+    while i < timed.len() {
+        let Some(at) = timed[i].at.map(EpochMs::as_millis) else {
+            i += 1;
             continue;
         };
-        if out.last().map(|s| s.at) != Some(at) {
-            out.push(Snapshot {
-                at,
-                first_delivery: false,
-                charging: None,
-                cable: None,
-            });
-        }
-        let Some(snap) = out.last_mut() else { continue };
-        snap.first_delivery |= o.first_delivery;
-        match o.code.as_str() {
-            signals::IS_CHARGING if reports_is_charging => {
-                if let Some(b) = o.value.boolean() {
-                    snap.charging = Some(b);
-                }
-            }
-            signals::DETAILED_CHARGING_STATUS if !reports_is_charging => {
-                if let super::ObservedValue::Text(t) = &o.value {
-                    snap.charging = Some(t.eq_ignore_ascii_case("CHARGING"));
-                }
-            }
-            signals::IS_CABLE_CONNECTED => {
-                if let Some(b) = o.value.boolean() {
-                    snap.cable = Some(b);
-                }
-            }
-            _ => {}
-        }
+        let end = timed[i..]
+            .iter()
+            .position(|o| o.at.map(EpochMs::as_millis) != Some(at))
+            .map_or(timed.len(), |n| i + n);
+        let group = &timed[i..end];
+        i = end;
+        let is_charging = group
+            .iter()
+            .rev()
+            .find(|o| o.code == signals::IS_CHARGING && o.value.boolean().is_some());
+        reports_is_charging |= is_charging.is_some();
+        let charging_obs = if reports_is_charging {
+            is_charging
+        } else {
+            group.iter().rev().find(|o| {
+                o.code == signals::DETAILED_CHARGING_STATUS
+                    && matches!(o.value, super::ObservedValue::Text(_))
+            })
+        };
+        let charging = charging_obs.and_then(|o| match &o.value {
+            super::ObservedValue::Bool(b) => Some(*b),
+            super::ObservedValue::Text(t) => Some(t.eq_ignore_ascii_case("CHARGING")),
+            _ => None,
+        });
+        let cable = group
+            .iter()
+            .rev()
+            .find(|o| o.code == signals::IS_CABLE_CONNECTED)
+            .and_then(|o| o.value.boolean());
+        out.push(Snapshot {
+            at,
+            first_delivery: charging_obs.is_some_and(|o| o.first_delivery),
+            charging,
+            cable,
+        });
     }
     out
 }
@@ -150,6 +160,10 @@ pub(super) fn bounds(
     // The newest closed session still plugged in, waiting to learn when it was unplugged.
     let mut awaiting_unplug: Option<usize> = None;
     let mut seen_before = false;
+    // Whether an IsCharging=true may start a session: at first, and again after charging
+    // was seen to stop, the cable was pulled, or a session went stale. A vehicle that
+    // keeps repeating `true` after an unplug does not start phantom sessions.
+    let mut armed = true;
     let mut snaps = snapshots(timed).into_iter().peekable();
 
     // Resuming: the snapshots before the resume point only tell what was known there.
@@ -175,6 +189,7 @@ pub(super) fn bounds(
                 let last = f.last_at;
                 sessions.push(finish(f, last, SessionStatus::Stale, None));
                 awaiting_unplug = Some(sessions.len() - 1);
+                armed = true;
                 State::Idle
             }
             State::Paused(f, since) if snap.at - since >= config.merge_gap_ms => {
@@ -195,8 +210,9 @@ pub(super) fn bounds(
 
         state = match state {
             State::Idle => {
-                if snap.charging == Some(true) {
+                if snap.charging == Some(true) && armed && cable != Some(false) {
                     awaiting_unplug = None;
+                    armed = false;
                     State::Charging(Frame {
                         start: snap.at,
                         start_observed: !first_sight && last_charging == Some(false),
@@ -251,6 +267,9 @@ pub(super) fn bounds(
         };
         if snap.charging.is_some() {
             last_charging = snap.charging;
+        }
+        if snap.charging == Some(false) || snap.cable == Some(false) {
+            armed = true;
         }
     }
 

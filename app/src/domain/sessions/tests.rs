@@ -856,3 +856,86 @@ proptest! {
         prop_assert_eq!(derive(V, &mixed, &EngineConfig::default(), t(1_000_000)), expected);
     }
 }
+
+#[test]
+fn a_lagging_is_charging_after_an_unplug_starts_nothing() {
+    let s = run(vec![
+        charging(0, false),
+        charging(10, true),
+        snap(
+            30,
+            &[
+                (IS_CHARGING, Val::B(true)),
+                (IS_CABLE_CONNECTED, Val::B(false)),
+            ],
+        ),
+        snap(
+            31,
+            &[
+                (IS_CHARGING, Val::B(true)),
+                (IS_CABLE_CONNECTED, Val::B(false)),
+            ],
+        ),
+        snap(40, &[(IS_CHARGING, Val::B(true))]),
+    ]);
+    assert_eq!(s.len(), 1, "{s:#?}");
+    assert_eq!(s[0].ended_at, Some(t(30)));
+    // Plugged in again, still reporting true all along: that is a new session.
+    let s = run(vec![
+        charging(0, false),
+        charging(10, true),
+        snap(
+            30,
+            &[
+                (IS_CHARGING, Val::B(true)),
+                (IS_CABLE_CONNECTED, Val::B(false)),
+            ],
+        ),
+        snap(
+            90,
+            &[
+                (IS_CHARGING, Val::B(true)),
+                (IS_CABLE_CONNECTED, Val::B(true)),
+            ],
+        ),
+        charging(120, false),
+    ]);
+    assert_eq!(s.len(), 2, "{s:#?}");
+    assert_eq!((s[1].started_at, s[1].ended_at), (t(90), Some(t(120))));
+}
+
+#[test]
+fn detailed_status_counts_until_is_charging_first_appears() {
+    let dcs = |m, v| snap(m, &[(DETAILED_CHARGING_STATUS, Val::S(v))]);
+    let s = run(vec![
+        dcs(0, "NOT_CHARGING"),
+        dcs(10, "CHARGING"),
+        dcs(40, "NOT_CHARGING"),
+        // IsCharging starts to work later; from here on it decides.
+        snap(
+            500,
+            &[
+                (IS_CHARGING, Val::B(false)),
+                (DETAILED_CHARGING_STATUS, Val::S("CHARGING")),
+            ],
+        ),
+        snap(510, &[(IS_CHARGING, Val::B(true))]),
+        snap(540, &[(IS_CHARGING, Val::B(false))]),
+    ]);
+    assert_eq!(s.len(), 2, "{s:#?}");
+    assert_eq!((s[0].started_at, s[0].ended_at), (t(10), Some(t(40))));
+    assert_eq!((s[1].started_at, s[1].ended_at), (t(510), Some(t(540))));
+}
+
+#[test]
+fn a_first_delivery_repeating_an_observed_start_keeps_it_observed() {
+    let start = charging(10, true);
+    let s = run(vec![
+        charging(0, false),
+        start.clone(),
+        first_delivery(start),
+        charging(60, false),
+    ]);
+    assert_eq!(s.len(), 1);
+    assert!(s[0].start_observed);
+}
