@@ -110,6 +110,15 @@ fn delivery(seq: usize, at: i64, values: &[(&'static str, ObservedValue)]) -> Ve
                 "status": { "value": "SUCCESS" }
             })
         })
+        .chain([
+            // Every delivery carries all subscribed signals: a static capacity (no time)
+            // and a parked location from the start of the day, as real vehicles send them.
+            json!({"code": NOMINAL_CAPACITY, "body": {"capacity": 75, "unit": "kWh"},
+                   "meta": {"oemUpdatedAt": 0, "retrievedAt": 0}, "status": {"value": "SUCCESS"}}),
+            json!({"code": PRECISE_LOCATION, "body": {"latitude": 59.33, "longitude": 18.06},
+                   "meta": {"oemUpdatedAt": at - at % 86_400_000, "retrievedAt": at + 5000},
+                   "status": {"value": "SUCCESS"}}),
+        ])
         .collect();
     serde_json::to_vec(&json!({
         "eventId": format!("bench-{seq}"),

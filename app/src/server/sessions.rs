@@ -14,7 +14,8 @@ use crate::domain::signals;
 use crate::domain::time::EpochMs;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder,
 };
 
 /// The signals the engine reads; nothing else is loaded.
@@ -32,6 +33,9 @@ const ENGINE_CODES: [&str; 12] = [
     signals::PRECISE_LOCATION,
     signals::IS_FAST_CHARGER_PRESENT,
 ];
+
+/// Sessions per INSERT statement (24 columns each).
+const INSERT_CHUNK: usize = 500;
 
 /// Takes the vehicle's row lock (a no-op update) so derivations of one vehicle queue.
 pub async fn lock_vehicle(db: &impl ConnectionTrait, vehicle_id: &str) -> Result<(), DbErr> {
@@ -121,22 +125,79 @@ pub enum Touched {
     Everything,
 }
 
-impl Touched {
-    pub fn of<'a>(
-        readings: impl IntoIterator<Item = &'a crate::domain::reading::Reading>,
-    ) -> Touched {
-        let mut earliest: Option<EpochMs> = None;
-        for r in readings {
-            if r.is_error() || !ENGINE_CODES.contains(&r.code.as_str()) {
-                continue;
-            }
-            match r.oem_updated_at {
-                None => return Touched::Everything,
-                Some(t) => earliest = Some(earliest.map_or(t, |e| e.min(t))),
-            }
+/// What a delivery's newly stored readings can change. A reading the engine does not
+/// read, or one that repeats a stored reading exactly, changes nothing; a static capacity
+/// matters only if it is larger than any stored before (the engine takes the largest);
+/// otherwise the earliest new reading's time is where sessions may change.
+pub async fn touched(
+    db: &impl ConnectionTrait,
+    vehicle_id: &str,
+    delivery_row_id: i64,
+    new_rows: &[signal_readings::Model],
+) -> Result<Touched, DbErr> {
+    use sea_orm::QuerySelect;
+    let relevant: Vec<(&signal_readings::Model, Observation)> = new_rows
+        .iter()
+        .filter(|r| r.status == "ok" && ENGINE_CODES.contains(&r.code.as_str()))
+        .filter_map(|r| Some((r, observation(r.clone())?)))
+        .collect();
+    let capacities: Vec<f64> = relevant
+        .iter()
+        .filter(|(r, o)| o.at.is_none() && r.code == signals::NOMINAL_CAPACITY)
+        .filter_map(|(r, _)| r.value_num)
+        .collect();
+    if !capacities.is_empty() {
+        let stored_max: Option<Option<f64>> = signal_readings::Entity::find()
+            .select_only()
+            .column_as(signal_readings::Column::ValueNum.max(), "max")
+            .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
+            .filter(signal_readings::Column::Code.eq(signals::NOMINAL_CAPACITY))
+            .filter(signal_readings::Column::OemUpdatedAt.is_null())
+            .filter(signal_readings::Column::Status.eq("ok"))
+            .filter(signal_readings::Column::DeliveryRowId.ne(delivery_row_id))
+            .into_tuple()
+            .one(db)
+            .await?;
+        let stored_max = stored_max.flatten();
+        if capacities.iter().any(|c| stored_max.is_none_or(|m| *c > m)) {
+            return Ok(Touched::Everything);
         }
-        earliest.map_or(Touched::Nothing, Touched::From)
     }
+    let timed: Vec<&(&signal_readings::Model, Observation)> =
+        relevant.iter().filter(|(_, o)| o.at.is_some()).collect();
+    if timed.is_empty() {
+        return Ok(Touched::Nothing);
+    }
+    let mut times: Vec<i64> = timed.iter().filter_map(|(r, _)| r.oem_updated_at).collect();
+    times.sort_unstable();
+    times.dedup();
+    let existing: Vec<Observation> = signal_readings::Entity::find()
+        .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
+        .filter(signal_readings::Column::Code.is_in(ENGINE_CODES))
+        .filter(signal_readings::Column::Status.eq("ok"))
+        .filter(signal_readings::Column::OemUpdatedAt.is_in(times))
+        .filter(signal_readings::Column::DeliveryRowId.ne(delivery_row_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(observation)
+        .collect();
+    // A repeat changes nothing, unless it is the first normal copy of a reading that so
+    // far only came in FIRST_DELIVERYs.
+    let repeats = |new: &Observation| {
+        existing.iter().any(|e| {
+            e.at == new.at
+                && e.code == new.code
+                && e.value == new.value
+                && (!e.first_delivery || new.first_delivery)
+        })
+    };
+    Ok(timed
+        .iter()
+        .filter(|(_, o)| !repeats(o))
+        .filter_map(|(_, o)| o.at)
+        .min()
+        .map_or(Touched::Nothing, Touched::From))
 }
 
 /// Brings the vehicle's sessions up to date after readings from `touched` on arrived:
@@ -202,25 +263,43 @@ async fn resume_input(
         .filter(signal_readings::Column::OemUpdatedAt.gte(from))
         .all(db)
         .await?;
+    let mut observations: Vec<Observation> = Vec::new();
     for code in ENGINE_CODES {
-        // Several readings can share the last time (retries, conflicting values): take
-        // them all, the engine settles ties by value.
-        let last: Option<Option<i64>> = base()
-            .select_only()
-            .column_as(signal_readings::Column::OemUpdatedAt.max(), "last")
-            .filter(signal_readings::Column::Code.eq(code))
-            .filter(signal_readings::Column::OemUpdatedAt.lt(from))
-            .into_tuple()
-            .one(db)
-            .await?;
-        if let Some(Some(last)) = last {
-            rows.extend(
-                base()
-                    .filter(signal_readings::Column::Code.eq(code))
-                    .filter(signal_readings::Column::OemUpdatedAt.eq(last))
-                    .all(db)
-                    .await?,
-            );
+        // The latest reading before the resume point that carries a value the engine can
+        // use (a `null` body is stored, but tells the engine nothing). Several readings
+        // can share that time (retries, conflicting values): take them all, the engine
+        // settles ties by value.
+        let mut bound = from;
+        for _ in 0..16 {
+            let last: Option<Option<i64>> = base()
+                .select_only()
+                .column_as(signal_readings::Column::OemUpdatedAt.max(), "last")
+                .filter(signal_readings::Column::Code.eq(code))
+                .filter(signal_readings::Column::OemUpdatedAt.lt(bound))
+                .filter(
+                    Condition::any()
+                        .add(signal_readings::Column::ValueNum.is_not_null())
+                        .add(signal_readings::Column::ValueBool.is_not_null())
+                        .add(signal_readings::Column::ValueText.is_not_null())
+                        .add(signal_readings::Column::Code.eq(signals::PRECISE_LOCATION)),
+                )
+                .into_tuple()
+                .one(db)
+                .await?;
+            let Some(Some(last)) = last else { break };
+            let usable: Vec<Observation> = base()
+                .filter(signal_readings::Column::Code.eq(code))
+                .filter(signal_readings::Column::OemUpdatedAt.eq(last))
+                .all(db)
+                .await?
+                .into_iter()
+                .filter_map(observation)
+                .collect();
+            if !usable.is_empty() {
+                observations.extend(usable);
+                break;
+            }
+            bound = last;
         }
     }
     rows.extend(
@@ -230,7 +309,8 @@ async fn resume_input(
             .all(db)
             .await?,
     );
-    Ok(rows.into_iter().filter_map(observation).collect())
+    observations.extend(rows.into_iter().filter_map(observation));
+    Ok(observations)
 }
 
 async fn insert(
@@ -238,8 +318,10 @@ async fn insert(
     vehicle_id: &str,
     derived: &[Session],
 ) -> Result<(), DbErr> {
-    if !derived.is_empty() {
-        sessions::Entity::insert_many(derived.iter().map(|s| active_model(vehicle_id, s)))
+    // Chunks keep each statement well under the databases' bind-parameter limits
+    // (32766 on SQLite, 65535 on PostgreSQL) however many sessions a vehicle has.
+    for chunk in derived.chunks(INSERT_CHUNK) {
+        sessions::Entity::insert_many(chunk.iter().map(|s| active_model(vehicle_id, s)))
             .exec_without_returning(db)
             .await?;
     }

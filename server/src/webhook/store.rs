@@ -166,7 +166,7 @@ pub async fn ingest(
             // The upsert locks the vehicle's row until commit: concurrent deliveries for
             // one vehicle derive its sessions one after the other.
             upsert_vehicle(&txn, &vehicle, received_at).await?;
-            store_readings(
+            let stored = store_readings(
                 &txn,
                 delivery_row_id,
                 &vehicle.id,
@@ -174,7 +174,8 @@ pub async fn ingest(
                 first_delivery,
             )
             .await?;
-            let touched = sessions::Touched::of(&readings);
+            let touched =
+                sessions::touched(&txn, vehicle.id.as_str(), delivery_row_id, &stored).await?;
             sessions::update_vehicle(&txn, vehicle.id.as_str(), touched, engine, as_of).await?;
         }
         Effect::Errors { vehicle, errors } => {
@@ -285,9 +286,9 @@ async fn store_readings(
     vehicle_id: &VehicleId,
     readings: &[Reading],
     first_delivery: bool,
-) -> Result<(), DbErr> {
+) -> Result<Vec<signal_readings::Model>, DbErr> {
     if readings.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let rows = readings.iter().map(|r| {
         let c = columns(r);
@@ -315,7 +316,8 @@ async fn store_readings(
     let stored = signal_readings::Entity::insert_many(rows)
         .exec_with_returning(db)
         .await?;
-    update_latest(db, &stored).await
+    update_latest(db, &stored).await?;
+    Ok(stored)
 }
 
 /// Moves each signal's latest value forward. Errored readings leave the last known value

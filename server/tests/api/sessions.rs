@@ -193,6 +193,10 @@ async fn incremental_updates_equal_a_full_rederive(backend: Backend) {
                 if s["meta"]["oemUpdatedAt"].as_i64().is_some_and(|t| t > 0) {
                     s["meta"]["oemUpdatedAt"] = json!(at);
                 }
+                // Unplugged, the charge limit reads null: stored, but no value to use.
+                if i == 4 && s["code"] == "charge-chargelimits" {
+                    s["body"]["activeLimit"] = Value::Null;
+                }
             }
             bodies.push(serde_json::to_vec(&e).unwrap());
         }
