@@ -44,6 +44,9 @@ enum Sessions {
 enum SignalReadings {
     Table,
     FirstDelivery,
+    VehicleId,
+    Code,
+    ValueNum,
 }
 
 fn double<T: IntoIden>(col: T) -> ColumnDef {
@@ -99,6 +102,18 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // The largest static capacity of a vehicle, found without a scan.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_signal_readings_vehicle_code_value")
+                    .table(SignalReadings::Table)
+                    .col(SignalReadings::VehicleId)
+                    .col(SignalReadings::Code)
+                    .col(SignalReadings::ValueNum)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter()
@@ -115,6 +130,14 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_signal_readings_vehicle_code_value")
+                    .table(SignalReadings::Table)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter()

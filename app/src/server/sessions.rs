@@ -147,19 +147,22 @@ pub async fn touched(
         .filter_map(|(r, _)| r.value_num)
         .collect();
     if !capacities.is_empty() {
-        let stored_max: Option<Option<f64>> = signal_readings::Entity::find()
+        let largest = capacities.iter().copied().fold(f64::MIN, f64::max);
+        // Any stored static capacity at least as large means this one changes nothing.
+        let covered = signal_readings::Entity::find()
             .select_only()
-            .column_as(signal_readings::Column::ValueNum.max(), "max")
+            .column(signal_readings::Column::Id)
             .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
             .filter(signal_readings::Column::Code.eq(signals::NOMINAL_CAPACITY))
             .filter(signal_readings::Column::OemUpdatedAt.is_null())
             .filter(signal_readings::Column::Status.eq("ok"))
+            .filter(signal_readings::Column::ValueNum.gte(largest))
             .filter(signal_readings::Column::DeliveryRowId.ne(delivery_row_id))
-            .into_tuple()
+            .limit(1)
+            .into_tuple::<i64>()
             .one(db)
             .await?;
-        let stored_max = stored_max.flatten();
-        if capacities.iter().any(|c| stored_max.is_none_or(|m| *c > m)) {
+        if covered.is_none() {
             return Ok(Touched::Everything);
         }
     }
@@ -302,13 +305,16 @@ async fn resume_input(
             bound = last;
         }
     }
-    rows.extend(
-        base()
-            .filter(signal_readings::Column::Code.is_in(ENGINE_CODES))
-            .filter(signal_readings::Column::OemUpdatedAt.is_null())
-            .all(db)
-            .await?,
-    );
+    // Of the readings without a time, the engine only uses the largest capacity.
+    let capacity = base()
+        .filter(signal_readings::Column::Code.eq(signals::NOMINAL_CAPACITY))
+        .filter(signal_readings::Column::OemUpdatedAt.is_null())
+        .filter(signal_readings::Column::ValueNum.is_not_null())
+        .order_by_desc(signal_readings::Column::ValueNum)
+        .limit(1)
+        .one(db)
+        .await?;
+    rows.extend(capacity);
     observations.extend(rows.into_iter().filter_map(observation));
     Ok(observations)
 }
