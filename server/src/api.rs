@@ -2,9 +2,7 @@
 //! a 400), call a query, and map to the shared DTOs.
 
 use crate::startup::AppState;
-use app::domain::api::{
-    ApiErrorBody, EnergyBuckets, SessionDetail, SessionDto, SessionPage, VehicleList,
-};
+use app::domain::api::{ApiErrorBody, EnergyBuckets, SessionDetail, SessionPage, VehicleList};
 use app::domain::buckets::{energy_buckets, Bucket};
 use app::domain::time::EpochMs;
 use app::server::sessions::{self, SessionFilter};
@@ -105,23 +103,6 @@ async fn require_vehicle(state: &AppState, id: &str) -> Result<(), ApiError> {
     }
 }
 
-fn dto(
-    state: &AppState,
-    row: &app::server::entities::sessions::Model,
-    now: EpochMs,
-) -> Result<SessionDto, ApiError> {
-    let session = sessions::from_row(row).ok_or_else(|| {
-        tracing::error!(session_id = %row.id, "stored session has values the domain refuses");
-        ApiError::Internal
-    })?;
-    Ok(SessionDto::from_session(
-        &row.vehicle_id,
-        &session,
-        &state.engine,
-        now,
-    ))
-}
-
 async fn list_vehicles(State(state): State<AppState>) -> Result<Json<VehicleList>, ApiError> {
     Ok(Json(VehicleList {
         vehicles: fleet::vehicle_items(&state.db).await?,
@@ -162,48 +143,25 @@ async fn list_sessions(
         })
         .transpose()?;
     require_vehicle(&state, &id).await?;
-    let rows = sessions::list(
-        &state.db,
-        &id,
-        SessionFilter {
-            from: from.map(|t| t.timestamp_millis()),
-            to: to.map(|t| t.timestamp_millis()),
-            before,
-            // One more than asked tells whether another page exists.
-            limit: limit + 1,
-        },
-    )
-    .await?;
-    let more = rows.len() as u64 > limit;
-    let now = now()?;
-    let page: Vec<SessionDto> = rows
-        .iter()
-        .take(limit as usize)
-        .map(|r| dto(&state, r, now))
-        .collect::<Result<_, _>>()?;
-    let next_cursor = if more {
-        rows.get(limit as usize - 1)
-            .map(|r| r.started_at.to_string())
-    } else {
-        None
+    let filter = SessionFilter {
+        from: from.map(|t| t.timestamp_millis()),
+        to: to.map(|t| t.timestamp_millis()),
+        before,
+        limit,
     };
-    Ok(Json(SessionPage {
-        sessions: page,
-        next_cursor,
-    }))
+    Ok(Json(
+        sessions::page(&state.db, &id, filter, &state.engine, now()?).await?,
+    ))
 }
 
 async fn get_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<SessionDetail>, ApiError> {
-    let row = sessions::get(&state.db, &id)
+    sessions::detail(&state.db, &id, &state.engine, now()?)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no session with id {id:?}")))?;
-    let session = dto(&state, &row, now()?)?;
-    let end = row.ended_at.unwrap_or(row.last_reading_at);
-    let samples = sessions::samples(&state.db, &row.vehicle_id, row.started_at, end).await?;
-    Ok(Json(SessionDetail { session, samples }))
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no session with id {id:?}")))
 }
 
 async fn vehicle_energy(

@@ -16,17 +16,33 @@ fn datetime(ms: i64) -> Option<DateTime<Utc>> {
 }
 
 pub async fn vehicle_summaries(db: &impl ConnectionTrait) -> Result<Vec<VehicleSummary>, DbErr> {
-    let vehicles = vehicles::Entity::find()
+    summaries(db, None).await
+}
+
+/// The summaries of every vehicle, or of one.
+async fn summaries(
+    db: &impl ConnectionTrait,
+    only: Option<&str>,
+) -> Result<Vec<VehicleSummary>, DbErr> {
+    let mut vehicles = vehicles::Entity::find();
+    let mut latest = vehicle_latest::Entity::find();
+    let mut newest = vehicle_latest::Entity::find();
+    if let Some(id) = only {
+        vehicles = vehicles.filter(vehicles::Column::Id.eq(id));
+        latest = latest.filter(vehicle_latest::Column::VehicleId.eq(id));
+        newest = newest.filter(vehicle_latest::Column::VehicleId.eq(id));
+    }
+    let vehicles = vehicles
         .order_by_asc(vehicles::Column::Make)
         .order_by_asc(vehicles::Column::Model)
         .order_by_asc(vehicles::Column::Id)
         .all(db)
         .await?;
-    let latest = vehicle_latest::Entity::find()
+    let latest = latest
         .filter(vehicle_latest::Column::Code.is_in(signals::FLEET_OVERVIEW))
         .all(db)
         .await?;
-    let newest: Vec<(String, Option<i64>)> = vehicle_latest::Entity::find()
+    let newest: Vec<(String, Option<i64>)> = newest
         .select_only()
         .column(vehicle_latest::Column::VehicleId)
         .column_as(vehicle_latest::Column::OemUpdatedAt.max(), "newest")
@@ -83,9 +99,28 @@ pub async fn vehicle_summaries(db: &impl ConnectionTrait) -> Result<Vec<VehicleS
 pub async fn vehicle_items(
     db: &impl ConnectionTrait,
 ) -> Result<Vec<crate::domain::api::VehicleItem>, DbErr> {
+    items(db, None).await
+}
+
+/// One vehicle as `/api/v1/vehicles` lists it; `None` if there is no such vehicle.
+pub async fn vehicle_item(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<crate::domain::api::VehicleItem>, DbErr> {
+    Ok(items(db, Some(id)).await?.into_iter().next())
+}
+
+async fn items(
+    db: &impl ConnectionTrait,
+    only: Option<&str>,
+) -> Result<Vec<crate::domain::api::VehicleItem>, DbErr> {
     use super::entities::sessions;
     use crate::domain::api::{LatestState, VehicleItem};
-    let counts: Vec<(String, i64)> = sessions::Entity::find()
+    let mut counts = sessions::Entity::find();
+    if let Some(id) = only {
+        counts = counts.filter(sessions::Column::VehicleId.eq(id));
+    }
+    let counts: Vec<(String, i64)> = counts
         .select_only()
         .column(sessions::Column::VehicleId)
         .column_as(sessions::Column::Id.count(), "n")
@@ -94,7 +129,7 @@ pub async fn vehicle_items(
         .all(db)
         .await?;
     let counts: HashMap<String, i64> = counts.into_iter().collect();
-    Ok(vehicle_summaries(db)
+    Ok(summaries(db, only)
         .await?
         .into_iter()
         .map(|v| VehicleItem {

@@ -514,3 +514,73 @@ pub async fn gone_silent(
         .all(db)
         .await
 }
+
+fn dto(
+    row: &sessions::Model,
+    config: &EngineConfig,
+    now: EpochMs,
+) -> Option<crate::domain::api::SessionDto> {
+    let session = from_row(row);
+    if session.is_none() {
+        tracing::error!(session_id = %row.id, "stored session has values the domain refuses; skipped");
+    }
+    Some(crate::domain::api::SessionDto::from_session(
+        &row.vehicle_id,
+        &session?,
+        config,
+        now,
+    ))
+}
+
+/// One page of a vehicle's sessions, newest first, with the cursor for the next page.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    vehicle_id: &str,
+    filter: SessionFilter,
+    config: &EngineConfig,
+    now: EpochMs,
+) -> Result<crate::domain::api::SessionPage, DbErr> {
+    let limit = filter.limit.max(1);
+    // One more than asked tells whether another page exists.
+    let rows = list(
+        db,
+        vehicle_id,
+        SessionFilter {
+            limit: limit + 1,
+            ..filter
+        },
+    )
+    .await?;
+    let next_cursor = (rows.len() as u64 > limit)
+        .then(|| {
+            rows.get(limit as usize - 1)
+                .map(|r| r.started_at.to_string())
+        })
+        .flatten();
+    Ok(crate::domain::api::SessionPage {
+        sessions: rows
+            .iter()
+            .take(limit as usize)
+            .filter_map(|r| dto(r, config, now))
+            .collect(),
+        next_cursor,
+    })
+}
+
+/// A session with its charge curve; `None` if there is no such session.
+pub async fn detail(
+    db: &impl ConnectionTrait,
+    id: &str,
+    config: &EngineConfig,
+    now: EpochMs,
+) -> Result<Option<crate::domain::api::SessionDetail>, DbErr> {
+    let Some(row) = get(db, id).await? else {
+        return Ok(None);
+    };
+    let Some(session) = dto(&row, config, now) else {
+        return Ok(None);
+    };
+    let end = row.ended_at.unwrap_or(row.last_reading_at);
+    let samples = samples(db, &row.vehicle_id, row.started_at, end).await?;
+    Ok(Some(crate::domain::api::SessionDetail { session, samples }))
+}
