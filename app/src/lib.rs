@@ -63,6 +63,16 @@ pub fn App() -> impl IntoView {
                     // Async SSR: the whole page, data included, arrives as plain HTML, so it
                     // reads without JavaScript; hydration then takes over.
                     <Route path=path!("/") view=pages::fleet::FleetPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/vehicles/:id")
+                        view=pages::vehicle::VehiclePage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/sessions/:id")
+                        view=pages::session::SessionPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>

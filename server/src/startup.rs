@@ -42,6 +42,7 @@ impl AppState {
         ServerContext {
             db: self.db.clone(),
             webhooks_enabled: self.verifier.is_some(),
+            engine: self.engine,
         }
     }
 }

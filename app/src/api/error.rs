@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
+    #[error("{0}")]
+    NotFound(String),
     #[error("The database is not reachable right now. Try again in a moment.")]
     Unavailable,
     #[error("Something went wrong on the server. The details are in its log.")]

@@ -2,4 +2,5 @@
 
 pub mod empty_fleet;
 pub mod error_view;
+pub mod session_table;
 pub mod vehicle_table;

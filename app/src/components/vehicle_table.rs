@@ -65,7 +65,9 @@ pub fn VehicleTable(vehicles: Vec<VehicleSummary>) -> impl IntoView {
                     <For each=move || vehicles.clone() key=|v| v.id.clone() let:v>
                         <tr data-vehicle-id=v.id.clone()>
                             <th scope="row">
-                                <span class="vehicle-name">{v.display_name()}</span>
+                                <a class="vehicle-name" href=format!("/vehicles/{}", v.id)>
+                                    {v.display_name()}
+                                </a>
                                 <span class="vehicle-id muted">{v.id.clone()}</span>
                             </th>
                             <td data-label="State of charge">

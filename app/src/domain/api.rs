@@ -151,3 +151,10 @@ pub struct EnergyBuckets {
 pub struct ApiErrorBody {
     pub error: String,
 }
+
+/// The vehicle page's data: the vehicle and one page of its sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VehicleView {
+    pub vehicle: VehicleItem,
+    pub sessions: SessionPage,
+}

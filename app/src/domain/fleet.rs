@@ -97,6 +97,16 @@ pub fn format_number(x: f64) -> String {
     }
 }
 
+/// "2 h 13 min", "45 min", "0 min".
+pub fn format_duration(seconds: i64) -> String {
+    let minutes = seconds.max(0) / 60;
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +162,14 @@ mod tests {
         };
         assert_eq!(i.status(), ChargeStatus::Idle);
         assert_eq!(summary().status(), ChargeStatus::Unknown);
+    }
+
+    #[test]
+    fn durations_read_as_hours_and_minutes() {
+        assert_eq!(format_duration(8000), "2 h 13 min");
+        assert_eq!(format_duration(2700), "45 min");
+        assert_eq!(format_duration(7200), "2 h");
+        assert_eq!(format_duration(-5), "0 min");
     }
 
     #[test]

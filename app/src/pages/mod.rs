@@ -2,3 +2,5 @@
 
 pub mod fleet;
 pub mod not_found;
+pub mod session;
+pub mod vehicle;

@@ -9,6 +9,7 @@ mod helpers;
 mod fleet_page;
 mod ingest;
 mod json_api;
+mod pages;
 mod sessions;
 mod signatures;
 mod verify;

@@ -1,0 +1,59 @@
+import { expect, test } from '@playwright/test';
+import { deliverFixture, screenshotPath } from './helpers';
+
+const POLESTAR = '3e1f9b7a-5c2d-4e8f-a061-7b2c9d4e5f60';
+const SESSION = `${POLESTAR}:1773511330000`;
+
+test.beforeAll(async ({ request }) => {
+  for (const name of [
+    '02_first_delivery.json',
+    '03_charge_start.json',
+    '04_charge_mid_session.json',
+    '06_out_of_order_older.json',
+    '07_partial_signal_failure.json',
+    '10_charge_stop.json',
+    '11_cable_unplugged.json',
+  ]) {
+    await deliverFixture(request, name);
+  }
+});
+
+test('from the fleet to a vehicle to one of its sessions', async ({ page }, testInfo) => {
+  await page.goto('/');
+  await page.getByRole('link', { name: '2023 POLESTAR Polestar 2' }).click();
+  await expect(page).toHaveURL(new RegExp(`/vehicles/${POLESTAR}$`));
+  await expect(page.getByRole('heading', { name: '2023 POLESTAR Polestar 2', level: 1 })).toBeVisible();
+  const row = page.locator(`tr[data-session-id="${SESSION}"]`);
+  await expect(row).toContainText('2 h 13 min');
+  await expect(row).toContainText('41 % → 80 %');
+  await expect(row).toContainText('33.1 kWh (counter)');
+  for (const [name, width] of [['vehicle-desktop', 1280], ['vehicle-phone', 360]] as const) {
+    await page.setViewportSize({ width, height: 800 });
+    await page.screenshot({ path: screenshotPath(name, testInfo.project.name), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  await row.getByRole('link').click();
+  await expect(page).toHaveURL(new RegExp(`/sessions/${SESSION}$`));
+  await expect(page.getByRole('heading', { name: 'Session 2026-03-14 18:02 UTC' })).toBeVisible();
+  await expect(page.locator('.facts')).toContainText('33.1 kWh (from counter)');
+  await expect(page.locator('table.samples tbody tr')).toHaveCount(5);
+  await page.screenshot({ path: screenshotPath('session-desktop', testInfo.project.name), fullPage: true });
+});
+
+test('the date filter lives in the URL', async ({ page }) => {
+  await page.goto(`/vehicles/${POLESTAR}`);
+  await page.getByLabel('From').fill('2026-03-15');
+  await page.getByLabel('To').fill('2026-03-20');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/from=2026-03-15&to=2026-03-20/);
+  await expect(page.getByText('No charging sessions in this range.')).toBeVisible();
+});
+
+test('unknown vehicles and sessions are a 404', async ({ page }) => {
+  for (const path of ['/vehicles/no-such-vehicle', '/sessions/no-such-session']) {
+    const response = await page.goto(path);
+    expect(response?.status()).toBe(404);
+    await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+  }
+});

@@ -1,0 +1,63 @@
+//! The vehicle and session pages, server-rendered.
+
+use crate::helpers::{engine_for_fixtures, spawn_app_with, Backend, TestApp, TOKEN, VEHICLE_A};
+use crate::ingest::SCENARIO;
+
+crate::on_both_backends!(
+    vehicle_page_lists_its_sessions,
+    session_page_shows_the_numbers_and_readings,
+    unknown_vehicle_and_session_pages_are_404,
+);
+
+async fn scenario(backend: Backend) -> TestApp {
+    let app = spawn_app_with(backend, Some(TOKEN), engine_for_fixtures()).await;
+    for name in SCENARIO {
+        assert_eq!(app.deliver(name).await.0, 200);
+    }
+    app
+}
+
+async fn page(app: &TestApp, path: &str) -> (u16, String) {
+    let response = app.client.get(app.url(path)).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn vehicle_page_lists_its_sessions(backend: Backend) {
+    let app = scenario(backend).await;
+    let (status, html) = page(&app, &format!("/vehicles/{VEHICLE_A}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("2023 POLESTAR Polestar 2"));
+    assert!(html.contains(&format!("/sessions/{VEHICLE_A}:1773511330000")));
+    assert!(html.contains("2026-03-14 18:02 UTC"));
+    assert!(html.contains("2 h 13 min"));
+    assert!(html.contains("41 % → 80 %"));
+    assert!(html.contains("33.1 kWh (counter)"));
+    // A date range without sessions.
+    let (_, empty) = page(
+        &app,
+        &format!("/vehicles/{VEHICLE_A}?from=2026-03-15&to=2026-03-20"),
+    )
+    .await;
+    assert!(empty.contains("No charging sessions in this range."));
+}
+
+async fn session_page_shows_the_numbers_and_readings(backend: Backend) {
+    let app = scenario(backend).await;
+    let (status, html) = page(&app, &format!("/sessions/{VEHICLE_A}:1773511330000")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Session 2026-03-14 18:02 UTC"));
+    assert!(html.contains("33.1 kWh (from counter)"));
+    assert!(html.contains("10.9 kW"));
+    assert!(html.contains("2026-03-14 20:15 UTC"), "the end");
+    // Five reading times, each a row.
+    assert_eq!(html.matches("<tr>").count(), 1 + 5, "{html}");
+}
+
+async fn unknown_vehicle_and_session_pages_are_404(backend: Backend) {
+    let app = scenario(backend).await;
+    for path in ["/vehicles/nope", "/sessions/nope"] {
+        let (status, html) = page(&app, path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(html.contains("Page not found"));
+    }
+}
