@@ -38,6 +38,14 @@ test('from the fleet to a vehicle to one of its sessions', async ({ page }, test
   await expect(page.getByRole('heading', { name: 'Session 2026-03-14 18:02 UTC' })).toBeVisible();
   await expect(page.locator('.facts')).toContainText('33.1 kWh (from counter)');
   await expect(page.locator('table.samples tbody tr')).toHaveCount(5);
+  const chart = page.getByRole('img', { name: /Charge curve/ });
+  await expect(chart).toBeVisible();
+  await expect(page.locator('.chart .band')).toHaveCount(5);
+  if (testInfo.project.name === 'hydrated') {
+    // Hovering a reading shows its values in the read-out.
+    await page.locator('.chart .band').nth(2).hover();
+    await expect(page.locator('.chart .readout')).toContainText('19:05 UTC · 10.9 kW · 56 %');
+  }
   await page.screenshot({ path: screenshotPath('session-desktop', testInfo.project.name), fullPage: true });
 });
 

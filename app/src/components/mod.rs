@@ -1,5 +1,6 @@
 //! Display components: they take data and render it; they load nothing.
 
+pub mod charge_curve;
 pub mod empty_fleet;
 pub mod error_view;
 pub mod session_table;

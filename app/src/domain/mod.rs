@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod buckets;
+pub mod chart;
 pub mod fleet;
 pub mod ids;
 pub mod reading;

@@ -1,5 +1,6 @@
 use crate::api::error::AppError;
 use crate::api::vehicles::get_session_detail;
+use crate::components::charge_curve::ChargeCurve;
 use crate::components::error_view::ErrorView;
 use crate::components::vehicle_table::Timestamp;
 use crate::domain::api::SessionDetail;
@@ -81,6 +82,8 @@ fn SessionView(detail: SessionDetail) -> impl IntoView {
             <div><dt>"Plugged in"</dt><dd><Timestamp at=s.plugged_in_at /></dd></div>
             <div><dt>"Unplugged"</dt><dd><Timestamp at=s.unplugged_at /></dd></div>
         </dl>
+        <h2>"Charge curve"</h2>
+        <ChargeCurve samples=samples.clone() />
         <h2>"Readings"</h2>
         <div class="table-wrap">
             <table class="fleet samples">

@@ -49,6 +49,7 @@ async fn session_page_shows_the_numbers_and_readings(backend: Backend) {
     assert!(html.contains("33.1 kWh (from counter)"));
     assert!(html.contains("10.9 kW"));
     assert!(html.contains("2026-03-14 20:15 UTC"), "the end");
+    assert!(html.contains("class=\"line-power\""), "a charge curve");
     // Five reading times, each a row.
     assert_eq!(html.matches("<tr>").count(), 1 + 5, "{html}");
 }
