@@ -56,6 +56,10 @@ test('the date filter lives in the URL', async ({ page }) => {
   await page.getByRole('button', { name: 'Filter' }).click();
   await expect(page).toHaveURL(/from=2026-03-15&to=2026-03-20/);
   await expect(page.getByText('No charging sessions in this range.')).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Download CSV' })).toHaveAttribute(
+    'href',
+    `/vehicles/${POLESTAR}/sessions.csv?from=2026-03-15&to=2026-03-20`,
+  );
 });
 
 test('unknown vehicles and sessions are a 404', async ({ page }) => {

@@ -93,7 +93,7 @@ fn now() -> Result<EpochMs, ApiError> {
     EpochMs::from_datetime(Utc::now()).map_err(|_| ApiError::Internal)
 }
 
-async fn require_vehicle(state: &AppState, id: &str) -> Result<(), ApiError> {
+pub(crate) async fn require_vehicle(state: &AppState, id: &str) -> Result<(), ApiError> {
     match vehicles::Entity::find_by_id(id.to_owned())
         .one(&state.db)
         .await?
@@ -224,6 +224,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/vehicles/{id}/sessions", get(list_sessions))
         .route("/api/v1/vehicles/{id}/energy", get(vehicle_energy))
         .route("/api/v1/sessions/{id}", get(get_session))
+        .route(
+            "/vehicles/{id}/sessions.csv",
+            get(crate::export::sessions_csv),
+        )
         .route(
             "/api/v1/{*rest}",
             get(|| async { ApiError::NotFound("no such API route".into()) }),

@@ -4,6 +4,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod export;
 pub mod rederive;
 pub mod startup;
 pub mod sweep;

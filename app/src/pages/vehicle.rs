@@ -79,6 +79,7 @@ fn VehicleDetail(view: VehicleView) -> impl IntoView {
         .clone()
         .map(|c| format!("?cursor={c}{}{}", keep("from", &from), keep("to", &to)));
     let newest = format!("?{}{}", keep("from", &from), keep("to", &to)).replace("?&", "?");
+    let csv = format!("/vehicles/{}/sessions.csv{newest}", v.id);
     view! {
         <Title text=name.clone() />
         <nav class="crumbs" aria-label="Breadcrumb">
@@ -120,6 +121,7 @@ fn VehicleDetail(view: VehicleView) -> impl IntoView {
             <label>"From " <input type="date" name="from" value=from.clone() /></label>
             <label>"To " <input type="date" name="to" value=to.clone() /></label>
             <button type="submit">"Filter"</button>
+            <a class="download" href=csv download>"Download CSV"</a>
         </form>
         <SessionTable sessions=view.sessions.sessions />
         <nav class="pager" aria-label="Session pages">

@@ -7,6 +7,7 @@ crate::on_both_backends!(
     vehicle_page_lists_its_sessions,
     session_page_shows_the_numbers_and_readings,
     unknown_vehicle_and_session_pages_are_404,
+    sessions_download_as_csv_with_units_in_the_header,
 );
 
 async fn scenario(backend: Backend) -> TestApp {
@@ -61,4 +62,68 @@ async fn unknown_vehicle_and_session_pages_are_404(backend: Backend) {
         assert_eq!(status, 404, "{path}");
         assert!(html.contains("Page not found"));
     }
+}
+
+async fn sessions_download_as_csv_with_units_in_the_header(backend: Backend) {
+    let app = scenario(backend).await;
+    let response = app
+        .client
+        .get(app.url(&format!(
+            "/vehicles/{VEHICLE_A}/sessions.csv?from=2026-03-14&to=2026-03-14"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    assert!(response.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let text = response.text().await.unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("id,vehicle_id,status,started_at_utc"));
+    assert!(header.contains("energy_added_kwh") && header.contains("soc_start_percent"));
+    let row = lines.next().unwrap();
+    assert!(row.contains(&format!("{VEHICLE_A}:1773511330000")));
+    assert!(
+        row.contains(",completed,2026-03-14T18:02:10+00:00,"),
+        "{row}"
+    );
+    assert!(row.contains(",8000,true,false,41,80,33.1"), "{row}");
+    assert_eq!(lines.next(), None);
+
+    // Outside the range: the header alone.
+    let empty = app
+        .client
+        .get(app.url(&format!(
+            "/vehicles/{VEHICLE_A}/sessions.csv?from=2026-04-01"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(empty.lines().count(), 1);
+    let bad = app
+        .client
+        .get(app.url(&format!(
+            "/vehicles/{VEHICLE_A}/sessions.csv?from=yesterday"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let unknown = app
+        .client
+        .get(app.url("/vehicles/nope/sessions.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
 }

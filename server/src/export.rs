@@ -1,0 +1,168 @@
+//! `GET /vehicles/{id}/sessions.csv?from=&to=`: a vehicle's sessions as CSV, newest
+//! first, streamed a page at a time (never the whole table in memory). Dates are
+//! `YYYY-MM-DD`, both included, UTC, as on the vehicle page.
+
+use crate::api::ApiError;
+use crate::startup::AppState;
+use app::domain::api::SessionDto;
+use app::domain::time::EpochMs;
+use app::server::sessions::{page, SessionFilter};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use futures::stream;
+use std::collections::HashMap;
+
+const CHUNK: u64 = 500;
+
+const HEADER: [&str; 22] = [
+    "id",
+    "vehicle_id",
+    "status",
+    "started_at_utc",
+    "ended_at_utc",
+    "duration_s",
+    "start_observed",
+    "end_inferred",
+    "soc_start_percent",
+    "soc_end_percent",
+    "energy_added_kwh",
+    "energy_source",
+    "max_power_kw",
+    "avg_power_kw",
+    "charger_type",
+    "range_start_km",
+    "range_end_km",
+    "charge_limit_percent",
+    "latitude_deg",
+    "longitude_deg",
+    "plugged_in_at_utc",
+    "unplugged_at_utc",
+];
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn record(s: &SessionDto) -> [String; 22] {
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| opt(t.map(|t| t.to_rfc3339()));
+    [
+        s.id.clone(),
+        s.vehicle_id.clone(),
+        s.status.as_str().to_owned(),
+        s.started_at.to_rfc3339(),
+        time(s.ended_at),
+        s.duration_s.to_string(),
+        s.start_observed.to_string(),
+        s.end_inferred.to_string(),
+        opt(s.soc_start),
+        opt(s.soc_end),
+        opt(s.energy_added_kwh),
+        opt(s.energy_source.clone()),
+        opt(s.max_power_kw),
+        opt(s.avg_power_kw),
+        opt(s.charger_type.clone()),
+        opt(s.range_start_km),
+        opt(s.range_end_km),
+        opt(s.charge_limit_percent),
+        opt(s.latitude),
+        opt(s.longitude),
+        time(s.plugged_in_at),
+        time(s.unplugged_at),
+    ]
+}
+
+fn csv_bytes(
+    rows: impl IntoIterator<Item = [String; 22]>,
+    header: bool,
+) -> Result<Bytes, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    if header {
+        writer.write_record(HEADER)?;
+    }
+    for row in rows {
+        writer.write_record(&row)?;
+    }
+    writer.flush()?;
+    writer
+        .into_inner()
+        .map(Bytes::from)
+        .map_err(|e| csv::Error::from(e.into_error()))
+}
+
+fn date(
+    params: &HashMap<String, String>,
+    name: &'static str,
+    days_after: u64,
+) -> Result<Option<i64>, ApiError> {
+    let Some(raw) = params.get(name).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.checked_add_days(chrono::Days::new(days_after)))
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| Some(d.and_utc().timestamp_millis()))
+        .ok_or(ApiError::BadRequest {
+            param: name,
+            message: "expected a date such as 2026-03-14".into(),
+        })
+}
+
+pub async fn sessions_csv(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let from = date(&params, "from", 0)?;
+    let to = date(&params, "to", 1)?;
+    crate::api::require_vehicle(&state, &id).await?;
+    let now = EpochMs::from_datetime(chrono::Utc::now()).map_err(|_| ApiError::Internal)?;
+    let filename = format!(
+        "chargelog-{}-sessions.csv",
+        id.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect::<String>()
+    );
+    // State of the stream: the next page's cursor, or done.
+    let start: Option<Option<i64>> = Some(None);
+    let body = stream::unfold((start, true), move |(cursor, first)| {
+        let state = state.clone();
+        let id = id.clone();
+        async move {
+            let before = cursor?;
+            let filter = SessionFilter {
+                from,
+                to,
+                before,
+                limit: CHUNK,
+            };
+            let result = page(&state.db, &id, filter, &state.engine, now).await;
+            let (chunk, next) = match result {
+                Ok(p) => {
+                    let next = p.next_cursor.and_then(|c| c.parse::<i64>().ok()).map(Some);
+                    let bytes = csv_bytes(p.sessions.iter().map(record), first)
+                        .map_err(std::io::Error::other);
+                    (bytes, next)
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "CSV export query failed mid-stream");
+                    (Err(std::io::Error::other("database error")), None)
+                }
+            };
+            Some((chunk, (next, false)))
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
