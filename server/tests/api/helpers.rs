@@ -263,3 +263,12 @@ impl TestApp {
             .collect()
     }
 }
+
+/// An app whose sessions never go stale, with the fixtures' whole scenario delivered.
+pub async fn spawn_scenario(backend: Backend) -> TestApp {
+    let app = spawn_app_with(backend, Some(TOKEN), engine_for_fixtures()).await;
+    for name in crate::ingest::SCENARIO {
+        assert_eq!(app.deliver(name).await.0, 200, "{name}");
+    }
+    app
+}

@@ -1,9 +1,9 @@
 //! `/api/v1`: sessions, vehicles and energy as JSON, on SQLite and PostgreSQL.
 
 use crate::helpers::{
-    engine_for_fixtures, spawn_app_with, Backend, TestApp, TOKEN, VEHICLE_A, VEHICLE_B,
+    engine_for_fixtures, spawn_app_with, spawn_scenario, Backend, TestApp, TOKEN, VEHICLE_A,
+    VEHICLE_B,
 };
-use crate::ingest::SCENARIO;
 use serde_json::{json, Value};
 
 crate::on_both_backends!(
@@ -14,14 +14,6 @@ crate::on_both_backends!(
     unknown_ids_are_404_and_bad_parameters_400,
 );
 
-async fn scenario(backend: Backend) -> TestApp {
-    let app = spawn_app_with(backend, Some(TOKEN), engine_for_fixtures()).await;
-    for name in SCENARIO {
-        assert_eq!(app.deliver(name).await.0, 200);
-    }
-    app
-}
-
 async fn get(app: &TestApp, path: &str) -> (u16, Value) {
     let response = app.client.get(app.url(path)).send().await.unwrap();
     let status = response.status().as_u16();
@@ -29,7 +21,7 @@ async fn get(app: &TestApp, path: &str) -> (u16, Value) {
 }
 
 async fn vehicles_list_their_latest_state_and_session_count(backend: Backend) {
-    let app = scenario(backend).await;
+    let app = spawn_scenario(backend).await;
     let (status, body) = get(&app, "/api/v1/vehicles").await;
     assert_eq!(status, 200);
     let vehicles = body["vehicles"].as_array().unwrap();
@@ -48,7 +40,7 @@ async fn vehicles_list_their_latest_state_and_session_count(backend: Backend) {
 }
 
 async fn sessions_of_a_vehicle_newest_first_with_filters_and_paging(backend: Backend) {
-    let app = scenario(backend).await;
+    let app = spawn_scenario(backend).await;
     let (status, body) = get(&app, &format!("/api/v1/vehicles/{VEHICLE_A}/sessions")).await;
     assert_eq!(status, 200);
     assert_eq!(body["next_cursor"], Value::Null);
@@ -96,7 +88,7 @@ async fn sessions_of_a_vehicle_newest_first_with_filters_and_paging(backend: Bac
 }
 
 async fn a_session_with_its_charge_curve(backend: Backend) {
-    let app = scenario(backend).await;
+    let app = spawn_scenario(backend).await;
     let (status, body) = get(&app, &format!("/api/v1/sessions/{VEHICLE_A}:1773511330000")).await;
     assert_eq!(status, 200);
     assert_eq!(body["status"], "completed");
@@ -113,7 +105,7 @@ async fn a_session_with_its_charge_curve(backend: Backend) {
 }
 
 async fn energy_buckets_in_a_time_zone(backend: Backend) {
-    let app = scenario(backend).await;
+    let app = spawn_scenario(backend).await;
     let (status, body) = get(
         &app,
         &format!(
@@ -146,7 +138,7 @@ async fn energy_buckets_in_a_time_zone(backend: Backend) {
 }
 
 async fn unknown_ids_are_404_and_bad_parameters_400(backend: Backend) {
-    let app = scenario(backend).await;
+    let app = spawn_scenario(backend).await;
     let (status, body) = get(&app, "/api/v1/sessions/nope").await;
     assert_eq!(status, 404);
     assert!(body["error"].as_str().unwrap().contains("nope"));

@@ -1,7 +1,6 @@
 //! The vehicle and session pages, server-rendered.
 
-use crate::helpers::{engine_for_fixtures, spawn_app_with, Backend, TestApp, TOKEN, VEHICLE_A};
-use crate::ingest::SCENARIO;
+use crate::helpers::{spawn_scenario, Backend, TestApp, VEHICLE_A};
 
 crate::on_both_backends!(
     vehicle_page_lists_its_sessions,
@@ -10,21 +9,13 @@ crate::on_both_backends!(
     sessions_download_as_csv_with_units_in_the_header,
 );
 
-async fn scenario(backend: Backend) -> TestApp {
-    let app = spawn_app_with(backend, Some(TOKEN), engine_for_fixtures()).await;
-    for name in SCENARIO {
-        assert_eq!(app.deliver(name).await.0, 200);
-    }
-    app
-}
-
 async fn page(app: &TestApp, path: &str) -> (u16, String) {
     let response = app.client.get(app.url(path)).send().await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
 async fn vehicle_page_lists_its_sessions(backend: Backend) {
-    let app = scenario(backend).await;
+    let app = spawn_scenario(backend).await;
     let (status, html) = page(&app, &format!("/vehicles/{VEHICLE_A}")).await;
     assert_eq!(status, 200);
     assert!(html.contains("2023 POLESTAR Polestar 2"));
@@ -43,7 +34,7 @@ async fn vehicle_page_lists_its_sessions(backend: Backend) {
 }
 
 async fn session_page_shows_the_numbers_and_readings(backend: Backend) {
-    let app = scenario(backend).await;
+    let app = spawn_scenario(backend).await;
     let (status, html) = page(&app, &format!("/sessions/{VEHICLE_A}:1773511330000")).await;
     assert_eq!(status, 200);
     assert!(html.contains("Session 2026-03-14 18:02 UTC"));
@@ -56,7 +47,7 @@ async fn session_page_shows_the_numbers_and_readings(backend: Backend) {
 }
 
 async fn unknown_vehicle_and_session_pages_are_404(backend: Backend) {
-    let app = scenario(backend).await;
+    let app = spawn_scenario(backend).await;
     for path in ["/vehicles/nope", "/sessions/nope"] {
         let (status, html) = page(&app, path).await;
         assert_eq!(status, 404, "{path}");
@@ -65,7 +56,7 @@ async fn unknown_vehicle_and_session_pages_are_404(backend: Backend) {
 }
 
 async fn sessions_download_as_csv_with_units_in_the_header(backend: Backend) {
-    let app = scenario(backend).await;
+    let app = spawn_scenario(backend).await;
     let response = app
         .client
         .get(app.url(&format!(

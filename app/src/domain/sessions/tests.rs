@@ -307,25 +307,33 @@ fn energy_session(events: Vec<Vec<Observation>>) -> Session {
     s.into_iter().next().unwrap()
 }
 
+/// A session from `(minute, IsCharging, EnergyAdded)` snapshots; `None` leaves
+/// IsCharging out of that snapshot.
+fn counter_session(points: &[(i64, Option<bool>, Option<f64>)]) -> Session {
+    energy_session(
+        points
+            .iter()
+            .map(|&(m, charging, energy)| {
+                let mut values = Vec::new();
+                if let Some(c) = charging {
+                    values.push((IS_CHARGING, Val::B(c)));
+                }
+                if let Some(e) = energy {
+                    values.push((ENERGY_ADDED, Val::N(e)));
+                }
+                snap(m, &values)
+            })
+            .collect(),
+    )
+}
+
 #[test]
 fn counter_that_resets_at_the_start() {
-    let s = energy_session(vec![
-        snap(
-            0,
-            &[(IS_CHARGING, Val::B(false)), (ENERGY_ADDED, Val::N(18.2))],
-        ),
-        snap(
-            10,
-            &[(IS_CHARGING, Val::B(true)), (ENERGY_ADDED, Val::N(0.1))],
-        ),
-        snap(
-            60,
-            &[(IS_CHARGING, Val::B(true)), (ENERGY_ADDED, Val::N(12.8))],
-        ),
-        snap(
-            120,
-            &[(IS_CHARGING, Val::B(false)), (ENERGY_ADDED, Val::N(33.1))],
-        ),
+    let s = counter_session(&[
+        (0, Some(false), Some(18.2)),
+        (10, Some(true), Some(0.1)),
+        (60, Some(true), Some(12.8)),
+        (120, Some(false), Some(33.1)),
     ]);
     assert!(close(s.energy_added_kwh, 33.1));
     assert_eq!(s.energy_source, Some(EnergySource::Counter));
@@ -333,70 +341,34 @@ fn counter_that_resets_at_the_start() {
 
 #[test]
 fn counter_that_keeps_the_last_total_until_it_resets() {
-    let s = energy_session(vec![
-        snap(
-            0,
-            &[(IS_CHARGING, Val::B(false)), (ENERGY_ADDED, Val::N(18.2))],
-        ),
-        snap(
-            10,
-            &[(IS_CHARGING, Val::B(true)), (ENERGY_ADDED, Val::N(18.2))],
-        ),
-        snap(
-            20,
-            &[(IS_CHARGING, Val::B(true)), (ENERGY_ADDED, Val::N(0.5))],
-        ),
-        snap(
-            60,
-            &[(IS_CHARGING, Val::B(false)), (ENERGY_ADDED, Val::N(10.0))],
-        ),
+    let s = counter_session(&[
+        (0, Some(false), Some(18.2)),
+        (10, Some(true), Some(18.2)),
+        (20, Some(true), Some(0.5)),
+        (60, Some(false), Some(10.0)),
     ]);
     assert!(close(s.energy_added_kwh, 10.0));
 }
 
 #[test]
 fn counter_that_resets_mid_session() {
-    let s = energy_session(vec![
-        snap(0, &[(IS_CHARGING, Val::B(false))]),
-        snap(
-            10,
-            &[(IS_CHARGING, Val::B(true)), (ENERGY_ADDED, Val::N(0.1))],
-        ),
-        snap(
-            20,
-            &[(IS_CHARGING, Val::B(true)), (ENERGY_ADDED, Val::N(5.0))],
-        ),
-        snap(
-            30,
-            &[(IS_CHARGING, Val::B(true)), (ENERGY_ADDED, Val::N(0.3))],
-        ),
-        snap(
-            40,
-            &[(IS_CHARGING, Val::B(false)), (ENERGY_ADDED, Val::N(2.0))],
-        ),
+    let s = counter_session(&[
+        (0, Some(false), None),
+        (10, Some(true), Some(0.1)),
+        (20, Some(true), Some(5.0)),
+        (30, Some(true), Some(0.3)),
+        (40, Some(false), Some(2.0)),
     ]);
     assert!(close(s.energy_added_kwh, 7.0));
 }
 
 #[test]
 fn counter_that_never_resets_between_sessions() {
-    let s = energy_session(vec![
-        snap(
-            0,
-            &[(IS_CHARGING, Val::B(false)), (ENERGY_ADDED, Val::N(100.0))],
-        ),
-        snap(
-            10,
-            &[(IS_CHARGING, Val::B(true)), (ENERGY_ADDED, Val::N(100.0))],
-        ),
-        snap(
-            20,
-            &[(IS_CHARGING, Val::B(true)), (ENERGY_ADDED, Val::N(105.0))],
-        ),
-        snap(
-            40,
-            &[(IS_CHARGING, Val::B(false)), (ENERGY_ADDED, Val::N(112.0))],
-        ),
+    let s = counter_session(&[
+        (0, Some(false), Some(100.0)),
+        (10, Some(true), Some(100.0)),
+        (20, Some(true), Some(105.0)),
+        (40, Some(false), Some(112.0)),
     ]);
     assert!(close(s.energy_added_kwh, 12.0));
 }
@@ -614,6 +586,17 @@ mod fixtures {
     }
 }
 
+/// Fisher-Yates with a small deterministic generator (xorshift) seeded by proptest.
+fn shuffle(items: &mut [Observation], seed: u64) {
+    let mut state = seed | 1;
+    for i in (1..items.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        items.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+}
+
 /// A vehicle's day: plugged in, charging with pauses, a counter, power, SoC, unplugged.
 fn day_of_readings() -> Vec<Observation> {
     let mut events = vec![snap(
@@ -656,13 +639,7 @@ proptest! {
         let obs = day_of_readings();
         let expected = derive(V, &obs, &EngineConfig::default(), t(10_000));
         let mut shuffled = obs.clone();
-        // Fisher-Yates with a small deterministic generator from the seed.
-        let mut state = seed | 1;
-        for i in (1..shuffled.len()).rev() {
-            state ^= state << 13; state ^= state >> 7; state ^= state << 17;
-            let j = (state % (i as u64 + 1)) as usize;
-            shuffled.swap(i, j);
-        }
+        shuffle(&mut shuffled, seed);
         prop_assert_eq!(derive(V, &shuffled, &EngineConfig::default(), t(10_000)), expected);
     }
 
@@ -848,11 +825,7 @@ proptest! {
         let expected = derive(V, &all, &EngineConfig::default(), t(1_000_000));
         let mut mixed = all.clone();
         mixed.extend(all.iter().step_by(3).cloned());
-        let mut state = seed | 1;
-        for i in (1..mixed.len()).rev() {
-            state ^= state << 13; state ^= state >> 7; state ^= state << 17;
-            mixed.swap(i, (state % (i as u64 + 1)) as usize);
-        }
+        shuffle(&mut mixed, seed);
         prop_assert_eq!(derive(V, &mixed, &EngineConfig::default(), t(1_000_000)), expected);
     }
 }
