@@ -43,3 +43,13 @@ test('an unknown address shows the not-found page with a 404', async ({ page }, 
   await expect(page.getByRole('heading', { name: 'Fleet', level: 1 })).toBeVisible();
   await page.screenshot({ path: screenshotPath('not-found', testInfo.project.name) });
 });
+
+test('the fleet can be searched and sorted, and the URL keeps it', async ({ page }) => {
+  await page.goto('/');
+  await page.getByLabel('Search').fill('tesla');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await expect(page).toHaveURL(/q=tesla/);
+  await expect(page.locator('tr[data-vehicle-id]')).toHaveCount(1);
+  await page.goto('/?sort=soc&dir=desc');
+  await expect(page.getByRole('columnheader', { name: /State of charge/ })).toHaveAttribute('aria-sort', 'descending');
+});

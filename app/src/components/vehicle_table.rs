@@ -1,4 +1,4 @@
-use crate::domain::fleet::{format_number, VehicleSummary};
+use crate::domain::fleet::{format_number, FleetQuery, SortKey, VehicleSummary};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
@@ -41,24 +41,64 @@ fn yes_no(v: Option<bool>) -> &'static str {
     }
 }
 
-/// The fleet table: one row per vehicle.
+/// A column header that sorts the table by its column, saying how it is sorted now.
 #[component]
-pub fn VehicleTable(vehicles: Vec<VehicleSummary>) -> impl IntoView {
-    let count = vehicles.len();
+fn SortHeader(
+    query: FleetQuery,
+    key: SortKey,
+    label: &'static str,
+    #[prop(optional)] numeric: bool,
+) -> impl IntoView {
+    let sorted = query.sort == key;
+    let aria = match (sorted, query.descending) {
+        (false, _) => "none",
+        (true, false) => "ascending",
+        (true, true) => "descending",
+    };
+    let arrow = match (sorted, query.descending) {
+        (false, _) => "",
+        (true, false) => " ▲",
+        (true, true) => " ▼",
+    };
     view! {
-        <p class="muted">{format!("{count} vehicle{}", if count == 1 { "" } else { "s" })}</p>
+        <th scope="col" class:num=numeric aria-sort=aria>
+            <a class="sort" href=query.sort_href(key)>{label}{arrow}</a>
+        </th>
+    }
+}
+
+/// The fleet table: one row per vehicle that matches the query, of `total`.
+#[component]
+pub fn VehicleTable(
+    vehicles: Vec<VehicleSummary>,
+    total: usize,
+    query: FleetQuery,
+) -> impl IntoView {
+    let count = vehicles.len();
+    if count == 0 {
+        return view! { <p class="notice">{format!("No vehicle matches (of {total}).")}</p> }
+            .into_any();
+    }
+    view! {
+        <p class="muted">
+            {if count == total {
+                format!("{count} vehicle{}", if count == 1 { "" } else { "s" })
+            } else {
+                format!("{count} of {total} vehicles")
+            }}
+        </p>
         <div class="table-wrap">
             <table class="fleet">
                 <caption class="visually-hidden">"Vehicles and their latest state"</caption>
                 <thead>
                     <tr>
-                        <th scope="col">"Vehicle"</th>
-                        <th scope="col">"State of charge"</th>
-                        <th scope="col">"Status"</th>
+                        <SortHeader query=query.clone() key=SortKey::Name label="Vehicle" />
+                        <SortHeader query=query.clone() key=SortKey::Soc label="State of charge" />
+                        <SortHeader query=query.clone() key=SortKey::Status label="Status" />
                         <th scope="col">"Plugged in"</th>
-                        <th scope="col" class="num">"Power"</th>
-                        <th scope="col" class="num">"Range"</th>
-                        <th scope="col">"Last update"</th>
+                        <SortHeader query=query.clone() key=SortKey::Power label="Power" numeric=true />
+                        <SortHeader query=query.clone() key=SortKey::Range label="Range" numeric=true />
+                        <SortHeader query=query.clone() key=SortKey::Updated label="Last update" />
                     </tr>
                 </thead>
                 <tbody>
@@ -95,4 +135,5 @@ pub fn VehicleTable(vehicles: Vec<VehicleSummary>) -> impl IntoView {
             </table>
         </div>
     }
+    .into_any()
 }

@@ -180,3 +180,254 @@ mod tests {
         assert_eq!(format_number(-3.24), "-3.2");
     }
 }
+
+/// Columns the fleet table sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Name,
+    Soc,
+    Status,
+    Power,
+    Range,
+    Updated,
+}
+
+impl SortKey {
+    pub const ALL: [SortKey; 6] = [
+        SortKey::Name,
+        SortKey::Soc,
+        SortKey::Status,
+        SortKey::Power,
+        SortKey::Range,
+        SortKey::Updated,
+    ];
+
+    pub fn as_param(self) -> &'static str {
+        match self {
+            SortKey::Name => "name",
+            SortKey::Soc => "soc",
+            SortKey::Status => "status",
+            SortKey::Power => "power",
+            SortKey::Range => "range",
+            SortKey::Updated => "updated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SortKey> {
+        SortKey::ALL.into_iter().find(|k| k.as_param() == s)
+    }
+}
+
+impl ChargeStatus {
+    pub fn as_param(self) -> &'static str {
+        match self {
+            ChargeStatus::Charging => "charging",
+            ChargeStatus::Plugged => "plugged",
+            ChargeStatus::Idle => "idle",
+            ChargeStatus::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChargeStatus> {
+        [
+            ChargeStatus::Charging,
+            ChargeStatus::Plugged,
+            ChargeStatus::Idle,
+            ChargeStatus::Unknown,
+        ]
+        .into_iter()
+        .find(|c| c.as_param() == s)
+    }
+}
+
+/// The fleet page's search, status filter and sort, as they stand in the URL
+/// (`?q=&status=&sort=&dir=`). Unknown values fall back to the defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetQuery {
+    pub q: String,
+    pub status: Option<ChargeStatus>,
+    pub sort: SortKey,
+    pub descending: bool,
+}
+
+impl FleetQuery {
+    pub fn from_params(
+        q: Option<String>,
+        status: Option<String>,
+        sort: Option<String>,
+        dir: Option<String>,
+    ) -> FleetQuery {
+        FleetQuery {
+            q: q.unwrap_or_default().trim().to_owned(),
+            status: status.as_deref().and_then(ChargeStatus::parse),
+            sort: sort
+                .as_deref()
+                .and_then(SortKey::parse)
+                .unwrap_or(SortKey::Name),
+            descending: dir.as_deref() == Some("desc"),
+        }
+    }
+
+    fn matches(&self, v: &VehicleSummary) -> bool {
+        let needle = self.q.to_lowercase();
+        let text_ok = needle.is_empty()
+            || v.display_name().to_lowercase().contains(&needle)
+            || v.id.to_lowercase().contains(&needle);
+        text_ok && self.status.is_none_or(|s| v.status() == s)
+    }
+
+    /// Filters and sorts; vehicles without the sorted value come last either way.
+    pub fn apply(&self, vehicles: Vec<VehicleSummary>) -> Vec<VehicleSummary> {
+        use std::cmp::Ordering;
+        let mut out: Vec<VehicleSummary> =
+            vehicles.into_iter().filter(|v| self.matches(v)).collect();
+        let number = |v: &VehicleSummary| -> Option<f64> {
+            match self.sort {
+                SortKey::Soc => v.soc_percent,
+                SortKey::Power => v.power_kw,
+                SortKey::Range => v.range_km,
+                SortKey::Updated => v.updated_at.map(|t| t.timestamp_millis() as f64),
+                SortKey::Name | SortKey::Status => None,
+            }
+        };
+        out.sort_by(|a, b| {
+            let ordering = match self.sort {
+                // Make and model first: the year in the display name would lead.
+                SortKey::Name => Some(sort_name(a).cmp(&sort_name(b))),
+                SortKey::Status => Some(a.status().as_param().cmp(b.status().as_param())),
+                _ => match (number(a), number(b)) {
+                    (Some(x), Some(y)) => Some(x.total_cmp(&y)),
+                    (Some(_), None) => return Ordering::Less,
+                    (None, Some(_)) => return Ordering::Greater,
+                    (None, None) => None,
+                },
+            };
+            let ordering = ordering.unwrap_or(Ordering::Equal);
+            let ordering = if self.descending {
+                ordering.reverse()
+            } else {
+                ordering
+            };
+            ordering.then_with(|| a.id.cmp(&b.id))
+        });
+        out
+    }
+
+    /// The link that sorts by `key`: ascending first, then toggling.
+    pub fn sort_href(&self, key: SortKey) -> String {
+        let descending = self.sort == key && !self.descending;
+        let mut params = vec![format!("sort={}", key.as_param())];
+        if descending {
+            params.push("dir=desc".into());
+        }
+        if !self.q.is_empty() {
+            params.push(format!("q={}", url_escape(&self.q)));
+        }
+        if let Some(s) = self.status {
+            params.push(format!("status={}", s.as_param()));
+        }
+        format!("?{}", params.join("&"))
+    }
+}
+
+fn sort_name(v: &VehicleSummary) -> String {
+    format!(
+        "{} {} {}",
+        v.make.as_deref().unwrap_or(""),
+        v.model.as_deref().unwrap_or(""),
+        v.id
+    )
+    .to_lowercase()
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+pub fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::*;
+
+    fn vehicle(id: &str, make: &str, soc: Option<f64>, charging: Option<bool>) -> VehicleSummary {
+        VehicleSummary {
+            id: id.into(),
+            make: Some(make.into()),
+            model: None,
+            year: None,
+            soc_percent: soc,
+            is_charging: charging,
+            is_plugged_in: None,
+            range_km: None,
+            power_kw: None,
+            latitude: None,
+            longitude: None,
+            updated_at: None,
+            last_delivery_at: DateTime::<Utc>::MIN_UTC,
+        }
+    }
+
+    fn fleet() -> Vec<VehicleSummary> {
+        vec![
+            vehicle("a", "TESLA", Some(40.0), Some(true)),
+            vehicle("b", "POLESTAR", Some(80.0), Some(false)),
+            vehicle("c", "BYD", None, None),
+        ]
+    }
+
+    fn ids(v: &[VehicleSummary]) -> Vec<&str> {
+        v.iter().map(|v| v.id.as_str()).collect()
+    }
+
+    #[test]
+    fn search_by_name_or_id_case_insensitively() {
+        let q = FleetQuery::from_params(Some(" tesla ".into()), None, None, None);
+        assert_eq!(ids(&q.apply(fleet())), ["a"]);
+        let q = FleetQuery::from_params(Some("B".into()), None, None, None);
+        assert_eq!(
+            ids(&q.apply(fleet())),
+            ["c", "b"],
+            "BYD by name, b by id; sorted by name"
+        );
+    }
+
+    #[test]
+    fn filter_by_status() {
+        let q = FleetQuery::from_params(None, Some("charging".into()), None, None);
+        assert_eq!(ids(&q.apply(fleet())), ["a"]);
+        let q = FleetQuery::from_params(None, Some("unknown".into()), None, None);
+        assert_eq!(ids(&q.apply(fleet())), ["c"]);
+        let bogus = FleetQuery::from_params(None, Some("flying".into()), None, None);
+        assert_eq!(bogus.status, None);
+    }
+
+    #[test]
+    fn sort_by_a_number_puts_missing_values_last_both_ways() {
+        let up = FleetQuery::from_params(None, None, Some("soc".into()), None);
+        assert_eq!(ids(&up.apply(fleet())), ["a", "b", "c"]);
+        let down = FleetQuery::from_params(None, None, Some("soc".into()), Some("desc".into()));
+        assert_eq!(ids(&down.apply(fleet())), ["b", "a", "c"]);
+    }
+
+    #[test]
+    fn sort_links_toggle_direction_and_keep_the_filter() {
+        let q = FleetQuery::from_params(
+            Some("a b".into()),
+            Some("idle".into()),
+            Some("soc".into()),
+            None,
+        );
+        assert_eq!(
+            q.sort_href(SortKey::Soc),
+            "?sort=soc&dir=desc&q=a%20b&status=idle"
+        );
+        assert_eq!(q.sort_href(SortKey::Name), "?sort=name&q=a%20b&status=idle");
+    }
+}

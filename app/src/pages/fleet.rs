@@ -2,13 +2,20 @@ use crate::api::fleet::get_fleet_overview;
 use crate::components::empty_fleet::EmptyFleet;
 use crate::components::error_view::ErrorView;
 use crate::components::vehicle_table::VehicleTable;
+use crate::domain::fleet::{ChargeStatus, FleetQuery};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 
 /// `/`: every vehicle and its latest state.
 #[component]
 pub fn FleetPage() -> impl IntoView {
     let overview = Resource::new(|| (), |_| get_fleet_overview());
+    let query = use_query_map();
+    let fleet_query = Memo::new(move |_| {
+        let q = query.read();
+        FleetQuery::from_params(q.get("q"), q.get("status"), q.get("sort"), q.get("dir"))
+    });
     view! {
         <Title text="Fleet" />
         <h1>"Fleet"</h1>
@@ -22,11 +29,48 @@ pub fn FleetPage() -> impl IntoView {
                                 view! { <EmptyFleet webhooks_enabled=overview.webhooks_enabled /> }
                                     .into_any()
                             } else {
-                                view! { <VehicleTable vehicles=overview.vehicles /> }.into_any()
+                                let fq = fleet_query.get();
+                                let total = overview.vehicles.len();
+                                let shown = fq.apply(overview.vehicles);
+                                view! {
+                                    <FleetSearch query=fq.clone() />
+                                    <VehicleTable vehicles=shown total query=fq />
+                                }
+                                    .into_any()
                             }
                         })
                 })}
             </ErrorBoundary>
         </Suspense>
+    }
+}
+
+/// Search and status filter: a plain GET form, so it works without JavaScript.
+#[component]
+fn FleetSearch(query: FleetQuery) -> impl IntoView {
+    let options = [
+        ("", "Any status"),
+        (ChargeStatus::Charging.as_param(), "Charging"),
+        (ChargeStatus::Plugged.as_param(), "Plugged in"),
+        (ChargeStatus::Idle.as_param(), "Idle"),
+        (ChargeStatus::Unknown.as_param(), "Unknown"),
+    ];
+    let current = query.status.map(ChargeStatus::as_param).unwrap_or("");
+    view! {
+        <form method="get" class="filter" role="search" aria-label="Find vehicles">
+            <label>"Search " <input type="search" name="q" value=query.q.clone() placeholder="Name or id" /></label>
+            <label>
+                "Status "
+                <select name="status">
+                    {options
+                        .into_iter()
+                        .map(|(value, label)| view! { <option value=value selected=value == current>{label}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <input type="hidden" name="sort" value=query.sort.as_param() />
+            {query.descending.then(|| view! { <input type="hidden" name="dir" value="desc" /> })}
+            <button type="submit">"Apply"</button>
+        </form>
     }
 }

@@ -7,6 +7,7 @@ crate::on_both_backends!(
     session_page_shows_the_numbers_and_readings,
     unknown_vehicle_and_session_pages_are_404,
     sessions_download_as_csv_with_units_in_the_header,
+    the_fleet_page_searches_filters_and_sorts,
 );
 
 async fn page(app: &TestApp, path: &str) -> (u16, String) {
@@ -117,4 +118,26 @@ async fn sessions_download_as_csv_with_units_in_the_header(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
+}
+
+async fn the_fleet_page_searches_filters_and_sorts(backend: Backend) {
+    let app = spawn_scenario(backend).await;
+    let (_, tesla) = page(&app, "/?q=tesla").await;
+    assert!(tesla.contains("2021 TESLA Model 3") && !tesla.contains("POLESTAR Polestar 2</a>"));
+    assert!(tesla.contains("1 of 2 vehicles"));
+    let (_, charging) = page(&app, "/?status=charging").await;
+    assert!(charging.contains("TESLA") && !charging.contains("POLESTAR Polestar 2</a>"));
+    let (_, none) = page(&app, "/?q=volvo").await;
+    assert!(none.contains("No vehicle matches (of 2)."));
+    // By state of charge, highest first: the Polestar (80 %) before the Tesla (47 %).
+    let (_, by_soc) = page(&app, "/?sort=soc&dir=desc").await;
+    let polestar = by_soc.find("2023 POLESTAR Polestar 2").unwrap();
+    let tesla = by_soc.find("2021 TESLA Model 3").unwrap();
+    assert!(polestar < tesla);
+    assert!(by_soc.contains("aria-sort=\"descending\""));
+    let (_, by_soc_up) = page(&app, "/?sort=soc").await;
+    assert!(
+        by_soc_up.find("2021 TESLA Model 3").unwrap()
+            < by_soc_up.find("2023 POLESTAR Polestar 2").unwrap()
+    );
 }
