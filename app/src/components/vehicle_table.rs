@@ -98,6 +98,8 @@ pub fn VehicleTable(
                         <th scope="col">"Plugged in"</th>
                         <SortHeader query=query.clone() key=SortKey::Power label="Power" numeric=true />
                         <SortHeader query=query.clone() key=SortKey::Range label="Range" numeric=true />
+                        <th scope="col" class="num">"kWh 7 days"</th>
+                        <th scope="col" class="num">"kWh 30 days"</th>
                         <SortHeader query=query.clone() key=SortKey::Updated label="Last update" />
                     </tr>
                 </thead>
@@ -126,6 +128,8 @@ pub fn VehicleTable(
                             <td data-label="Range" class="num">
                                 {v.range_km.map(|km| format!("{} km", format_number(km))).unwrap_or_else(|| "—".into())}
                             </td>
+                            <td data-label="kWh 7 days" class="num">{format_number(v.energy_7d_kwh)}</td>
+                            <td data-label="kWh 30 days" class="num">{format_number(v.energy_30d_kwh)}</td>
                             <td data-label="Last update">
                                 <Timestamp at=v.updated_at />
                             </td>

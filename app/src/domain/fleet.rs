@@ -17,6 +17,9 @@ pub struct VehicleSummary {
     pub power_kw: Option<f64>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    /// Energy added by sessions that started in the last 7 and 30 days.
+    pub energy_7d_kwh: f64,
+    pub energy_30d_kwh: f64,
     /// The newest `oemUpdatedAt` of any of the vehicle's readings.
     pub updated_at: Option<DateTime<Utc>>,
     /// When chargelog last received a delivery for this vehicle.
@@ -124,6 +127,8 @@ mod tests {
             power_kw: None,
             latitude: None,
             longitude: None,
+            energy_7d_kwh: 0.0,
+            energy_30d_kwh: 0.0,
             updated_at: None,
             last_delivery_at: DateTime::<Utc>::MIN_UTC,
         }
@@ -369,6 +374,8 @@ mod query_tests {
             power_kw: None,
             latitude: None,
             longitude: None,
+            energy_7d_kwh: 0.0,
+            energy_30d_kwh: 0.0,
             updated_at: None,
             last_delivery_at: DateTime::<Utc>::MIN_UTC,
         }

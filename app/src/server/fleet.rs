@@ -54,6 +54,7 @@ async fn summaries(
         .into_iter()
         .filter_map(|(id, at)| Some((id, at?)))
         .collect();
+    let energy = recent_energy(db, only).await?;
     let mut by_vehicle: HashMap<(String, String), vehicle_latest::Model> = latest
         .into_iter()
         .map(|row| ((row.vehicle_id.clone(), row.code.clone()), row))
@@ -76,6 +77,7 @@ async fn summaries(
                     r.body.get("longitude")?.as_f64()?,
                 ))
             });
+            let recent = energy.get(&v.id).copied().unwrap_or((0.0, 0.0));
             VehicleSummary {
                 updated_at: newest.get(&v.id).copied().and_then(datetime),
                 last_delivery_at: datetime(v.last_delivery_at).unwrap_or(DateTime::<Utc>::MIN_UTC),
@@ -88,6 +90,8 @@ async fn summaries(
                 is_plugged_in,
                 range_km,
                 power_kw,
+                energy_7d_kwh: recent.0,
+                energy_30d_kwh: recent.1,
                 latitude: location.map(|(lat, _)| lat),
                 longitude: location.map(|(_, lon)| lon),
             }
@@ -149,5 +153,40 @@ async fn items(
             model: v.model,
             year: v.year,
         })
+        .collect())
+}
+
+/// Energy added per vehicle by sessions that started in the last 7 and 30 days, in one
+/// aggregate query.
+async fn recent_energy(
+    db: &impl ConnectionTrait,
+    only: Option<&str>,
+) -> Result<HashMap<String, (f64, f64)>, DbErr> {
+    use super::entities::sessions;
+    use sea_orm::sea_query::Expr;
+    let now = chrono::Utc::now().timestamp_millis();
+    let day = 86_400_000_i64;
+    let mut query = sessions::Entity::find()
+        .select_only()
+        .column(sessions::Column::VehicleId)
+        .column_as(
+            // An integer we computed, written inline: placeholder syntax differs between
+            // SQLite and PostgreSQL inside custom expressions.
+            Expr::cust(format!(
+                "SUM(CASE WHEN started_at >= {} THEN COALESCE(energy_added_kwh, 0) ELSE 0 END)",
+                now - 7 * day
+            )),
+            "week",
+        )
+        .column_as(Expr::cust("SUM(COALESCE(energy_added_kwh, 0))"), "month")
+        .filter(sessions::Column::StartedAt.gte(now - 30 * day))
+        .group_by(sessions::Column::VehicleId);
+    if let Some(id) = only {
+        query = query.filter(sessions::Column::VehicleId.eq(id));
+    }
+    let rows: Vec<(String, Option<f64>, Option<f64>)> = query.into_tuple().all(db).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, week, month)| (id, (week.unwrap_or(0.0), month.unwrap_or(0.0))))
         .collect())
 }

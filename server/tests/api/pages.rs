@@ -8,6 +8,7 @@ crate::on_both_backends!(
     unknown_vehicle_and_session_pages_are_404,
     sessions_download_as_csv_with_units_in_the_header,
     the_fleet_page_searches_filters_and_sorts,
+    the_fleet_sums_energy_over_the_last_7_and_30_days,
 );
 
 async fn page(app: &TestApp, path: &str) -> (u16, String) {
@@ -140,4 +141,49 @@ async fn the_fleet_page_searches_filters_and_sorts(backend: Backend) {
         by_soc_up.find("2021 TESLA Model 3").unwrap()
             < by_soc_up.find("2023 POLESTAR Polestar 2").unwrap()
     );
+}
+
+async fn the_fleet_sums_energy_over_the_last_7_and_30_days(backend: Backend) {
+    use crate::helpers::{engine_for_fixtures, fixture, sign, spawn_app_with, TOKEN};
+    use serde_json::{json, Value};
+    let app = spawn_app_with(backend, Some(TOKEN), engine_for_fixtures()).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let day = 86_400_000_i64;
+    // Two 33.1 kWh sessions: 2 days ago and 20 days ago (and one 60 days ago, outside).
+    for (n, start) in [(0, now - 2 * day), (1, now - 20 * day), (2, now - 60 * day)] {
+        for (name, offset) in [
+            ("03_charge_start.json", 0),
+            ("10_charge_stop.json", 3_600_000),
+        ] {
+            let mut e: Value = serde_json::from_slice(&fixture(name)).unwrap();
+            e["eventId"] = json!(format!("recent-{n}-{offset}"));
+            for s in e["data"]["signals"].as_array_mut().unwrap() {
+                if s["meta"]["oemUpdatedAt"].as_i64().is_some_and(|t| t > 0) {
+                    s["meta"]["oemUpdatedAt"] = json!(start + offset);
+                }
+            }
+            let body = serde_json::to_vec(&e).unwrap();
+            let sig = sign(&body);
+            assert_eq!(app.post_webhook(body, Some(&sig)).await.status(), 200);
+        }
+    }
+    let response = app
+        .client
+        .post(app.url("/api/fleet_overview"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    let json: Value = response.json().await.unwrap();
+    let v = &json["vehicles"][0];
+    assert!(
+        (v["energy_7d_kwh"].as_f64().unwrap() - 33.1).abs() < 1e-9,
+        "{v}"
+    );
+    assert!(
+        (v["energy_30d_kwh"].as_f64().unwrap() - 66.2).abs() < 1e-9,
+        "{v}"
+    );
+    let (_, html) = page(&app, "/").await;
+    assert!(html.contains(">33.1<") && html.contains(">66.2<"), "{html}");
 }
