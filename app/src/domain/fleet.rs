@@ -114,7 +114,7 @@ pub fn format_duration(seconds: i64) -> String {
 mod tests {
     use super::*;
 
-    fn summary() -> VehicleSummary {
+    pub(super) fn summary() -> VehicleSummary {
         VehicleSummary {
             id: "v1".into(),
             make: Some("POLESTAR".into()),
@@ -369,15 +369,7 @@ mod query_tests {
             year: None,
             soc_percent: soc,
             is_charging: charging,
-            is_plugged_in: None,
-            range_km: None,
-            power_kw: None,
-            latitude: None,
-            longitude: None,
-            energy_7d_kwh: 0.0,
-            energy_30d_kwh: 0.0,
-            updated_at: None,
-            last_delivery_at: DateTime::<Utc>::MIN_UTC,
+            ..super::tests::summary()
         }
     }
 

@@ -10,7 +10,7 @@ crate::on_both_backends!(
 
 async fn empty_fleet_explains_how_to_connect_smartcar(backend: Backend) {
     let app = spawn_app(backend).await;
-    let response = app.client.get(app.url("/")).send().await.unwrap();
+    let response = app.get("/").await;
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
     assert!(html.contains("No vehicles yet"), "{html}");
@@ -27,15 +27,7 @@ async fn fleet_page_lists_vehicles_with_their_latest_state(backend: Backend) {
     ] {
         assert_eq!(app.deliver(name).await.0, 200);
     }
-    let html = app
-        .client
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get("/").await.text().await.unwrap();
     assert!(html.contains(VEHICLE_A) && html.contains(VEHICLE_B));
     assert!(html.contains("2023 POLESTAR Polestar 2"));
     assert!(html.contains("2021 TESLA Model 3"));
@@ -49,28 +41,14 @@ async fn fleet_page_lists_vehicles_with_their_latest_state(backend: Backend) {
     assert!(html.contains("2026-03-14 21:29 UTC"), "{html}");
 
     // The same data through the server function the hydrated page calls.
-    let response = app
-        .client
-        .post(app.url("/api/fleet_overview"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let json: serde_json::Value = response.json().await.unwrap();
+    let json = app.fleet_overview().await;
     assert_eq!(json["vehicles"].as_array().unwrap().len(), 2);
     assert_eq!(json["webhooks_enabled"], true);
 }
 
 async fn unknown_page_is_a_real_404(backend: Backend) {
     let app = spawn_app(backend).await;
-    let response = app
-        .client
-        .get(app.url("/no/such/page"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/no/such/page").await;
     assert_eq!(response.status(), 404);
     assert!(response.text().await.unwrap().contains("Page not found"));
 }

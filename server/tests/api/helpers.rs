@@ -169,6 +169,27 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// The fleet page's data through its server function, as the hydrated page asks.
+    pub async fn fleet_overview(&self) -> serde_json::Value {
+        let response = self
+            .client
+            .post(self.url("/api/fleet_overview"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("JSON")
+    }
+
     pub async fn post_webhook(&self, body: Vec<u8>, signature: Option<&str>) -> reqwest::Response {
         let mut request = self
             .client

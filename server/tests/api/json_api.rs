@@ -15,7 +15,7 @@ crate::on_both_backends!(
 );
 
 async fn get(app: &TestApp, path: &str) -> (u16, Value) {
-    let response = app.client.get(app.url(path)).send().await.unwrap();
+    let response = app.get(path).await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
 }

@@ -12,7 +12,7 @@ crate::on_both_backends!(
 );
 
 async fn page(app: &TestApp, path: &str) -> (u16, String) {
-    let response = app.client.get(app.url(path)).send().await.unwrap();
+    let response = app.get(path).await;
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
@@ -60,13 +60,10 @@ async fn unknown_vehicle_and_session_pages_are_404(backend: Backend) {
 async fn sessions_download_as_csv_with_units_in_the_header(backend: Backend) {
     let app = spawn_scenario(backend).await;
     let response = app
-        .client
-        .get(app.url(&format!(
+        .get(&format!(
             "/vehicles/{VEHICLE_A}/sessions.csv?from=2026-03-14&to=2026-03-14"
-        )))
-        .send()
-        .await
-        .unwrap();
+        ))
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.headers()["content-type"],
@@ -92,32 +89,21 @@ async fn sessions_download_as_csv_with_units_in_the_header(backend: Backend) {
 
     // Outside the range: the header alone.
     let empty = app
-        .client
-        .get(app.url(&format!(
+        .get(&format!(
             "/vehicles/{VEHICLE_A}/sessions.csv?from=2026-04-01"
-        )))
-        .send()
+        ))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
     assert_eq!(empty.lines().count(), 1);
     let bad = app
-        .client
-        .get(app.url(&format!(
+        .get(&format!(
             "/vehicles/{VEHICLE_A}/sessions.csv?from=yesterday"
-        )))
-        .send()
-        .await
-        .unwrap();
+        ))
+        .await;
     assert_eq!(bad.status(), 400);
-    let unknown = app
-        .client
-        .get(app.url("/vehicles/nope/sessions.csv"))
-        .send()
-        .await
-        .unwrap();
+    let unknown = app.get("/vehicles/nope/sessions.csv").await;
     assert_eq!(unknown.status(), 404);
 }
 
@@ -167,14 +153,7 @@ async fn the_fleet_sums_energy_over_the_last_7_and_30_days(backend: Backend) {
             assert_eq!(app.post_webhook(body, Some(&sig)).await.status(), 200);
         }
     }
-    let response = app
-        .client
-        .post(app.url("/api/fleet_overview"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .send()
-        .await
-        .unwrap();
-    let json: Value = response.json().await.unwrap();
+    let json = app.fleet_overview().await;
     let v = &json["vehicles"][0];
     assert!(
         (v["energy_7d_kwh"].as_f64().unwrap() - 33.1).abs() < 1e-9,

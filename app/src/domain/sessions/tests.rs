@@ -830,25 +830,24 @@ proptest! {
     }
 }
 
+/// A vehicle whose IsCharging lags: still `true` after the cable is out.
+fn unplugged_still_charging(minutes: i64) -> Vec<Observation> {
+    snap(
+        minutes,
+        &[
+            (IS_CHARGING, Val::B(true)),
+            (IS_CABLE_CONNECTED, Val::B(false)),
+        ],
+    )
+}
+
 #[test]
 fn a_lagging_is_charging_after_an_unplug_starts_nothing() {
     let s = run(vec![
         charging(0, false),
         charging(10, true),
-        snap(
-            30,
-            &[
-                (IS_CHARGING, Val::B(true)),
-                (IS_CABLE_CONNECTED, Val::B(false)),
-            ],
-        ),
-        snap(
-            31,
-            &[
-                (IS_CHARGING, Val::B(true)),
-                (IS_CABLE_CONNECTED, Val::B(false)),
-            ],
-        ),
+        unplugged_still_charging(30),
+        unplugged_still_charging(31),
         snap(40, &[(IS_CHARGING, Val::B(true))]),
     ]);
     assert_eq!(s.len(), 1, "{s:#?}");
@@ -857,13 +856,7 @@ fn a_lagging_is_charging_after_an_unplug_starts_nothing() {
     let s = run(vec![
         charging(0, false),
         charging(10, true),
-        snap(
-            30,
-            &[
-                (IS_CHARGING, Val::B(true)),
-                (IS_CABLE_CONNECTED, Val::B(false)),
-            ],
-        ),
+        unplugged_still_charging(30),
         snap(
             90,
             &[
