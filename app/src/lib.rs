@@ -4,9 +4,11 @@
 pub mod api;
 pub mod components;
 pub mod domain;
+pub mod live;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
+pub mod viewer;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
@@ -36,9 +38,23 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Effects run only in the browser: this marks the page once the WASM app has taken
-    // over, which the browser tests (and curious operators) can see.
+    let viewer = viewer::Viewer::provide();
+    let live = live::Live::provide();
+    // Effects run only in the browser, once the WASM app has taken over.
     Effect::new(move |_| {
+        #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+        {
+            if viewer::browser::remember_zone(viewer) {
+                // The page was rendered for another zone: fetch it again in this one.
+                live.refresh_all();
+            }
+            viewer::browser::start_clock(viewer);
+            live::browser::connect(live);
+        }
+        #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
+        let _ = (viewer, live);
+        // Marks the page as interactive, which the browser tests (and curious
+        // operators) can see.
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
         }
@@ -55,8 +71,10 @@ pub fn App() -> impl IntoView {
                     "chargelog"
                 </A>
                 <nav aria-label="Main">
-                    <A href="/">"Fleet"</A>
+                    <A href="/" exact=true>"Fleet"</A>
+                    <A href="/events">"Deliveries"</A>
                 </nav>
+                <live::LiveBadge />
             </header>
             <main id="main">
                 <Routes fallback=pages::not_found::NotFound>
@@ -73,8 +91,12 @@ pub fn App() -> impl IntoView {
                         view=pages::session::SessionPage
                         ssr=SsrMode::Async
                     />
+                    <Route path=path!("/events") view=pages::events::EventsPage ssr=SsrMode::Async />
                 </Routes>
             </main>
+            <footer class="footer">
+                <viewer::ZoneNote />
+            </footer>
         </Router>
     }
 }

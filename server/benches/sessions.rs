@@ -143,6 +143,7 @@ async fn bench_ingest(days: i64) {
         addr: "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
         site_root: dir.path().join("site"),
         engine: EngineConfig::default(),
+        timezone: chrono_tz::Tz::UTC,
     };
     let app = Application::build(settings)
         .await

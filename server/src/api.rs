@@ -3,7 +3,7 @@
 
 use crate::startup::AppState;
 use app::domain::api::{ApiErrorBody, EnergyBuckets, SessionDetail, SessionPage, VehicleList};
-use app::domain::buckets::{energy_buckets, Bucket};
+use app::domain::buckets::Bucket;
 use app::domain::time::EpochMs;
 use app::server::sessions::{self, SessionFilter};
 use app::server::{entities::vehicles, fleet};
@@ -199,22 +199,8 @@ async fn vehicle_energy(
         ));
     }
     require_vehicle(&state, &id).await?;
-    // Sessions are counted in the bucket where they start, so look from the first
-    // bucket's start, which may be before `from`.
-    let first = app::domain::buckets::bucket_start(bucket, tz, from);
-    let starts = sessions::energy_by_start(
-        &state.db,
-        &id,
-        first.timestamp_millis(),
-        to.timestamp_millis(),
-    )
-    .await?;
-    let starts: Vec<(DateTime<Utc>, Option<f64>)> = starts
-        .into_iter()
-        .filter_map(|(at, kwh)| Some((EpochMs::new(at).ok()?.to_datetime(), kwh)))
-        .collect();
     Ok(Json(EnergyBuckets {
-        buckets: energy_buckets(bucket, tz, first, to, &starts),
+        buckets: sessions::energy_series(&state.db, Some(&id), bucket, tz, from, to).await?,
     }))
 }
 

@@ -70,6 +70,10 @@ pub struct ServeArgs {
     /// Folder with the built browser assets (`pkg/`, favicon), as cargo-leptos writes it.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+    /// Time zone (IANA name) for pages until the browser says where the viewer is, and
+    /// for readers without JavaScript. Browsers send theirs and get their own.
+    #[arg(long, env = "CHARGELOG_TIMEZONE", default_value = "UTC")]
+    pub timezone: String,
     #[command(flatten)]
     pub sessions: SessionArgs,
 }
@@ -163,6 +167,7 @@ pub struct Settings {
     pub addr: SocketAddr,
     pub site_root: PathBuf,
     pub engine: EngineConfig,
+    pub timezone: chrono_tz::Tz,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -185,6 +190,8 @@ pub enum ConfigError {
     MergeGap(f64),
     #[error("the stale time must be more than 0 and at most 720 hours, got {0}")]
     StaleAfter(f64),
+    #[error("CHARGELOG_TIMEZONE {0:?} is not an IANA time zone name (for example Europe/Berlin)")]
+    Timezone(String),
 }
 
 impl DatabaseSettings {
@@ -238,6 +245,11 @@ impl Settings {
             addr,
             site_root: serve.site_root.clone(),
             engine: serve.sessions.engine()?,
+            timezone: serve
+                .timezone
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::Timezone(serve.timezone.clone()))?,
         })
     }
 }
@@ -290,8 +302,24 @@ mod tests {
             management_token: token.map(str::to_owned),
             addr: addr.into(),
             site_root: "target/site".into(),
+            timezone: "UTC".into(),
             sessions: SessionArgs::default(),
         }
+    }
+
+    #[test]
+    fn the_default_zone_must_be_an_iana_name() {
+        let mut args = serve(None, "127.0.0.1:3000");
+        args.timezone = "Europe/Berlin".into();
+        assert_eq!(
+            Settings::from_args(&db(), &args).unwrap().timezone,
+            chrono_tz::Europe::Berlin
+        );
+        args.timezone = "CEST+2".into();
+        assert_eq!(
+            Settings::from_args(&db(), &args).unwrap_err(),
+            ConfigError::Timezone("CEST+2".into())
+        );
     }
 
     fn db() -> DatabaseArgs {

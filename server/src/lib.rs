@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod export;
+pub mod live;
 pub mod rederive;
 pub mod startup;
 pub mod sweep;

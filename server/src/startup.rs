@@ -3,6 +3,7 @@
 
 use crate::config::Settings;
 use crate::db;
+use crate::live::LiveFeed;
 use crate::webhook::{self, signature::Verifier, MAX_BODY_BYTES};
 use app::domain::sessions::EngineConfig;
 use app::server::ServerContext;
@@ -28,7 +29,11 @@ pub struct AppState {
     pub verifier: Option<Arc<Verifier>>,
     /// Deliveries refused for a missing or wrong `SC-Signature` since start.
     pub rejected_signatures: Arc<AtomicU64>,
+    /// Limits log rows for refused requests.
+    pub log_budget: Arc<webhook::LogBudget>,
     pub engine: EngineConfig,
+    pub live: Arc<LiveFeed>,
+    pub timezone: chrono_tz::Tz,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -43,6 +48,7 @@ impl AppState {
             db: self.db.clone(),
             webhooks_enabled: self.verifier.is_some(),
             engine: self.engine,
+            timezone: self.timezone,
         }
     }
 }
@@ -105,7 +111,10 @@ impl Application {
                 .clone()
                 .map(|t| Arc::new(Verifier::new(t))),
             rejected_signatures: Arc::new(AtomicU64::new(0)),
+            log_budget: Arc::default(),
             engine: settings.engine,
+            live: LiveFeed::new(),
+            timezone: settings.timezone,
         };
         let router = router(state.clone());
         Ok(Self {
@@ -126,10 +135,19 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = tokio::spawn(crate::sweep::run(self.state.db.clone(), self.state.engine));
+        let live = tokio::spawn(crate::live::run(
+            self.state.live.clone(),
+            self.state.db.clone(),
+        ));
+        let feed = self.state.live.clone();
         let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                feed.close();
+            })
             .await;
         sweeper.abort();
+        live.abort();
         served
     }
 }
@@ -177,6 +195,7 @@ pub fn router(state: AppState) -> Router {
             post(webhook::receive).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
         .route("/healthz", get(healthz))
+        .route("/live", get(crate::live::stream))
         .merge(crate::api::routes())
         .route(
             "/api/{*fn_name}",

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 pub enum AppError {
     #[error("{0}")]
     NotFound(String),
+    /// A parameter the page cannot use; the message names it.
+    #[error("{0}")]
+    BadRequest(String),
     #[error("The database is not reachable right now. Try again in a moment.")]
     Unavailable,
     #[error("Something went wrong on the server. The details are in its log.")]

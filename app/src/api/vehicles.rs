@@ -5,36 +5,72 @@ use leptos::prelude::*;
 /// Sessions per page on the vehicle page.
 pub const PAGE_SIZE: u64 = 25;
 
-/// A vehicle and one page of its sessions. `from` and `to` are dates (`YYYY-MM-DD`,
-/// both included, UTC); `cursor` is the previous page's `next_cursor`.
+/// `YYYY-MM-DD`, or an error that names the parameter.
+#[cfg(feature = "ssr")]
+fn date_param(name: &str, raw: Option<&str>) -> Result<Option<chrono::NaiveDate>, AppError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(raw) => chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| {
+                AppError::BadRequest(format!(
+                    "`{name}` must be a date like 2026-03-14, not {raw:?}."
+                ))
+            }),
+    }
+}
+
+/// A vehicle, one page of its sessions, its energy chart and its signals.
+///
+/// `from` and `to` are local dates in the viewer's zone (`YYYY-MM-DD`, both included):
+/// they filter the sessions and set the chart's range. `chart` is `day`, `week` or
+/// `month`; `cursor` is the previous page's `next_cursor`.
 #[server(endpoint = "vehicle_view")]
 pub async fn get_vehicle_view(
     id: String,
     from: Option<String>,
     to: Option<String>,
     cursor: Option<String>,
+    chart: Option<String>,
 ) -> Result<VehicleView, AppError> {
-    use crate::server::sessions::{page, SessionFilter};
+    use crate::domain::buckets::{chart_range, day_start, Bucket};
+    use crate::server::sessions::{energy_series, page, SessionFilter};
     let ctx = crate::server::context()?;
+    let tz = crate::server::viewer_tz();
     let vehicle = crate::server::fleet::vehicle_item(&ctx.db, &id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("There is no vehicle with id {id}.")))?;
-    let day = |raw: Option<String>, days_after: u64| -> Option<i64> {
-        let date = chrono::NaiveDate::parse_from_str(raw?.trim(), "%Y-%m-%d").ok()?;
-        let date = date.checked_add_days(chrono::Days::new(days_after))?;
-        Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+    let from = date_param("from", from.as_deref())?;
+    let to = date_param("to", to.as_deref())?;
+    let bucket = match chart.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Bucket::Day,
+        Some(raw) => Bucket::parse(raw).ok_or_else(|| {
+            AppError::BadRequest(format!("`chart` must be day, week or month, not {raw:?}."))
+        })?,
     };
+    let now = crate::server::now()?;
     let filter = SessionFilter {
-        from: day(from, 0),
-        to: day(to, 1),
+        from: from.map(|d| day_start(tz, d).timestamp_millis()),
+        to: to
+            .and_then(|d| d.succ_opt())
+            .map(|d| day_start(tz, d).timestamp_millis()),
         before: cursor.and_then(|c| c.parse().ok()),
         limit: PAGE_SIZE,
     };
-    let sessions = page(&ctx.db, &id, filter, &ctx.engine, crate::server::now()?).await?;
-    Ok(VehicleView { vehicle, sessions })
+    let sessions = page(&ctx.db, &id, filter, &ctx.engine, now).await?;
+    let (chart_from, chart_to) = chart_range(bucket, tz, now.to_datetime(), from, to);
+    let energy = energy_series(&ctx.db, Some(&id), bucket, tz, chart_from, chart_to).await?;
+    let signals = crate::server::signals::panel(&ctx.db, &id).await?;
+    Ok(VehicleView {
+        vehicle,
+        sessions,
+        bucket,
+        energy,
+        signals,
+    })
 }
 
-/// A session with its charge curve.
+/// A session with its charge curve and the deliveries it was built from.
 #[server(endpoint = "session_detail")]
 pub async fn get_session_detail(id: String) -> Result<SessionDetail, AppError> {
     let ctx = crate::server::context()?;

@@ -1,6 +1,7 @@
 use crate::domain::api::Sample;
 use crate::domain::chart::{line_path, ticks_from_zero, Scale};
 use crate::domain::fleet::format_number;
+use crate::viewer::local;
 use leptos::prelude::*;
 
 const W: f64 = 720.0;
@@ -11,7 +12,7 @@ const TOP: f64 = 16.0;
 const BOTTOM: f64 = 32.0;
 
 fn readout(s: &Sample) -> String {
-    let mut parts = vec![s.at.format("%H:%M UTC").to_string()];
+    let mut parts = vec![local(s.at).format("%H:%M").to_string()];
     if let Some(kw) = s.power_kw {
         parts.push(format!("{} kW", format_number(kw)));
     }
@@ -67,7 +68,7 @@ pub fn ChargeCurve(samples: Vec<Sample>) -> impl IntoView {
         .map(|i| {
             let t = t0 + (t1 - t0) * f64::from(i) / 4.0;
             let label = chrono::DateTime::from_timestamp_millis(t as i64)
-                .map(|d| d.format("%H:%M").to_string())
+                .map(|d| local(d).format("%H:%M").to_string())
                 .unwrap_or_default();
             (x.map(t), label)
         })

@@ -1,6 +1,6 @@
-use crate::components::vehicle_table::Timestamp;
 use crate::domain::api::SessionDto;
 use crate::domain::fleet::{format_duration, format_number};
+use crate::viewer::Timestamp;
 use leptos::prelude::*;
 
 fn kwh(s: &SessionDto) -> String {

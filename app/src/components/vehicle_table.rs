@@ -1,18 +1,6 @@
 use crate::domain::fleet::{format_number, FleetQuery, SortKey, VehicleSummary};
-use chrono::{DateTime, Utc};
+use crate::viewer::Timestamp;
 use leptos::prelude::*;
-
-/// An instant as a `<time>` element: exact UTC text, machine-readable attribute.
-#[component]
-pub fn Timestamp(at: Option<DateTime<Utc>>) -> impl IntoView {
-    match at {
-        Some(at) => view! {
-            <time datetime=at.to_rfc3339()>{at.format("%Y-%m-%d %H:%M UTC").to_string()}</time>
-        }
-        .into_any(),
-        None => view! { <span class="muted">"—"</span> }.into_any(),
-    }
-}
 
 #[component]
 fn SocBar(percent: Option<f64>) -> impl IntoView {
@@ -131,7 +119,7 @@ pub fn VehicleTable(
                             <td data-label="kWh 7 days" class="num">{format_number(v.energy_7d_kwh)}</td>
                             <td data-label="kWh 30 days" class="num">{format_number(v.energy_30d_kwh)}</td>
                             <td data-label="Last update">
-                                <Timestamp at=v.updated_at />
+                                <Timestamp at=v.updated_at relative=true />
                             </td>
                         </tr>
                     </For>

@@ -131,6 +131,9 @@ pub struct SessionDetail {
     #[serde(flatten)]
     pub session: SessionDto,
     pub samples: Vec<Sample>,
+    /// The stored deliveries whose readings fall in the session, oldest first.
+    #[serde(default)]
+    pub deliveries: Vec<super::events::LogEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,9 +155,51 @@ pub struct ApiErrorBody {
     pub error: String,
 }
 
-/// The vehicle page's data: the vehicle and one page of its sessions.
+/// The newest value of one signal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalState {
+    pub code: String,
+    /// The value with its unit, ready to show ("41 %", "true", "FAST").
+    pub value: String,
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// A signal that reported errors for a vehicle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalErrors {
+    pub code: String,
+    pub error_type: Option<String>,
+    pub error_code: Option<String>,
+    pub count: i64,
+    pub last_at: Option<DateTime<Utc>>,
+}
+
+/// One VEHICLE_ERROR entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VehicleErrorItem {
+    pub reported_at: DateTime<Utc>,
+    pub error_type: Option<String>,
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub description: Option<String>,
+    pub signals: Vec<String>,
+}
+
+/// The vehicle page's signals panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalsPanel {
+    pub latest: Vec<SignalState>,
+    pub erroring: Vec<SignalErrors>,
+    pub recent_errors: Vec<VehicleErrorItem>,
+}
+
+/// The vehicle page's data: the vehicle, one page of its sessions, its energy chart and
+/// its signals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VehicleView {
     pub vehicle: VehicleItem,
     pub sessions: SessionPage,
+    pub bucket: super::buckets::Bucket,
+    pub energy: Vec<EnergyBucket>,
+    pub signals: SignalsPanel,
 }

@@ -54,6 +54,75 @@ fn next_date(bucket: Bucket, date: NaiveDate) -> NaiveDate {
     }
 }
 
+fn previous_date(bucket: Bucket, date: NaiveDate) -> NaiveDate {
+    match bucket {
+        Bucket::Day => date - Days::new(1),
+        Bucket::Week => date - Days::new(7),
+        Bucket::Month => date - Months::new(1),
+    }
+}
+
+/// The first instant of a local calendar date in `tz`.
+pub fn day_start(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
+    local_midnight(tz, date)
+}
+
+impl Bucket {
+    /// How many buckets a chart shows when no range is chosen.
+    pub fn default_span(self) -> usize {
+        match self {
+            Bucket::Day => 30,
+            Bucket::Week => 12,
+            Bucket::Month => 12,
+        }
+    }
+
+    pub fn as_param(self) -> &'static str {
+        match self {
+            Bucket::Day => "day",
+            Bucket::Week => "week",
+            Bucket::Month => "month",
+        }
+    }
+}
+
+/// Most buckets a chart draws; a longer range keeps its newest buckets.
+pub const MAX_CHART_BUCKETS: usize = 400;
+
+/// The `[from, to)` a chart covers, whole buckets in `tz`: the local dates
+/// `from_date..=to_date` widened to whole buckets, or, for what is not given, the
+/// last [`Bucket::default_span`] buckets up to the one holding `now`.
+pub fn chart_range(
+    bucket: Bucket,
+    tz: Tz,
+    now: DateTime<Utc>,
+    from_date: Option<NaiveDate>,
+    to_date: Option<NaiveDate>,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let (from_date, to_date) = match (from_date, to_date) {
+        (Some(f), Some(t)) if f > t => (Some(t), Some(f)),
+        other => other,
+    };
+    let last_day = to_date.unwrap_or_else(|| now.with_timezone(&tz).date_naive());
+    let last = first_date(bucket, last_day);
+    let to = local_midnight(tz, next_date(bucket, last));
+    let mut first = match from_date {
+        Some(d) => first_date(bucket, d),
+        None => (1..bucket.default_span()).fold(last, |d, _| previous_date(bucket, d)),
+    };
+    let mut count = 1;
+    let mut date = last;
+    while date > first {
+        date = previous_date(bucket, date);
+        count += 1;
+        if count == MAX_CHART_BUCKETS {
+            first = date;
+            break;
+        }
+    }
+    (local_midnight(tz, first), to)
+}
+
 /// The start of the bucket containing `at`.
 pub fn bucket_start(bucket: Bucket, tz: Tz, at: DateTime<Utc>) -> DateTime<Utc> {
     let local = at.with_timezone(&tz).date_naive();
@@ -207,6 +276,54 @@ mod tests {
         assert_eq!(
             start.with_timezone(&tz).format("%H:%M").to_string(),
             "01:00"
+        );
+    }
+
+    #[test]
+    fn a_chart_defaults_to_the_last_buckets_up_to_now() {
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        let now = utc("2026-11-28T10:00:00Z");
+        let (from, to) = chart_range(Bucket::Day, tz, now, None, None);
+        assert_eq!(to, utc("2026-11-28T23:00:00Z"));
+        assert_eq!(from, utc("2026-10-29T23:00:00Z"));
+        assert_eq!(bucket_starts(Bucket::Day, tz, from, to).len(), 30);
+        // Across the October DST change the days still cut at local midnight.
+        let (from, to) = chart_range(Bucket::Month, tz, now, None, None);
+        assert_eq!(from, utc("2025-11-30T23:00:00Z"));
+        assert_eq!(to, utc("2026-11-30T23:00:00Z"));
+        assert_eq!(bucket_starts(Bucket::Month, tz, from, to).len(), 12);
+    }
+
+    #[test]
+    fn a_chosen_range_is_widened_to_whole_buckets_and_capped() {
+        let tz: Tz = "UTC".parse().unwrap();
+        let now = utc("2026-11-28T10:00:00Z");
+        let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        // Wednesday to Wednesday: Monday of the first week to Monday after the last.
+        let (from, to) = chart_range(
+            Bucket::Week,
+            tz,
+            now,
+            date("2026-03-04"),
+            date("2026-03-18"),
+        );
+        assert_eq!(from, utc("2026-03-02T00:00:00Z"));
+        assert_eq!(to, utc("2026-03-23T00:00:00Z"));
+        // Reversed dates are swapped rather than refused.
+        assert_eq!(
+            chart_range(
+                Bucket::Week,
+                tz,
+                now,
+                date("2026-03-18"),
+                date("2026-03-04")
+            ),
+            (from, to)
+        );
+        let (from, to) = chart_range(Bucket::Day, tz, now, date("2000-01-01"), None);
+        assert_eq!(
+            bucket_starts(Bucket::Day, tz, from, to).len(),
+            MAX_CHART_BUCKETS
         );
     }
 

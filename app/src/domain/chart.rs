@@ -93,9 +93,46 @@ pub fn nearest(xs: &[f64], x: f64) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
+/// The label under a bar: "14 Mar" for a day or a week (its Monday), "Mar 2026" for a
+/// month.
+pub fn bucket_label(bucket: crate::domain::buckets::Bucket, date: chrono::NaiveDate) -> String {
+    use crate::domain::buckets::Bucket;
+    match bucket {
+        Bucket::Day | Bucket::Week => date.format("%-d %b").to_string(),
+        Bucket::Month => date.format("%b %Y").to_string(),
+    }
+}
+
+/// Which of `count` bars get an axis label so that at most `max_labels` do: every
+/// `step`-th, counted from the newest bar so the current bucket is always labelled.
+pub fn label_step(count: usize, max_labels: usize) -> usize {
+    if max_labels == 0 {
+        return usize::MAX;
+    }
+    count.div_ceil(max_labels).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bars_are_labelled_by_day_or_month() {
+        use crate::domain::buckets::Bucket;
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 3, 9).unwrap();
+        assert_eq!(bucket_label(Bucket::Day, d), "9 Mar");
+        assert_eq!(bucket_label(Bucket::Week, d), "9 Mar");
+        assert_eq!(bucket_label(Bucket::Month, d), "Mar 2026");
+    }
+
+    #[test]
+    fn labels_are_thinned_to_fit() {
+        assert_eq!(label_step(30, 8), 4);
+        assert_eq!(label_step(7, 8), 1);
+        assert_eq!(label_step(0, 8), 1);
+        assert_eq!(label_step(400, 10), 40);
+        assert_eq!(label_step(5, 0), usize::MAX);
+    }
 
     #[test]
     fn scales_map_linearly_and_may_invert() {

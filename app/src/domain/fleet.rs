@@ -35,21 +35,37 @@ pub enum ChargeStatus {
     Unknown,
 }
 
+/// "2023 POLESTAR Polestar 2", or the id when nothing else is known.
+pub fn vehicle_name(
+    id: &str,
+    year: Option<i32>,
+    make: Option<&str>,
+    model: Option<&str>,
+) -> String {
+    let parts: Vec<String> = [
+        year.map(|y| y.to_string()),
+        make.map(str::to_owned),
+        model.map(str::to_owned),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|p| !p.trim().is_empty())
+    .collect();
+    if parts.is_empty() {
+        id.to_owned()
+    } else {
+        parts.join(" ")
+    }
+}
+
 impl VehicleSummary {
     pub fn display_name(&self) -> String {
-        let parts: Vec<String> = [
-            self.year.map(|y| y.to_string()),
-            self.make.clone(),
-            self.model.clone(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if parts.is_empty() {
-            self.id.clone()
-        } else {
-            parts.join(" ")
-        }
+        vehicle_name(
+            &self.id,
+            self.year,
+            self.make.as_deref(),
+            self.model.as_deref(),
+        )
     }
 
     pub fn status(&self) -> ChargeStatus {
@@ -82,9 +98,21 @@ impl ChargeStatus {
     }
 }
 
+/// The numbers above the fleet table, in the viewer's zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct FleetTotals {
+    pub vehicles: usize,
+    pub charging_now: usize,
+    pub kwh_today: f64,
+    pub kwh_this_month: f64,
+}
+
 /// The fleet page's data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FleetOverview {
+    pub totals: FleetTotals,
+    /// Energy added per day over the last 30 days (by session start).
+    pub daily: Vec<crate::domain::api::EnergyBucket>,
     pub vehicles: Vec<VehicleSummary>,
     /// Whether the server has a management token, so webhooks can be accepted.
     pub webhooks_enabled: bool,
@@ -110,9 +138,44 @@ pub fn format_duration(seconds: i64) -> String {
     }
 }
 
+/// How long ago, for times within the last 30 days: "just now", "3 min ago",
+/// "5 h ago", "2 days ago". `None` for older times (show the date) and for the future
+/// beyond a minute of clock skew.
+pub fn format_ago(elapsed_ms: i64) -> Option<String> {
+    const MINUTE: i64 = 60_000;
+    const HOUR: i64 = 60 * MINUTE;
+    const DAY: i64 = 24 * HOUR;
+    match elapsed_ms {
+        ms if ms < -MINUTE => None,
+        ms if ms < MINUTE => Some("just now".to_owned()),
+        ms if ms < HOUR => Some(format!("{} min ago", ms / MINUTE)),
+        ms if ms < DAY => Some(format!("{} h ago", ms / HOUR)),
+        ms if ms < 2 * DAY => Some("yesterday".to_owned()),
+        ms if ms < 30 * DAY => Some(format!("{} days ago", ms / DAY)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ago_reads_naturally_and_gives_up_after_a_month() {
+        let min = 60_000;
+        assert_eq!(format_ago(-30_000).as_deref(), Some("just now"));
+        assert_eq!(format_ago(59_999).as_deref(), Some("just now"));
+        assert_eq!(format_ago(3 * min).as_deref(), Some("3 min ago"));
+        assert_eq!(format_ago(60 * min).as_deref(), Some("1 h ago"));
+        assert_eq!(
+            format_ago(23 * 60 * min + 59 * min).as_deref(),
+            Some("23 h ago")
+        );
+        assert_eq!(format_ago(24 * 60 * min).as_deref(), Some("yesterday"));
+        assert_eq!(format_ago(3 * 24 * 60 * min).as_deref(), Some("3 days ago"));
+        assert_eq!(format_ago(30 * 24 * 60 * min), None);
+        assert_eq!(format_ago(-2 * min), None);
+    }
 
     pub(super) fn summary() -> VehicleSummary {
         VehicleSummary {

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod buckets;
 pub mod chart;
+pub mod events;
 pub mod fleet;
 pub mod ids;
 pub mod reading;

@@ -1,8 +1,11 @@
 use crate::api::fleet::get_fleet_overview;
 use crate::components::empty_fleet::EmptyFleet;
+use crate::components::energy_chart::EnergyChart;
 use crate::components::error_view::ErrorView;
 use crate::components::vehicle_table::VehicleTable;
-use crate::domain::fleet::{ChargeStatus, FleetQuery};
+use crate::domain::buckets::Bucket;
+use crate::domain::fleet::{format_number, ChargeStatus, FleetQuery, FleetTotals};
+use crate::live::Live;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -10,7 +13,8 @@ use leptos_router::hooks::use_query_map;
 /// `/`: every vehicle and its latest state.
 #[component]
 pub fn FleetPage() -> impl IntoView {
-    let overview = Resource::new(|| (), |_| get_fleet_overview());
+    let live = Live::get();
+    let overview = Resource::new(move || live.map(Live::version), |_| get_fleet_overview());
     let query = use_query_map();
     let fleet_query = Memo::new(move |_| {
         let q = query.read();
@@ -19,7 +23,7 @@ pub fn FleetPage() -> impl IntoView {
     view! {
         <Title text="Fleet" />
         <h1>"Fleet"</h1>
-        <Suspense fallback=|| view! { <p class="loading">"Loading vehicles…"</p> }>
+        <Transition fallback=|| view! { <p class="loading">"Loading vehicles…"</p> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorView errors /> }>
                 {move || Suspend::new(async move {
                     overview
@@ -33,6 +37,14 @@ pub fn FleetPage() -> impl IntoView {
                                 let total = overview.vehicles.len();
                                 let shown = fq.apply(overview.vehicles);
                                 view! {
+                                    <Totals totals=overview.totals />
+                                    <h2>"Energy added per day"</h2>
+                                    <EnergyChart
+                                        buckets=overview.daily
+                                        bucket=Bucket::Day
+                                        label="Fleet energy added per day, last 30 days".to_owned()
+                                    />
+                                    <h2>"Vehicles"</h2>
                                     <FleetSearch query=fq.clone() />
                                     <VehicleTable vehicles=shown total query=fq />
                                 }
@@ -41,7 +53,7 @@ pub fn FleetPage() -> impl IntoView {
                         })
                 })}
             </ErrorBoundary>
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -72,5 +84,30 @@ fn FleetSearch(query: FleetQuery) -> impl IntoView {
             {query.descending.then(|| view! { <input type="hidden" name="dir" value="desc" /> })}
             <button type="submit">"Apply"</button>
         </form>
+    }
+}
+
+/// The fleet's headline numbers.
+#[component]
+fn Totals(totals: FleetTotals) -> impl IntoView {
+    view! {
+        <dl class="facts totals" aria-label="Fleet totals">
+            <div>
+                <dt>"Vehicles"</dt>
+                <dd data-total="vehicles">{totals.vehicles}</dd>
+            </div>
+            <div>
+                <dt>"Charging now"</dt>
+                <dd data-total="charging">{totals.charging_now}</dd>
+            </div>
+            <div>
+                <dt>"Energy today"</dt>
+                <dd data-total="today">{format!("{} kWh", format_number(totals.kwh_today))}</dd>
+            </div>
+            <div>
+                <dt>"Energy this month"</dt>
+                <dd data-total="month">{format!("{} kWh", format_number(totals.kwh_this_month))}</dd>
+            </div>
+        </dl>
     }
 }

@@ -1,5 +1,6 @@
 //! Pages: each owns its data loading; components only display.
 
+pub mod events;
 pub mod fleet;
 pub mod not_found;
 pub mod session;

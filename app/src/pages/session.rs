@@ -2,10 +2,11 @@ use crate::api::error::AppError;
 use crate::api::vehicles::get_session_detail;
 use crate::components::charge_curve::ChargeCurve;
 use crate::components::error_view::ErrorView;
-use crate::components::vehicle_table::Timestamp;
 use crate::domain::api::SessionDetail;
 use crate::domain::fleet::{format_duration, format_number};
+use crate::live::Live;
 use crate::pages::not_found::NotFound;
+use crate::viewer::{format_local, Timestamp};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -14,12 +15,18 @@ use leptos_router::hooks::use_params_map;
 #[component]
 pub fn SessionPage() -> impl IntoView {
     let params = use_params_map();
+    let live = Live::get();
     let data = Resource::new(
-        move || params.read().get("id").unwrap_or_default(),
-        get_session_detail,
+        move || {
+            (
+                params.read().get("id").unwrap_or_default(),
+                live.map(Live::version),
+            )
+        },
+        |(id, _)| get_session_detail(id),
     );
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading the session…"</p> }>
+        <Transition fallback=|| view! { <p class="loading">"Loading the session…"</p> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorView errors /> }>
                 {move || Suspend::new(async move {
                     match data.await {
@@ -29,7 +36,7 @@ pub fn SessionPage() -> impl IntoView {
                     }
                 })}
             </ErrorBoundary>
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -40,16 +47,28 @@ fn number(v: Option<f64>, unit: &str) -> String {
 #[component]
 fn SessionView(detail: SessionDetail) -> impl IntoView {
     let s = detail.session;
-    let title = format!("Session {}", s.started_at.format("%Y-%m-%d %H:%M UTC"));
+    let title = format!("Session {}", format_local(s.started_at));
     let energy = match (s.energy_added_kwh, s.energy_source.as_deref()) {
         (Some(kwh), Some(source)) => format!("{} kWh (from {source})", format_number(kwh)),
         _ => "—".to_owned(),
     };
     let status = format!("{:?}", s.status).to_lowercase();
     let place = match (s.latitude, s.longitude) {
-        (Some(lat), Some(lon)) => format!("{lat:.5}, {lon:.5}"),
-        _ => "—".to_owned(),
+        (Some(lat), Some(lon)) => view! {
+            {format!("{lat:.5}, {lon:.5}")}
+            " "
+            <a
+                href=format!("https://www.openstreetmap.org/?mlat={lat:.5}&mlon={lon:.5}#map=16/{lat:.5}/{lon:.5}")
+                rel="noopener noreferrer"
+                target="_blank"
+            >
+                "map"
+            </a>
+        }
+        .into_any(),
+        _ => view! { "—" }.into_any(),
     };
+    let deliveries = detail.deliveries;
     let samples = detail.samples;
     view! {
         <Title text=title.clone() />
@@ -115,5 +134,39 @@ fn SessionView(detail: SessionDetail) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+        <h2>"Deliveries"</h2>
+        {if deliveries.is_empty() {
+            view! { <p class="muted">"No stored delivery has readings in this session."</p> }.into_any()
+        } else {
+            view! {
+                <p class="muted">{format!("The {} deliveries whose readings built this session.", deliveries.len())}</p>
+                <div class="table-wrap">
+                    <table class="fleet deliveries">
+                        <caption class="visually-hidden">"Deliveries that built this session"</caption>
+                        <thead>
+                            <tr>
+                                <th scope="col">"Received"</th>
+                                <th scope="col">"Type"</th>
+                                <th scope="col">"Triggers"</th>
+                                <th scope="col">"Event id"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {deliveries
+                                .into_iter()
+                                .map(|d| view! {
+                                    <tr data-log-id=d.id>
+                                        <th scope="row"><Timestamp at=Some(d.received_at) /></th>
+                                        <td data-label="Type">{d.event_type.unwrap_or_default()}</td>
+                                        <td data-label="Triggers" class="wrap">{d.triggers.join(", ")}</td>
+                                        <td data-label="Event id" class="wrap mono">{d.event_id.unwrap_or_default()}</td>
+                                    </tr>
+                                })
+                                .collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            }.into_any()
+        }}
     }
 }

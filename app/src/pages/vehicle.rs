@@ -1,11 +1,14 @@
 use crate::api::error::AppError;
 use crate::api::vehicles::get_vehicle_view;
+use crate::components::energy_chart::EnergyChart;
 use crate::components::error_view::ErrorView;
 use crate::components::session_table::SessionTable;
-use crate::components::vehicle_table::Timestamp;
-use crate::domain::api::VehicleView;
-use crate::domain::fleet::format_number;
+use crate::domain::api::{SignalsPanel, VehicleView};
+use crate::domain::buckets::Bucket;
+use crate::domain::fleet::{format_number, url_escape, vehicle_name};
+use crate::live::Live;
 use crate::pages::not_found::NotFound;
+use crate::viewer::Timestamp;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -16,6 +19,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 pub fn VehiclePage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
+    let version = Live::get()
+        .map(|live| live.version_for(move || params.read().get("id").unwrap_or_default()));
     let data = Resource::new(
         move || {
             let q = query.read();
@@ -24,12 +29,14 @@ pub fn VehiclePage() -> impl IntoView {
                 q.get("from").filter(|s| !s.is_empty()),
                 q.get("to").filter(|s| !s.is_empty()),
                 q.get("cursor").filter(|s| !s.is_empty()),
+                q.get("chart").filter(|s| !s.is_empty()),
+                version.map(|v| v.get()),
             )
         },
-        |(id, from, to, cursor)| get_vehicle_view(id, from, to, cursor),
+        |(id, from, to, cursor, chart, _)| get_vehicle_view(id, from, to, cursor, chart),
     );
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading the vehicle…"</p> }>
+        <Transition fallback=|| view! { <p class="loading">"Loading the vehicle…"</p> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorView errors /> }>
                 {move || Suspend::new(async move {
                     match data.await {
@@ -39,7 +46,7 @@ pub fn VehiclePage() -> impl IntoView {
                     }
                 })}
             </ErrorBoundary>
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -47,16 +54,7 @@ pub fn VehiclePage() -> impl IntoView {
 fn VehicleDetail(view: VehicleView) -> impl IntoView {
     let query = use_query_map();
     let v = view.vehicle;
-    let name = [
-        v.year.map(|y| y.to_string()),
-        v.make.clone(),
-        v.model.clone(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(" ");
-    let name = if name.is_empty() { v.id.clone() } else { name };
+    let name = vehicle_name(&v.id, v.year, v.make.as_deref(), v.model.as_deref());
     let status = match (v.latest.is_charging, v.latest.is_plugged_in) {
         (Some(true), _) => "Charging",
         (_, Some(true)) => "Plugged in",
@@ -66,20 +64,45 @@ fn VehicleDetail(view: VehicleView) -> impl IntoView {
     let from = query.read_untracked().get("from").unwrap_or_default();
     let to = query.read_untracked().get("to").unwrap_or_default();
     let has_cursor = query.read_untracked().get("cursor").is_some();
+    let bucket = view.bucket;
     let keep = |name: &str, value: &str| {
         if value.is_empty() {
             String::new()
         } else {
-            format!("&{name}={value}")
+            format!("&{name}={}", url_escape(value))
         }
+    };
+    let range = format!("{}{}", keep("from", &from), keep("to", &to));
+    let chart_param = if bucket == Bucket::Day {
+        String::new()
+    } else {
+        format!("&chart={}", bucket.as_param())
     };
     let older = view
         .sessions
         .next_cursor
         .clone()
-        .map(|c| format!("?cursor={c}{}{}", keep("from", &from), keep("to", &to)));
-    let newest = format!("?{}{}", keep("from", &from), keep("to", &to)).replace("?&", "?");
-    let csv = format!("/vehicles/{}/sessions.csv{newest}", v.id);
+        .map(|c| format!("?cursor={c}{range}{chart_param}"));
+    let newest = format!("?{range}{chart_param}").replace("?&", "?");
+    let csv = format!(
+        "/vehicles/{}/sessions.csv{}",
+        v.id,
+        format!("?{range}").replace("?&", "?")
+    );
+    let chart_links = [Bucket::Day, Bucket::Week, Bucket::Month]
+        .into_iter()
+        .map(|b| {
+            let href = format!("?chart={}{range}", b.as_param());
+            let current = if b == bucket { "true" } else { "false" };
+            let label = match b {
+                Bucket::Day => "Days",
+                Bucket::Week => "Weeks",
+                Bucket::Month => "Months",
+            };
+            view! { <a href=href aria-current=current>{label}</a> }
+        })
+        .collect_view();
+    let chart_label = format!("Energy added per {} by {name}", bucket.as_param());
     view! {
         <Title text=name.clone() />
         <nav class="crumbs" aria-label="Breadcrumb">
@@ -116,17 +139,103 @@ fn VehicleDetail(view: VehicleView) -> impl IntoView {
                 </dd>
             </div>
         </dl>
-        <h2>"Charging sessions"</h2>
-        <form method="get" class="filter" aria-label="Filter sessions by date">
+        <form method="get" class="filter" aria-label="Date range for the chart and the sessions">
             <label>"From " <input type="date" name="from" value=from.clone() /></label>
             <label>"To " <input type="date" name="to" value=to.clone() /></label>
-            <button type="submit">"Filter"</button>
-            <a class="download" href=csv download>"Download CSV"</a>
+            {(bucket != Bucket::Day).then(|| view! { <input type="hidden" name="chart" value=bucket.as_param() /> })}
+            <button type="submit">"Apply"</button>
+            {(!from.is_empty() || !to.is_empty()).then(|| view! { <a class="download" href="?">"All dates"</a> })}
         </form>
+        <h2>"Energy added"</h2>
+        <nav class="chart-controls" aria-label="Chart period">"Per: " {chart_links}</nav>
+        <EnergyChart buckets=view.energy bucket label=chart_label />
+        <h2>"Charging sessions"</h2>
+        <p><a class="download" href=csv download>"Download these sessions as CSV"</a></p>
         <SessionTable sessions=view.sessions.sessions />
         <nav class="pager" aria-label="Session pages">
             {has_cursor.then(|| view! { <a href=newest>"← Newest"</a> })}
             {older.map(|href| view! { <a href=href rel="next">"Older sessions →"</a> })}
         </nav>
+        <SignalsPanelView panel=view.signals vehicle_id=v.id.clone() />
+    }
+}
+
+/// Each signal's newest value, the signals that report errors, and VEHICLE_ERRORs.
+#[component]
+fn SignalsPanelView(panel: SignalsPanel, vehicle_id: String) -> impl IntoView {
+    let SignalsPanel {
+        latest,
+        erroring,
+        recent_errors,
+    } = panel;
+    view! {
+        <section aria-labelledby="signals-heading" class="signals">
+            <h2 id="signals-heading">"Signals"</h2>
+            {if latest.is_empty() {
+                view! { <p class="muted">"No signal values yet."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table class="fleet signals-latest">
+                            <caption class="visually-hidden">"Newest value of each signal"</caption>
+                            <thead><tr>
+                                <th scope="col">"Signal"</th>
+                                <th scope="col" class="num">"Value"</th>
+                                <th scope="col">"Observed"</th>
+                            </tr></thead>
+                            <tbody>
+                                {latest.into_iter().map(|s| view! {
+                                    <tr data-signal=s.code.clone()>
+                                        <th scope="row" class="mono">{s.code.clone()}</th>
+                                        <td data-label="Value" class="num">{s.value}</td>
+                                        <td data-label="Observed"><Timestamp at=s.at /></td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+            <h3>"Signals that report errors"</h3>
+            {if erroring.is_empty() {
+                view! { <p class="muted">"None: every signal has answered."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="error-list">
+                        {erroring.into_iter().map(|e| view! {
+                            <li>
+                                <span class="mono">{e.code}</span>": "
+                                {[e.error_type, e.error_code].into_iter().flatten().collect::<Vec<_>>().join(" / ")}
+                                {format!(" ({} time{}, last ", e.count, if e.count == 1 { "" } else { "s" })}
+                                <Timestamp at=e.last_at />")"
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+            <h3>"Recent vehicle errors"</h3>
+            {if recent_errors.is_empty() {
+                view! { <p class="muted">"No VEHICLE_ERROR received."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="error-list">
+                        {recent_errors.into_iter().map(|e| {
+                            let what = [e.error_type, e.code].into_iter().flatten().collect::<Vec<_>>().join(" / ");
+                            let signals = if e.signals.is_empty() { "whole vehicle".to_owned() } else { e.signals.join(", ") };
+                            view! {
+                                <li>
+                                    <Timestamp at=Some(e.reported_at) />" · "
+                                    <strong>{what}</strong>
+                                    {e.state.map(|s| format!(" ({s})"))}
+                                    " · " {signals}
+                                    {e.description.map(|d| view! { <br /><span class="muted">{d}</span> })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+            <p><a href=format!("/events?vehicle={}", url_escape(&vehicle_id))>"This vehicle's deliveries →"</a></p>
+        </section>
     }
 }

@@ -190,3 +190,41 @@ async fn recent_energy(
         .map(|(id, week, month)| (id, (week.unwrap_or(0.0), month.unwrap_or(0.0))))
         .collect())
 }
+
+/// The fleet page's totals and daily energy, in `tz`, as of `now`.
+pub async fn fleet_energy(
+    db: &impl ConnectionTrait,
+    vehicles: &[VehicleSummary],
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Result<
+    (
+        crate::domain::fleet::FleetTotals,
+        Vec<crate::domain::api::EnergyBucket>,
+    ),
+    DbErr,
+> {
+    use crate::domain::buckets::{bucket_start, chart_range, Bucket};
+    use crate::domain::fleet::{ChargeStatus, FleetTotals};
+    let (from, to) = chart_range(Bucket::Day, tz, now, None, None);
+    let daily = super::sessions::energy_series(db, None, Bucket::Day, tz, from, to).await?;
+    let month = super::sessions::energy_series(
+        db,
+        None,
+        Bucket::Month,
+        tz,
+        bucket_start(Bucket::Month, tz, now),
+        to,
+    )
+    .await?;
+    let totals = FleetTotals {
+        vehicles: vehicles.len(),
+        charging_now: vehicles
+            .iter()
+            .filter(|v| v.status() == ChargeStatus::Charging)
+            .count(),
+        kwh_today: daily.last().map_or(0.0, |b| b.energy_kwh),
+        kwh_this_month: month.iter().map(|b| b.energy_kwh).sum(),
+    };
+    Ok((totals, daily))
+}

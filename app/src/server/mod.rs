@@ -2,8 +2,10 @@
 //! and server functions share.
 
 pub mod entities;
+pub mod events;
 pub mod fleet;
 pub mod sessions;
+pub mod signals;
 
 use crate::api::error::AppError;
 use sea_orm::DatabaseConnection;
@@ -15,6 +17,8 @@ pub struct ServerContext {
     /// A management token is configured, so the webhook endpoint accepts deliveries.
     pub webhooks_enabled: bool,
     pub engine: crate::domain::sessions::EngineConfig,
+    /// The zone for viewers whose browser has not told us theirs.
+    pub timezone: chrono_tz::Tz,
 }
 
 pub fn context() -> Result<ServerContext, AppError> {
@@ -30,4 +34,46 @@ pub fn now() -> Result<crate::domain::time::EpochMs, AppError> {
         tracing::error!("the system clock is before 1970");
         AppError::Internal
     })
+}
+
+/// The viewer's time zone: the one their browser stored in the
+/// [`crate::viewer::ZONE_COOKIE`] cookie, else the server's default.
+pub fn viewer_tz() -> chrono_tz::Tz {
+    let default =
+        leptos::prelude::use_context::<ServerContext>().map_or(chrono_tz::Tz::UTC, |c| c.timezone);
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|parts| zone_from_cookies(&parts.headers))
+        .unwrap_or(default)
+}
+
+fn zone_from_cookies(headers: &http::HeaderMap) -> Option<chrono_tz::Tz> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == crate::viewer::ZONE_COOKIE)
+        .and_then(|(_, value)| value.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_zone_cookie_is_read_among_others_and_checked() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::COOKIE,
+            "a=1; chargelog_tz=Europe/Berlin; b=2".parse().unwrap(),
+        );
+        assert_eq!(zone_from_cookies(&headers), Some(chrono_tz::Europe::Berlin));
+        headers.insert(
+            http::header::COOKIE,
+            "chargelog_tz=Mars/Olympus".parse().unwrap(),
+        );
+        assert_eq!(zone_from_cookies(&headers), None);
+        assert_eq!(zone_from_cookies(&http::HeaderMap::new()), None);
+    }
 }

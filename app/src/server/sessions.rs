@@ -475,25 +475,54 @@ pub async fn samples(
     Ok(out)
 }
 
-/// `(started_at, energy_added_kwh)` of a vehicle's sessions that started in `[from, to)`.
+/// `(started_at, energy_added_kwh)` of the sessions (of one vehicle, or all) that
+/// started in `[from, to)`.
 pub async fn energy_by_start(
     db: &impl ConnectionTrait,
-    vehicle_id: &str,
+    vehicle_id: Option<&str>,
     from: i64,
     to: i64,
 ) -> Result<Vec<(i64, Option<f64>)>, DbErr> {
     use sea_orm::QuerySelect;
-    sessions::Entity::find()
+    let mut query = sessions::Entity::find()
         .select_only()
         .column(sessions::Column::StartedAt)
-        .column(sessions::Column::EnergyAddedKwh)
-        .filter(sessions::Column::VehicleId.eq(vehicle_id))
+        .column(sessions::Column::EnergyAddedKwh);
+    if let Some(vehicle_id) = vehicle_id {
+        query = query.filter(sessions::Column::VehicleId.eq(vehicle_id));
+    }
+    query
         .filter(sessions::Column::StartedAt.gte(from))
         .filter(sessions::Column::StartedAt.lt(to))
         .order_by_asc(sessions::Column::StartedAt)
         .into_tuple()
         .all(db)
         .await
+}
+
+/// Energy added per bucket of `[from, to)` in `tz`, by session start, for one vehicle
+/// or the whole fleet. The first bucket starts where the bucket holding `from` does.
+pub async fn energy_series(
+    db: &impl ConnectionTrait,
+    vehicle_id: Option<&str>,
+    bucket: crate::domain::buckets::Bucket,
+    tz: chrono_tz::Tz,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<crate::domain::api::EnergyBucket>, DbErr> {
+    use crate::domain::buckets::{bucket_start, energy_buckets};
+    let first = bucket_start(bucket, tz, from);
+    let starts: Vec<_> = energy_by_start(
+        db,
+        vehicle_id,
+        first.timestamp_millis(),
+        to.timestamp_millis(),
+    )
+    .await?
+    .into_iter()
+    .filter_map(|(at, kwh)| Some((EpochMs::new(at).ok()?.to_datetime(), kwh)))
+    .collect();
+    Ok(energy_buckets(bucket, tz, first, to, &starts))
 }
 
 /// Sessions stored as charging that have heard nothing for the stale time:
@@ -582,5 +611,10 @@ pub async fn detail(
     };
     let end = row.ended_at.unwrap_or(row.last_reading_at);
     let samples = samples(db, &row.vehicle_id, row.started_at, end).await?;
-    Ok(Some(crate::domain::api::SessionDetail { session, samples }))
+    let deliveries = super::events::for_window(db, &row.vehicle_id, row.started_at, end).await?;
+    Ok(Some(crate::domain::api::SessionDetail {
+        session,
+        samples,
+        deliveries,
+    }))
 }

@@ -80,12 +80,13 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
             // Smartcar does not document signing VERIFY; if it does sign one, hold it to it.
             if signature.is_some() {
                 if let Err(err) = verifier.verify(&body, signature.as_deref()) {
-                    return refuse_signature(&state, err, verifier.sign(&body));
+                    return refuse_signature(&state, err, verifier.sign(&body), received_at).await;
                 }
             }
             return match Challenge::parse(challenge.as_ref()) {
                 Ok(challenge) => {
                     tracing::info!("answered a VERIFY challenge");
+                    log_unstored(&state, received_at, Outcome::Verified, None).await;
                     Json(json!({ "challenge": verifier.sign(challenge.as_str().as_bytes()) }))
                         .into_response()
                 }
@@ -98,7 +99,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     }
 
     if let Err(err) = verifier.verify(&body, signature.as_deref()) {
-        return refuse_signature(&state, err, verifier.sign(&body));
+        return refuse_signature(&state, err, verifier.sign(&body), received_at).await;
     }
 
     let signature = header_text(&headers, SIGNATURE_HEADER);
@@ -116,7 +117,8 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
                 raw_body: body.to_vec(),
             };
             return match store::dead_letter(&state.db, letter).await {
-                Ok(id) => {
+                Ok((id, _)) => {
+                    state.live.nudge();
                     tracing::warn!(dead_letter_id = id, error = %err, "signed delivery could not be processed; kept as a dead letter");
                     (
                         StatusCode::ACCEPTED,
@@ -151,11 +153,15 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         .instrument(span.clone())
         .await
     {
-        Ok(Stored::New { delivery_row_id }) => {
+        Ok(Stored::New {
+            delivery_row_id, ..
+        }) => {
+            state.live.nudge();
             span.in_scope(|| tracing::info!(delivery_row_id, "delivery stored"));
             Json(json!({ "status": "stored" })).into_response()
         }
-        Ok(Stored::Duplicate) => {
+        Ok(Stored::Duplicate { .. }) => {
+            state.live.nudge();
             span.in_scope(|| tracing::info!("repeated eventId; nothing changed"));
             Json(json!({ "status": "duplicate" })).into_response()
         }
@@ -163,7 +169,45 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     }
 }
 
-fn refuse_signature(state: &AppState, err: SignatureError, computed: String) -> Response {
+/// Refused requests cost an attacker nothing, so at most this many a second are written
+/// to the webhook log; the rest are counted and logged only.
+const REFUSALS_LOGGED_PER_SECOND: u32 = 20;
+
+/// A per-second allowance of log rows for requests that store nothing.
+#[derive(Debug, Default)]
+pub struct LogBudget {
+    window: std::sync::Mutex<(i64, u32)>,
+}
+
+impl LogBudget {
+    fn take(&self, second: i64) -> bool {
+        let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        if window.0 != second {
+            *window = (second, 0);
+        }
+        window.1 += 1;
+        window.1 <= REFUSALS_LOGGED_PER_SECOND
+    }
+}
+
+/// Writes a log row for a request that stored nothing. Best effort: the answer to the
+/// request does not depend on it.
+async fn log_unstored(state: &AppState, at: EpochMs, outcome: Outcome, detail: Option<String>) {
+    if !state.log_budget.take(at.as_millis() / 1000) {
+        return;
+    }
+    match store::log_unstored(&state.db, at, outcome, detail).await {
+        Ok(_) => state.live.nudge(),
+        Err(err) => tracing::warn!(error = %err, "could not write the webhook log"),
+    }
+}
+
+async fn refuse_signature(
+    state: &AppState,
+    err: SignatureError,
+    computed: String,
+    received_at: EpochMs,
+) -> Response {
     let count = state.rejected_signatures.fetch_add(1, Ordering::Relaxed) + 1;
     let received = match &err {
         SignatureError::Missing => String::new(),
@@ -178,6 +222,13 @@ fn refuse_signature(state: &AppState, err: SignatureError, computed: String) -> 
         rejected_total = count,
         "webhook refused: bad SC-Signature (if every LIVE delivery fails, check the management token)"
     );
+    log_unstored(
+        state,
+        received_at,
+        Outcome::RejectedSignature,
+        Some(format!("invalid signature: {err}")),
+    )
+    .await;
     error_body(
         StatusCode::UNAUTHORIZED,
         format!("invalid signature: {err}"),

@@ -7,42 +7,23 @@
 //! statement, it also takes SQLite's write lock before anything is read, so concurrent
 //! ingests queue on the busy timeout instead of failing.
 
+pub use app::domain::events::Outcome;
 use app::domain::ids::{EventId, VehicleId};
 use app::domain::reading::{Reading, ReadingOutcome, ReadingValue};
 use app::domain::sessions::EngineConfig;
 use app::domain::time::EpochMs;
 use app::server::entities::{
     dead_letters, deliveries, signal_readings, vehicle_errors, vehicle_latest, vehicles,
+    webhook_log,
 };
 use app::server::sessions;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, TransactionTrait,
-    TryInsertResult,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QuerySelect, TransactionTrait, TryInsertResult,
 };
 use serde_json::{json, Value};
 use std::collections::HashMap;
-
-/// What happened to a delivery as recorded in `deliveries.outcome`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Vehicle data: the vehicle, readings and latest state were updated.
-    Stored,
-    /// `meta.mode = TEST`: kept, but it changes no vehicle state.
-    Test,
-    /// An event type chargelog does not process (unknown v4 type, legacy v2): kept raw.
-    Ignored,
-}
-
-impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Stored => "stored",
-            Outcome::Test => "test",
-            Outcome::Ignored => "ignored",
-        }
-    }
-}
 
 /// The delivery row, as the handler saw it.
 #[derive(Debug, Clone)]
@@ -104,9 +85,12 @@ pub enum Effect {
 pub enum Stored {
     New {
         delivery_row_id: i64,
+        log_id: i64,
     },
-    /// The eventId was already stored: nothing changed.
-    Duplicate,
+    /// The eventId was already stored: nothing changed but the log.
+    Duplicate {
+        log_id: i64,
+    },
 }
 
 pub async fn ingest(
@@ -127,6 +111,16 @@ pub async fn ingest(
     let as_of = record.received_at;
     let received_at = as_of.as_millis();
     let reported_at = record.delivered_at.map_or(received_at, EpochMs::as_millis);
+    let mut log = webhook_log::ActiveModel {
+        received_at: Set(received_at),
+        outcome: Set(outcome.as_str().to_owned()),
+        event_type: Set(Some(record.event_type.clone())),
+        event_id: Set(record.event_id.as_ref().map(|e| e.to_string())),
+        vehicle_id: Set(record.vehicle_id.as_ref().map(|v| v.to_string())),
+        triggers: Set(Some(json!(record.triggers).to_string())),
+        ..Default::default()
+    };
+    let event_id = record.event_id.as_ref().map(|e| e.to_string());
     let row = deliveries::ActiveModel {
         event_id: Set(record.event_id.map(String::from)),
         delivery_id: Set(record.delivery_id),
@@ -151,10 +145,24 @@ pub async fn ingest(
     let delivery_row_id = match inserted {
         TryInsertResult::Inserted(result) => result.last_insert_id,
         TryInsertResult::Conflicted | TryInsertResult::Empty => {
-            txn.rollback().await?;
-            return Ok(Stored::Duplicate);
+            // Nothing but the log changes: the repeat is recorded against the delivery
+            // stored first.
+            let first = deliveries::Entity::find()
+                .select_only()
+                .column(deliveries::Column::Id)
+                .filter(deliveries::Column::EventId.eq(event_id))
+                .into_tuple::<i64>()
+                .one(&txn)
+                .await?;
+            log.outcome = Set(Outcome::Duplicate.as_str().to_owned());
+            log.delivery_row_id = Set(first);
+            let log_id = insert_log(&txn, log).await?;
+            txn.commit().await?;
+            return Ok(Stored::Duplicate { log_id });
         }
     };
+    log.delivery_row_id = Set(Some(delivery_row_id));
+    let log_id = insert_log(&txn, log).await?;
 
     match effect {
         Effect::Nothing(_) => {}
@@ -184,7 +192,37 @@ pub async fn ingest(
         }
     }
     txn.commit().await?;
-    Ok(Stored::New { delivery_row_id })
+    Ok(Stored::New {
+        delivery_row_id,
+        log_id,
+    })
+}
+
+async fn insert_log(
+    db: &impl ConnectionTrait,
+    row: webhook_log::ActiveModel,
+) -> Result<i64, DbErr> {
+    Ok(webhook_log::Entity::insert(row)
+        .exec(db)
+        .await?
+        .last_insert_id)
+}
+
+/// Records a request that stored nothing: a refused signature or an answered VERIFY.
+/// The body of a refused request is not trusted, so nothing from it is kept.
+pub async fn log_unstored(
+    db: &DatabaseConnection,
+    received_at: EpochMs,
+    outcome: Outcome,
+    detail: Option<String>,
+) -> Result<i64, DbErr> {
+    let row = webhook_log::ActiveModel {
+        received_at: Set(received_at.as_millis()),
+        outcome: Set(outcome.as_str().to_owned()),
+        detail: Set(detail),
+        ..Default::default()
+    };
+    insert_log(db, row).await
 }
 
 async fn upsert_vehicle(
@@ -426,7 +464,15 @@ pub struct DeadLetter {
     pub raw_body: Vec<u8>,
 }
 
-pub async fn dead_letter(db: &DatabaseConnection, letter: DeadLetter) -> Result<i64, DbErr> {
+/// Keeps a dead letter and its log row; returns both ids.
+pub async fn dead_letter(db: &DatabaseConnection, letter: DeadLetter) -> Result<(i64, i64), DbErr> {
+    let txn = db.begin().await?;
+    let mut log = webhook_log::ActiveModel {
+        received_at: Set(letter.received_at.as_millis()),
+        outcome: Set(Outcome::DeadLetter.as_str().to_owned()),
+        detail: Set(Some(letter.error.clone())),
+        ..Default::default()
+    };
     let row = dead_letters::ActiveModel {
         received_at: Set(letter.received_at.as_millis()),
         signature: Set(letter.signature),
@@ -436,8 +482,12 @@ pub async fn dead_letter(db: &DatabaseConnection, letter: DeadLetter) -> Result<
         raw_body: Set(letter.raw_body),
         ..Default::default()
     };
-    Ok(dead_letters::Entity::insert(row)
-        .exec(db)
+    let id = dead_letters::Entity::insert(row)
+        .exec(&txn)
         .await?
-        .last_insert_id)
+        .last_insert_id;
+    log.dead_letter_id = Set(Some(id));
+    let log_id = insert_log(&txn, log).await?;
+    txn.commit().await?;
+    Ok((id, log_id))
 }

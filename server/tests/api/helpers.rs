@@ -83,7 +83,7 @@ pub fn sign(body: &[u8]) -> String {
     Verifier::new(SecretString::from(TOKEN.to_owned())).sign(body)
 }
 
-async fn database_url(backend: Backend, dir: &tempfile::TempDir) -> String {
+pub async fn database_url(backend: Backend, dir: &tempfile::TempDir) -> String {
     match backend {
         Backend::Sqlite => format!("sqlite://{}", dir.path().join("chargelog.db").display()),
         Backend::Postgres => {
@@ -148,6 +148,7 @@ pub async fn spawn_app_with(
         addr: "127.0.0.1:0".parse().unwrap(),
         site_root: dir.path().join("site"),
         engine,
+        timezone: chrono_tz::Tz::UTC,
     };
     let app = Application::build(settings).await.expect("build app");
     let addr = app.local_addr();
@@ -175,6 +176,38 @@ impl TestApp {
             .send()
             .await
             .expect("request")
+    }
+
+    /// A page as a browser in `zone` (IANA name) gets it: `(status, HTML)`.
+    pub async fn get_in_zone(&self, path: &str, zone: &str) -> (u16, String) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .header("cookie", format!("chargelog_tz={zone}"))
+            .send()
+            .await
+            .expect("request");
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// Calls a server function as the hydrated app does: `(status, JSON)`.
+    pub async fn server_fn(
+        &self,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .post(self.url(&format!("/api/{endpoint}")))
+            .form(form)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
     }
 
     /// The fleet page's data through its server function, as the hydrated page asks.

@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod events;
 mod fleet_page;
 mod ingest;
 mod json_api;

@@ -9,6 +9,8 @@ crate::on_both_backends!(
     sessions_download_as_csv_with_units_in_the_header,
     the_fleet_page_searches_filters_and_sorts,
     the_fleet_sums_energy_over_the_last_7_and_30_days,
+    pages_show_times_in_the_viewers_zone,
+    the_vehicle_page_has_an_energy_chart_and_a_signals_panel,
 );
 
 async fn page(app: &TestApp, path: &str) -> (u16, String) {
@@ -22,7 +24,7 @@ async fn vehicle_page_lists_its_sessions(backend: Backend) {
     assert_eq!(status, 200);
     assert!(html.contains("2023 POLESTAR Polestar 2"));
     assert!(html.contains(&format!("/sessions/{VEHICLE_A}:1773511330000")));
-    assert!(html.contains("2026-03-14 18:02 UTC"));
+    assert!(html.contains("2026-03-14 18:02"));
     assert!(html.contains("2 h 13 min"));
     assert!(html.contains("41 % → 80 %"));
     assert!(html.contains("33.1 kWh (counter)"));
@@ -39,13 +41,71 @@ async fn session_page_shows_the_numbers_and_readings(backend: Backend) {
     let app = spawn_scenario(backend).await;
     let (status, html) = page(&app, &format!("/sessions/{VEHICLE_A}:1773511330000")).await;
     assert_eq!(status, 200);
-    assert!(html.contains("Session 2026-03-14 18:02 UTC"));
+    assert!(html.contains("Session 2026-03-14 18:02"));
     assert!(html.contains("33.1 kWh (from counter)"));
     assert!(html.contains("10.9 kW"));
-    assert!(html.contains("2026-03-14 20:15 UTC"), "the end");
+    assert!(html.contains("2026-03-14 20:15"), "the end");
     assert!(html.contains("class=\"line-power\""), "a charge curve");
     // Five reading times, each a row.
-    assert_eq!(html.matches("<tr>").count(), 1 + 5, "{html}");
+    assert_eq!(
+        html.matches("<tr>").count(),
+        1 + 5 + 1,
+        "readings' header and rows, the deliveries' header: {html}"
+    );
+}
+
+async fn pages_show_times_in_the_viewers_zone(backend: Backend) {
+    let app = spawn_scenario(backend).await;
+    // Stockholm is UTC+1 in March.
+    let (status, html) = app
+        .get_in_zone(
+            &format!("/sessions/{VEHICLE_A}:1773511330000"),
+            "Europe/Stockholm",
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Session 2026-03-14 19:02"), "{html}");
+    assert!(html.contains(">Europe/Stockholm<"), "{html}");
+    // An unknown zone falls back to the server's default rather than failing.
+    let (status, html) = app
+        .get_in_zone(
+            &format!("/sessions/{VEHICLE_A}:1773511330000"),
+            "Mars/Olympus",
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Session 2026-03-14 18:02"));
+}
+
+async fn the_vehicle_page_has_an_energy_chart_and_a_signals_panel(backend: Backend) {
+    let app = spawn_scenario(backend).await;
+    let path = format!("/vehicles/{VEHICLE_A}?from=2026-03-01&to=2026-03-31");
+    let (_, html) = page(&app, &path).await;
+    assert!(html.contains("class=\"chart energy-chart\""), "{html}");
+    // 31 day bars; the 14th holds the session.
+    assert_eq!(html.matches("class=\"bar\"").count(), 31, "{html}");
+    assert!(
+        html.contains("Sat 14 Mar 2026: 33.1 kWh in 1 session"),
+        "{html}"
+    );
+    // Signals: newest values, the erroring signal of fixture 07, the VEHICLE_ERRORs.
+    assert!(
+        html.contains("data-signal=\"tractionbattery-stateofcharge\""),
+        "{html}"
+    );
+    assert!(html.contains("Signals that report errors"));
+    assert!(!html.contains("None: every signal has answered."), "{html}");
+    assert!(!html.contains("No VEHICLE_ERROR received."), "{html}");
+    let (_, weeks) = page(&app, &format!("{path}&chart=week")).await;
+    assert!(weeks.contains("Week of 9 Mar 2026: 33.1 kWh"), "{weeks}");
+    let (_, months) = page(
+        &app,
+        &format!("/vehicles/{VEHICLE_A}?chart=month&from=2026-01-10&to=2026-03-31"),
+    )
+    .await;
+    assert_eq!(months.matches("class=\"bar\"").count(), 3, "{months}");
+    let (_, bad) = page(&app, &format!("/vehicles/{VEHICLE_A}?chart=year")).await;
+    assert!(bad.contains("`chart` must be day, week or month"), "{bad}");
 }
 
 async fn unknown_vehicle_and_session_pages_are_404(backend: Backend) {
@@ -165,4 +225,16 @@ async fn the_fleet_sums_energy_over_the_last_7_and_30_days(backend: Backend) {
     );
     let (_, html) = page(&app, "/").await;
     assert!(html.contains(">33.1<") && html.contains(">66.2<"), "{html}");
+    // The fleet chart: 30 days, holding the two recent sessions (not the 60-day-old one).
+    let daily = json["daily"].as_array().unwrap();
+    assert_eq!(daily.len(), 30);
+    let sum: f64 = daily
+        .iter()
+        .map(|b| b["energy_kwh"].as_f64().unwrap())
+        .sum();
+    assert!((sum - 66.2).abs() < 1e-9, "{sum}");
+    assert_eq!(json["totals"]["vehicles"], 1);
+    assert_eq!(json["totals"]["charging_now"], 0);
+    assert_eq!(json["totals"]["kwh_today"], 0.0);
+    assert!(html.contains("Fleet energy added per day, last 30 days"));
 }

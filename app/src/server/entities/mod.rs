@@ -9,3 +9,4 @@ pub mod signal_readings;
 pub mod vehicle_errors;
 pub mod vehicle_latest;
 pub mod vehicles;
+pub mod webhook_log;

@@ -1,0 +1,133 @@
+use crate::domain::api::EnergyBucket;
+use crate::domain::buckets::Bucket;
+use crate::domain::chart::{bucket_label, label_step, ticks_from_zero, Scale};
+use crate::domain::fleet::format_number;
+use crate::viewer::local;
+use leptos::prelude::*;
+
+const W: f64 = 720.0;
+const H: f64 = 220.0;
+const LEFT: f64 = 48.0;
+const RIGHT: f64 = 12.0;
+const TOP: f64 = 12.0;
+const BOTTOM: f64 = 28.0;
+const MAX_LABELS: usize = 8;
+
+fn describe(bucket: Bucket, b: &EnergyBucket) -> String {
+    let date = local(b.start).date_naive();
+    let when = match bucket {
+        Bucket::Day => date.format("%a %-d %b %Y").to_string(),
+        Bucket::Week => format!("Week of {}", date.format("%-d %b %Y")),
+        Bucket::Month => date.format("%B %Y").to_string(),
+    };
+    format!(
+        "{when}: {} kWh in {} session{}",
+        format_number(b.energy_kwh),
+        b.sessions,
+        if b.sessions == 1 { "" } else { "s" }
+    )
+}
+
+/// Energy added per bucket as bars. Each bar has its figures as a tooltip (also without
+/// JavaScript), a read-out on hover or keyboard focus, and the same figures are in a
+/// table for screen readers.
+#[component]
+pub fn EnergyChart(
+    buckets: Vec<EnergyBucket>,
+    bucket: Bucket,
+    /// What the chart shows, for its accessible name.
+    label: String,
+) -> impl IntoView {
+    if buckets.is_empty() {
+        return view! { <p class="muted">"No energy in this range."</p> }.into_any();
+    }
+    let total: f64 = buckets.iter().map(|b| b.energy_kwh).sum();
+    let max = buckets.iter().map(|b| b.energy_kwh).fold(0.0_f64, f64::max);
+    let ticks = ticks_from_zero(max.max(1.0), 4);
+    let top = ticks.last().copied().unwrap_or(1.0);
+    let y = Scale::new((0.0, top), (H - BOTTOM, TOP));
+    let n = buckets.len();
+    let slot = (W - LEFT - RIGHT) / n as f64;
+    let bar = (slot * 0.75).max(1.0);
+    let step = label_step(n, MAX_LABELS);
+    let texts: Vec<String> = buckets.iter().map(|b| describe(bucket, b)).collect();
+    let summary = format!(
+        "{} kWh in total over {n} {}{}",
+        format_number(total),
+        bucket.as_param(),
+        if n == 1 { "" } else { "s" }
+    );
+    let hovered = RwSignal::new(None::<usize>);
+    let readout = {
+        let texts = texts.clone();
+        let summary = summary.clone();
+        move || match hovered.get() {
+            Some(i) => texts.get(i).cloned().unwrap_or_default(),
+            None => summary.clone(),
+        }
+    };
+    let bars = buckets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let x = LEFT + slot * i as f64 + (slot - bar) / 2.0;
+            let y0 = y.map(b.energy_kwh);
+            let height = (H - BOTTOM - y0).max(0.0);
+            let text = texts[i].clone();
+            let labelled = (n - 1 - i).is_multiple_of(step);
+            let label = labelled.then(|| bucket_label(bucket, local(b.start).date_naive()));
+            view! {
+                <g class="bar" tabindex="0"
+                    on:mouseenter=move |_| hovered.set(Some(i))
+                    on:focus=move |_| hovered.set(Some(i))
+                    on:blur=move |_| hovered.set(None)>
+                    <title>{text}</title>
+                    <rect class="bar-hit" x=LEFT + slot * i as f64 y=TOP width=slot height=H - TOP - BOTTOM />
+                    <rect class="bar-fill" x=x y=y0 width=bar height=height rx="2" />
+                    {label.map(|l| view! {
+                        <text class="axis" x=x + bar / 2.0 y=H - 9.0 text-anchor="middle">{l}</text>
+                    })}
+                </g>
+            }
+        })
+        .collect_view();
+    view! {
+        <figure class="chart energy-chart">
+            <figcaption>
+                <span class="legend legend-energy">"Energy added (kWh)"</span>
+                <output class="readout" aria-live="polite">{readout}</output>
+            </figcaption>
+            <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label=format!("{label}: {summary}")
+                on:mouseleave=move |_| hovered.set(None)>
+                {ticks
+                    .iter()
+                    .map(|t| {
+                        let ty = y.map(*t);
+                        view! {
+                            <line class="grid" x1=LEFT x2=W - RIGHT y1=ty y2=ty />
+                            <text class="axis" x=LEFT - 6.0 y=ty + 4.0 text-anchor="end">{format_number(*t)}</text>
+                        }
+                    })
+                    .collect_view()}
+                {bars}
+            </svg>
+            <table class="visually-hidden">
+                <caption>{label}</caption>
+                <thead><tr><th scope="col">"Period"</th><th scope="col">"kWh"</th><th scope="col">"Sessions"</th></tr></thead>
+                <tbody>
+                    {buckets
+                        .iter()
+                        .map(|b| view! {
+                            <tr>
+                                <th scope="row">{bucket_label(bucket, local(b.start).date_naive())}</th>
+                                <td>{format_number(b.energy_kwh)}</td>
+                                <td>{b.sessions}</td>
+                            </tr>
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </figure>
+    }
+    .into_any()
+}

@@ -1,0 +1,133 @@
+//! A vehicle's signals panel: each signal's newest value, the signals that report
+//! errors, and recent VEHICLE_ERROR entries.
+
+use super::entities::{deliveries, signal_readings, vehicle_errors, vehicle_latest};
+use crate::domain::api::{SignalErrors, SignalState, SignalsPanel, VehicleErrorItem};
+use crate::domain::fleet::format_number;
+use crate::domain::time::EpochMs;
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationDef,
+};
+
+/// `(code, error type, error code, count, newest receive time)`.
+type ErrorGroup = (String, Option<String>, Option<String>, i64, Option<i64>);
+
+/// How many VEHICLE_ERROR entries the panel lists.
+pub const RECENT_ERRORS: u64 = 10;
+
+fn datetime(ms: Option<i64>) -> Option<DateTime<Utc>> {
+    EpochMs::new(ms?).ok().map(EpochMs::to_datetime)
+}
+
+/// "41 %", "true", "FAST", or "—" for a signal with no value.
+pub fn display_value(
+    num: Option<f64>,
+    boolean: Option<bool>,
+    text: Option<&str>,
+    unit: Option<&str>,
+) -> String {
+    match (num, boolean, text) {
+        (Some(n), _, _) => match unit {
+            Some(unit) => format!("{} {unit}", format_number(n)),
+            None => format_number(n),
+        },
+        (None, Some(b), _) => b.to_string(),
+        (None, None, Some(t)) => t.to_owned(),
+        _ => "—".to_owned(),
+    }
+}
+
+fn reading_delivery() -> RelationDef {
+    signal_readings::Entity::belongs_to(deliveries::Entity)
+        .from(signal_readings::Column::DeliveryRowId)
+        .to(deliveries::Column::Id)
+        .into()
+}
+
+pub async fn panel(db: &impl ConnectionTrait, vehicle_id: &str) -> Result<SignalsPanel, DbErr> {
+    let latest = vehicle_latest::Entity::find()
+        .filter(vehicle_latest::Column::VehicleId.eq(vehicle_id))
+        .order_by_asc(vehicle_latest::Column::Code)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| SignalState {
+            value: display_value(
+                row.value_num,
+                row.value_bool,
+                row.value_text.as_deref(),
+                row.unit.as_deref(),
+            ),
+            at: datetime(row.oem_updated_at.or(row.retrieved_at)),
+            code: row.code,
+        })
+        .collect();
+    // Errored readings are few; the partial index holds exactly them.
+    let erroring: Vec<ErrorGroup> = signal_readings::Entity::find()
+        .select_only()
+        .column(signal_readings::Column::Code)
+        .column(signal_readings::Column::ErrorType)
+        .column(signal_readings::Column::ErrorCode)
+        .column_as(signal_readings::Column::Id.count(), "count")
+        .column_as(deliveries::Column::ReceivedAt.max(), "last_at")
+        .join(JoinType::InnerJoin, reading_delivery())
+        .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
+        .filter(signal_readings::Column::Status.eq("error"))
+        .group_by(signal_readings::Column::Code)
+        .group_by(signal_readings::Column::ErrorType)
+        .group_by(signal_readings::Column::ErrorCode)
+        .order_by_asc(signal_readings::Column::Code)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let erroring = erroring
+        .into_iter()
+        .map(
+            |(code, error_type, error_code, count, last_at)| SignalErrors {
+                code,
+                error_type,
+                error_code,
+                count,
+                last_at: datetime(last_at),
+            },
+        )
+        .collect();
+    let recent_errors = vehicle_errors::Entity::find()
+        .filter(vehicle_errors::Column::VehicleId.eq(vehicle_id))
+        .order_by_desc(vehicle_errors::Column::ReportedAt)
+        .order_by_desc(vehicle_errors::Column::Id)
+        .limit(RECENT_ERRORS)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| VehicleErrorItem {
+            reported_at: datetime(Some(e.reported_at)).unwrap_or_default(),
+            error_type: e.error_type,
+            code: e.code,
+            state: e.state,
+            description: e.description,
+            signals: serde_json::from_value(e.signals).unwrap_or_default(),
+        })
+        .collect();
+    Ok(SignalsPanel {
+        latest,
+        erroring,
+        recent_errors,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::display_value;
+
+    #[test]
+    fn values_show_with_their_unit() {
+        assert_eq!(display_value(Some(41.0), None, None, Some("%")), "41 %");
+        assert_eq!(display_value(Some(3.5), None, None, None), "3.5");
+        assert_eq!(display_value(None, Some(true), None, None), "true");
+        assert_eq!(display_value(None, None, Some("FAST"), None), "FAST");
+        assert_eq!(display_value(None, None, None, None), "—");
+    }
+}

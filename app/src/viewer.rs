@@ -1,0 +1,186 @@
+//! Where and when the viewer is: times are shown in the viewer's time zone, and
+//! "3 min ago" moves on while a page stays open.
+//!
+//! The browser tells the server its zone in a cookie ([`ZONE_COOKIE`]), so server
+//! rendering, server functions (energy buckets cut at local midnight) and the browser's
+//! own rendering agree. On the server the zone is a `chrono_tz::Tz`; in the browser the
+//! offset of each instant comes from the browser itself (no time-zone database in the
+//! WASM). A reader without JavaScript sees the server's default zone, named on the page.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use leptos::prelude::*;
+
+/// The cookie that carries the browser's IANA time zone name.
+pub const ZONE_COOKIE: &str = "chargelog_tz";
+
+/// The viewer's zone name and a clock for relative times, provided by the app.
+#[derive(Clone, Copy, Debug)]
+pub struct Viewer {
+    /// IANA name of the zone times are shown in.
+    pub zone: RwSignal<String>,
+    /// Now, in epoch milliseconds; ticks every 30 s in the browser.
+    pub now_ms: RwSignal<i64>,
+}
+
+/// On the server: the zone this request renders in.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Copy, Debug)]
+struct RenderZone(chrono_tz::Tz);
+
+impl Viewer {
+    /// Provides the viewer context; call once, in the app's root.
+    pub fn provide() -> Viewer {
+        #[cfg(feature = "ssr")]
+        let zone_name = {
+            let tz = crate::server::viewer_tz();
+            provide_context(RenderZone(tz));
+            tz.name().to_owned()
+        };
+        #[cfg(not(feature = "ssr"))]
+        let zone_name = browser::zone().unwrap_or_else(|| "UTC".to_owned());
+        let viewer = Viewer {
+            zone: RwSignal::new(zone_name),
+            now_ms: RwSignal::new(system_now_ms()),
+        };
+        provide_context(viewer);
+        viewer
+    }
+}
+
+/// The system clock in epoch milliseconds (in the browser, the browser's clock).
+pub fn system_now_ms() -> i64 {
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        js_sys::Date::now() as i64
+    }
+    #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
+    {
+        Utc::now().timestamp_millis()
+    }
+}
+
+fn now_or_system() -> i64 {
+    use_context::<Viewer>().map_or_else(system_now_ms, |v| v.now_ms.get())
+}
+
+/// An instant in the viewer's zone.
+pub fn local(at: DateTime<Utc>) -> DateTime<FixedOffset> {
+    #[cfg(feature = "ssr")]
+    {
+        let tz = use_context::<RenderZone>().map_or(chrono_tz::Tz::UTC, |z| z.0);
+        at.with_timezone(&tz).fixed_offset()
+    }
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        browser::offset_at(at).map_or_else(|| at.fixed_offset(), |o| at.with_timezone(&o))
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    {
+        at.fixed_offset()
+    }
+}
+
+/// `2026-03-14 19:02` in the viewer's zone.
+pub fn format_local(at: DateTime<Utc>) -> String {
+    local(at).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// An instant as a `<time>` element in the viewer's zone, to the minute, with the
+/// seconds and zone on hover. `relative` shows "3 min ago" instead, kept current.
+#[component]
+pub fn Timestamp(at: Option<DateTime<Utc>>, #[prop(optional)] relative: bool) -> impl IntoView {
+    let Some(at) = at else {
+        return view! { <span class="muted">"—"</span> }.into_any();
+    };
+    let zone = use_context::<Viewer>().map(|v| v.zone);
+    let exact = format_local(at);
+    let title = move || {
+        let name = zone.map(|z| z.get()).unwrap_or_default();
+        format!("{} {name}", local(at).format("%Y-%m-%d %H:%M:%S"))
+    };
+    if relative {
+        let text = move || {
+            crate::domain::fleet::format_ago(now_or_system() - at.timestamp_millis())
+                .unwrap_or_else(|| format_local(at))
+        };
+        view! { <time datetime=at.to_rfc3339() title=title>{text}</time> }.into_any()
+    } else {
+        view! { <time datetime=at.to_rfc3339() title=title>{exact}</time> }.into_any()
+    }
+}
+
+/// "Times in Europe/Berlin", for the page footer.
+#[component]
+pub fn ZoneNote() -> impl IntoView {
+    let zone = use_context::<Viewer>().map(|v| v.zone);
+    view! {
+        <p class="zone-note muted">
+            "Times are shown in " <span class="zone-name">{move || zone.map(|z| z.get()).unwrap_or_default()}</span> "."
+        </p>
+    }
+}
+
+/// Browser-only glue: the zone name, offsets, the cookie, and the clock.
+#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+pub mod browser {
+    use super::{Viewer, ZONE_COOKIE};
+    use chrono::{DateTime, FixedOffset, Utc};
+    use leptos::prelude::*;
+    use wasm_bindgen::JsCast;
+
+    /// The browser's IANA zone, from `Intl`.
+    pub fn zone() -> Option<String> {
+        let format =
+            js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new());
+        js_sys::Reflect::get(&format.resolved_options(), &"timeZone".into())
+            .ok()?
+            .as_string()
+    }
+
+    /// The browser zone's offset at an instant (correct on either side of a DST change).
+    pub fn offset_at(at: DateTime<Utc>) -> Option<FixedOffset> {
+        let date = js_sys::Date::new(&(at.timestamp_millis() as f64).into());
+        // Minutes *behind* UTC: -60 in Berlin in winter.
+        let minutes = date.get_timezone_offset();
+        if !minutes.is_finite() {
+            return None;
+        }
+        FixedOffset::west_opt((minutes * 60.0).round() as i32)
+    }
+
+    fn cookie_zone(cookies: &str) -> Option<String> {
+        cookies
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == ZONE_COOKIE)
+            .map(|(_, value)| value.trim().to_owned())
+    }
+
+    /// Stores the browser's zone for the server; returns true when the server did not
+    /// know it yet (the page was rendered in another zone and should be reloaded).
+    pub fn remember_zone(viewer: Viewer) -> bool {
+        let Some(zone) = zone() else {
+            return false;
+        };
+        viewer.zone.set(zone.clone());
+        let Some(document) = document().dyn_into::<web_sys::HtmlDocument>().ok() else {
+            return false;
+        };
+        let known = cookie_zone(&document.cookie().unwrap_or_default());
+        if known.as_deref() == Some(zone.as_str()) {
+            return false;
+        }
+        let _ = document.set_cookie(&format!(
+            "{ZONE_COOKIE}={zone}; path=/; max-age=31536000; samesite=lax"
+        ));
+        true
+    }
+
+    /// Moves `now_ms` on every 30 seconds.
+    pub fn start_clock(viewer: Viewer) {
+        set_interval(
+            move || viewer.now_ms.set(super::system_now_ms()),
+            std::time::Duration::from_secs(30),
+        );
+    }
+}
