@@ -66,6 +66,7 @@ pub fn App() -> impl IntoView {
             if page.is_empty() { "chargelog".to_owned() } else { format!("{page} · chargelog") }
         } />
         <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
             <header class="topbar">
                 <A href="/" attr:class="brand">
                     "chargelog"
@@ -76,7 +77,7 @@ pub fn App() -> impl IntoView {
                 </nav>
                 <live::LiveBadge />
             </header>
-            <main id="main">
+            <main id="main" tabindex="-1">
                 <Routes fallback=pages::not_found::NotFound>
                     // Async SSR: the whole page, data included, arrives as plain HTML, so it
                     // reads without JavaScript; hydration then takes over.

@@ -36,8 +36,11 @@ impl Viewer {
             provide_context(RenderZone(tz));
             tz.name().to_owned()
         };
+        // In the browser the name is filled in once hydrated (`remember_zone`): the
+        // server may have rendered another zone, and hydration keeps the server's text
+        // until the value changes.
         #[cfg(not(feature = "ssr"))]
-        let zone_name = browser::zone().unwrap_or_else(|| "UTC".to_owned());
+        let zone_name = String::new();
         let viewer = Viewer {
             zone: RwSignal::new(zone_name),
             now_ms: RwSignal::new(system_now_ms()),

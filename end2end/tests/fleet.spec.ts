@@ -25,6 +25,11 @@ test('a signed delivery appears on the fleet page', async ({ page, request }, te
   await expect(tesla).toContainText('7.2 kW');
   await expect(tesla.getByRole('meter', { name: 'State of charge' })).toContainText('47 %');
 
+  // Totals and the fleet's energy chart sit above the table.
+  await expect(page.getByRole('term').filter({ hasText: 'Charging now' })).toBeVisible();
+  await expect(page.locator('[data-total="charging"]')).not.toHaveText('0');
+  await expect(page.getByRole('img', { name: /Fleet energy added per day/ })).toBeVisible();
+  await expect(page.locator('.energy-chart .bar')).toHaveCount(30);
   if (testInfo.project.name === 'hydrated') {
     // The WASM app took over the server-rendered page.
     await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
@@ -33,6 +38,21 @@ test('a signed delivery appears on the fleet page', async ({ page, request }, te
     await page.setViewportSize({ width, height: 800 });
     await page.screenshot({ path: screenshotPath(name, testInfo.project.name), fullPage: true });
   }
+  // The dark theme follows the system setting.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: screenshotPath('fleet-dark', testInfo.project.name), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'light' });
+});
+
+test('the keyboard reaches the content first', async ({ page }) => {
+  await page.goto('/');
+  await page.keyboard.press('Tab');
+  const skip = page.getByRole('link', { name: 'Skip to content' });
+  await expect(skip).toBeFocused();
+  await expect(skip).toBeVisible();
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/#main$/);
 });
 
 test('an unknown address shows the not-found page with a 404', async ({ page }, testInfo) => {

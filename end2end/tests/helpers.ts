@@ -21,3 +21,30 @@ export async function deliverFixture(request: APIRequestContext, name: string) {
 export function screenshotPath(name: string, project: string) {
   return path.resolve(__dirname, '../output/screenshots', `${name}-${project}.png`);
 }
+
+/** Signs and POSTs any body; returns the response. */
+export async function postSigned(request: APIRequestContext, body: Buffer | string) {
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body);
+  const signature = createHmac('sha256', MANAGEMENT_TOKEN).update(bytes).digest('hex');
+  return request.post('/webhooks/smartcar', {
+    data: bytes,
+    headers: { 'content-type': 'application/json', 'sc-signature': signature },
+  });
+}
+
+/**
+ * Fixture 12 (a charging car's FIRST_DELIVERY) turned into a delivery for another
+ * vehicle with a given state of charge at a given time, so a spec can own a vehicle no
+ * other spec touches.
+ */
+export function chargingDelivery(vehicleId: string, make: string, soc: number, at: number) {
+  const e = JSON.parse(fs.readFileSync(path.join(fixtures, '12_doc_variant_first_delivery_already_charging.json'), 'utf8'));
+  e.eventId = `${vehicleId}-${at}-${soc}`;
+  e.vehicleId = vehicleId;
+  e.data.vehicle = { id: vehicleId, make, model: 'EV6', year: 2024 };
+  for (const s of e.data.signals) {
+    s.meta.oemUpdatedAt = at;
+    if (s.code === 'tractionbattery-stateofcharge') s.body.value = soc;
+  }
+  return JSON.stringify(e);
+}

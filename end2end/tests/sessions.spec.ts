@@ -35,7 +35,11 @@ test('from the fleet to a vehicle to one of its sessions', async ({ page }, test
 
   await row.getByRole('link').click();
   await expect(page).toHaveURL(new RegExp(`/sessions/${SESSION}$`));
-  await expect(page.getByRole('heading', { name: 'Session 2026-03-14 18:02 UTC' })).toBeVisible();
+  // The hydrated app shows the browser's zone (Stockholm, UTC+1 in March); without
+  // JavaScript the server's default, UTC. The footer says which.
+  const hydrated = testInfo.project.name === 'hydrated';
+  await expect(page.getByRole('heading', { name: `Session 2026-03-14 ${hydrated ? '19' : '18'}:02` })).toBeVisible();
+  await expect(page.locator('.zone-name')).toHaveText(hydrated ? 'Europe/Stockholm' : 'UTC');
   await expect(page.locator('.facts')).toContainText('33.1 kWh (from counter)');
   await expect(page.locator('table.samples tbody tr')).toHaveCount(5);
   const chart = page.getByRole('img', { name: /Charge curve/ });
@@ -44,19 +48,46 @@ test('from the fleet to a vehicle to one of its sessions', async ({ page }, test
   if (testInfo.project.name === 'hydrated') {
     // Hovering a reading shows its values in the read-out.
     await page.locator('.chart .band').nth(2).hover();
-    await expect(page.locator('.chart .readout')).toContainText('19:05 UTC · 10.9 kW · 56 %');
+    await expect(page.locator('.chart .readout')).toContainText('20:05 · 10.9 kW · 56 %');
   }
-  await page.screenshot({ path: screenshotPath('session-desktop', testInfo.project.name), fullPage: true });
+  await expect(page.locator('table.deliveries tbody tr').first()).toBeVisible();
+  for (const [name, width] of [['session-desktop', 1280], ['session-phone', 360]] as const) {
+    await page.setViewportSize({ width, height: 800 });
+    await page.screenshot({ path: screenshotPath(name, testInfo.project.name), fullPage: true });
+  }
+});
+
+test('the vehicle page charts energy by day, week or month and lists its signals', async ({ page }, testInfo) => {
+  await page.goto(`/vehicles/${POLESTAR}?from=2026-03-01&to=2026-03-31`);
+  const chart = page.getByRole('img', { name: /Energy added per day/ });
+  await expect(chart).toBeVisible();
+  await expect(page.locator('.energy-chart .bar')).toHaveCount(31);
+  await expect(page.locator('.energy-chart .bar title').filter({ hasText: '14 Mar 2026: 33.1 kWh' })).toHaveCount(1);
+  if (testInfo.project.name === 'hydrated') {
+    // Keyboard: focusing a bar reads it out.
+    await page.locator('.energy-chart .bar').nth(13).focus();
+    await expect(page.locator('.energy-chart .readout')).toContainText('Sat 14 Mar 2026: 33.1 kWh in 1 session');
+  }
+  await page.getByRole('navigation', { name: 'Chart period' }).getByRole('link', { name: 'Weeks' }).click();
+  await expect(page).toHaveURL(/chart=week/);
+  await expect(page.getByRole('img', { name: /Energy added per week/ })).toBeVisible();
+  // 1 March 2026 is a Sunday: the weeks of 23 February to 30 March.
+  await expect(page.locator('.energy-chart .bar')).toHaveCount(6);
+
+  const signals = page.getByRole('region', { name: 'Signals' });
+  await expect(signals.locator('tr[data-signal="tractionbattery-stateofcharge"]')).toContainText('%');
+  await expect(signals.getByRole('heading', { name: 'Signals that report errors' })).toBeVisible();
+  await expect(signals.locator('ul.error-list').first()).toContainText('charge-');
 });
 
 test('the date filter lives in the URL', async ({ page }) => {
   await page.goto(`/vehicles/${POLESTAR}`);
-  await page.getByLabel('From').fill('2026-03-15');
-  await page.getByLabel('To').fill('2026-03-20');
-  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.getByLabel('From', { exact: true }).fill('2026-03-15');
+  await page.getByLabel('To', { exact: true }).fill('2026-03-20');
+  await page.getByRole('button', { name: 'Apply' }).click();
   await expect(page).toHaveURL(/from=2026-03-15&to=2026-03-20/);
   await expect(page.getByText('No charging sessions in this range.')).toBeVisible();
-  await expect(page.getByRole('link', { name: 'Download CSV' })).toHaveAttribute(
+  await expect(page.getByRole('link', { name: 'Download these sessions as CSV' })).toHaveAttribute(
     'href',
     `/vehicles/${POLESTAR}/sessions.csv?from=2026-03-15&to=2026-03-20`,
   );

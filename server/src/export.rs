@@ -1,6 +1,8 @@
 //! `GET /vehicles/{id}/sessions.csv?from=&to=`: a vehicle's sessions as CSV, newest
 //! first, streamed a page at a time (never the whole table in memory). Dates are
-//! `YYYY-MM-DD`, both included, UTC, as on the vehicle page.
+//! `YYYY-MM-DD`, both included, local dates in the `tz` parameter's zone, else the
+//! viewer's (the vehicle page's cookie), else the server's default: the download holds
+//! exactly the sessions the page lists.
 
 use crate::api::ApiError;
 use crate::startup::AppState;
@@ -95,6 +97,7 @@ fn date(
     params: &HashMap<String, String>,
     name: &'static str,
     days_after: u64,
+    tz: chrono_tz::Tz,
 ) -> Result<Option<i64>, ApiError> {
     let Some(raw) = params.get(name).filter(|s| !s.is_empty()) else {
         return Ok(None);
@@ -102,8 +105,7 @@ fn date(
     chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .ok()
         .and_then(|d| d.checked_add_days(chrono::Days::new(days_after)))
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| Some(d.and_utc().timestamp_millis()))
+        .map(|d| Some(app::domain::buckets::day_start(tz, d).timestamp_millis()))
         .ok_or(ApiError::BadRequest {
             param: name,
             message: "expected a date such as 2026-03-14".into(),
@@ -114,9 +116,17 @@ pub async fn sessions_csv(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    let from = date(&params, "from", 0)?;
-    let to = date(&params, "to", 1)?;
+    let tz = match params.get("tz").filter(|s| !s.is_empty()) {
+        Some(raw) => raw.parse().map_err(|_| ApiError::BadRequest {
+            param: "tz",
+            message: "expected an IANA time zone such as Europe/Stockholm".into(),
+        })?,
+        None => app::server::zone_from_cookies(&headers).unwrap_or(state.timezone),
+    };
+    let from = date(&params, "from", 0, tz)?;
+    let to = date(&params, "to", 1, tz)?;
     crate::api::require_vehicle(&state, &id).await?;
     let now = EpochMs::from_datetime(chrono::Utc::now()).map_err(|_| ApiError::Internal)?;
     let filename = format!(

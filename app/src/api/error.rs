@@ -39,3 +39,29 @@ impl From<sea_orm::DbErr> for AppError {
         }
     }
 }
+
+impl AppError {
+    /// The HTTP status a server function answers this error with.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::NotFound(_) => 404,
+            AppError::BadRequest(_) => 400,
+            AppError::Unavailable => 503,
+            AppError::Internal | AppError::Transport(_) => 500,
+        }
+    }
+}
+
+/// Gives a server function's error its HTTP status (a missing vehicle is a 404, not a
+/// server failure), then passes the result on.
+#[cfg(feature = "ssr")]
+pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(err) = &result {
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(status) = http::StatusCode::from_u16(err.status()) {
+                response.set_status(status);
+            }
+        }
+    }
+    result
+}

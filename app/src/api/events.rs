@@ -12,6 +12,15 @@ pub async fn get_webhook_log(
     outcome: Option<String>,
     before: Option<i64>,
 ) -> Result<LogPage, AppError> {
+    crate::api::error::with_status(get_webhook_log_inner(vehicle, outcome, before).await)
+}
+
+#[cfg(feature = "ssr")]
+async fn get_webhook_log_inner(
+    vehicle: Option<String>,
+    outcome: Option<String>,
+    before: Option<i64>,
+) -> Result<LogPage, AppError> {
     use crate::domain::events::Outcome;
     use crate::server::events::{page, vehicle_names, LogFilter};
     let ctx = crate::server::context()?;

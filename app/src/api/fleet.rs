@@ -6,6 +6,11 @@ use leptos::prelude::*;
 /// over the last 30 days in the viewer's zone.
 #[server(endpoint = "fleet_overview")]
 pub async fn get_fleet_overview() -> Result<FleetOverview, AppError> {
+    crate::api::error::with_status(get_fleet_overview_inner().await)
+}
+
+#[cfg(feature = "ssr")]
+async fn get_fleet_overview_inner() -> Result<FleetOverview, AppError> {
     let ctx = crate::server::context()?;
     let tz = crate::server::viewer_tz();
     let vehicles = crate::server::fleet::vehicle_summaries(&ctx.db).await?;

@@ -33,6 +33,17 @@ pub async fn get_vehicle_view(
     cursor: Option<String>,
     chart: Option<String>,
 ) -> Result<VehicleView, AppError> {
+    crate::api::error::with_status(get_vehicle_view_inner(id, from, to, cursor, chart).await)
+}
+
+#[cfg(feature = "ssr")]
+async fn get_vehicle_view_inner(
+    id: String,
+    from: Option<String>,
+    to: Option<String>,
+    cursor: Option<String>,
+    chart: Option<String>,
+) -> Result<VehicleView, AppError> {
     use crate::domain::buckets::{chart_range, day_start, Bucket};
     use crate::server::sessions::{energy_series, page, SessionFilter};
     let ctx = crate::server::context()?;
@@ -73,6 +84,11 @@ pub async fn get_vehicle_view(
 /// A session with its charge curve and the deliveries it was built from.
 #[server(endpoint = "session_detail")]
 pub async fn get_session_detail(id: String) -> Result<SessionDetail, AppError> {
+    crate::api::error::with_status(get_session_detail_inner(id).await)
+}
+
+#[cfg(feature = "ssr")]
+async fn get_session_detail_inner(id: String) -> Result<SessionDetail, AppError> {
     let ctx = crate::server::context()?;
     crate::server::sessions::detail(&ctx.db, &id, &ctx.engine, crate::server::now()?)
         .await?

@@ -46,7 +46,8 @@ pub fn viewer_tz() -> chrono_tz::Tz {
         .unwrap_or(default)
 }
 
-fn zone_from_cookies(headers: &http::HeaderMap) -> Option<chrono_tz::Tz> {
+/// The zone named by the [`crate::viewer::ZONE_COOKIE`] cookie, if it is a real one.
+pub fn zone_from_cookies(headers: &http::HeaderMap) -> Option<chrono_tz::Tz> {
     headers
         .get_all(http::header::COOKIE)
         .iter()

@@ -21,12 +21,17 @@ fn datetime(ms: Option<i64>) -> Option<DateTime<Utc>> {
     EpochMs::new(ms?).ok().map(EpochMs::to_datetime)
 }
 
-/// "41 %", "true", "FAST", or "—" for a signal with no value.
+/// Longest text shown for a signal whose body is a structure.
+const MAX_STRUCTURE_CHARS: usize = 80;
+
+/// "41 %", "true", "FAST"; for a structured body the coordinates of a location or the
+/// body itself, shortened; "—" for a signal with no value.
 pub fn display_value(
     num: Option<f64>,
     boolean: Option<bool>,
     text: Option<&str>,
     unit: Option<&str>,
+    body: &serde_json::Value,
 ) -> String {
     match (num, boolean, text) {
         (Some(n), _, _) => match unit {
@@ -35,8 +40,25 @@ pub fn display_value(
         },
         (None, Some(b), _) => b.to_string(),
         (None, None, Some(t)) => t.to_owned(),
-        _ => "—".to_owned(),
+        _ => structure(body).unwrap_or_else(|| "—".to_owned()),
     }
+}
+
+fn structure(body: &serde_json::Value) -> Option<String> {
+    let object = body.as_object().filter(|o| !o.is_empty())?;
+    let coordinate = |k: &str| object.get(k).and_then(serde_json::Value::as_f64);
+    if let (Some(lat), Some(lon)) = (coordinate("latitude"), coordinate("longitude")) {
+        return Some(format!("{lat:.5}, {lon:.5}"));
+    }
+    let mut rest = object.clone();
+    rest.remove("unit");
+    let text = serde_json::Value::Object(rest).to_string();
+    Some(if text.chars().count() > MAX_STRUCTURE_CHARS {
+        let cut: String = text.chars().take(MAX_STRUCTURE_CHARS - 1).collect();
+        format!("{cut}…")
+    } else {
+        text
+    })
 }
 
 fn reading_delivery() -> RelationDef {
@@ -59,6 +81,7 @@ pub async fn panel(db: &impl ConnectionTrait, vehicle_id: &str) -> Result<Signal
                 row.value_bool,
                 row.value_text.as_deref(),
                 row.unit.as_deref(),
+                &row.body,
             ),
             at: datetime(row.oem_updated_at.or(row.retrieved_at)),
             code: row.code,
@@ -122,12 +145,27 @@ pub async fn panel(db: &impl ConnectionTrait, vehicle_id: &str) -> Result<Signal
 mod tests {
     use super::display_value;
 
+    use serde_json::json;
+
     #[test]
     fn values_show_with_their_unit() {
-        assert_eq!(display_value(Some(41.0), None, None, Some("%")), "41 %");
-        assert_eq!(display_value(Some(3.5), None, None, None), "3.5");
-        assert_eq!(display_value(None, Some(true), None, None), "true");
-        assert_eq!(display_value(None, None, Some("FAST"), None), "FAST");
-        assert_eq!(display_value(None, None, None, None), "—");
+        let none = json!(null);
+        assert_eq!(display_value(Some(41.0), None, None, Some("%"), &none), "41 %");
+        assert_eq!(display_value(Some(3.5), None, None, None, &none), "3.5");
+        assert_eq!(display_value(None, Some(true), None, None, &none), "true");
+        assert_eq!(display_value(None, None, Some("FAST"), None, &none), "FAST");
+        assert_eq!(display_value(None, None, None, None, &none), "—");
+    }
+
+    #[test]
+    fn structures_show_as_coordinates_or_shortened() {
+        let place = json!({"latitude": 59.334591, "longitude": 18.06324, "heading": 212});
+        assert_eq!(display_value(None, None, None, None, &place), "59.33459, 18.06324");
+        let limits = json!({"activeLimit": 80, "unit": "percent"});
+        assert_eq!(display_value(None, None, None, None, &limits), r#"{"activeLimit":80}"#);
+        let long = json!({"values": "x".repeat(200)});
+        let shown = display_value(None, None, None, None, &long);
+        assert_eq!(shown.chars().count(), 80);
+        assert!(shown.ends_with('…'));
     }
 }

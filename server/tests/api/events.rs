@@ -125,7 +125,7 @@ async fn the_deliveries_page_renders_and_refuses_unknown_outcomes(backend: Backe
     let (status, json) = app
         .server_fn("webhook_log", &[("outcome", "nonsense")])
         .await;
-    assert_eq!(status, 500, "{json}");
+    assert_eq!(status, 400, "{json}");
     assert!(
         json.to_string().contains("no outcome called nonsense"),
         "{json}"

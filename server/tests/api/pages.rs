@@ -104,8 +104,12 @@ async fn the_vehicle_page_has_an_energy_chart_and_a_signals_panel(backend: Backe
     )
     .await;
     assert_eq!(months.matches("class=\"bar\"").count(), 3, "{months}");
-    let (_, bad) = page(&app, &format!("/vehicles/{VEHICLE_A}?chart=year")).await;
+    let (status, bad) = page(&app, &format!("/vehicles/{VEHICLE_A}?chart=year")).await;
+    assert_eq!(status, 400);
     assert!(bad.contains("`chart` must be day, week or month"), "{bad}");
+    // The hydrated app's calls get the same statuses.
+    let (status, _) = app.server_fn("vehicle_view", &[("id", "nope")]).await;
+    assert_eq!(status, 404);
 }
 
 async fn unknown_vehicle_and_session_pages_are_404(backend: Backend) {
@@ -163,6 +167,19 @@ async fn sessions_download_as_csv_with_units_in_the_header(backend: Backend) {
         ))
         .await;
     assert_eq!(bad.status(), 400);
+    // Dates are local: 18:02 UTC on the 14th is 08:02 on the 15th at UTC+14.
+    let rows = |path: String| {
+        let app = &app;
+        async move { app.get(&path).await.text().await.unwrap().lines().count() - 1 }
+    };
+    let base = format!("/vehicles/{VEHICLE_A}/sessions.csv");
+    assert_eq!(rows(format!("{base}?from=2026-03-15&to=2026-03-15&tz=Pacific/Kiritimati")).await, 1);
+    assert_eq!(rows(format!("{base}?from=2026-03-14&to=2026-03-14&tz=Pacific/Kiritimati")).await, 0);
+    let (_, from_cookie) = app
+        .get_in_zone(&format!("{base}?from=2026-03-15&to=2026-03-15"), "Pacific/Kiritimati")
+        .await;
+    assert_eq!(from_cookie.lines().count(), 2, "{from_cookie}");
+    assert_eq!(app.get(&format!("{base}?tz=Nowhere/Land")).await.status(), 400);
     let unknown = app.get("/vehicles/nope/sessions.csv").await;
     assert_eq!(unknown.status(), 404);
 }
