@@ -16,6 +16,8 @@ pub enum LiveStatus {
     Off,
     Connected,
     Reconnecting,
+    /// The tab is hidden: the connection is closed until it is shown again.
+    Paused,
 }
 
 /// What changed since the last refresh.
@@ -37,44 +39,71 @@ impl Tick {
 /// Collects events between refreshes (pure, so it is tested natively).
 #[derive(Debug, Default)]
 pub struct Pending {
-    any: bool,
+    /// Anything arrived: the webhook log changed.
+    log: bool,
+    /// Vehicle data may have changed.
+    data: bool,
     everything: bool,
     vehicles: BTreeSet<String>,
 }
 
+/// What one refresh brings: a new log tick, a new data tick, or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flush {
+    pub log: bool,
+    pub data: Option<Tick>,
+}
+
 impl Pending {
-    pub fn add(&mut self, vehicle_id: Option<&str>) {
-        self.any = true;
+    /// One handled webhook request. Only a stored delivery changes vehicle data; the
+    /// others (refusals, duplicates, dead letters, TEST) change only the log, so a flood
+    /// of forged requests does not make every open page refetch.
+    pub fn add(&mut self, outcome: &str, vehicle_id: Option<&str>) {
+        self.log = true;
+        if outcome != "stored" {
+            return;
+        }
+        self.data = true;
         match vehicle_id {
             Some(id) if self.vehicles.len() < 256 => {
                 self.vehicles.insert(id.to_owned());
             }
-            // Not about one vehicle (a refusal, a dead letter), or too many to list.
             _ => self.everything = true,
         }
     }
 
+    /// Events may have been missed: refresh everything.
     pub fn add_everything(&mut self) {
-        self.any = true;
+        self.log = true;
+        self.data = true;
         self.everything = true;
     }
 
-    /// The next tick after `previous`, if anything happened; resets.
-    pub fn take(&mut self, previous: u64) -> Option<Tick> {
-        if !std::mem::take(&mut self.any) {
+    /// What to refresh after data tick `previous`, if anything; resets.
+    pub fn take(&mut self, previous: u64) -> Option<Flush> {
+        let log = std::mem::take(&mut self.log);
+        let data = std::mem::take(&mut self.data);
+        let everything = std::mem::take(&mut self.everything);
+        let vehicles = std::mem::take(&mut self.vehicles);
+        if !log && !data {
             return None;
         }
-        let vehicles = std::mem::take(&mut self.vehicles);
-        Some(Tick {
-            seq: previous + 1,
-            vehicles: (!std::mem::take(&mut self.everything)).then_some(vehicles),
+        Some(Flush {
+            log,
+            data: data.then(|| Tick {
+                seq: previous + 1,
+                vehicles: (!everything).then_some(vehicles),
+            }),
         })
     }
 }
 
 #[derive(Debug, Clone, Copy)]
 pub struct Live {
+    /// Moves when vehicle data may have changed.
     pub tick: RwSignal<Tick>,
+    /// Moves when anything reached the webhook log.
+    pub log_tick: RwSignal<u64>,
     pub status: RwSignal<LiveStatus>,
 }
 
@@ -82,6 +111,7 @@ impl Live {
     pub fn provide() -> Live {
         let live = Live {
             tick: RwSignal::new(Tick::default()),
+            log_tick: RwSignal::new(0),
             status: RwSignal::new(LiveStatus::Off),
         };
         provide_context(live);
@@ -92,9 +122,14 @@ impl Live {
         use_context::<Live>()
     }
 
-    /// Changes on every refresh.
+    /// Changes when any vehicle's data may have changed.
     pub fn version(self) -> u64 {
         self.tick.with(|t| t.seq)
+    }
+
+    /// Changes whenever the webhook log grew (or data was refreshed).
+    pub fn log_version(self) -> (u64, u64) {
+        (self.log_tick.get(), self.version())
     }
 
     /// Changes only on refreshes that may concern this vehicle.
@@ -118,6 +153,16 @@ impl Live {
             t.vehicles = None;
         });
     }
+
+    /// Moves the ticks a refresh names.
+    pub fn apply(self, flush: Flush) {
+        if flush.log {
+            self.log_tick.update(|n| *n += 1);
+        }
+        if let Some(tick) = flush.data {
+            self.tick.set(tick);
+        }
+    }
 }
 
 /// The live indicator in the top bar.
@@ -130,17 +175,21 @@ pub fn LiveBadge() -> impl IntoView {
             LiveStatus::Off => "off",
             LiveStatus::Connected => "connected",
             LiveStatus::Reconnecting => "reconnecting",
+            LiveStatus::Paused => "paused",
         }>
             {move || match state() {
                 LiveStatus::Off => "",
                 LiveStatus::Connected => "Live",
                 LiveStatus::Reconnecting => "Reconnecting…",
+                LiveStatus::Paused => "Paused",
             }}
         </span>
     }
 }
 
-/// Browser-only: the `EventSource` and the throttle.
+/// Browser-only: the `EventSource`, the throttle, reconnecting with backoff, and pausing
+/// while the tab is hidden (browsers allow few connections per host over HTTP/1.1, so
+/// background tabs must not hold one each).
 #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
 pub mod browser {
     use super::{Live, LiveStatus, Pending, THROTTLE_MS};
@@ -152,21 +201,45 @@ pub mod browser {
     use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsCast;
 
+    /// Reconnect delays grow from this, doubling, up to [`MAX_BACKOFF_MS`].
+    const FIRST_BACKOFF_MS: f64 = 1_000.0;
+    const MAX_BACKOFF_MS: f64 = 30_000.0;
+
+    type Handler = Closure<dyn FnMut(web_sys::MessageEvent)>;
+
+    struct Connection {
+        source: web_sys::EventSource,
+        // Kept alive with the source, dropped with it.
+        _handlers: Vec<Handler>,
+        _on_error: Closure<dyn FnMut()>,
+    }
+
+    impl Drop for Connection {
+        fn drop(&mut self) {
+            self.source.set_onerror(None);
+            self.source.close();
+        }
+    }
+
     struct State {
         live: Live,
         pending: RefCell<Pending>,
         scheduled: Cell<bool>,
         last_flush: Cell<f64>,
-        /// A connection was lost since the last `hello`: events may have been missed.
+        /// A connection was lost (or paused) since the last `hello`.
         lost: Cell<bool>,
+        failures: Cell<u32>,
+        connection: RefCell<Option<Connection>>,
+        /// Bumped on every (re)open, so a stale retry timer does nothing.
+        generation: Cell<u64>,
     }
 
     fn flush(state: &Rc<State>) {
         state.scheduled.set(false);
         state.last_flush.set(js_sys::Date::now());
         let previous = state.live.tick.with_untracked(|t| t.seq);
-        if let Some(tick) = state.pending.borrow_mut().take(previous) {
-            state.live.tick.set(tick);
+        if let Some(flush) = state.pending.borrow_mut().take(previous) {
+            state.live.apply(flush);
         }
     }
 
@@ -180,50 +253,79 @@ pub mod browser {
         set_timeout(move || flush(&state), Duration::from_millis(wait as u64));
     }
 
-    fn listen(
+    fn handler(
         source: &web_sys::EventSource,
         name: &str,
-        handler: impl FnMut(web_sys::MessageEvent) + 'static,
-    ) {
-        let closure = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(handler);
+        f: impl FnMut(web_sys::MessageEvent) + 'static,
+    ) -> Handler {
+        let closure = Handler::new(f);
         let _ = source.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
-        // Lives as long as the page: the source is never dropped, only replaced.
-        closure.forget();
+        closure
     }
 
-    fn open(state: Rc<State>) {
+    fn hidden() -> bool {
+        document().visibility_state() == web_sys::VisibilityState::Hidden
+    }
+
+    fn retry_later(state: &Rc<State>) {
+        let failures = state.failures.get();
+        state.failures.set(failures.saturating_add(1));
+        let ceiling = (FIRST_BACKOFF_MS * 2f64.powi(failures.min(10) as i32)).min(MAX_BACKOFF_MS);
+        // Jitter spreads the reconnects of many tabs after a restart.
+        let delay = ceiling * (0.5 + js_sys::Math::random() / 2.0);
+        let generation = state.generation.get();
+        let state = state.clone();
+        set_timeout(
+            move || {
+                if state.generation.get() == generation && !hidden() {
+                    open(&state);
+                }
+            },
+            Duration::from_millis(delay as u64),
+        );
+    }
+
+    fn open(state: &Rc<State>) {
+        state.generation.set(state.generation.get() + 1);
+        // Dropping the old connection closes it and frees its handlers.
+        state.connection.replace(None);
         let Ok(source) = web_sys::EventSource::new("/live") else {
             state.live.status.set(LiveStatus::Reconnecting);
+            retry_later(state);
             return;
         };
-        {
+        let hello = {
             let state = state.clone();
-            listen(&source, "hello", move |_| {
+            handler(&source, "hello", move |_| {
                 state.live.status.set(LiveStatus::Connected);
+                state.failures.set(0);
                 if state.lost.replace(false) {
                     state.pending.borrow_mut().add_everything();
                     schedule(&state);
                 }
-            });
-        }
-        {
+            })
+        };
+        let delivery = {
             let state = state.clone();
-            listen(&source, "delivery", move |event| {
+            handler(&source, "delivery", move |event| {
                 let data = event.data().as_string().unwrap_or_default();
-                let vehicle = serde_json::from_str::<LiveEvent>(&data)
-                    .ok()
-                    .and_then(|e| e.vehicle_id);
-                state.pending.borrow_mut().add(vehicle.as_deref());
+                match serde_json::from_str::<LiveEvent>(&data) {
+                    Ok(e) => state
+                        .pending
+                        .borrow_mut()
+                        .add(&e.outcome, e.vehicle_id.as_deref()),
+                    Err(_) => state.pending.borrow_mut().add_everything(),
+                }
                 schedule(&state);
-            });
-        }
-        {
+            })
+        };
+        let resync = {
             let state = state.clone();
-            listen(&source, "resync", move |_| {
+            handler(&source, "resync", move |_| {
                 state.pending.borrow_mut().add_everything();
                 schedule(&state);
-            });
-        }
+            })
+        };
         let on_error = {
             let state = state.clone();
             let source = source.clone();
@@ -231,26 +333,57 @@ pub mod browser {
                 state.live.status.set(LiveStatus::Reconnecting);
                 state.lost.set(true);
                 // The browser retries by itself unless the server answered with an error
-                // (the source is then closed): start over a little later.
+                // (the source is then closed): then we retry, backing off.
                 if source.ready_state() == web_sys::EventSource::CLOSED {
-                    let state = state.clone();
-                    set_timeout(move || open(state), Duration::from_secs(3));
+                    retry_later(&state);
                 }
             })
         };
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        on_error.forget();
+        state.connection.replace(Some(Connection {
+            source,
+            _handlers: vec![hello, delivery, resync],
+            _on_error: on_error,
+        }));
     }
 
-    /// Connects the app to `/live`.
+    fn on_visibility(state: &Rc<State>) {
+        if hidden() {
+            state.generation.set(state.generation.get() + 1);
+            state.connection.replace(None);
+            state.lost.set(true);
+            state.live.status.set(LiveStatus::Paused);
+        } else if state.connection.borrow().is_none() {
+            state.failures.set(0);
+            open(state);
+        }
+    }
+
+    /// Connects the app to `/live`, for as long as the page lives.
     pub fn connect(live: Live) {
-        open(Rc::new(State {
+        let state = Rc::new(State {
             live,
             pending: RefCell::new(Pending::default()),
             scheduled: Cell::new(false),
             last_flush: Cell::new(0.0),
             lost: Cell::new(false),
-        }));
+            failures: Cell::new(0),
+            connection: RefCell::new(None),
+            generation: Cell::new(0),
+        });
+        let watcher = {
+            let state = state.clone();
+            Closure::<dyn FnMut()>::new(move || on_visibility(&state))
+        };
+        let _ = document()
+            .add_event_listener_with_callback("visibilitychange", watcher.as_ref().unchecked_ref());
+        // One listener for the page's lifetime.
+        watcher.forget();
+        if hidden() {
+            state.live.status.set(LiveStatus::Paused);
+        } else {
+            open(&state);
+        }
     }
 }
 
@@ -259,27 +392,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pending_collects_vehicles_and_resets() {
+    fn stored_deliveries_name_their_vehicles() {
         let mut p = Pending::default();
         assert_eq!(p.take(0), None);
-        p.add(Some("a"));
-        p.add(Some("b"));
-        p.add(Some("a"));
-        let tick = p.take(4).unwrap();
+        p.add("stored", Some("a"));
+        p.add("stored", Some("b"));
+        p.add("stored", Some("a"));
+        let flush = p.take(4).unwrap();
+        assert!(flush.log);
+        let tick = flush.data.unwrap();
         assert_eq!(tick.seq, 5);
         assert!(tick.touches("a") && tick.touches("b") && !tick.touches("c"));
         assert_eq!(p.take(5), None);
     }
 
     #[test]
-    fn an_event_without_a_vehicle_concerns_everyone() {
+    fn requests_that_stored_nothing_only_move_the_log() {
         let mut p = Pending::default();
-        p.add(Some("a"));
-        p.add(None);
-        let tick = p.take(0).unwrap();
-        assert!(tick.touches("zzz"));
+        p.add("rejected_signature", None);
+        p.add("duplicate", Some("a"));
+        p.add("dead_letter", None);
+        assert_eq!(
+            p.take(7),
+            Some(Flush {
+                log: true,
+                data: None
+            })
+        );
+    }
+
+    #[test]
+    fn missed_events_refresh_everything() {
         let mut p = Pending::default();
+        p.add("stored", None);
+        assert!(p.take(0).unwrap().data.unwrap().touches("zzz"));
+        p.add("stored", Some("a"));
         p.add_everything();
-        assert!(p.take(0).unwrap().touches("anything"));
+        assert!(p.take(0).unwrap().data.unwrap().touches("anything"));
     }
 }

@@ -44,6 +44,29 @@ test('the deliveries page lists outcomes and filters them', async ({ page }, tes
   }
 });
 
+test('the deliveries page pages through a long log', async ({ page, request }, testInfo) => {
+  // A vehicle of its own (one per project: they share the server) with 55 deliveries:
+  // 50 on the first page, 5 on the next.
+  const vehicle = testInfo.project.name === 'hydrated'
+    ? '7a8b9c0d-1e2f-4a3b-9c4d-5e6f7a8b9c0d'
+    : '8b9c0d1e-2f3a-4b4c-8d5e-6f7a8b9c0d1e';
+  const t0 = Date.now() - 7_200_000;
+  for (let i = 0; i < 55; i++) {
+    expect((await postSigned(request, chargingDelivery(vehicle, 'BYD', 40 + (i % 10), t0 + i * 60_000))).status()).toBe(200);
+  }
+  await page.goto(`/events?vehicle=${vehicle}`);
+  await expect(page.locator('tbody tr')).toHaveCount(50);
+  const newestFirst = await page.locator('tbody tr').first().getAttribute('data-log-id');
+  await page.getByRole('link', { name: 'Older deliveries →' }).click();
+  await expect(page).toHaveURL(/before=\d+/);
+  await expect(page.locator('tbody tr')).toHaveCount(5);
+  const older = await page.locator('tbody tr').first().getAttribute('data-log-id');
+  expect(Number(older)).toBeLessThan(Number(newestFirst));
+  await expect(page.getByRole('link', { name: 'Older deliveries →' })).toHaveCount(0);
+  await page.getByRole('link', { name: '← Newest' }).click();
+  await expect(page.locator('tbody tr')).toHaveCount(50);
+});
+
 test('a delivery shows up on open pages without a reload', async ({ page, request }, testInfo) => {
   test.skip(testInfo.project.name === 'no-js', 'live updates need JavaScript');
   const vehicle = '5d6e7f80-9a0b-4c1d-8e2f-3a4b5c6d7e8f';

@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import * as fs from 'node:fs';
 import { deliverFixture, screenshotPath } from './helpers';
 
 const POLESTAR = '3e1f9b7a-5c2d-4e8f-a061-7b2c9d4e5f60';
@@ -91,6 +92,20 @@ test('the date filter lives in the URL', async ({ page }) => {
     'href',
     `/vehicles/${POLESTAR}/sessions.csv?from=2026-03-15&to=2026-03-20`,
   );
+});
+
+test('the filtered sessions download as CSV', async ({ page }) => {
+  await page.goto(`/vehicles/${POLESTAR}?from=2026-03-14&to=2026-03-14`);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'Download these sessions as CSV' }).click(),
+  ]);
+  expect(download.suggestedFilename()).toBe(`chargelog-${POLESTAR}-sessions.csv`);
+  const file = await download.path();
+  const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+  expect(lines[0]).toContain('energy_added_kwh');
+  expect(lines).toHaveLength(2);
+  expect(lines[1]).toContain(SESSION);
 });
 
 test('unknown vehicles and sessions are a 404', async ({ page }) => {

@@ -1,7 +1,8 @@
 //! The webhook log: one row per request to the webhook endpoint with what became of it
 //! (stored, duplicate, rejected signature, dead letter...), for the deliveries page and
 //! live updates. Existing deliveries and dead letters are copied in, oldest first.
-//! Also an index for "signals that error", a small part of a vehicle's readings.
+//! Also indexes for "signals that error" (a small part of a vehicle's readings) and for
+//! the fleet's sessions by start time.
 
 use sea_orm_migration::prelude::*;
 
@@ -11,6 +12,12 @@ impl MigrationName for Migration {
     fn name(&self) -> &str {
         "m20261128_000003_webhook_log"
     }
+}
+
+#[derive(DeriveIden)]
+enum Sessions {
+    Table,
+    StartedAt,
 }
 
 #[derive(DeriveIden)]
@@ -72,6 +79,8 @@ impl MigrationTrait for Migration {
         for (name, col) in [
             ("idx_webhook_log_vehicle", WebhookLog::VehicleId),
             ("idx_webhook_log_outcome", WebhookLog::Outcome),
+            // A session's deliveries, found from its readings.
+            ("idx_webhook_log_delivery", WebhookLog::DeliveryRowId),
         ] {
             manager
                 .create_index(
@@ -84,6 +93,16 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
+        // The fleet's energy by session start, for every vehicle at once.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_sessions_started")
+                    .table(Sessions::Table)
+                    .col(Sessions::StartedAt)
+                    .to_owned(),
+            )
+            .await?;
         let db = manager.get_connection();
         db.execute_unprepared(BACKFILL).await?;
         // Partial index: both SQLite and PostgreSQL keep only the errored readings in it.
@@ -99,6 +118,14 @@ impl MigrationTrait for Migration {
         manager
             .get_connection()
             .execute_unprepared("DROP INDEX idx_signal_readings_errors")
+            .await?;
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_sessions_started")
+                    .table(Sessions::Table)
+                    .to_owned(),
+            )
             .await?;
         manager
             .drop_table(Table::drop().table(WebhookLog::Table).to_owned())

@@ -102,8 +102,7 @@ fn date(
     let Some(raw) = params.get(name).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .ok()
+    app::domain::buckets::parse_date(raw)
         .and_then(|d| d.checked_add_days(chrono::Days::new(days_after)))
         .map(|d| Some(app::domain::buckets::day_start(tz, d).timestamp_millis()))
         .ok_or(ApiError::BadRequest {

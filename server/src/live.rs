@@ -25,7 +25,9 @@ use tokio::sync::{broadcast, watch, Notify};
 /// processes are seen within this).
 pub const POLL: Duration = Duration::from_millis(250);
 /// Ids may commit out of order (PostgreSQL sequences); this many below the newest seen
-/// are looked at again so a late commit is still announced.
+/// are looked at again so a late commit is still announced. Ingest takes its log id
+/// last, just before committing, so only ids taken within that short window can commit
+/// late.
 const LOOK_BACK: i64 = 256;
 const BATCH: u64 = 1000;
 
@@ -112,10 +114,14 @@ pub async fn run(feed: Arc<LiveFeed>, db: DatabaseConnection) {
             }
         }
     };
+    let mut full = false;
     loop {
-        tokio::select! {
-            () = feed.wake.notified() => {},
-            () = tokio::time::sleep(POLL) => {},
+        // A full batch means more are waiting: read on at once.
+        if !full {
+            tokio::select! {
+                () = feed.wake.notified() => {},
+                () = tokio::time::sleep(POLL) => {},
+            }
         }
         let rows = match rows_after(&db, newest - LOOK_BACK).await {
             Ok(rows) => rows,
@@ -125,6 +131,7 @@ pub async fn run(feed: Arc<LiveFeed>, db: DatabaseConnection) {
                 continue;
             }
         };
+        full = rows.len() as u64 == BATCH;
         for (id, outcome, vehicle_id) in rows {
             if seen.insert(id) {
                 // No receivers is fine: nobody is watching.

@@ -10,6 +10,27 @@ use std::time::Duration;
 
 pub const EVERY: Duration = Duration::from_secs(300);
 
+/// Log lines for requests that stored nothing (refusals, duplicates, VERIFY answers) are
+/// kept this long; stored deliveries and dead letters keep theirs.
+pub const LOG_KEEP_MS: i64 = 30 * 24 * 3_600_000;
+
+/// Deletes log lines of requests that stored nothing, older than [`LOG_KEEP_MS`].
+pub async fn prune_log(db: &DatabaseConnection, now: EpochMs) -> Result<u64, DbErr> {
+    use app::domain::events::Outcome;
+    use app::server::entities::webhook_log::{Column, Entity};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let result = Entity::delete_many()
+        .filter(Column::Outcome.is_in([
+            Outcome::RejectedSignature.as_str(),
+            Outcome::Duplicate.as_str(),
+            Outcome::Verified.as_str(),
+        ]))
+        .filter(Column::ReceivedAt.lt(now.as_millis() - LOG_KEEP_MS))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// Re-derives every vehicle whose open session went silent; returns how many.
 pub async fn sweep_once(
     db: &DatabaseConnection,
@@ -41,6 +62,11 @@ pub async fn run(db: DatabaseConnection, engine: EngineConfig) {
             Ok(0) => {}
             Ok(n) => tracing::info!(vehicles = n, "closed sessions that went silent"),
             Err(err) => tracing::warn!(error = %err, "stale-session sweep failed; will retry"),
+        }
+        match prune_log(&db, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "pruned old webhook log lines"),
+            Err(err) => tracing::warn!(error = %err, "pruning the webhook log failed; will retry"),
         }
     }
 }

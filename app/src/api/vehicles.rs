@@ -10,9 +10,9 @@ pub const PAGE_SIZE: u64 = 25;
 fn date_param(name: &str, raw: Option<&str>) -> Result<Option<chrono::NaiveDate>, AppError> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(raw) => chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        Some(raw) => crate::domain::buckets::parse_date(raw)
             .map(Some)
-            .map_err(|_| {
+            .ok_or_else(|| {
                 AppError::BadRequest(format!(
                     "`{name}` must be a date like 2026-03-14, not {raw:?}."
                 ))
@@ -51,8 +51,14 @@ async fn get_vehicle_view_inner(
     let vehicle = crate::server::fleet::vehicle_item(&ctx.db, &id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("There is no vehicle with id {id}.")))?;
-    let from = date_param("from", from.as_deref())?;
-    let to = date_param("to", to.as_deref())?;
+    let (from, to) = match (
+        date_param("from", from.as_deref())?,
+        date_param("to", to.as_deref())?,
+    ) {
+        // Reversed dates are read as the range they name, as the chart reads them.
+        (Some(f), Some(t)) if f > t => (Some(t), Some(f)),
+        dates => dates,
+    };
     let bucket = match chart.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => Bucket::Day,
         Some(raw) => Bucket::parse(raw).ok_or_else(|| {

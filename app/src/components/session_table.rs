@@ -1,4 +1,5 @@
 use crate::domain::api::SessionDto;
+use crate::domain::fleet::path_escape;
 use crate::domain::fleet::{format_duration, format_number};
 use crate::viewer::Timestamp;
 use leptos::prelude::*;
@@ -46,7 +47,7 @@ pub fn SessionTable(sessions: Vec<SessionDto>) -> impl IntoView {
                     <For each=move || sessions.clone() key=|s| s.id.clone() let:s>
                         <tr data-session-id=s.id.clone()>
                             <th scope="row">
-                                <a href=format!("/sessions/{}", s.id)>
+                                <a href=format!("/sessions/{}", path_escape(&s.id))>
                                     <Timestamp at=Some(s.started_at) />
                                 </a>
                                 {(!s.start_observed).then(|| view! { <span class="flag" title="Already charging when first seen">" (start not observed)"</span> })}

@@ -1,3 +1,4 @@
+use crate::domain::fleet::path_escape;
 use crate::domain::fleet::{format_number, FleetQuery, SortKey, VehicleSummary};
 use crate::viewer::Timestamp;
 use leptos::prelude::*;
@@ -95,7 +96,7 @@ pub fn VehicleTable(
                     <For each=move || vehicles.clone() key=|v| v.id.clone() let:v>
                         <tr data-vehicle-id=v.id.clone()>
                             <th scope="row">
-                                <a class="vehicle-name" href=format!("/vehicles/{}", v.id)>
+                                <a class="vehicle-name" href=format!("/vehicles/{}", path_escape(&v.id))>
                                     {v.display_name()}
                                 </a>
                                 <span class="vehicle-id muted">{v.id.clone()}</span>

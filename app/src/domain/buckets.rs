@@ -62,6 +62,14 @@ fn previous_date(bucket: Bucket, date: NaiveDate) -> NaiveDate {
     }
 }
 
+/// A `YYYY-MM-DD` date from a URL, between 1971 and 9998 so that a bucket before or
+/// after it still exists; anything else is `None`.
+pub fn parse_date(raw: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .ok()
+        .filter(|d| (1971..=9998).contains(&d.year()))
+}
+
 /// The first instant of a local calendar date in `tz`.
 pub fn day_start(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
     local_midnight(tz, date)
@@ -325,6 +333,18 @@ mod tests {
             bucket_starts(Bucket::Day, tz, from, to).len(),
             MAX_CHART_BUCKETS
         );
+    }
+
+    #[test]
+    fn url_dates_are_plain_dates_in_a_sane_range() {
+        assert_eq!(
+            parse_date(" 2026-03-14 "),
+            NaiveDate::from_ymd_opt(2026, 3, 14)
+        );
+        assert_eq!(parse_date("2026-02-30"), None);
+        assert_eq!(parse_date("+262142-12-31"), None);
+        assert_eq!(parse_date("1970-01-01"), None);
+        assert_eq!(parse_date("yesterday"), None);
     }
 
     #[test]

@@ -420,9 +420,21 @@ pub fn url_escape(s: &str) -> String {
         .collect()
 }
 
+/// Escapes text for one path segment of a URL (`/vehicles/{here}`); `:` and `@` stay,
+/// as a path allows them.
+pub fn path_escape(s: &str) -> String {
+    url_escape(s).replace("%3A", ":").replace("%40", "@")
+}
+
 #[cfg(test)]
 mod query_tests {
     use super::*;
+
+    #[test]
+    fn path_segments_keep_colons_and_escape_the_rest() {
+        assert_eq!(path_escape("v1:1773511330000"), "v1:1773511330000");
+        assert_eq!(path_escape("a/b?c#d%"), "a%2Fb%3Fc%23d%25");
+    }
 
     fn vehicle(id: &str, make: &str, soc: Option<f64>, charging: Option<bool>) -> VehicleSummary {
         VehicleSummary {

@@ -1,6 +1,7 @@
 use crate::api::events::get_webhook_log;
 use crate::components::error_view::ErrorView;
 use crate::domain::events::{LogEntry, LogPage, Outcome};
+use crate::domain::fleet::path_escape;
 use crate::domain::fleet::url_escape;
 use crate::live::Live;
 use crate::viewer::Timestamp;
@@ -20,7 +21,7 @@ pub fn EventsPage() -> impl IntoView {
                 q.get("vehicle").filter(|s| !s.is_empty()),
                 q.get("outcome").filter(|s| !s.is_empty()),
                 q.get("before").and_then(|b| b.parse::<i64>().ok()),
-                live.map(Live::version),
+                live.map(Live::log_version),
             )
         },
         |(vehicle, outcome, before, _)| get_webhook_log(vehicle, outcome, before),
@@ -153,7 +154,7 @@ fn EventRow(entry: LogEntry, name: Option<String>) -> impl IntoView {
             <td data-label="Type">{entry.event_type.clone().unwrap_or_else(|| "—".into())}</td>
             <td data-label="Vehicle">
                 {match (entry.vehicle_id.clone(), name) {
-                    (Some(id), Some(name)) => view! { <a href=format!("/vehicles/{id}")>{name}</a> }.into_any(),
+                    (Some(id), Some(name)) => view! { <a href=format!("/vehicles/{}", path_escape(&id))>{name}</a> }.into_any(),
                     _ => view! { <span class="muted">"—"</span> }.into_any(),
                 }}
             </td>

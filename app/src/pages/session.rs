@@ -3,6 +3,7 @@ use crate::api::vehicles::get_session_detail;
 use crate::components::charge_curve::ChargeCurve;
 use crate::components::error_view::ErrorView;
 use crate::domain::api::SessionDetail;
+use crate::domain::fleet::path_escape;
 use crate::domain::fleet::{format_duration, format_number};
 use crate::live::Live;
 use crate::pages::not_found::NotFound;
@@ -15,12 +16,19 @@ use leptos_router::hooks::use_params_map;
 #[component]
 pub fn SessionPage() -> impl IntoView {
     let params = use_params_map();
-    let live = Live::get();
+    // A session id is `{vehicle id}:{start}`: the page refetches only for its vehicle.
+    let version = Live::get().map(|live| {
+        live.version_for(move || {
+            let id = params.read().get("id").unwrap_or_default();
+            id.rsplit_once(':')
+                .map_or(id.clone(), |(vehicle, _)| vehicle.to_owned())
+        })
+    });
     let data = Resource::new(
         move || {
             (
                 params.read().get("id").unwrap_or_default(),
-                live.map(Live::version),
+                version.map(|v| v.get()),
             )
         },
         |(id, _)| get_session_detail(id),
@@ -75,7 +83,7 @@ fn SessionView(detail: SessionDetail) -> impl IntoView {
         <nav class="crumbs" aria-label="Breadcrumb">
             <a href="/">"Fleet"</a>
             " / "
-            <a href=format!("/vehicles/{}", s.vehicle_id)>"Vehicle"</a>
+            <a href=format!("/vehicles/{}", path_escape(&s.vehicle_id))>"Vehicle"</a>
             " / "
         </nav>
         <h1>{title}</h1>

@@ -5,6 +5,7 @@ use crate::components::error_view::ErrorView;
 use crate::components::session_table::SessionTable;
 use crate::domain::api::{SignalsPanel, VehicleView};
 use crate::domain::buckets::Bucket;
+use crate::domain::fleet::path_escape;
 use crate::domain::fleet::{format_number, url_escape, vehicle_name};
 use crate::live::Live;
 use crate::pages::not_found::NotFound;
@@ -86,7 +87,7 @@ fn VehicleDetail(view: VehicleView) -> impl IntoView {
     let newest = format!("?{range}{chart_param}").replace("?&", "?");
     let csv = format!(
         "/vehicles/{}/sessions.csv{}",
-        v.id,
+        path_escape(&v.id),
         format!("?{range}").replace("?&", "?")
     );
     let chart_links = [Bucket::Day, Bucket::Week, Bucket::Month]

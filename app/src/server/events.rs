@@ -95,6 +95,7 @@ pub async fn for_window(
         .distinct()
         .filter(r::Column::VehicleId.eq(vehicle_id))
         .filter(r::Column::OemUpdatedAt.between(start, end))
+        .order_by_asc(r::Column::DeliveryRowId)
         .limit(SESSION_DELIVERIES)
         .into_tuple()
         .all(db)

@@ -204,19 +204,27 @@ pub async fn fleet_energy(
     ),
     DbErr,
 > {
-    use crate::domain::buckets::{bucket_start, chart_range, Bucket};
+    use crate::domain::buckets::{bucket_start, chart_range, energy_buckets, Bucket};
     use crate::domain::fleet::{ChargeStatus, FleetTotals};
     let (from, to) = chart_range(Bucket::Day, tz, now, None, None);
-    let daily = super::sessions::energy_series(db, None, Bucket::Day, tz, from, to).await?;
-    let month = super::sessions::energy_series(
+    let month_start = bucket_start(Bucket::Month, tz, now);
+    // One read covers the 30 days and the month, whichever starts first.
+    let starts: Vec<(DateTime<Utc>, Option<f64>)> = super::sessions::energy_by_start(
         db,
         None,
-        Bucket::Month,
-        tz,
-        bucket_start(Bucket::Month, tz, now),
-        to,
+        from.min(month_start).timestamp_millis(),
+        to.timestamp_millis(),
     )
-    .await?;
+    .await?
+    .into_iter()
+    .filter_map(|(at, kwh)| Some((datetime(at)?, kwh)))
+    .collect();
+    let daily = energy_buckets(Bucket::Day, tz, from, to, &starts);
+    let this_month: f64 = starts
+        .iter()
+        .filter(|(at, _)| *at >= month_start)
+        .filter_map(|(_, kwh)| *kwh)
+        .sum();
     let totals = FleetTotals {
         vehicles: vehicles.len(),
         charging_now: vehicles
@@ -224,7 +232,7 @@ pub async fn fleet_energy(
             .filter(|v| v.status() == ChargeStatus::Charging)
             .count(),
         kwh_today: daily.last().map_or(0.0, |b| b.energy_kwh),
-        kwh_this_month: month.iter().map(|b| b.energy_kwh).sum(),
+        kwh_this_month: this_month,
     };
     Ok((totals, daily))
 }

@@ -150,7 +150,10 @@ mod tests {
     #[test]
     fn values_show_with_their_unit() {
         let none = json!(null);
-        assert_eq!(display_value(Some(41.0), None, None, Some("%"), &none), "41 %");
+        assert_eq!(
+            display_value(Some(41.0), None, None, Some("%"), &none),
+            "41 %"
+        );
         assert_eq!(display_value(Some(3.5), None, None, None, &none), "3.5");
         assert_eq!(display_value(None, Some(true), None, None, &none), "true");
         assert_eq!(display_value(None, None, Some("FAST"), None, &none), "FAST");
@@ -160,9 +163,15 @@ mod tests {
     #[test]
     fn structures_show_as_coordinates_or_shortened() {
         let place = json!({"latitude": 59.334591, "longitude": 18.06324, "heading": 212});
-        assert_eq!(display_value(None, None, None, None, &place), "59.33459, 18.06324");
+        assert_eq!(
+            display_value(None, None, None, None, &place),
+            "59.33459, 18.06324"
+        );
         let limits = json!({"activeLimit": 80, "unit": "percent"});
-        assert_eq!(display_value(None, None, None, None, &limits), r#"{"activeLimit":80}"#);
+        assert_eq!(
+            display_value(None, None, None, None, &limits),
+            r#"{"activeLimit":80}"#
+        );
         let long = json!({"values": "x".repeat(200)});
         let shown = display_value(None, None, None, None, &long);
         assert_eq!(shown.chars().count(), 80);

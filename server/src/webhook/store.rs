@@ -161,8 +161,6 @@ pub async fn ingest(
             return Ok(Stored::Duplicate { log_id });
         }
     };
-    log.delivery_row_id = Set(Some(delivery_row_id));
-    let log_id = insert_log(&txn, log).await?;
 
     match effect {
         Effect::Nothing(_) => {}
@@ -191,6 +189,11 @@ pub async fn ingest(
             store_errors(&txn, delivery_row_id, &vehicle.id, errors, reported_at).await?;
         }
     }
+    // The log row goes last, just before the commit: its id is then handed out as late
+    // as possible, so live updates (which follow ids) do not pass it by while this
+    // transaction is still deriving sessions.
+    log.delivery_row_id = Set(Some(delivery_row_id));
+    let log_id = insert_log(&txn, log).await?;
     txn.commit().await?;
     Ok(Stored::New {
         delivery_row_id,

@@ -12,7 +12,26 @@ crate::on_both_backends!(
     live_updates_announce_a_delivery_after_it_is_stored,
     a_session_lists_the_deliveries_that_built_it,
     the_log_migration_copies_earlier_deliveries_and_dead_letters,
+    old_log_lines_of_requests_that_stored_nothing_are_pruned,
 );
+
+async fn old_log_lines_of_requests_that_stored_nothing_are_pruned(backend: Backend) {
+    let app = spawn_scenario(backend).await;
+    app.post_webhook(b"{}".to_vec(), None).await;
+    let before = app.count("webhook_log").await;
+    let soon = app::domain::time::EpochMs::from_datetime(chrono::Utc::now()).unwrap();
+    assert_eq!(server::sweep::prune_log(&app.db, soon).await.unwrap(), 0);
+    let later =
+        app::domain::time::EpochMs::new(soon.as_millis() + server::sweep::LOG_KEEP_MS + 1).unwrap();
+    // The VERIFY answer, the duplicate and the refusal go; the 10 stored stay.
+    assert_eq!(server::sweep::prune_log(&app.db, later).await.unwrap(), 3);
+    assert_eq!(app.count("webhook_log").await, before - 3);
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) AS n FROM webhook_log WHERE outcome = 'stored'")
+            .await,
+        10
+    );
+}
 
 async fn log(app: &TestApp, form: &[(&str, &str)]) -> serde_json::Value {
     let (status, json) = app.server_fn("webhook_log", form).await;

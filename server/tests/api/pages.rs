@@ -173,13 +173,31 @@ async fn sessions_download_as_csv_with_units_in_the_header(backend: Backend) {
         async move { app.get(&path).await.text().await.unwrap().lines().count() - 1 }
     };
     let base = format!("/vehicles/{VEHICLE_A}/sessions.csv");
-    assert_eq!(rows(format!("{base}?from=2026-03-15&to=2026-03-15&tz=Pacific/Kiritimati")).await, 1);
-    assert_eq!(rows(format!("{base}?from=2026-03-14&to=2026-03-14&tz=Pacific/Kiritimati")).await, 0);
+    assert_eq!(
+        rows(format!(
+            "{base}?from=2026-03-15&to=2026-03-15&tz=Pacific/Kiritimati"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        rows(format!(
+            "{base}?from=2026-03-14&to=2026-03-14&tz=Pacific/Kiritimati"
+        ))
+        .await,
+        0
+    );
     let (_, from_cookie) = app
-        .get_in_zone(&format!("{base}?from=2026-03-15&to=2026-03-15"), "Pacific/Kiritimati")
+        .get_in_zone(
+            &format!("{base}?from=2026-03-15&to=2026-03-15"),
+            "Pacific/Kiritimati",
+        )
         .await;
     assert_eq!(from_cookie.lines().count(), 2, "{from_cookie}");
-    assert_eq!(app.get(&format!("{base}?tz=Nowhere/Land")).await.status(), 400);
+    assert_eq!(
+        app.get(&format!("{base}?tz=Nowhere/Land")).await.status(),
+        400
+    );
     let unknown = app.get("/vehicles/nope/sessions.csv").await;
     assert_eq!(unknown.status(), 404);
 }
