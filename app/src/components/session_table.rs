@@ -17,6 +17,14 @@ fn soc(s: &SessionDto) -> String {
     format!("{} → {}", p(s.soc_start), p(s.soc_end))
 }
 
+/// Where the car charged, to about 100 m: enough to tell home from the depot.
+fn place(s: &SessionDto) -> String {
+    match (s.latitude, s.longitude) {
+        (Some(lat), Some(lon)) => format!("{lat:.3}, {lon:.3}"),
+        _ => "—".to_owned(),
+    }
+}
+
 fn kw(v: Option<f64>) -> String {
     v.map_or("—".to_owned(), |kw| format!("{} kW", format_number(kw)))
 }
@@ -40,6 +48,7 @@ pub fn SessionTable(sessions: Vec<SessionDto>) -> impl IntoView {
                         <th scope="col" class="num">"Max"</th>
                         <th scope="col" class="num">"Average"</th>
                         <th scope="col">"Type"</th>
+                        <th scope="col">"Place"</th>
                         <th scope="col">"Status"</th>
                     </tr>
                 </thead>
@@ -58,6 +67,7 @@ pub fn SessionTable(sessions: Vec<SessionDto>) -> impl IntoView {
                             <td data-label="Max" class="num">{kw(s.max_power_kw)}</td>
                             <td data-label="Average" class="num">{kw(s.avg_power_kw)}</td>
                             <td data-label="Type">{s.charger_type.clone().unwrap_or_else(|| "—".into())}</td>
+                            <td data-label="Place">{place(&s)}</td>
                             <td data-label="Status">{format!("{:?}", s.status).to_lowercase()}</td>
                         </tr>
                     </For>

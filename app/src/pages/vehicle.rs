@@ -129,6 +129,21 @@ fn VehicleDetail(view: VehicleView) -> impl IntoView {
                     {v.latest.range_km.map(|km| format!("{} km", format_number(km))).unwrap_or_else(|| "—".into())}
                 </dd>
             </div>
+            {(v.latest.is_charging == Some(true)).then(|| view! {
+                <div>
+                    <dt>"Charging power"</dt>
+                    <dd>{v.latest.power_kw.map(|kw| format!("{} kW", format_number(kw))).unwrap_or_else(|| "—".into())}</dd>
+                </div>
+            })}
+            <div>
+                <dt>"Place"</dt>
+                <dd>
+                    {match (v.latest.latitude, v.latest.longitude) {
+                        (Some(lat), Some(lon)) => format!("{lat:.5}, {lon:.5}"),
+                        _ => "—".to_owned(),
+                    }}
+                </dd>
+            </div>
             <div>
                 <dt>"Sessions"</dt>
                 <dd>{v.session_count}</dd>

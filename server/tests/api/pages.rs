@@ -28,6 +28,7 @@ async fn vehicle_page_lists_its_sessions(backend: Backend) {
     assert!(html.contains("2 h 13 min"));
     assert!(html.contains("41 % → 80 %"));
     assert!(html.contains("33.1 kWh (counter)"));
+    assert!(html.contains("59.335, 18.063"), "the place: {html}");
     // A date range without sessions.
     let (_, empty) = page(
         &app,
