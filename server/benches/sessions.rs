@@ -144,6 +144,8 @@ async fn bench_ingest(days: i64) {
         site_root: dir.path().join("site"),
         engine: EngineConfig::default(),
         timezone: chrono_tz::Tz::UTC,
+        metrics_token: None,
+        metrics_addr: None,
     };
     let app = Application::build(settings)
         .await

@@ -19,8 +19,17 @@ pub const DEFAULT_SQLITE_URL: &str = "sqlite://data/chargelog.db";
 pub struct Cli {
     #[command(flatten)]
     pub database: DatabaseArgs,
+    /// Log lines as readable text or as one JSON object per line (for log collectors).
+    #[arg(long, env = "CHARGELOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +83,13 @@ pub struct ServeArgs {
     /// for readers without JavaScript. Browsers send theirs and get their own.
     #[arg(long, env = "CHARGELOG_TIMEZONE", default_value = "UTC")]
     pub timezone: String,
+    /// Bearer token that lets a scraper read `/metrics` on the main address. Never logged.
+    #[arg(long, env = "CHARGELOG_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// A second listen address that serves only `/metrics`, without a token (bind it to
+    /// localhost or a private network).
+    #[arg(long, env = "CHARGELOG_METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
     #[command(flatten)]
     pub sessions: SessionArgs,
 }
@@ -168,6 +184,8 @@ pub struct Settings {
     pub site_root: PathBuf,
     pub engine: EngineConfig,
     pub timezone: chrono_tz::Tz,
+    pub metrics_token: Option<SecretString>,
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -192,6 +210,8 @@ pub enum ConfigError {
     StaleAfter(f64),
     #[error("CHARGELOG_TIMEZONE {0:?} is not an IANA time zone name (for example Europe/Berlin)")]
     Timezone(String),
+    #[error("CHARGELOG_METRICS_TOKEN must be at least 16 characters, without spaces around it")]
+    WeakMetricsToken,
 }
 
 impl DatabaseSettings {
@@ -250,6 +270,18 @@ impl Settings {
                 .trim()
                 .parse()
                 .map_err(|_| ConfigError::Timezone(serve.timezone.clone()))?,
+            metrics_token: match serve.metrics_token.as_deref() {
+                None => None,
+                Some(t) if t.len() < 16 || t.trim() != t => {
+                    return Err(ConfigError::WeakMetricsToken)
+                }
+                Some(t) => Some(SecretString::from(t.to_owned())),
+            },
+            metrics_addr: serve
+                .metrics_addr
+                .as_deref()
+                .map(|a| a.parse().map_err(|_| ConfigError::BadAddr(a.to_owned())))
+                .transpose()?,
         })
     }
 }
@@ -303,8 +335,40 @@ mod tests {
             addr: addr.into(),
             site_root: "target/site".into(),
             timezone: "UTC".into(),
+            metrics_token: None,
+            metrics_addr: None,
             sessions: SessionArgs::default(),
         }
+    }
+
+    #[test]
+    fn metrics_settings_are_checked() {
+        let mut args = serve(None, "127.0.0.1:3000");
+        args.metrics_token = Some("short".into());
+        assert_eq!(
+            Settings::from_args(&db(), &args).unwrap_err(),
+            ConfigError::WeakMetricsToken
+        );
+        args.metrics_token = Some("a-long-enough-token".into());
+        args.metrics_addr = Some("localhost".into());
+        assert_eq!(
+            Settings::from_args(&db(), &args).unwrap_err(),
+            ConfigError::BadAddr("localhost".into())
+        );
+        args.metrics_addr = Some("127.0.0.1:9464".into());
+        let settings = Settings::from_args(&db(), &args).unwrap();
+        assert_eq!(
+            settings.metrics_addr,
+            Some("127.0.0.1:9464".parse().unwrap())
+        );
+        assert!(settings.metrics_token.is_some());
+    }
+
+    #[test]
+    fn logs_are_text_or_json() {
+        let cli = Cli::try_parse_from(["chargelog", "--log-format", "json", "migrate"]).unwrap();
+        assert_eq!(cli.log_format, LogFormat::Json);
+        assert!(Cli::try_parse_from(["chargelog", "--log-format", "xml"]).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod export;
 pub mod live;
+pub mod metrics;
 pub mod rederive;
 pub mod startup;
 pub mod sweep;

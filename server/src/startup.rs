@@ -9,17 +9,25 @@ use app::domain::sessions::EngineConfig;
 use app::server::ServerContext;
 use app::{shell, App};
 use axum::extract::{DefaultBodyLimit, FromRef, Request, State};
+use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Json;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
 use sea_orm::DatabaseConnection;
+use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+
+/// Each request's id: kept from the client (a proxy's) when sent, made up otherwise, and
+/// returned in the response.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 #[derive(Clone)]
 pub struct AppState {
@@ -34,6 +42,9 @@ pub struct AppState {
     pub engine: EngineConfig,
     pub live: Arc<LiveFeed>,
     pub timezone: chrono_tz::Tz,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Lets a scraper read `/metrics` on the main address.
+    pub metrics_token: Option<secrecy::SecretString>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -67,6 +78,8 @@ pub enum StartupError {
 
 pub struct Application {
     listener: TcpListener,
+    /// The separate `/metrics` address, when configured.
+    metrics_listener: Option<TcpListener>,
     router: Router,
     state: AppState,
 }
@@ -115,10 +128,21 @@ impl Application {
             engine: settings.engine,
             live: LiveFeed::new(),
             timezone: settings.timezone,
+            metrics: Arc::default(),
+            metrics_token: settings.metrics_token.clone(),
+        };
+        let metrics_listener = match settings.metrics_addr {
+            None => None,
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Bind { addr, source })?,
+            ),
         };
         let router = router(state.clone());
         Ok(Self {
             listener,
+            metrics_listener,
             router,
             state,
         })
@@ -127,6 +151,13 @@ impl Application {
     pub fn local_addr(&self) -> SocketAddr {
         // The options carry the address actually bound (port 0 resolved).
         self.state.leptos_options.site_addr
+    }
+
+    /// The bound metrics address, when one is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -140,12 +171,30 @@ impl Application {
             self.state.db.clone(),
         ));
         let feed = self.state.live.clone();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let metrics = self.metrics_listener.map(|listener| {
+            let router = Router::new()
+                .route("/metrics", get(crate::metrics::open))
+                .with_state(self.state.clone());
+            let mut stopped = stopped.clone();
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    })
+                    .await
+            })
+        });
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;
                 feed.close();
+                let _ = stop.send(true);
             })
             .await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         sweeper.abort();
         live.abort();
         served
@@ -185,6 +234,44 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Ready to serve: the database answers and no migration is pending.
+async fn readyz(State(state): State<AppState>) -> Response {
+    use migrations::MigratorTrait;
+    let (status, body) = match migrations::Migrator::get_pending_migrations(&state.db).await {
+        Ok(pending) if pending.is_empty() => (StatusCode::OK, json!({ "status": "ready" })),
+        Ok(pending) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({
+                "status": "migrations pending",
+                "pending": pending.iter().map(|m| m.name().to_owned()).collect::<Vec<_>>(),
+            }),
+        ),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check: the database did not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "status": "database unreachable" }),
+            )
+        }
+    };
+    (status, Json(body)).into_response()
+}
+
+/// The request id (set by `SetRequestIdLayer`) in every request's log span.
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %id,
+    )
+}
+
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context = state.server_context();
@@ -195,6 +282,8 @@ pub fn router(state: AppState) -> Router {
             post(webhook::receive).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::with_token))
         .route("/live", get(crate::live::stream))
         .merge(crate::api::routes())
         .route(
@@ -208,6 +297,8 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
 }

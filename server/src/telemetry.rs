@@ -1,13 +1,22 @@
-//! Logging: `tracing` to stderr, filtered by `RUST_LOG` (default: info).
+//! Logging: `tracing` to stderr, filtered by `RUST_LOG` (default: info), as text or as
+//! one JSON object per line.
 
+use crate::config::LogFormat;
 use tracing_subscriber::EnvFilter;
 
-pub fn init() {
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    // A second init (tests) is harmless: the first subscriber stays.
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    // A second init (tests) is harmless: the first subscriber stays.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+    };
 }

@@ -53,7 +53,7 @@ fn unavailable(err: &sea_orm::DbErr) -> Response {
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-    response
+    handled(response, "unavailable")
 }
 
 fn now() -> EpochMs {
@@ -63,12 +63,35 @@ fn now() -> EpochMs {
     })
 }
 
+/// What became of a request, for `/metrics`: set on the response by the handler.
+#[derive(Debug, Clone, Copy)]
+struct Handled(&'static str);
+
+fn handled(mut response: Response, outcome: &'static str) -> Response {
+    response.extensions_mut().insert(Handled(outcome));
+    response
+}
+
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let started = std::time::Instant::now();
+    let response = handle(&state, &headers, body).await;
+    let outcome = response
+        .extensions()
+        .get::<Handled>()
+        .map_or("other", |h| h.0);
+    state.metrics.webhook(outcome, started.elapsed());
+    response
+}
+
+async fn handle(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response {
     let Some(verifier) = state.verifier.as_deref() else {
         tracing::warn!("webhook refused: SMARTCAR_MANAGEMENT_TOKEN is not configured");
-        return error_body(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "webhooks are not configured on this server (no SMARTCAR_MANAGEMENT_TOKEN)",
+        return handled(
+            error_body(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "webhooks are not configured on this server (no SMARTCAR_MANAGEMENT_TOKEN)",
+            ),
+            "not_configured",
         );
     };
     let received_at = now();
@@ -80,30 +103,36 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
             // Smartcar does not document signing VERIFY; if it does sign one, hold it to it.
             if signature.is_some() {
                 if let Err(err) = verifier.verify(&body, signature.as_deref()) {
-                    return refuse_signature(&state, err, verifier.sign(&body), received_at).await;
+                    return refuse_signature(state, err, verifier.sign(&body), received_at).await;
                 }
             }
             return match Challenge::parse(challenge.as_ref()) {
                 Ok(challenge) => {
                     tracing::info!("answered a VERIFY challenge");
-                    log_unstored(&state, received_at, Outcome::Verified, None).await;
-                    Json(json!({ "challenge": verifier.sign(challenge.as_str().as_bytes()) }))
-                        .into_response()
+                    log_unstored(state, received_at, Outcome::Verified, None).await;
+                    handled(
+                        Json(json!({ "challenge": verifier.sign(challenge.as_str().as_bytes()) }))
+                            .into_response(),
+                        Outcome::Verified.as_str(),
+                    )
                 }
                 Err(err) => {
                     tracing::warn!(reason = %err, "refused to sign a VERIFY challenge");
-                    error_body(StatusCode::BAD_REQUEST, format!("VERIFY refused: {err}"))
+                    handled(
+                        error_body(StatusCode::BAD_REQUEST, format!("VERIFY refused: {err}")),
+                        "verify_refused",
+                    )
                 }
             };
         }
     }
 
     if let Err(err) = verifier.verify(&body, signature.as_deref()) {
-        return refuse_signature(&state, err, verifier.sign(&body), received_at).await;
+        return refuse_signature(state, err, verifier.sign(&body), received_at).await;
     }
 
-    let signature = header_text(&headers, SIGNATURE_HEADER);
-    let user_agent = header_text(&headers, header::USER_AGENT);
+    let signature = header_text(headers, SIGNATURE_HEADER);
+    let user_agent = header_text(headers, header::USER_AGENT);
     let planned = json.and_then(|value| plan(&value, &body));
     let (record, effect) = match planned {
         Ok((record, effect)) => (record, effect),
@@ -112,7 +141,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
                 received_at,
                 signature,
                 user_agent,
-                content_type: header_text(&headers, header::CONTENT_TYPE),
+                content_type: header_text(headers, header::CONTENT_TYPE),
                 error: err.to_string(),
                 raw_body: body.to_vec(),
             };
@@ -120,16 +149,19 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
                 Ok((id, _)) => {
                     state.live.nudge();
                     tracing::warn!(dead_letter_id = id, error = %err, "signed delivery could not be processed; kept as a dead letter");
-                    (
-                        StatusCode::ACCEPTED,
-                        Json(json!({
-                            "status": "dead_letter",
-                            "id": id,
-                            "error": err.to_string(),
-                            "note": "the body was kept whole; chargelog could not process it",
-                        })),
+                    handled(
+                        (
+                            StatusCode::ACCEPTED,
+                            Json(json!({
+                                "status": "dead_letter",
+                                "id": id,
+                                "error": err.to_string(),
+                                "note": "the body was kept whole; chargelog could not process it",
+                            })),
+                        )
+                            .into_response(),
+                        Outcome::DeadLetter.as_str(),
                     )
-                        .into_response()
                 }
                 Err(db_err) => unavailable(&db_err),
             };
@@ -142,6 +174,10 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         user_agent,
         raw_body: body.to_vec(),
         ..record
+    };
+    let stored_as = match &effect {
+        Effect::Nothing(outcome) => outcome.as_str(),
+        Effect::State { .. } | Effect::Errors { .. } => Outcome::Stored.as_str(),
     };
     let span = tracing::info_span!(
         "delivery",
@@ -158,12 +194,18 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         }) => {
             state.live.nudge();
             span.in_scope(|| tracing::info!(delivery_row_id, "delivery stored"));
-            Json(json!({ "status": "stored" })).into_response()
+            handled(
+                Json(json!({ "status": "stored" })).into_response(),
+                stored_as,
+            )
         }
         Ok(Stored::Duplicate { .. }) => {
             state.live.nudge();
             span.in_scope(|| tracing::info!("repeated eventId; nothing changed"));
-            Json(json!({ "status": "duplicate" })).into_response()
+            handled(
+                Json(json!({ "status": "duplicate" })).into_response(),
+                Outcome::Duplicate.as_str(),
+            )
         }
         Err(err) => span.in_scope(|| unavailable(&err)),
     }
@@ -229,9 +271,12 @@ async fn refuse_signature(
         Some(format!("invalid signature: {err}")),
     )
     .await;
-    error_body(
-        StatusCode::UNAUTHORIZED,
-        format!("invalid signature: {err}"),
+    handled(
+        error_body(
+            StatusCode::UNAUTHORIZED,
+            format!("invalid signature: {err}"),
+        ),
+        Outcome::RejectedSignature.as_str(),
     )
 }
 

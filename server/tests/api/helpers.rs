@@ -28,6 +28,8 @@ pub struct TestApp {
     pub backend: Backend,
     /// The server's count of deliveries refused for their signature.
     pub rejected: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The separate `/metrics` address, when the settings asked for one.
+    pub metrics_addr: Option<SocketAddr>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -149,8 +151,20 @@ pub async fn spawn_app_with(
         site_root: dir.path().join("site"),
         engine,
         timezone: chrono_tz::Tz::UTC,
+        metrics_token: None,
+        metrics_addr: None,
     };
+    spawn_configured(backend, settings, dir).await
+}
+
+/// An app built from `settings` (whose database lives in `dir`).
+pub async fn spawn_configured(
+    backend: Backend,
+    settings: Settings,
+    dir: tempfile::TempDir,
+) -> TestApp {
     let app = Application::build(settings).await.expect("build app");
+    let metrics_addr = app.metrics_addr();
     let addr = app.local_addr();
     let db = app.state().db.clone();
     let rejected = app.state().rejected_signatures.clone();
@@ -161,8 +175,26 @@ pub async fn spawn_app_with(
         db,
         backend,
         rejected,
+        metrics_addr,
         _dir: Some(dir),
     }
+}
+
+/// Settings for a test app on a fresh database; the directory holds the database.
+pub async fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = database_url(backend, &dir).await;
+    let settings = Settings {
+        database: DatabaseSettings::parse(&url).expect("valid test URL"),
+        management_token: Some(SecretString::from(TOKEN.to_owned())),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        site_root: dir.path().join("site"),
+        engine: engine_for_fixtures(),
+        timezone: chrono_tz::Tz::UTC,
+        metrics_token: None,
+        metrics_addr: None,
+    };
+    (settings, dir)
 }
 
 impl TestApp {

@@ -1,0 +1,138 @@
+//! Health, readiness, metrics and request ids.
+
+use crate::helpers::{spawn_app, spawn_configured, test_settings, Backend};
+use secrecy::SecretString;
+
+crate::on_both_backends!(
+    healthz_and_readyz_answer_when_all_is_well,
+    readyz_reports_pending_migrations_and_a_lost_database,
+    metrics_need_the_token_on_the_main_address,
+    metrics_are_open_on_their_own_address,
+    every_response_carries_a_request_id,
+);
+
+const METRICS_TOKEN: &str = "m3tr1cs-t0ken-for-tests";
+
+async fn healthz_and_readyz_answer_when_all_is_well(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let health = app.get("/healthz").await;
+    assert_eq!(health.status(), 200);
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+}
+
+async fn readyz_reports_pending_migrations_and_a_lost_database(backend: Backend) {
+    use migrations::MigratorTrait;
+    let app = spawn_app(backend).await;
+    migrations::Migrator::down(&app.db, Some(1)).await.unwrap();
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "migrations pending");
+    assert_eq!(body["pending"][0], "m20261128_000003_webhook_log");
+    migrations::Migrator::up(&app.db, None).await.unwrap();
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    // The server's pool closed: the database is unreachable, and /healthz still answers.
+    app.db.clone().close().await.unwrap();
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "database unreachable");
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+async fn metrics_need_the_token_on_the_main_address(backend: Backend) {
+    // Without a token configured, there are no metrics on the main address.
+    let plain = spawn_app(backend).await;
+    assert_eq!(plain.get("/metrics").await.status(), 404);
+
+    let (mut settings, dir) = test_settings(backend).await;
+    settings.metrics_token = Some(SecretString::from(METRICS_TOKEN.to_owned()));
+    let app = spawn_configured(backend, settings, dir).await;
+    assert_eq!(app.get("/metrics").await.status(), 401);
+    let wrong = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("m3tr1cs-t0ken-for-testz")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+
+    assert_eq!(app.deliver("03_charge_start.json").await.0, 200);
+    assert_eq!(app.deliver("03_charge_start.json").await.0, 200);
+    app.post_webhook(b"{}".to_vec(), None).await;
+    let response = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    for line in [
+        "chargelog_webhook_requests_total{outcome=\"stored\"} 1",
+        "chargelog_webhook_requests_total{outcome=\"duplicate\"} 1",
+        "chargelog_webhook_requests_total{outcome=\"rejected_signature\"} 1",
+        "chargelog_webhook_duration_seconds_count 3",
+        "chargelog_sessions_charging 1",
+        "chargelog_db_pool_connections{state=\"in_use\"}",
+        "chargelog_db_pool_max_connections",
+    ] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
+    assert!(!text.contains(METRICS_TOKEN));
+}
+
+async fn metrics_are_open_on_their_own_address(backend: Backend) {
+    let (mut settings, dir) = test_settings(backend).await;
+    settings.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
+    let app = spawn_configured(backend, settings, dir).await;
+    let addr = app.metrics_addr.expect("a metrics address");
+    let response = app
+        .client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("chargelog_sessions_charging"));
+    // Only metrics there: not the UI, not the webhook.
+    let other = app
+        .client
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+    // And the main address still keeps them behind a token (none configured: 404).
+    assert_eq!(app.get("/metrics").await.status(), 404);
+}
+
+async fn every_response_carries_a_request_id(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.get("/healthz").await;
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let again = app.get("/healthz").await;
+    assert_ne!(again.headers()["x-request-id"].to_str().unwrap(), id);
+    // A proxy's id is kept.
+    let kept = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "proxy-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "proxy-42");
+}
