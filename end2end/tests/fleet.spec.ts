@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import * as fs from 'node:fs';
 import { deliverFixture, screenshotPath } from './helpers';
 
 const POLESTAR = '3e1f9b7a-5c2d-4e8f-a061-7b2c9d4e5f60';
@@ -43,6 +44,17 @@ test('a signed delivery appears on the fleet page', async ({ page, request }, te
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.screenshot({ path: screenshotPath('fleet-dark', testInfo.project.name), fullPage: true });
   await page.emulateMedia({ colorScheme: 'light' });
+});
+
+test('the whole fleet downloads as one CSV', async ({ page }) => {
+  await page.goto('/');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Download all sessions (CSV)' }).click(),
+  ]);
+  expect(download.suggestedFilename()).toBe('chargelog-fleet-sessions.csv');
+  const text = fs.readFileSync(await download.path(), 'utf8');
+  expect(text.split('\n')[0]).toContain('vehicle_id');
 });
 
 test('the keyboard reaches the content first', async ({ page }) => {

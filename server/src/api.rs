@@ -214,6 +214,7 @@ pub fn routes() -> Router<AppState> {
             "/vehicles/{id}/sessions.csv",
             get(crate::export::sessions_csv),
         )
+        .route("/sessions.csv", get(crate::export::fleet_sessions_csv))
         .route(
             "/api/v1/{*rest}",
             get(|| async { ApiError::NotFound("no such API route".into()) }),

@@ -1,5 +1,6 @@
-//! `GET /vehicles/{id}/sessions.csv?from=&to=`: a vehicle's sessions as CSV, newest
-//! first, streamed a page at a time (never the whole table in memory). Dates are
+//! `GET /vehicles/{id}/sessions.csv?from=&to=` (one vehicle) and `GET /sessions.csv`
+//! (the whole fleet): sessions as CSV, newest first, streamed a chunk at a time (never the
+//! whole table in memory). Dates are
 //! `YYYY-MM-DD`, both included, local dates in the `tz` parameter's zone, else the
 //! viewer's (the vehicle page's cookie), else the server's default: the download holds
 //! exactly the sessions the page lists.
@@ -8,7 +9,7 @@ use crate::api::ApiError;
 use crate::startup::AppState;
 use app::domain::api::SessionDto;
 use app::domain::time::EpochMs;
-use app::server::sessions::{page, SessionFilter};
+use app::server::sessions::{export_chunk, ExportCursor};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -111,49 +112,89 @@ fn date(
         })
 }
 
+/// One vehicle's sessions.
 pub async fn sessions_csv(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
+    let range = date_range(&state, &params, &headers)?;
+    crate::api::require_vehicle(&state, &id).await?;
+    let name: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    Ok(stream_csv(
+        state,
+        Some(id),
+        range,
+        &format!("chargelog-{name}-sessions.csv"),
+    ))
+}
+
+/// Every vehicle's sessions.
+pub async fn fleet_sessions_csv(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let range = date_range(&state, &params, &headers)?;
+    Ok(stream_csv(
+        state,
+        None,
+        range,
+        "chargelog-fleet-sessions.csv",
+    ))
+}
+
+type Range = (Option<i64>, Option<i64>);
+
+/// `from` and `to` as instants, read in the zone `tz`, else the viewer's, else the
+/// server's default.
+fn date_range(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    headers: &axum::http::HeaderMap,
+) -> Result<Range, ApiError> {
     let tz = match params.get("tz").filter(|s| !s.is_empty()) {
         Some(raw) => raw.parse().map_err(|_| ApiError::BadRequest {
             param: "tz",
             message: "expected an IANA time zone such as Europe/Stockholm".into(),
         })?,
-        None => app::server::zone_from_cookies(&headers).unwrap_or(state.timezone),
+        None => app::server::zone_from_cookies(headers).unwrap_or(state.timezone),
     };
-    let from = date(&params, "from", 0, tz)?;
-    let to = date(&params, "to", 1, tz)?;
-    crate::api::require_vehicle(&state, &id).await?;
-    let now = EpochMs::from_datetime(chrono::Utc::now()).map_err(|_| ApiError::Internal)?;
-    let filename = format!(
-        "chargelog-{}-sessions.csv",
-        id.chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .collect::<String>()
-    );
-    // State of the stream: the next page's cursor, or done.
-    let start: Option<Option<i64>> = Some(None);
+    Ok((date(params, "from", 0, tz)?, date(params, "to", 1, tz)?))
+}
+
+fn stream_csv(state: AppState, vehicle: Option<String>, range: Range, filename: &str) -> Response {
+    let (from, to) = range;
+    let now = EpochMs::from_datetime(chrono::Utc::now())
+        .unwrap_or_else(|_| EpochMs::new(1).unwrap_or_else(|_| unreachable!()));
+    // State of the stream: where the next chunk starts (`None`: done), and whether the
+    // header row is still to be written.
+    let start: Option<Option<ExportCursor>> = Some(None);
     let body = stream::unfold((start, true), move |(cursor, first)| {
         let state = state.clone();
-        let id = id.clone();
+        let vehicle = vehicle.clone();
         async move {
-            let before = cursor?;
-            let filter = SessionFilter {
+            let after = cursor?;
+            let result = export_chunk(
+                &state.db,
+                vehicle.as_deref(),
                 from,
                 to,
-                before,
-                limit: CHUNK,
-            };
-            let result = page(&state.db, &id, filter, &state.engine, now).await;
+                after,
+                CHUNK,
+                &state.engine,
+                now,
+            )
+            .await;
             let (chunk, next) = match result {
-                Ok(p) => {
-                    let next = p.next_cursor.and_then(|c| c.parse::<i64>().ok()).map(Some);
-                    let bytes = csv_bytes(p.sessions.iter().map(record), first)
+                Ok((sessions, next)) => {
+                    let bytes = csv_bytes(sessions.iter().map(record), first)
                         .map_err(std::io::Error::other);
-                    (bytes, next)
+                    (bytes, next.map(Some))
                 }
                 Err(err) => {
                     tracing::error!(error = %err, "CSV export query failed mid-stream");
@@ -163,7 +204,7 @@ pub async fn sessions_csv(
             Some((chunk, (next, false)))
         }
     });
-    Ok((
+    (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (
@@ -173,5 +214,5 @@ pub async fn sessions_csv(
         ],
         Body::from_stream(body),
     )
-        .into_response())
+        .into_response()
 }

@@ -44,6 +44,7 @@ pub fn FleetPage() -> impl IntoView {
                                         bucket=Bucket::Day
                                         label="Fleet energy added per day, last 30 days".to_owned()
                                     />
+                                    <FleetExport />
                                     <h2>"Vehicles"</h2>
                                     <FleetSearch query=fq.clone() />
                                     <VehicleTable vehicles=shown total query=fq />
@@ -109,5 +110,17 @@ fn Totals(totals: FleetTotals) -> impl IntoView {
                 <dd data-total="month">{format!("{} kWh", format_number(totals.kwh_this_month))}</dd>
             </div>
         </dl>
+    }
+}
+
+/// Every vehicle's sessions over a date range as one CSV file.
+#[component]
+fn FleetExport() -> impl IntoView {
+    view! {
+        <form method="get" action="/sessions.csv" class="filter" aria-label="Download the fleet's sessions">
+            <label>"From " <input type="date" name="from" /></label>
+            <label>"To " <input type="date" name="to" /></label>
+            <button type="submit">"Download all sessions (CSV)"</button>
+        </form>
     }
 }

@@ -415,6 +415,61 @@ pub async fn list(
         .await
 }
 
+/// Where an export left off: the last row's start and id.
+pub type ExportCursor = (i64, String);
+
+/// One chunk of an export, newest first, of one vehicle's sessions or the whole fleet's,
+/// started in `[from, to)`; and where the next chunk starts. Rows are ordered by start and
+/// then id, so sessions of different vehicles that start at the same moment are neither
+/// lost nor repeated between chunks.
+#[allow(clippy::too_many_arguments)]
+pub async fn export_chunk(
+    db: &impl ConnectionTrait,
+    vehicle_id: Option<&str>,
+    from: Option<i64>,
+    to: Option<i64>,
+    after: Option<ExportCursor>,
+    limit: u64,
+    config: &EngineConfig,
+    now: EpochMs,
+) -> Result<(Vec<crate::domain::api::SessionDto>, Option<ExportCursor>), DbErr> {
+    use sea_orm::sea_query::Condition;
+    use sea_orm::QuerySelect;
+    use sessions::Column as C;
+    let mut query = sessions::Entity::find();
+    if let Some(vehicle_id) = vehicle_id {
+        query = query.filter(C::VehicleId.eq(vehicle_id));
+    }
+    if let Some(from) = from {
+        query = query.filter(C::StartedAt.gte(from));
+    }
+    if let Some(to) = to {
+        query = query.filter(C::StartedAt.lt(to));
+    }
+    if let Some((started_at, id)) = after {
+        query = query.filter(
+            Condition::any().add(C::StartedAt.lt(started_at)).add(
+                Condition::all()
+                    .add(C::StartedAt.eq(started_at))
+                    .add(C::Id.lt(id)),
+            ),
+        );
+    }
+    let rows = query
+        .order_by_desc(C::StartedAt)
+        .order_by_desc(C::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let next = (rows.len() as u64 == limit)
+        .then(|| rows.last().map(|r| (r.started_at, r.id.clone())))
+        .flatten();
+    Ok((
+        rows.iter().filter_map(|r| dto(r, config, now)).collect(),
+        next,
+    ))
+}
+
 pub async fn get(db: &impl ConnectionTrait, id: &str) -> Result<Option<sessions::Model>, DbErr> {
     sessions::Entity::find_by_id(id.to_owned()).one(db).await
 }

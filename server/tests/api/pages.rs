@@ -10,6 +10,7 @@ crate::on_both_backends!(
     the_fleet_page_searches_filters_and_sorts,
     the_fleet_sums_energy_over_the_last_7_and_30_days,
     pages_show_times_in_the_viewers_zone,
+    the_whole_fleet_exports_as_csv_in_chunks_that_lose_no_tie,
     the_vehicle_page_has_an_energy_chart_and_a_signals_panel,
 );
 
@@ -273,4 +274,71 @@ async fn the_fleet_sums_energy_over_the_last_7_and_30_days(backend: Backend) {
     assert_eq!(json["totals"]["charging_now"], 0);
     assert_eq!(json["totals"]["kwh_today"], 0.0);
     assert!(html.contains("Fleet energy added per day, last 30 days"));
+}
+
+async fn the_whole_fleet_exports_as_csv_in_chunks_that_lose_no_tie(backend: Backend) {
+    let app = spawn_scenario(backend).await;
+    // A third vehicle whose session starts at the same instant as A's.
+    let mut e: serde_json::Value =
+        serde_json::from_slice(&crate::helpers::fixture("03_charge_start.json")).unwrap();
+    let twin = "0f0e0d0c-0b0a-4909-8807-060504030201";
+    e["eventId"] = serde_json::json!("twin-start");
+    e["vehicleId"] = serde_json::json!(twin);
+    if e["data"]["vehicle"].is_object() {
+        e["data"]["vehicle"]["id"] = serde_json::json!(twin);
+    }
+    assert_eq!(
+        app.post_signed(serde_json::to_vec(&e).unwrap())
+            .await
+            .status(),
+        200
+    );
+
+    let csv = app.get("/sessions.csv").await;
+    assert_eq!(csv.status(), 200);
+    assert!(csv.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("chargelog-fleet-sessions.csv"));
+    let text = csv.text().await.unwrap();
+    let ids: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3, "{text}");
+    assert!(
+        ids.contains(&format!("{twin}:1773511330000").as_str()),
+        "{text}"
+    );
+    assert!(
+        ids.contains(&format!("{VEHICLE_A}:1773511330000").as_str()),
+        "{text}"
+    );
+
+    // Chunks of one row walk the same rows in the same order, ties included.
+    let now = app::domain::time::EpochMs::from_datetime(chrono::Utc::now()).unwrap();
+    let engine = crate::helpers::engine_for_fixtures();
+    let mut walked = Vec::new();
+    let mut after = None;
+    loop {
+        let (rows, next) =
+            app::server::sessions::export_chunk(&app.db, None, None, None, after, 1, &engine, now)
+                .await
+                .unwrap();
+        walked.extend(rows.into_iter().map(|s| s.id));
+        match next {
+            Some(cursor) => after = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(walked, ids);
+    // A date range applies to the fleet too.
+    let none = app
+        .get("/sessions.csv?from=2026-04-01")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(none.lines().count(), 1);
 }
