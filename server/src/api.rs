@@ -103,12 +103,37 @@ pub(crate) async fn require_vehicle(state: &AppState, id: &str) -> Result<(), Ap
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/vehicles",
+    tag = "vehicles",
+    responses(
+        (status = 200, description = "Every vehicle with its latest state", body = VehicleList),
+    )
+)]
 async fn list_vehicles(State(state): State<AppState>) -> Result<Json<VehicleList>, ApiError> {
     Ok(Json(VehicleList {
         vehicles: fleet::vehicle_items(&state.db).await?,
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/vehicles/{id}/sessions",
+    tag = "sessions",
+    params(
+        ("id" = String, Path, description = "The vehicle's Smartcar id"),
+        ("from" = Option<String>, Query, description = "Sessions that started at or after this RFC 3339 time"),
+        ("to" = Option<String>, Query, description = "Sessions that started before this RFC 3339 time"),
+        ("limit" = Option<u64>, Query, description = "Sessions per page, 1 to 500 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "One page of the vehicle's sessions, newest first", body = SessionPage),
+        (status = 400, description = "A parameter is invalid; the message names it", body = ApiErrorBody),
+        (status = 404, description = "No such vehicle", body = ApiErrorBody),
+    )
+)]
 async fn list_sessions(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -154,6 +179,16 @@ async fn list_sessions(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "The session id, `{vehicle id}:{start ms}`")),
+    responses(
+        (status = 200, description = "The session, its charge curve and the deliveries that built it", body = SessionDetail),
+        (status = 404, description = "No such session", body = ApiErrorBody),
+    )
+)]
 async fn get_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -164,6 +199,23 @@ async fn get_session(
         .ok_or_else(|| ApiError::NotFound(format!("no session with id {id:?}")))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/vehicles/{id}/energy",
+    tag = "vehicles",
+    params(
+        ("id" = String, Path, description = "The vehicle's Smartcar id"),
+        ("bucket" = Option<String>, Query, description = "`day` (default), `week` or `month`"),
+        ("from" = Option<String>, Query, description = "RFC 3339 start (default: 30 days before `to`)"),
+        ("to" = Option<String>, Query, description = "RFC 3339 end (default: now)"),
+        ("tz" = Option<String>, Query, description = "IANA time zone the buckets are cut in (default UTC)"),
+    ),
+    responses(
+        (status = 200, description = "Energy added per bucket, by session start", body = EnergyBuckets),
+        (status = 400, description = "A parameter is invalid; the message names it", body = ApiErrorBody),
+        (status = 404, description = "No such vehicle", body = ApiErrorBody),
+    )
+)]
 async fn vehicle_energy(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -204,8 +256,28 @@ async fn vehicle_energy(
     }))
 }
 
+/// The OpenAPI 3 description of `/api/v1`, generated from the handlers and the DTOs.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "chargelog API",
+        description = "Vehicles, charging sessions and energy from chargelog. Times are RFC 3339 in UTC.",
+    ),
+    paths(list_vehicles, list_sessions, get_session, vehicle_energy),
+    tags(
+        (name = "vehicles", description = "Vehicles and their energy"),
+        (name = "sessions", description = "Charging sessions"),
+    )
+)]
+pub struct ApiDoc;
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(<ApiDoc as utoipa::OpenApi>::openapi())
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/vehicles", get(list_vehicles))
         .route("/api/v1/vehicles/{id}/sessions", get(list_sessions))
         .route("/api/v1/vehicles/{id}/energy", get(vehicle_energy))

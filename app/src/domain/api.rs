@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LatestState {
     pub is_charging: Option<bool>,
     pub is_plugged_in: Option<bool>,
@@ -19,6 +20,7 @@ pub struct LatestState {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VehicleItem {
     pub id: String,
     pub make: Option<String>,
@@ -29,11 +31,13 @@ pub struct VehicleItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VehicleList {
     pub vehicles: Vec<VehicleItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionDto {
     pub id: String,
     pub vehicle_id: String,
@@ -109,6 +113,7 @@ impl SessionDto {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionPage {
     pub sessions: Vec<SessionDto>,
     /// Pass as `cursor` for the next (older) page; `null` on the last page.
@@ -117,6 +122,7 @@ pub struct SessionPage {
 
 /// One moment of a session's charge curve.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Sample {
     pub at: DateTime<Utc>,
     pub soc_percent: Option<f64>,
@@ -127,6 +133,7 @@ pub struct Sample {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionDetail {
     #[serde(flatten)]
     pub session: SessionDto,
@@ -137,6 +144,7 @@ pub struct SessionDetail {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EnergyBucket {
     /// The bucket's first instant (local midnight in the requested zone), in UTC.
     pub start: DateTime<Utc>,
@@ -145,12 +153,14 @@ pub struct EnergyBucket {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EnergyBuckets {
     pub buckets: Vec<EnergyBucket>,
 }
 
 /// The body of every 4xx/5xx from `/api/v1`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiErrorBody {
     pub error: String,
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// What became of one request to `/webhooks/smartcar`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Vehicle data, stored with its readings or errors.
@@ -72,6 +73,7 @@ impl Outcome {
 
 /// One row of the deliveries page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LogEntry {
     pub id: i64,
     pub received_at: DateTime<Utc>,

@@ -10,6 +10,7 @@ mod events;
 mod fleet_page;
 mod ingest;
 mod json_api;
+mod openapi;
 mod operations;
 mod pages;
 mod sessions;
