@@ -17,6 +17,8 @@ use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    server::set_page_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

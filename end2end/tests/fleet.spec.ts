@@ -8,6 +8,11 @@ const TESLA = '9b8a7c6d-1e2f-4a3b-8c5d-0e1f2a3b4c5d';
 test('a signed delivery appears on the fleet page', async ({ page, request }, testInfo) => {
   await deliverFixture(request, '02_first_delivery.json');
   await deliverFixture(request, '12_doc_variant_first_delivery_already_charging.json');
+  // The Content-Security-Policy lets the app run and blocks nothing it needs.
+  const violations: string[] = [];
+  page.on('console', (message) => {
+    if (message.text().includes('Content Security Policy')) violations.push(message.text());
+  });
 
   const response = await page.goto('/');
   expect(response?.status()).toBe(200);
@@ -35,6 +40,7 @@ test('a signed delivery appears on the fleet page', async ({ page, request }, te
     // The WASM app took over the server-rendered page.
     await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
   }
+  expect(violations).toEqual([]);
   for (const [name, width] of [['fleet-desktop', 1280], ['fleet-phone', 360]] as const) {
     await page.setViewportSize({ width, height: 800 });
     await page.screenshot({ path: screenshotPath(name, testInfo.project.name), fullPage: true });

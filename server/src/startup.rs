@@ -257,6 +257,29 @@ async fn readyz(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// Headers on every response. Pages set their own Content-Security-Policy (with the
+/// nonce of their inline scripts); everything else gets one that allows nothing.
+fn with_security_headers(router: Router) -> Router {
+    use axum::http::header;
+    use axum::http::HeaderValue;
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let always = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+    };
+    router
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        .layer(always(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(always(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(always(header::REFERRER_POLICY, "same-origin"))
+        .layer(always(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ))
+}
+
 /// The request id (set by `SetRequestIdLayer`) in every request's log span.
 fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
     let id = request
@@ -276,7 +299,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context = state.server_context();
     let options = state.leptos_options.clone();
-    Router::new()
+    let router = Router::new()
         .route(
             "/webhooks/smartcar",
             post(webhook::receive).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
@@ -300,5 +323,6 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .with_state(state)
+        .with_state(state);
+    with_security_headers(router)
 }

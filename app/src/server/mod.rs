@@ -36,6 +36,32 @@ pub fn now() -> Result<crate::domain::time::EpochMs, AppError> {
     })
 }
 
+/// The Content-Security-Policy of a rendered page: scripts only from this server and the
+/// page's own inline hydration scripts (by their nonce), WASM allowed to compile, nothing
+/// framed, nothing loaded from elsewhere. Style attributes stay allowed (the state-of-charge
+/// bars set their width that way).
+pub fn page_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+         font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+         frame-ancestors 'none'"
+    )
+}
+
+/// Sets the page's Content-Security-Policy header, with this response's nonce.
+pub fn set_page_security_policy() {
+    let Some(nonce) = leptos::nonce::use_nonce() else {
+        return;
+    };
+    let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    if let Ok(value) = http::HeaderValue::from_str(&page_security_policy(&nonce.to_string())) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 /// The viewer's time zone: the one their browser stored in the
 /// [`crate::viewer::ZONE_COOKIE`] cookie, else the server's default.
 pub fn viewer_tz() -> chrono_tz::Tz {

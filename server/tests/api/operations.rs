@@ -9,7 +9,47 @@ crate::on_both_backends!(
     metrics_need_the_token_on_the_main_address,
     metrics_are_open_on_their_own_address,
     every_response_carries_a_request_id,
+    security_headers_allow_the_app_and_nothing_else,
 );
+
+async fn security_headers_allow_the_app_and_nothing_else(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let page = app.get("/").await;
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for header in [
+        "x-content-type-options",
+        "x-frame-options",
+        "referrer-policy",
+    ] {
+        assert!(page.headers().contains_key(header), "{header}");
+    }
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    let html = page.text().await.unwrap();
+    // The page's CSP names the nonce its inline scripts carry, and lets WASM compile.
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in the policy");
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "{html}");
+    assert!(csp.contains("'wasm-unsafe-eval'") && csp.contains("frame-ancestors 'none'"));
+    // Every response has its own nonce.
+    let again = app.get("/").await;
+    assert!(!again.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains(nonce));
+    // Anything that is not a page may load nothing at all.
+    let json = app.get("/api/v1/vehicles").await;
+    assert_eq!(
+        json.headers()["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+    assert_eq!(json.headers()["x-frame-options"], "DENY");
+}
 
 const METRICS_TOKEN: &str = "m3tr1cs-t0ken-for-tests";
 
