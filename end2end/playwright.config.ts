@@ -14,6 +14,12 @@ const databaseUrl =
   `sqlite://${path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chargelog-e2e-')), 'e2e.db')}`;
 
 export const MANAGEMENT_TOKEN = 'a5f1c2d3-4b5e-4f60-8a7b-9c0d1e2f3a4b';
+// The operator account the server is started with (a fresh database every run).
+export const OPERATOR = 'e2e-operator';
+export const OPERATOR_PASSWORD = 'browser tests only';
+// A second account for the login test, so its attempts do not count against the first.
+export const VISITOR = 'e2e-visitor';
+export const STORAGE_STATE = path.resolve(__dirname, 'output/operator-state.json');
 
 export default defineConfig({
   testDir: './tests',
@@ -43,11 +49,26 @@ export default defineConfig({
     },
   },
   projects: [
-    { name: 'hydrated', use: { javaScriptEnabled: true } },
-    { name: 'no-js', use: { javaScriptEnabled: false } },
+    // Logs in once through the login form and keeps the session cookie for the others.
+    // Without JavaScript, so the saved state holds no time-zone cookie either.
+    { name: 'login', testMatch: /login\.setup\.ts/, use: { javaScriptEnabled: false } },
+    {
+      name: 'hydrated',
+      dependencies: ['login'],
+      use: { javaScriptEnabled: true, storageState: STORAGE_STATE },
+    },
+    {
+      name: 'no-js',
+      dependencies: ['login'],
+      use: { javaScriptEnabled: false, storageState: STORAGE_STATE },
+    },
   ],
   webServer: {
-    command: `"${bin}" serve`,
+    command: [
+      `printf '%s\\n' '${OPERATOR_PASSWORD}' | "${bin}" user add ${OPERATOR} --password-stdin`,
+      `printf '%s\\n' '${OPERATOR_PASSWORD}' | "${bin}" user add ${VISITOR} --password-stdin`,
+      `exec "${bin}" serve`,
+    ].join(' && '),
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,
     timeout: 60_000,

@@ -78,6 +78,9 @@ pub fn App() -> impl IntoView {
                     <A href="/events">"Deliveries"</A>
                 </nav>
                 <live::LiveBadge />
+                <form method="post" action="/logout" class="logout">
+                    <button type="submit">"Log out"</button>
+                </form>
             </header>
             <main id="main" tabindex="-1">
                 <Routes fallback=pages::not_found::NotFound>

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_initial;
 mod m20261128_000002_sessions;
 mod m20261128_000003_webhook_log;
+mod m20261128_000004_accounts;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_initial::Migration),
             Box::new(m20261128_000002_sessions::Migration),
             Box::new(m20261128_000003_webhook_log::Migration),
+            Box::new(m20261128_000004_accounts::Migration),
         ]
     }
 }

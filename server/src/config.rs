@@ -43,6 +43,37 @@ pub enum Command {
     /// instance after changing the session settings. Safe to repeat: the result depends
     /// only on the readings and the settings.
     Rederive(RederiveArgs),
+    /// Operator accounts: who may log in to the UI.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens for `/api/v1` and the CSV exports (`Authorization: Bearer <token>`).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. The password is asked for twice, or read from standard input.
+    Add {
+        name: String,
+        /// Read the password from the first line of standard input (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the accounts.
+    List,
+    /// Delete an account and end its login sessions.
+    Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once; only its hash is kept.
+    Create { name: String },
+    /// List the tokens (names, when created and last used, whether revoked).
+    List,
+    /// Revoke a token: requests with it are refused from now on.
+    Revoke { name: String },
 }
 
 #[derive(Debug, Args, Clone)]

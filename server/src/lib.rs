@@ -1,6 +1,7 @@
 //! chargelog's server: configuration, the webhook ingest, the HTTP application, the CLI.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;

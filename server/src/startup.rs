@@ -45,6 +45,7 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Lets a scraper read `/metrics` on the main address.
     pub metrics_token: Option<secrecy::SecretString>,
+    pub login_limits: Arc<crate::auth::login::LoginLimits>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -130,6 +131,7 @@ impl Application {
             timezone: settings.timezone,
             metrics: Arc::default(),
             metrics_token: settings.metrics_token.clone(),
+            login_limits: Arc::default(),
         };
         let metrics_listener = match settings.metrics_addr {
             None => None,
@@ -185,13 +187,17 @@ impl Application {
                     .await
             })
         });
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                feed.close();
-                let _ = stop.send(true);
-            })
-            .await;
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            feed.close();
+            let _ = stop.send(true);
+        })
+        .await;
         if let Some(metrics) = metrics {
             let _ = metrics.await;
         }
@@ -308,6 +314,11 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(crate::metrics::with_token))
         .route("/live", get(crate::live::stream))
+        .route(
+            "/login",
+            get(crate::auth::login::form).post(crate::auth::login::submit),
+        )
+        .route("/logout", post(crate::auth::login::logout))
         .merge(crate::api::routes())
         .route(
             "/api/{*fn_name}",
@@ -320,6 +331,11 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Deny by default: only the open paths pass without a login or an API token.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::guard::require_operator,
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

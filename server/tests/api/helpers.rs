@@ -21,9 +21,15 @@ pub enum Backend {
     Postgres,
 }
 
+pub const OPERATOR: &str = "operator";
+pub const OPERATOR_PASSWORD: &str = "correct horse battery";
+
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Sends the operator's login session cookie; follows no redirects.
     pub client: reqwest::Client,
+    /// The operator's login session cookie value.
+    pub session: String,
     pub db: DatabaseConnection,
     pub backend: Backend,
     /// The server's count of deliveries refused for their signature.
@@ -169,9 +175,26 @@ pub async fn spawn_configured(
     let db = app.state().db.clone();
     let rejected = app.state().rejected_signatures.clone();
     tokio::spawn(app.run_until_stopped());
+    // Tests act as a logged-in operator unless they use `anonymous()`.
+    let user = server::auth::add_user(&db, OPERATOR, OPERATOR_PASSWORD, server::auth::now_ms())
+        .await
+        .expect("an operator account");
+    let session = server::auth::start_session(&db, user, server::auth::now_ms())
+        .await
+        .expect("a login session");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::COOKIE,
+        format!("chargelog_session={session}").parse().unwrap(),
+    );
     TestApp {
         addr,
-        client: reqwest::Client::new(),
+        client: reqwest::Client::builder()
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        session,
         db,
         backend,
         rejected,
@@ -198,6 +221,14 @@ pub async fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir) {
 }
 
 impl TestApp {
+    /// A client with no login and no token, that follows no redirects.
+    pub fn anonymous() -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -215,7 +246,10 @@ impl TestApp {
         let response = self
             .client
             .get(self.url(path))
-            .header("cookie", format!("chargelog_tz={zone}"))
+            .header(
+                "cookie",
+                format!("chargelog_tz={zone}; chargelog_session={}", self.session),
+            )
             .send()
             .await
             .expect("request");

@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod auth;
 mod events;
 mod fleet_page;
 mod ingest;

@@ -2,10 +2,13 @@
 //! epoch milliseconds (`i64`) on both SQLite and PostgreSQL, so ordering and
 //! comparisons are identical on either.
 
+pub mod api_tokens;
 pub mod dead_letters;
 pub mod deliveries;
+pub mod login_sessions;
 pub mod sessions;
 pub mod signal_readings;
+pub mod users;
 pub mod vehicle_errors;
 pub mod vehicle_latest;
 pub mod vehicles;

@@ -1,0 +1,188 @@
+//! The gate in front of every route: deny unless the path is one of the few open ones, or
+//! the request carries a live login session or (for the API and exports) an API token.
+
+use super::{now_ms, session_user, token_valid, SESSION_COOKIE};
+use crate::startup::AppState;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use serde_json::json;
+
+/// Paths anyone may reach: the webhook (it has its signature), health checks, metrics
+/// (their own token), the login form, and the static assets the login page needs.
+pub fn is_open(path: &str) -> bool {
+    matches!(
+        path,
+        "/webhooks/smartcar"
+            | "/healthz"
+            | "/readyz"
+            | "/metrics"
+            | "/login"
+            | "/logout"
+            | "/favicon.svg"
+    ) || path.starts_with("/pkg/")
+}
+
+/// Where an API token is accepted as well as a login.
+fn takes_api_token(path: &str) -> bool {
+    path.starts_with("/api/v1/") || path.ends_with(".csv")
+}
+
+/// A request a browser navigates to, which is sent to the login page rather than refused.
+fn is_page(method: &Method, path: &str) -> bool {
+    method == Method::GET
+        && !path.starts_with("/api/")
+        && path != "/live"
+        && !path.ends_with(".csv")
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.trim())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// A state-changing request from a page on another site (its `Origin` names another
+/// host). Browsers send `Origin` on every cross-site POST; tools that send none are not
+/// browsers and carry no ambient cookies worth forging.
+fn foreign_origin(request: &Request) -> bool {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return false;
+    }
+    let Some(origin) = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin.split("://").nth(1).unwrap_or(origin);
+    origin_host != host
+}
+
+fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "error": "the database is not reachable; try again shortly" })),
+    )
+        .into_response()
+}
+
+pub async fn require_operator(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    if is_open(&path) {
+        return next.run(request).await;
+    }
+    if foreign_origin(&request) {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({ "error": "cross-site request refused" })),
+        )
+            .into_response();
+    }
+    let now = now_ms();
+    if let Some(token) = cookie(request.headers(), SESSION_COOKIE) {
+        match session_user(&state.db, token, now).await {
+            Ok(Some(_)) => return next.run(request).await,
+            Ok(None) => {}
+            Err(err) => {
+                tracing::error!(error = %err, "could not check a login session");
+                return unavailable();
+            }
+        }
+    }
+    if takes_api_token(&path) {
+        if let Some(token) = bearer(request.headers()) {
+            match token_valid(&state.db, token, now).await {
+                Ok(true) => return next.run(request).await,
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::error!(error = %err, "could not check an API token");
+                    return unavailable();
+                }
+            }
+        }
+    }
+    if is_page(request.method(), &path) {
+        let target = request
+            .uri()
+            .path_and_query()
+            .map_or("/".to_owned(), |pq| pq.as_str().to_owned());
+        let next = app::domain::fleet::url_escape(&target);
+        return Redirect::to(&format!("/login?next={next}")).into_response();
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        Json(json!({ "error": "log in, or send an API token as `Authorization: Bearer …`" })),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_listed_paths_are_open() {
+        for open in [
+            "/webhooks/smartcar",
+            "/healthz",
+            "/readyz",
+            "/login",
+            "/pkg/chargelog.wasm",
+        ] {
+            assert!(is_open(open), "{open}");
+        }
+        for closed in [
+            "/",
+            "/events",
+            "/api/v1/vehicles",
+            "/live",
+            "/sessions.csv",
+            "/loginx",
+            "/pkgx",
+        ] {
+            assert!(!is_open(closed), "{closed}");
+        }
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            "a=1; chargelog_session=abc ; b=2".parse().unwrap(),
+        );
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&headers, "c"), None);
+    }
+}

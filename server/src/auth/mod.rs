@@ -1,0 +1,300 @@
+//! Who may read: operator accounts (argon2id passwords), login sessions (an HttpOnly
+//! cookie), and API tokens (`Authorization: Bearer`). Secrets are random 256-bit values;
+//! only their SHA-256 is stored, so a copy of the database logs nobody in.
+
+pub mod guard;
+pub mod login;
+
+use app::server::entities::{api_tokens, login_sessions, users};
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::Argon2;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder,
+};
+use sha2::{Digest, Sha256};
+use std::sync::LazyLock;
+
+/// The login session cookie.
+pub const SESSION_COOKIE: &str = "chargelog_session";
+/// A login session unused for this long is over.
+pub const IDLE_MS: i64 = 12 * 3_600_000;
+/// `last_seen_at` is written at most this often per session.
+const TOUCH_MS: i64 = 60_000;
+pub const MIN_PASSWORD_CHARS: usize = 10;
+const TOKEN_PREFIX: &str = "clg_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("there is already an account called {0:?}")]
+    NameTaken(String),
+    #[error("there is no account called {0:?}")]
+    NoSuchUser(String),
+    #[error("there is already a token called {0:?}")]
+    TokenNameTaken(String),
+    #[error("there is no active token called {0:?}")]
+    NoSuchToken(String),
+    #[error("a name is 1 to 64 letters, digits, `.`, `_`, `-` or `@`; got {0:?}")]
+    BadName(String),
+    #[error("a password needs at least {MIN_PASSWORD_CHARS} characters")]
+    WeakPassword,
+    #[error("could not hash the password")]
+    Hash,
+    #[error(transparent)]
+    Database(#[from] DbErr),
+}
+
+/// A fresh random secret, as text.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    // The operating system's generator; without it nothing here is safe, so stop.
+    getrandom::fill(&mut bytes)
+        .unwrap_or_else(|e| panic!("the system random number generator failed: {e}"));
+    hex::encode(bytes)
+}
+
+/// What is stored for a secret.
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+pub fn hash_password(password: &str) -> Result<String, AccountError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|_| AccountError::Hash)
+}
+
+fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|hash| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Checked against when the account does not exist, so that answering takes as long
+/// either way and does not reveal which names exist.
+static DECOY: LazyLock<String> =
+    LazyLock::new(|| hash_password("chargelog decoy password").unwrap_or_default());
+
+fn check_name(name: &str) -> Result<(), AccountError> {
+    let ok = (1..=64).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AccountError::BadName(name.to_owned()))
+    }
+}
+
+pub async fn add_user(
+    db: &impl ConnectionTrait,
+    name: &str,
+    password: &str,
+    now: i64,
+) -> Result<i64, AccountError> {
+    check_name(name)?;
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AccountError::WeakPassword);
+    }
+    if users::Entity::find()
+        .filter(users::Column::Name.eq(name))
+        .one(db)
+        .await?
+        .is_some()
+    {
+        return Err(AccountError::NameTaken(name.to_owned()));
+    }
+    let row = users::ActiveModel {
+        name: Set(name.to_owned()),
+        password_hash: Set(hash_password(password)?),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    Ok(users::Entity::insert(row).exec(db).await?.last_insert_id)
+}
+
+pub async fn list_users(db: &impl ConnectionTrait) -> Result<Vec<users::Model>, DbErr> {
+    users::Entity::find()
+        .order_by_asc(users::Column::Name)
+        .all(db)
+        .await
+}
+
+pub async fn user_count(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    users::Entity::find().count(db).await
+}
+
+/// Removes an account and ends its login sessions.
+pub async fn remove_user(db: &impl ConnectionTrait, name: &str) -> Result<(), AccountError> {
+    let user = users::Entity::find()
+        .filter(users::Column::Name.eq(name))
+        .one(db)
+        .await?
+        .ok_or_else(|| AccountError::NoSuchUser(name.to_owned()))?;
+    login_sessions::Entity::delete_many()
+        .filter(login_sessions::Column::UserId.eq(user.id))
+        .exec(db)
+        .await?;
+    users::Entity::delete_by_id(user.id).exec(db).await?;
+    Ok(())
+}
+
+/// Checks a name and password; on success starts a login session and returns its token.
+pub async fn log_in(
+    db: &impl ConnectionTrait,
+    name: &str,
+    password: &str,
+    now: i64,
+) -> Result<Option<String>, DbErr> {
+    let user = users::Entity::find()
+        .filter(users::Column::Name.eq(name))
+        .one(db)
+        .await?;
+    let Some(user) = user else {
+        let _ = verify_password(password, &DECOY);
+        return Ok(None);
+    };
+    if !verify_password(password, &user.password_hash) {
+        return Ok(None);
+    }
+    Ok(Some(start_session(db, user.id, now).await?))
+}
+
+/// A new login session for an account; returns the cookie's value.
+pub async fn start_session(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    now: i64,
+) -> Result<String, DbErr> {
+    let token = new_secret();
+    let row = login_sessions::ActiveModel {
+        token_hash: Set(secret_hash(&token)),
+        user_id: Set(user_id),
+        created_at: Set(now),
+        last_seen_at: Set(now),
+    };
+    login_sessions::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
+    Ok(token)
+}
+
+/// The account a session cookie belongs to, if the session is live; moves its idle clock.
+pub async fn session_user(
+    db: &impl ConnectionTrait,
+    token: &str,
+    now: i64,
+) -> Result<Option<i64>, DbErr> {
+    let hash = secret_hash(token);
+    let Some(session) = login_sessions::Entity::find_by_id(hash.clone())
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if now - session.last_seen_at > IDLE_MS {
+        login_sessions::Entity::delete_by_id(hash).exec(db).await?;
+        return Ok(None);
+    }
+    if now - session.last_seen_at > TOUCH_MS {
+        login_sessions::Entity::update_many()
+            .col_expr(login_sessions::Column::LastSeenAt, Expr::value(now))
+            .filter(login_sessions::Column::TokenHash.eq(hash))
+            .exec(db)
+            .await?;
+    }
+    Ok(Some(session.user_id))
+}
+
+pub async fn end_session(db: &impl ConnectionTrait, token: &str) -> Result<(), DbErr> {
+    login_sessions::Entity::delete_by_id(secret_hash(token))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Creates an API token; the token itself is returned once and never stored.
+pub async fn create_token(
+    db: &impl ConnectionTrait,
+    name: &str,
+    now: i64,
+) -> Result<String, AccountError> {
+    check_name(name)?;
+    if api_tokens::Entity::find()
+        .filter(api_tokens::Column::Name.eq(name))
+        .one(db)
+        .await?
+        .is_some()
+    {
+        return Err(AccountError::TokenNameTaken(name.to_owned()));
+    }
+    let token = format!("{TOKEN_PREFIX}{}", new_secret());
+    let row = api_tokens::ActiveModel {
+        name: Set(name.to_owned()),
+        token_hash: Set(secret_hash(&token)),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    api_tokens::Entity::insert(row).exec(db).await?;
+    Ok(token)
+}
+
+pub async fn list_tokens(db: &impl ConnectionTrait) -> Result<Vec<api_tokens::Model>, DbErr> {
+    api_tokens::Entity::find()
+        .order_by_asc(api_tokens::Column::Name)
+        .all(db)
+        .await
+}
+
+pub async fn revoke_token(
+    db: &impl ConnectionTrait,
+    name: &str,
+    now: i64,
+) -> Result<(), AccountError> {
+    let result = api_tokens::Entity::update_many()
+        .col_expr(api_tokens::Column::RevokedAt, Expr::value(now))
+        .filter(api_tokens::Column::Name.eq(name))
+        .filter(api_tokens::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(AccountError::NoSuchToken(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// Whether a bearer token is a live API token; notes its use (at most once a minute).
+pub async fn token_valid(db: &impl ConnectionTrait, token: &str, now: i64) -> Result<bool, DbErr> {
+    if !token.starts_with(TOKEN_PREFIX) {
+        return Ok(false);
+    }
+    let Some(row) = api_tokens::Entity::find()
+        .filter(api_tokens::Column::TokenHash.eq(secret_hash(token)))
+        .filter(api_tokens::Column::RevokedAt.is_null())
+        .one(db)
+        .await?
+    else {
+        return Ok(false);
+    };
+    if row.last_used_at.is_none_or(|at| now - at > TOUCH_MS) {
+        api_tokens::Entity::update_many()
+            .col_expr(api_tokens::Column::LastUsedAt, Expr::value(now))
+            .filter(api_tokens::Column::Id.eq(row.id))
+            .exec(db)
+            .await?;
+    }
+    Ok(true)
+}
+
+/// Now in epoch milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

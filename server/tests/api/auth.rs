@@ -1,0 +1,400 @@
+//! Nobody without an account reads anything: every route is walked without a login, then
+//! with one and with API tokens; login, logout, idle expiry, rate limits and the CLI.
+
+use crate::helpers::{
+    spawn_app, spawn_scenario, Backend, TestApp, OPERATOR, OPERATOR_PASSWORD, VEHICLE_A,
+};
+use reqwest::StatusCode;
+
+crate::on_both_backends!(
+    every_route_but_the_open_ones_refuses_strangers,
+    api_tokens_open_the_api_until_revoked,
+    logging_in_and_out,
+    idle_sessions_expire,
+    login_attempts_are_rate_limited,
+    cross_site_posts_are_refused,
+);
+
+/// Every path the router serves, with parameters filled in: the UI's routes (from the
+/// app itself), every registered server function, and the other routes.
+fn every_route() -> Vec<(reqwest::Method, String)> {
+    let mut routes: Vec<(reqwest::Method, String)> = leptos_axum::generate_route_list(app::App)
+        .iter()
+        .map(|r| {
+            let path = r
+                .path()
+                .split('/')
+                .map(|seg| {
+                    if seg.starts_with(':') || seg.starts_with('{') {
+                        "x"
+                    } else {
+                        seg
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            (
+                reqwest::Method::GET,
+                if path.is_empty() {
+                    "/".to_owned()
+                } else {
+                    path
+                },
+            )
+        })
+        .collect();
+    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+        let method = reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap();
+        routes.push((method, path.to_owned()));
+    }
+    for path in [
+        "/api/v1/vehicles",
+        "/api/v1/vehicles/x/sessions",
+        "/api/v1/vehicles/x/energy",
+        "/api/v1/sessions/x",
+        "/api/v1/openapi.json",
+        "/api/v1/anything",
+        "/vehicles/x/sessions.csv",
+        "/sessions.csv",
+        "/live",
+        "/no/such/page",
+    ] {
+        routes.push((reqwest::Method::GET, path.to_owned()));
+    }
+    routes
+}
+
+async fn every_route_but_the_open_ones_refuses_strangers(backend: Backend) {
+    let app = spawn_scenario(backend).await;
+    let stranger = TestApp::anonymous();
+    let routes = every_route();
+    assert!(routes.len() >= 18, "{routes:?}");
+    assert!(
+        routes.iter().any(|(_, p)| p == "/api/webhook_log"),
+        "server functions listed"
+    );
+    for (method, path) in &routes {
+        let response = stranger
+            .request(method.clone(), app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let is_page = method == reqwest::Method::GET
+            && !path.starts_with("/api/")
+            && path != "/live"
+            && !path.ends_with(".csv");
+        if is_page {
+            assert_eq!(status, StatusCode::SEE_OTHER, "{method} {path}");
+            let location = response.headers()["location"].to_str().unwrap();
+            assert!(location.starts_with("/login?next="), "{path}: {location}");
+        } else {
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+            let body = response.text().await.unwrap();
+            assert!(!body.contains(VEHICLE_A), "{path} leaked data: {body}");
+        }
+    }
+    // The open ones stay open.
+    for path in ["/healthz", "/readyz", "/login", "/favicon.svg"] {
+        let status = stranger.get(app.url(path)).send().await.unwrap().status();
+        assert!(
+            status != StatusCode::UNAUTHORIZED && status != StatusCode::SEE_OTHER,
+            "{path}: {status}"
+        );
+    }
+    // The webhook keeps its own guard (the signature).
+    let unsigned = stranger
+        .post(app.url("/webhooks/smartcar"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+    assert!(unsigned.text().await.unwrap().contains("invalid signature"));
+    // A logged-in operator reads everything.
+    for path in [
+        "/",
+        "/events",
+        &format!("/vehicles/{VEHICLE_A}"),
+        "/api/v1/vehicles",
+        "/sessions.csv",
+    ] {
+        assert_eq!(app.get(path).await.status(), StatusCode::OK, "{path}");
+    }
+}
+
+async fn api_tokens_open_the_api_until_revoked(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let stranger = TestApp::anonymous();
+    let now = server::auth::now_ms();
+    let token = server::auth::create_token(&app.db, "grafana", now)
+        .await
+        .unwrap();
+    let with = |path: &str, token: &str| stranger.get(app.url(path)).bearer_auth(token).send();
+    assert_eq!(
+        with("/api/v1/vehicles", &token).await.unwrap().status(),
+        200
+    );
+    assert_eq!(with("/sessions.csv", &token).await.unwrap().status(), 200);
+    // Tokens are for the API, not for pages.
+    assert_eq!(
+        with("/", &token).await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        with("/api/v1/vehicles", "clg_0000").await.unwrap().status(),
+        401
+    );
+    // Stored hashed: the token itself is nowhere in the database.
+    let stored = app
+        .scalar_i64(&format!(
+            "SELECT COUNT(*) AS n FROM api_tokens WHERE token_hash = '{token}'"
+        ))
+        .await;
+    assert_eq!(stored, 0);
+    let listed = server::auth::list_tokens(&app.db).await.unwrap();
+    assert!(listed[0].last_used_at.is_some());
+    server::auth::revoke_token(&app.db, "grafana", now)
+        .await
+        .unwrap();
+    assert_eq!(
+        with("/api/v1/vehicles", &token).await.unwrap().status(),
+        401
+    );
+    assert!(server::auth::revoke_token(&app.db, "grafana", now)
+        .await
+        .is_err());
+}
+
+async fn log_in(
+    app: &TestApp,
+    client: &reqwest::Client,
+    password: &str,
+    proto: &str,
+) -> reqwest::Response {
+    client
+        .post(app.url("/login"))
+        .header("x-forwarded-proto", proto)
+        .form(&[
+            ("name", OPERATOR),
+            ("password", password),
+            ("next", "/events?outcome=stored"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn session_from(response: &reqwest::Response) -> String {
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    cookie
+        .split(';')
+        .next()
+        .and_then(|kv| kv.strip_prefix("chargelog_session="))
+        .unwrap()
+        .to_owned()
+}
+
+async fn logging_in_and_out(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let browser = TestApp::anonymous();
+    let form = browser
+        .get(app.url("/login?next=/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    assert!(form
+        .text()
+        .await
+        .unwrap()
+        .contains(r#"name="next" value="/events""#));
+
+    let wrong = log_in(&app, &browser, "not the password", "http").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.headers().get("set-cookie").is_none());
+
+    let ok = log_in(&app, &browser, OPERATOR_PASSWORD, "http").await;
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    assert_eq!(ok.headers()["location"], "/events?outcome=stored");
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+    let session = session_from(&ok);
+    let page = browser
+        .get(app.url("/events"))
+        .header("cookie", format!("chargelog_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    // Behind a TLS proxy the cookie is Secure.
+    let secure = log_in(&app, &browser, OPERATOR_PASSWORD, "https").await;
+    assert!(secure.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Secure"));
+
+    let out = browser
+        .post(app.url("/logout"))
+        .header("cookie", format!("chargelog_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(out.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let after = browser
+        .get(app.url("/events"))
+        .header("cookie", format!("chargelog_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), StatusCode::SEE_OTHER, "the session ended");
+    // A login page never forwards to another site.
+    let form = browser
+        .get(app.url("/login?next=//evil.example"))
+        .send()
+        .await
+        .unwrap();
+    assert!(form
+        .text()
+        .await
+        .unwrap()
+        .contains(r#"name="next" value="/""#));
+}
+
+async fn idle_sessions_expire(backend: Backend) {
+    let app = spawn_app(backend).await;
+    assert_eq!(app.get("/api/v1/vehicles").await.status(), 200);
+    let long_ago = server::auth::now_ms() - server::auth::IDLE_MS - 1;
+    app.scalar_i64(&format!(
+        "UPDATE login_sessions SET last_seen_at = {long_ago} RETURNING 1 AS n"
+    ))
+    .await;
+    assert_eq!(app.get("/api/v1/vehicles").await.status(), 401);
+    assert_eq!(
+        app.count("login_sessions").await,
+        0,
+        "the expired session is gone"
+    );
+}
+
+async fn login_attempts_are_rate_limited(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let browser = TestApp::anonymous();
+    let limit = server::auth::login::PER_NAME_PER_MINUTE;
+    for _ in 0..limit {
+        let r = log_in(&app, &browser, "guess", "http").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let blocked = log_in(&app, &browser, OPERATOR_PASSWORD, "http").await;
+    assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(blocked.headers()["retry-after"], "60");
+    // Another account is not locked out by attempts on this one.
+    server::auth::add_user(&app.db, "second", "another long password", 0)
+        .await
+        .unwrap();
+    let other = browser
+        .post(app.url("/login"))
+        .form(&[("name", "second"), ("password", "another long password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::SEE_OTHER);
+}
+
+async fn cross_site_posts_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let forged = app
+        .client
+        .post(app.url("/api/fleet_overview"))
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let same = app
+        .client
+        .post(app.url("/api/fleet_overview"))
+        .header("origin", format!("http://{}", app.addr))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), StatusCode::OK);
+}
+
+/// `chargelog user …` and `chargelog token …`, as an operator runs them.
+#[test]
+fn accounts_and_tokens_from_the_command_line() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chargelog"))
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = run(
+        &["user", "add", "alice", "--password-stdin"],
+        Some("a long enough password\n"),
+    );
+    assert!(ok, "{out}{err}");
+    let (ok, _, err) = run(
+        &["user", "add", "alice", "--password-stdin"],
+        Some("another password!\n"),
+    );
+    assert!(!ok && err.contains("already an account"), "{err}");
+    let (ok, _, err) = run(&["user", "add", "bob", "--password-stdin"], Some("short\n"));
+    assert!(!ok && err.contains("at least 10 characters"), "{err}");
+    let (_, out, _) = run(&["user", "list"], None);
+    assert!(out.contains("alice") && !out.contains("bob"), "{out}");
+
+    let (ok, token, _) = run(&["token", "create", "grafana"], None);
+    assert!(
+        ok && token.trim().starts_with("clg_") && token.trim().len() == 68,
+        "{token}"
+    );
+    let (_, out, _) = run(&["token", "list"], None);
+    assert!(
+        out.contains("grafana") && out.contains("active") && !out.contains(token.trim()),
+        "{out}"
+    );
+    let (ok, _, _) = run(&["token", "revoke", "grafana"], None);
+    assert!(ok);
+    let (_, out, _) = run(&["token", "list"], None);
+    assert!(out.contains("revoked"), "{out}");
+    let (ok, _, _) = run(&["user", "remove", "alice"], None);
+    assert!(ok);
+    let (_, out, _) = run(&["user", "list"], None);
+    assert!(!out.contains("alice"), "{out}");
+}
