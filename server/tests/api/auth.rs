@@ -275,7 +275,7 @@ async fn idle_sessions_expire(backend: Backend) {
     assert_eq!(app.get("/api/v1/vehicles").await.status(), 200);
     let long_ago = server::auth::now_ms() - server::auth::IDLE_MS - 1;
     app.scalar_i64(&format!(
-        "UPDATE login_sessions SET last_seen_at = {long_ago} RETURNING 1 AS n"
+        "UPDATE login_sessions SET last_seen_at = {long_ago} RETURNING user_id AS n"
     ))
     .await;
     assert_eq!(app.get("/api/v1/vehicles").await.status(), 401);
