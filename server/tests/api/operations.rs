@@ -176,3 +176,95 @@ async fn every_response_carries_a_request_id(backend: Backend) {
         .unwrap();
     assert_eq!(kept.headers()["x-request-id"], "proxy-42");
 }
+
+/// SIGTERM while a webhook is half-sent: the server takes the rest, stores it, answers
+/// 200, and only then exits.
+#[tokio::test]
+async fn sigterm_finishes_the_webhook_in_flight() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("graceful.db");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chargelog"))
+        .arg("serve")
+        .env("DATABASE_URL", format!("sqlite://{}", db_path.display()))
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("LEPTOS_SITE_ROOT", dir.path())
+        .env("SMARTCAR_MANAGEMENT_TOKEN", crate::helpers::TOKEN)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server started");
+
+    let body = crate::helpers::fixture("03_charge_start.json");
+    let signature = crate::helpers::sign(&body);
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /webhooks/smartcar HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+         sc-signature: {signature}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let (first, rest) = body.split_at(body.len() / 2);
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(first).await.unwrap();
+    stream.flush().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still finishing the request"
+    );
+
+    stream.write_all(rest).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#"{"status":"stored"}"#), "{answer}");
+
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let status = exited.expect("the server exits after the request");
+    assert!(status.success(), "{status}");
+    // The delivery is in the database.
+    let db = sea_orm::Database::connect(format!("sqlite://{}", db_path.display()))
+        .await
+        .unwrap();
+    use sea_orm::EntityTrait;
+    let stored = app::server::entities::deliveries::Entity::find()
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+}
