@@ -205,12 +205,6 @@ async fn serve(database: &crate::config::DatabaseArgs, args: &ServeArgs) -> Resu
         );
     }
     let app = Application::build(settings).await?;
-    if crate::auth::user_count(&app.state().db).await? == 0 {
-        tracing::warn!(
-            "no operator account exists yet, so nobody can log in: create the first with \
-             `chargelog user add <name>` (it asks for a password; no default password exists)"
-        );
-    }
     tracing::info!(addr = %app.local_addr(), "chargelog is listening");
     app.run_until_stopped().await.map_err(CliError::Serve)
 }

@@ -46,6 +46,8 @@ pub struct AppState {
     /// Lets a scraper read `/metrics` on the main address.
     pub metrics_token: Option<secrecy::SecretString>,
     pub login_limits: Arc<crate::auth::login::LoginLimits>,
+    /// The one-time code that creates the first account, while none exists.
+    pub setup: Arc<crate::auth::setup::SetupCode>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -117,6 +119,7 @@ impl Application {
             addr: settings.addr,
             source,
         })?;
+        let db_for_setup = db.clone();
         let state = AppState {
             leptos_options: leptos_options(&settings, addr),
             db,
@@ -132,7 +135,20 @@ impl Application {
             metrics: Arc::default(),
             metrics_token: settings.metrics_token.clone(),
             login_limits: Arc::default(),
+            setup: Arc::new(crate::auth::setup::SetupCode::new(
+                match crate::auth::user_count(&db_for_setup).await {
+                    Ok(0) => Some(crate::auth::new_secret()),
+                    _ => None,
+                },
+            )),
         };
+        if let Some(code) = state.setup.peek() {
+            tracing::warn!(
+                "no operator account exists yet. Create the first one at \
+                 http://{addr}/setup?code={code} (works once, until an account exists; a new \
+                 link each start), or with `chargelog user add <name>`. There is no default password."
+            );
+        }
         let metrics_listener = match settings.metrics_addr {
             None => None,
             Some(addr) => Some(
@@ -319,6 +335,10 @@ pub fn router(state: AppState) -> Router {
             get(crate::auth::login::form).post(crate::auth::login::submit),
         )
         .route("/logout", post(crate::auth::login::logout))
+        .route(
+            "/setup",
+            get(crate::auth::setup::show).post(crate::auth::setup::create),
+        )
         .merge(crate::api::routes())
         .route(
             "/api/{*fn_name}",

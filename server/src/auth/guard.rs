@@ -21,6 +21,7 @@ pub fn is_open(path: &str) -> bool {
             | "/metrics"
             | "/login"
             | "/logout"
+            | "/setup"
             | "/favicon.svg"
     ) || path.starts_with("/pkg/")
 }

@@ -4,6 +4,7 @@
 
 pub mod guard;
 pub mod login;
+pub mod setup;
 
 use app::server::entities::{api_tokens, login_sessions, users};
 use argon2::password_hash::phc::PasswordHash;

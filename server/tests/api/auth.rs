@@ -96,7 +96,7 @@ async fn every_route_but_the_open_ones_refuses_strangers(backend: Backend) {
         }
     }
     // The open ones stay open.
-    for path in ["/healthz", "/readyz", "/login", "/favicon.svg"] {
+    for path in ["/healthz", "/readyz", "/login", "/setup", "/favicon.svg"] {
         let status = stranger.get(app.url(path)).send().await.unwrap().status();
         assert!(
             status != StatusCode::UNAUTHORIZED && status != StatusCode::SEE_OTHER,
@@ -397,4 +397,82 @@ fn accounts_and_tokens_from_the_command_line() {
     assert!(ok);
     let (_, out, _) = run(&["user", "list"], None);
     assert!(!out.contains("alice"), "{out}");
+}
+
+/// Started with no account, the server offers a one-time link that creates the first.
+#[tokio::test]
+async fn the_first_account_comes_from_a_one_time_link() {
+    let (settings, _dir) = crate::helpers::test_settings(Backend::Sqlite).await;
+    let app = server::startup::Application::build(settings).await.unwrap();
+    let addr = app.local_addr();
+    let setup = app.state().setup.clone();
+    let db = app.state().db.clone();
+    tokio::spawn(app.run_until_stopped());
+    let code = setup.peek().expect("a setup code when no account exists");
+    let browser = TestApp::anonymous();
+    let url = |path: &str| format!("http://{addr}{path}");
+
+    assert_eq!(
+        browser
+            .get(url("/setup?code=wrong"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let form = browser
+        .get(url(&format!("/setup?code={code}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    let mismatch = browser
+        .post(url("/setup"))
+        .form(&[
+            ("code", code.as_str()),
+            ("name", "root"),
+            ("password", "a long password"),
+            ("again", "a different one"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mismatch.status(), 400);
+    let created = browser
+        .post(url("/setup"))
+        .form(&[
+            ("code", code.as_str()),
+            ("name", "root"),
+            ("password", "a long password"),
+            ("again", "a long password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let cookie = created.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let fleet = browser
+        .get(url("/"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fleet.status(), 200, "logged in as the new account");
+    assert_eq!(server::auth::user_count(&db).await.unwrap(), 1);
+    // The link works once.
+    let again = browser
+        .post(url("/setup"))
+        .form(&[
+            ("code", code.as_str()),
+            ("name", "intruder"),
+            ("password", "a long password"),
+            ("again", "a long password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404);
+    assert_eq!(server::auth::user_count(&db).await.unwrap(), 1);
 }

@@ -1,0 +1,188 @@
+//! The first account without a terminal: when the server starts with no account, it
+//! prints a one-time link (`/setup?code=…`) that creates the first one. The code lives in
+//! memory only, works once, and stops working as soon as any account exists.
+
+use super::{add_user, now_ms, start_session, user_count, AccountError, SESSION_COOKIE};
+use crate::startup::AppState;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use hmac::Mac;
+use serde::Deserialize;
+use std::sync::Mutex;
+
+/// The pending setup code, if the server started without accounts.
+#[derive(Debug, Default)]
+pub struct SetupCode(Mutex<Option<String>>);
+
+impl SetupCode {
+    pub fn new(code: Option<String>) -> Self {
+        Self(Mutex::new(code))
+    }
+
+    /// The code, for the start-up message (and tests).
+    pub fn peek(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether `given` is the pending code, compared in constant time.
+    fn matches(&self, given: &str) -> bool {
+        let Some(code) = self.peek() else {
+            return false;
+        };
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(code.as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(b"setup");
+        let expected = mac.finalize().into_bytes();
+        let mut other =
+            <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(given.as_bytes())
+                .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        other.update(b"setup");
+        other.verify_slice(&expected).is_ok()
+    }
+
+    fn spend(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+const POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+                      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+fn page(state: &AppState, status: StatusCode, body: &str) -> Response {
+    let css = format!("/pkg/{}.css", state.leptos_options.output_name);
+    let html = format!(
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>First account · chargelog</title>
+<link rel="stylesheet" href="{css}">
+</head>
+<body>
+<header class="topbar"><span class="brand">chargelog</span></header>
+<main id="main"><section class="notice login">{body}</section></main>
+</body>
+</html>
+"#
+    );
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, POLICY),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+fn expired(state: &AppState) -> Response {
+    page(
+        state,
+        StatusCode::NOT_FOUND,
+        "<h1>This setup link does not work</h1><p>It was used already, an account exists, \
+         or the server restarted (each start prints a new one). \
+         <a href=\"/login\">Log in</a>, or create accounts with <code>chargelog user add</code>.</p>",
+    )
+}
+
+fn form(state: &AppState, status: StatusCode, code: &str, message: Option<&str>) -> Response {
+    let message = message
+        .map(|m| format!(r#"<p class="notice notice-error" role="alert">{m}</p>"#))
+        .unwrap_or_default();
+    let code: String = code.chars().filter(char::is_ascii_hexdigit).collect();
+    page(
+        state,
+        status,
+        &format!(
+            r#"<h1>Create the first account</h1>
+{message}
+<form method="post" action="/setup" class="login-form">
+<input type="hidden" name="code" value="{code}">
+<label>Name <input name="name" autocomplete="username" required autofocus></label>
+<label>Password <input type="password" name="password" autocomplete="new-password" required minlength="{min}"></label>
+<label>Password again <input type="password" name="again" autocomplete="new-password" required></label>
+<button type="submit">Create the account</button>
+</form>"#,
+            min = super::MIN_PASSWORD_CHARS
+        ),
+    )
+}
+
+async fn still_open(state: &AppState, code: &str) -> Result<bool, sea_orm::DbErr> {
+    Ok(state.setup.matches(code) && user_count(&state.db).await? == 0)
+}
+
+#[derive(Deserialize)]
+pub struct CodeParam {
+    code: Option<String>,
+}
+
+pub async fn show(State(state): State<AppState>, Query(q): Query<CodeParam>) -> Response {
+    let code = q.code.unwrap_or_default();
+    match still_open(&state, &code).await {
+        Ok(true) => form(&state, StatusCode::OK, &code, None),
+        Ok(false) => expired(&state),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NewAccount {
+    code: String,
+    name: String,
+    password: String,
+    again: String,
+}
+
+pub async fn create(State(state): State<AppState>, Form(new): Form<NewAccount>) -> Response {
+    match still_open(&state, &new.code).await {
+        Ok(true) => {}
+        Ok(false) => return expired(&state),
+        Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+    }
+    if new.password != new.again {
+        return form(
+            &state,
+            StatusCode::BAD_REQUEST,
+            &new.code,
+            Some("The two passwords differ."),
+        );
+    }
+    let name = new.name.trim();
+    let user = match add_user(&state.db, name, &new.password, now_ms()).await {
+        Ok(id) => id,
+        Err(AccountError::Database(_)) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+        Err(err) => {
+            return form(
+                &state,
+                StatusCode::BAD_REQUEST,
+                &new.code,
+                Some(
+                    &err.to_string()
+                        .replace('&', "&amp;")
+                        .replace('<', "&lt;")
+                        .replace('>', "&gt;"),
+                ),
+            )
+        }
+    };
+    state.setup.spend();
+    tracing::info!(account = %name, "created the first account through the setup link");
+    let Ok(token) = start_session(&state.db, user, now_ms()).await else {
+        return Redirect::to("/login").into_response();
+    };
+    let mut response = Redirect::to("/").into_response();
+    if let Ok(cookie) = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax").parse()
+    {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
