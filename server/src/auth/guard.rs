@@ -23,7 +23,13 @@ pub fn is_open(path: &str) -> bool {
             | "/logout"
             | "/setup"
             | "/favicon.svg"
-    ) || path.starts_with("/pkg/")
+    ) || (path.starts_with("/pkg/") && plain_path(path))
+}
+
+/// No `.` or `..` segment and no percent-escape: a path that means what it says, so an
+/// open prefix cannot be walked out of (`/pkg/../vehicles/…`).
+fn plain_path(path: &str) -> bool {
+    !path.contains('%') && !path.split('/').any(|seg| seg == "." || seg == "..")
 }
 
 /// Where an API token is accepted as well as a login.

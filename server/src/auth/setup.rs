@@ -42,8 +42,17 @@ impl SetupCode {
         other.verify_slice(&expected).is_ok()
     }
 
-    fn spend(&self) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    /// Takes the code if `given` is it, so that two requests racing with it cannot both
+    /// create an account; [`SetupCode::put_back`] returns it when creating failed.
+    fn take(&self, given: &str) -> Option<String> {
+        if !self.matches(given) {
+            return None;
+        }
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    fn put_back(&self, code: String) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(code);
     }
 }
 
@@ -155,12 +164,18 @@ pub async fn create(State(state): State<AppState>, Form(new): Form<NewAccount>) 
         );
     }
     let name = new.name.trim();
+    // Held from here: a second request with the same code finds none.
+    let Some(code) = state.setup.take(&new.code) else {
+        return expired(&state);
+    };
     let user = match add_user(&state.db, name, &new.password, now_ms()).await {
         Ok(id) => id,
         Err(AccountError::Database(_)) => {
-            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+            state.setup.put_back(code);
+            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
         }
         Err(err) => {
+            state.setup.put_back(code);
             return form(
                 &state,
                 StatusCode::BAD_REQUEST,
@@ -171,10 +186,9 @@ pub async fn create(State(state): State<AppState>, Form(new): Form<NewAccount>) 
                         .replace('<', "&lt;")
                         .replace('>', "&gt;"),
                 ),
-            )
+            );
         }
     };
-    state.setup.spend();
     tracing::info!(account = %name, "created the first account through the setup link");
     let Ok(token) = start_session(&state.db, user, now_ms()).await else {
         return Redirect::to("/login").into_response();

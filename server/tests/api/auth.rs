@@ -95,6 +95,22 @@ async fn every_route_but_the_open_ones_refuses_strangers(backend: Backend) {
             assert!(!body.contains(VEHICLE_A), "{path} leaked data: {body}");
         }
     }
+    // Paths that try to walk out of an open prefix get nothing.
+    for path in [
+        "/pkg/../events",
+        "/pkg/%2e%2e/events",
+        &format!("/pkg/../vehicles/{VEHICLE_A}"),
+        "//events",
+        "/events/",
+    ] {
+        let response = stranger.get(app.url(path)).send().await.unwrap();
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(
+            status != StatusCode::OK || !body.contains(VEHICLE_A),
+            "{path}: {status} {body}"
+        );
+    }
     // The open ones stay open.
     for path in ["/healthz", "/readyz", "/login", "/setup", "/favicon.svg"] {
         let status = stranger.get(app.url(path)).send().await.unwrap().status();
