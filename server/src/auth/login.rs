@@ -54,7 +54,7 @@ impl LoginLimits {
     }
 }
 
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -70,11 +70,44 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-const LOGIN_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
-                            form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const PAGE_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+                           form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// A page outside the app (login, first account): the app's stylesheet, no scripts, and a
+/// policy that allows nothing else.
+pub fn standalone_page(state: &AppState, status: StatusCode, title: &str, body: &str) -> Response {
+    let css = format!("/pkg/{}.css", state.leptos_options.output_name);
+    let html = format!(
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>{title} · chargelog</title>
+<link rel="stylesheet" href="{css}">
+<link rel="icon" type="image/svg+xml" href="/favicon.svg">
+</head>
+<body>
+<header class="topbar"><span class="brand">chargelog</span></header>
+<main id="main"><section class="notice login">{body}</section></main>
+</body>
+</html>
+"#
+    );
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, PAGE_POLICY),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        html,
+    )
+        .into_response()
+}
 
 fn page(state: &AppState, status: StatusCode, next: &str, message: Option<&str>) -> Response {
-    let css = format!("/pkg/{}.css", state.leptos_options.output_name);
     let message = message
         .map(|m| {
             format!(
@@ -83,46 +116,18 @@ fn page(state: &AppState, status: StatusCode, next: &str, message: Option<&str>)
             )
         })
         .unwrap_or_default();
-    let html = format!(
-        r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<title>Log in · chargelog</title>
-<link rel="stylesheet" href="{css}">
-<link rel="icon" type="image/svg+xml" href="/favicon.svg">
-</head>
-<body>
-<header class="topbar"><span class="brand">chargelog</span></header>
-<main id="main">
-<section class="notice login">
-<h1>Log in</h1>
+    let body = format!(
+        r#"<h1>Log in</h1>
 {message}
 <form method="post" action="/login" class="login-form">
 <input type="hidden" name="next" value="{next}">
 <label>Name <input name="name" autocomplete="username" required autofocus></label>
 <label>Password <input type="password" name="password" autocomplete="current-password" required></label>
 <button type="submit">Log in</button>
-</form>
-</section>
-</main>
-</body>
-</html>
-"#,
+</form>"#,
         next = escape(next),
     );
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, LOGIN_POLICY),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        html,
-    )
-        .into_response()
+    standalone_page(state, status, "Log in", &body)
 }
 
 #[derive(Debug, Deserialize)]

@@ -56,6 +56,23 @@ pub fn new_secret() -> String {
     hex::encode(bytes)
 }
 
+/// Whether two secrets are equal, in time that depends on neither where they differ nor
+/// how long their common prefix is: both go through one keyed HMAC, and `verify_slice`
+/// compares the tags in constant time.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    use hmac::{KeyInit, Mac};
+    let keyed = || {
+        <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(b"chargelog secret comparison")
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
+    };
+    let mut tag = keyed();
+    tag.update(a);
+    let tag = tag.finalize().into_bytes();
+    let mut other = keyed();
+    other.update(b);
+    other.verify_slice(&tag).is_ok()
+}
+
 /// What is stored for a secret.
 pub fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))

@@ -8,7 +8,6 @@ use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use hmac::Mac;
 use serde::Deserialize;
 use std::sync::Mutex;
 
@@ -28,18 +27,8 @@ impl SetupCode {
 
     /// Whether `given` is the pending code, compared in constant time.
     fn matches(&self, given: &str) -> bool {
-        let Some(code) = self.peek() else {
-            return false;
-        };
-        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(code.as_bytes())
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-        mac.update(b"setup");
-        let expected = mac.finalize().into_bytes();
-        let mut other =
-            <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(given.as_bytes())
-                .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-        other.update(b"setup");
-        other.verify_slice(&expected).is_ok()
+        self.peek()
+            .is_some_and(|code| super::same_secret(code.as_bytes(), given.as_bytes()))
     }
 
     /// Takes the code if `given` is it, so that two requests racing with it cannot both
@@ -56,38 +45,8 @@ impl SetupCode {
     }
 }
 
-const POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
-                      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
 fn page(state: &AppState, status: StatusCode, body: &str) -> Response {
-    let css = format!("/pkg/{}.css", state.leptos_options.output_name);
-    let html = format!(
-        r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
-<title>First account · chargelog</title>
-<link rel="stylesheet" href="{css}">
-</head>
-<body>
-<header class="topbar"><span class="brand">chargelog</span></header>
-<main id="main"><section class="notice login">{body}</section></main>
-</body>
-</html>
-"#
-    );
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, POLICY),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        html,
-    )
-        .into_response()
+    super::login::standalone_page(state, status, "First account", body)
 }
 
 fn expired(state: &AppState) -> Response {
