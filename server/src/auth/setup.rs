@@ -139,12 +139,7 @@ pub async fn create(State(state): State<AppState>, Form(new): Form<NewAccount>) 
                 &state,
                 StatusCode::BAD_REQUEST,
                 &new.code,
-                Some(
-                    &err.to_string()
-                        .replace('&', "&amp;")
-                        .replace('<', "&lt;")
-                        .replace('>', "&gt;"),
-                ),
+                Some(&super::login::escape(&err.to_string())),
             );
         }
     };
