@@ -82,13 +82,17 @@ fn foreign_origin(request: &Request) -> bool {
     else {
         return false;
     };
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
     let origin_host = origin.split("://").nth(1).unwrap_or(origin);
-    origin_host != host
+    // The host the browser used: `Host`, or what a proxy that rewrites it forwards.
+    let named = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(',').next().unwrap_or_default().trim().to_owned())
+    };
+    let hosts = [named("host"), named("x-forwarded-host")];
+    !hosts.iter().flatten().any(|h| h == origin_host)
 }
 
 fn unavailable() -> Response {

@@ -346,6 +346,17 @@ async fn cross_site_posts_are_refused(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(same.status(), StatusCode::OK);
+    // Behind a proxy that rewrites `Host`, the forwarded host counts.
+    let proxied = app
+        .client
+        .post(app.url("/api/fleet_overview"))
+        .header("origin", "https://chargelog.example.com")
+        .header("x-forwarded-host", "chargelog.example.com")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxied.status(), StatusCode::OK);
 }
 
 /// `chargelog user …` and `chargelog token …`, as an operator runs them.
