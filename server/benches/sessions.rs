@@ -146,6 +146,7 @@ async fn bench_ingest(days: i64) {
         timezone: chrono_tz::Tz::UTC,
         metrics_token: None,
         metrics_addr: None,
+        trusted_proxies: vec![],
     };
     let app = Application::build(settings)
         .await

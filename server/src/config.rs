@@ -121,6 +121,11 @@ pub struct ServeArgs {
     /// localhost or a private network).
     #[arg(long, env = "CHARGELOG_METRICS_ADDR")]
     pub metrics_addr: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed, as addresses or networks
+    /// separated by commas (for example `127.0.0.1,::1`). Login limits then count the real
+    /// client rather than the proxy. Leave empty when nothing sits in front.
+    #[arg(long, env = "CHARGELOG_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
     #[command(flatten)]
     pub sessions: SessionArgs,
 }
@@ -217,6 +222,7 @@ pub struct Settings {
     pub timezone: chrono_tz::Tz,
     pub metrics_token: Option<SecretString>,
     pub metrics_addr: Option<SocketAddr>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -243,6 +249,8 @@ pub enum ConfigError {
     Timezone(String),
     #[error("CHARGELOG_METRICS_TOKEN must be at least 16 characters, without spaces around it")]
     WeakMetricsToken,
+    #[error("CHARGELOG_TRUSTED_PROXIES: {0:?} is not an address or network (for example 127.0.0.1 or 10.0.0.0/8)")]
+    TrustedProxy(String),
 }
 
 impl DatabaseSettings {
@@ -313,6 +321,8 @@ impl Settings {
                 .as_deref()
                 .map(|a| a.parse().map_err(|_| ConfigError::BadAddr(a.to_owned())))
                 .transpose()?,
+            trusted_proxies: crate::client::parse_trusted(&serve.trusted_proxies)
+                .map_err(ConfigError::TrustedProxy)?,
         })
     }
 }
@@ -368,6 +378,7 @@ mod tests {
             timezone: "UTC".into(),
             metrics_token: None,
             metrics_addr: None,
+            trusted_proxies: String::new(),
             sessions: SessionArgs::default(),
         }
     }

@@ -48,6 +48,8 @@ pub struct AppState {
     pub login_limits: Arc<crate::auth::login::LoginLimits>,
     /// The one-time code that creates the first account, while none exists.
     pub setup: Arc<crate::auth::setup::SetupCode>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -135,6 +137,7 @@ impl Application {
             metrics: Arc::default(),
             metrics_token: settings.metrics_token.clone(),
             login_limits: Arc::default(),
+            trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
             setup: Arc::new(crate::auth::setup::SetupCode::new(
                 match crate::auth::user_count(&db_for_setup).await {
                     Ok(0) => Some(crate::auth::new_secret()),

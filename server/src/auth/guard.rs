@@ -15,7 +15,7 @@ use serde_json::json;
 pub fn is_open(path: &str) -> bool {
     matches!(
         path,
-        "/webhooks/smartcar"
+        WEBHOOK
             | "/healthz"
             | "/readyz"
             | "/metrics"
@@ -32,9 +32,19 @@ fn plain_path(path: &str) -> bool {
     !path.contains('%') && !path.split('/').any(|seg| seg == "." || seg == "..")
 }
 
-/// Where an API token is accepted as well as a login.
+/// The webhook: signed by Smartcar's servers, which send no `Origin`.
+const WEBHOOK: &str = "/webhooks/smartcar";
+
+/// Where an API token is accepted as well as a login: the API and the two CSV exports.
 fn takes_api_token(path: &str) -> bool {
-    path.starts_with("/api/v1/") || path.ends_with(".csv")
+    path.starts_with("/api/v1/") || path == "/sessions.csv" || is_vehicle_export(path)
+}
+
+/// `/vehicles/{id}/sessions.csv`.
+fn is_vehicle_export(path: &str) -> bool {
+    path.strip_prefix("/vehicles/")
+        .and_then(|rest| rest.strip_suffix("/sessions.csv"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
 }
 
 /// A request a browser navigates to, which is sent to the login page rather than refused.
@@ -65,9 +75,10 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// A state-changing request from a page on another site (its `Origin` names another
-/// host). Browsers send `Origin` on every cross-site POST; tools that send none are not
-/// browsers and carry no ambient cookies worth forging.
+/// A state-changing request from a page on another site: its `Origin` names another
+/// host (or is `null`, as from a sandboxed frame), or the browser says it is cross-site
+/// (`Sec-Fetch-Site`). Browsers send `Origin` on every cross-site POST; tools that send
+/// none are not browsers and carry no ambient cookies worth forging.
 fn foreign_origin(request: &Request) -> bool {
     if matches!(
         *request.method(),
@@ -75,11 +86,11 @@ fn foreign_origin(request: &Request) -> bool {
     ) {
         return false;
     }
-    let Some(origin) = request
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
+    if header("sec-fetch-site") == Some("cross-site") {
+        return true;
+    }
+    let Some(origin) = header(header::ORIGIN.as_str()) else {
         return false;
     };
     let origin_host = origin.split("://").nth(1).unwrap_or(origin);
@@ -109,15 +120,16 @@ pub async fn require_operator(
     next: Next,
 ) -> Response {
     let path = request.uri().path().to_owned();
-    if is_open(&path) {
-        return next.run(request).await;
-    }
-    if foreign_origin(&request) {
+    // Logging in, out or setting up from another site's page is refused too (login CSRF).
+    if path != WEBHOOK && foreign_origin(&request) {
         return (
             StatusCode::FORBIDDEN,
             Json(json!({ "error": "cross-site request refused" })),
         )
             .into_response();
+    }
+    if is_open(&path) {
+        return next.run(request).await;
     }
     let now = now_ms();
     if let Some(token) = cookie(request.headers(), SESSION_COOKIE) {
@@ -183,6 +195,27 @@ mod tests {
             "/pkgx",
         ] {
             assert!(!is_open(closed), "{closed}");
+        }
+    }
+
+    #[test]
+    fn tokens_open_the_api_and_the_two_exports_only() {
+        for yes in [
+            "/api/v1/vehicles",
+            "/sessions.csv",
+            "/vehicles/abc/sessions.csv",
+        ] {
+            assert!(takes_api_token(yes), "{yes}");
+        }
+        for no in [
+            "/",
+            "/api/fleet_overview",
+            "/events.csv",
+            "/vehicles//sessions.csv",
+            "/vehicles/a/b/sessions.csv",
+            "/pkg/x.csv",
+        ] {
+            assert!(!takes_api_token(no), "{no}");
         }
     }
 

@@ -5,6 +5,7 @@
 
 use super::{end_session, log_in, now_ms, SESSION_COOKIE};
 use crate::auth::guard::cookie;
+use crate::client::{client_address, limit_key};
 use crate::startup::AppState;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -12,16 +13,26 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-/// Attempts allowed per minute for one account name, and from one address.
+/// Attempts allowed per minute for one account name, and from one client (an IPv4
+/// address or an IPv6 /64).
 pub const PER_NAME_PER_MINUTE: u32 = 5;
 pub const PER_ADDRESS_PER_MINUTE: u32 = 20;
+/// A client that logged in to an account within this long is not held back by the
+/// account's own limit, so a stranger's guessing cannot lock its operator out.
+const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Known (account, client) pairs kept at most; the oldest go first.
+const KNOWN_MAX: usize = 10_000;
 
 pub struct LoginLimits {
     by_name: DefaultKeyedRateLimiter<String>,
     by_address: DefaultKeyedRateLimiter<IpAddr>,
+    known: Mutex<HashMap<(String, IpAddr), Instant>>,
 }
 
 impl Default for LoginLimits {
@@ -30,6 +41,7 @@ impl Default for LoginLimits {
         Self {
             by_name: RateLimiter::keyed(per_minute(PER_NAME_PER_MINUTE)),
             by_address: RateLimiter::keyed(per_minute(PER_ADDRESS_PER_MINUTE)),
+            known: Mutex::default(),
         }
     }
 }
@@ -40,8 +52,15 @@ impl std::fmt::Debug for LoginLimits {
     }
 }
 
+/// One account name however it is typed: case and surrounding spaces do not make a new
+/// name to guess under.
+fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
 impl LoginLimits {
-    fn allow(&self, name: &str, address: IpAddr) -> bool {
+    /// Whether an attempt to log in as `name` from `client` may go ahead.
+    pub fn allow(&self, name: &str, client: IpAddr) -> bool {
         // Forget quiet keys now and then so the maps stay small.
         if self.by_name.len() > 10_000 {
             self.by_name.retain_recent();
@@ -49,8 +68,37 @@ impl LoginLimits {
         if self.by_address.len() > 10_000 {
             self.by_address.retain_recent();
         }
-        self.by_address.check_key(&address).is_ok()
-            && self.by_name.check_key(&name.to_lowercase()).is_ok()
+        let client = limit_key(client);
+        let name = name_key(name);
+        if self.by_address.check_key(&client).is_err() {
+            return false;
+        }
+        self.is_known(&name, client) || self.by_name.check_key(&name).is_ok()
+    }
+
+    fn is_known(&self, name: &str, client: IpAddr) -> bool {
+        let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        known
+            .get(&(name.to_owned(), client))
+            .is_some_and(|at| at.elapsed() < KNOWN_FOR)
+    }
+
+    /// Notes a successful login of `name` from `client`.
+    pub fn remember(&self, name: &str, client: IpAddr) {
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() >= KNOWN_MAX {
+            known.retain(|_, at| at.elapsed() < KNOWN_FOR);
+            if known.len() >= KNOWN_MAX {
+                if let Some(oldest) = known
+                    .iter()
+                    .min_by_key(|(_, at)| **at)
+                    .map(|(k, _)| k.clone())
+                {
+                    known.remove(&oldest);
+                }
+            }
+        }
+        known.insert((name_key(name), limit_key(client)), Instant::now());
     }
 }
 
@@ -62,10 +110,18 @@ pub fn escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// Only a path on this site: no other host, no scheme, no protocol-relative URL.
+/// Only a path on this site: no other host, no scheme, no protocol-relative URL. Browsers
+/// drop tabs and line breaks from URLs and read a backslash as `/`, so `/\t/evil.example`
+/// would be `//evil.example`: any control character, space or backslash is refused.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.bytes().any(|b| b <= 0x20 || b == 0x7f || b == b'\\') =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -146,7 +202,7 @@ pub struct Credentials {
     next: Option<String>,
 }
 
-fn session_cookie(value: &str, headers: &HeaderMap, max_age: Option<u32>) -> HeaderValue {
+pub fn session_cookie(value: &str, headers: &HeaderMap, max_age: Option<u32>) -> HeaderValue {
     // Secure when the browser reached us over https (a TLS proxy says so).
     let https = headers
         .get("x-forwarded-proto")
@@ -170,8 +226,10 @@ pub async fn submit(
 ) -> Response {
     let next = safe_next(credentials.next.as_deref());
     let name = credentials.name.trim();
-    if !state.login_limits.allow(name, peer.ip()) {
-        tracing::warn!(account = %name, address = %peer.ip(), "login attempts over the limit");
+    let client = client_address(peer.ip(), &headers, &state.trusted_proxies);
+    let logged_name = super::name_for_log(name);
+    if !state.login_limits.allow(name, client) {
+        tracing::warn!(account = %logged_name, address = %client, "login attempts over the limit");
         let mut response = page(
             &state,
             StatusCode::TOO_MANY_REQUESTS,
@@ -185,7 +243,8 @@ pub async fn submit(
     }
     match log_in(&state.db, name, &credentials.password, now_ms()).await {
         Ok(Some(token)) => {
-            tracing::info!(account = %name, "logged in");
+            state.login_limits.remember(name, client);
+            tracing::info!(account = %logged_name, address = %client, "logged in");
             let mut response = Redirect::to(&next).into_response();
             response
                 .headers_mut()
@@ -193,7 +252,7 @@ pub async fn submit(
             response
         }
         Ok(None) => {
-            tracing::warn!(account = %name, address = %peer.ip(), "login refused");
+            tracing::warn!(account = %logged_name, address = %client, "login refused");
             page(
                 &state,
                 StatusCode::UNAUTHORIZED,
@@ -233,10 +292,51 @@ mod tests {
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(safe_next(Some("/vehicles/x?from=1")), "/vehicles/x?from=1");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil", "evil"] {
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "evil",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "/\x7f/evil.example",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn a_known_client_is_not_locked_out_of_its_account() {
+        let limits = LoginLimits::default();
+        let operator: IpAddr = "192.0.2.1".parse().unwrap();
+        let stranger: IpAddr = "198.51.100.9".parse().unwrap();
+        limits.remember("Alice", operator);
+        for _ in 0..PER_NAME_PER_MINUTE {
+            assert!(limits.allow("alice", stranger));
+        }
+        assert!(
+            !limits.allow(" ALICE ", stranger),
+            "case and spaces are one name"
+        );
+        assert!(
+            limits.allow("alice", operator),
+            "the operator still gets in"
+        );
+        // The per-address limit holds for everyone.
+        let mut allowed = 1;
+        while limits.allow("alice", operator) {
+            allowed += 1;
+        }
+        assert_eq!(allowed, PER_ADDRESS_PER_MINUTE);
+        // IPv6 neighbours in one /64 share a budget.
+        let a: IpAddr = "2001:db8::1".parse().unwrap();
+        let b: IpAddr = "2001:db8::2".parse().unwrap();
+        for i in 0..PER_ADDRESS_PER_MINUTE {
+            assert!(limits.allow(&format!("user{i}"), if i % 2 == 0 { a } else { b }));
+        }
+        assert!(!limits.allow("someone", b));
     }
 
     #[test]

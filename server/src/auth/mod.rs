@@ -22,6 +22,9 @@ use std::sync::LazyLock;
 pub const SESSION_COOKIE: &str = "chargelog_session";
 /// A login session unused for this long is over.
 pub const IDLE_MS: i64 = 12 * 3_600_000;
+/// A login session is over this long after it began, however busy: a stolen cookie does
+/// not work forever.
+pub const LIFETIME_MS: i64 = 7 * 24 * 3_600_000;
 /// `last_seen_at` is written at most this often per session.
 const TOUCH_MS: i64 = 60_000;
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -78,14 +81,35 @@ pub fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-pub fn hash_password(password: &str) -> Result<String, AccountError> {
+/// At most this many password hashes are computed at once. Each takes about 19 MiB and
+/// tens of milliseconds of a core; a flood of logins waits its turn instead of starving
+/// the webhook.
+const HASHING_AT_ONCE: usize = 2;
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HASHING_AT_ONCE);
+
+/// Runs password hashing on the blocking pool, never on the async workers.
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let _turn = HASHING.acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
+fn hash_now(password: &str) -> Result<String, AccountError> {
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
         .map_err(|_| AccountError::Hash)
 }
 
-fn verify_password(password: &str, phc: &str) -> bool {
+pub async fn hash_password(password: &str) -> Result<String, AccountError> {
+    let password = password.to_owned();
+    off_the_runtime(move || hash_now(&password))
+        .await
+        .unwrap_or(Err(AccountError::Hash))
+}
+
+fn verify_now(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
         .map(|hash| {
             Argon2::default()
@@ -95,10 +119,24 @@ fn verify_password(password: &str, phc: &str) -> bool {
         .unwrap_or(false)
 }
 
+async fn verify_password(password: &str, phc: Option<String>) -> bool {
+    let password = password.to_owned();
+    off_the_runtime(move || match phc {
+        Some(phc) => verify_now(&password, &phc),
+        None => {
+            // No such account: check the decoy, so the answer takes as long either way.
+            let _ = verify_now(&password, &DECOY);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
 /// Checked against when the account does not exist, so that answering takes as long
 /// either way and does not reveal which names exist.
 static DECOY: LazyLock<String> =
-    LazyLock::new(|| hash_password("chargelog decoy password").unwrap_or_default());
+    LazyLock::new(|| hash_now("chargelog decoy password").unwrap_or_default());
 
 fn check_name(name: &str) -> Result<(), AccountError> {
     let ok = (1..=64).contains(&name.chars().count())
@@ -109,6 +147,20 @@ fn check_name(name: &str) -> Result<(), AccountError> {
         Ok(())
     } else {
         Err(AccountError::BadName(name.to_owned()))
+    }
+}
+
+/// A typed account name as it may appear in a log line: a valid name as it is, anything
+/// else quoted with its control characters escaped and cut to 64 characters, so nobody
+/// can forge log lines through the login form.
+pub fn name_for_log(name: &str) -> String {
+    if check_name(name).is_ok() {
+        name.to_owned()
+    } else {
+        format!(
+            "{:?} (not a valid name)",
+            name.chars().take(64).collect::<String>()
+        )
     }
 }
 
@@ -132,7 +184,7 @@ pub async fn add_user(
     }
     let row = users::ActiveModel {
         name: Set(name.to_owned()),
-        password_hash: Set(hash_password(password)?),
+        password_hash: Set(hash_password(password).await?),
         created_at: Set(now),
         ..Default::default()
     };
@@ -176,14 +228,13 @@ pub async fn log_in(
         .filter(users::Column::Name.eq(name))
         .one(db)
         .await?;
-    let Some(user) = user else {
-        let _ = verify_password(password, &DECOY);
-        return Ok(None);
-    };
-    if !verify_password(password, &user.password_hash) {
-        return Ok(None);
+    // Verified even when the account does not exist (against a decoy), so the answer
+    // takes as long either way.
+    let matches = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    match user {
+        Some(user) if matches => Ok(Some(start_session(db, user.id, now).await?)),
+        _ => Ok(None),
     }
-    Ok(Some(start_session(db, user.id, now).await?))
 }
 
 /// A new login session for an account; returns the cookie's value.
@@ -218,7 +269,7 @@ pub async fn session_user(
     else {
         return Ok(None);
     };
-    if now - session.last_seen_at > IDLE_MS {
+    if now - session.last_seen_at > IDLE_MS || now - session.created_at > LIFETIME_MS {
         login_sessions::Entity::delete_by_id(hash).exec(db).await?;
         return Ok(None);
     }
@@ -230,6 +281,20 @@ pub async fn session_user(
             .await?;
     }
     Ok(Some(session.user_id))
+}
+
+/// Deletes login sessions that are over (idle or too old); returns how many.
+pub async fn sweep_sessions(db: &impl ConnectionTrait, now: i64) -> Result<u64, DbErr> {
+    use sea_orm::Condition;
+    let result = login_sessions::Entity::delete_many()
+        .filter(
+            Condition::any()
+                .add(login_sessions::Column::LastSeenAt.lt(now - IDLE_MS))
+                .add(login_sessions::Column::CreatedAt.lt(now - LIFETIME_MS)),
+        )
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }
 
 pub async fn end_session(db: &impl ConnectionTrait, token: &str) -> Result<(), DbErr> {

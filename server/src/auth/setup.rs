@@ -2,10 +2,10 @@
 //! prints a one-time link (`/setup?code=…`) that creates the first one. The code lives in
 //! memory only, works once, and stops working as soon as any account exists.
 
-use super::{add_user, now_ms, start_session, user_count, AccountError, SESSION_COOKIE};
+use super::{add_user, now_ms, start_session, user_count, AccountError};
 use crate::startup::AppState;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -38,6 +38,10 @@ impl SetupCode {
             return None;
         }
         self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    fn forget(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     fn put_back(&self, code: String) {
@@ -83,7 +87,15 @@ fn form(state: &AppState, status: StatusCode, code: &str, message: Option<&str>)
 }
 
 async fn still_open(state: &AppState, code: &str) -> Result<bool, sea_orm::DbErr> {
-    Ok(state.setup.matches(code) && user_count(&state.db).await? == 0)
+    if !state.setup.matches(code) {
+        return Ok(false);
+    }
+    if user_count(&state.db).await? > 0 {
+        // An account was made another way (`chargelog user add`): the link is spent.
+        state.setup.forget();
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 #[derive(Deserialize)]
@@ -108,7 +120,11 @@ pub struct NewAccount {
     again: String,
 }
 
-pub async fn create(State(state): State<AppState>, Form(new): Form<NewAccount>) -> Response {
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(new): Form<NewAccount>,
+) -> Response {
     match still_open(&state, &new.code).await {
         Ok(true) => {}
         Ok(false) => return expired(&state),
@@ -143,14 +159,17 @@ pub async fn create(State(state): State<AppState>, Form(new): Form<NewAccount>) 
             );
         }
     };
-    tracing::info!(account = %name, "created the first account through the setup link");
+    tracing::info!(
+        account = %super::name_for_log(name),
+        "created the first account through the setup link"
+    );
     let Ok(token) = start_session(&state.db, user, now_ms()).await else {
         return Redirect::to("/login").into_response();
     };
     let mut response = Redirect::to("/").into_response();
-    if let Ok(cookie) = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax").parse()
-    {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
-    }
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        super::login::session_cookie(&token, &headers, None),
+    );
     response
 }

@@ -159,6 +159,7 @@ pub async fn spawn_app_with(
         timezone: chrono_tz::Tz::UTC,
         metrics_token: None,
         metrics_addr: None,
+        trusted_proxies: vec![],
     };
     spawn_configured(backend, settings, dir).await
 }
@@ -216,6 +217,7 @@ pub async fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir) {
         timezone: chrono_tz::Tz::UTC,
         metrics_token: None,
         metrics_addr: None,
+        trusted_proxies: vec![],
     };
     (settings, dir)
 }
@@ -227,6 +229,14 @@ impl TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap()
+    }
+
+    /// The folder the server serves static files from (it starts empty).
+    pub fn site_root(&self) -> PathBuf {
+        self._dir
+            .as_ref()
+            .map(|d| d.path().join("site"))
+            .expect("a test app has its own folder")
     }
 
     pub fn url(&self, path: &str) -> String {
