@@ -35,6 +35,14 @@ enum CliError {
     PasswordMismatch,
     #[error(transparent)]
     Query(#[from] sea_orm::DbErr),
+    #[error("{0}")]
+    Simulate(String),
+    #[error("could not write {path}")]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The password for `user add`: from standard input, or asked for twice on the terminal.
@@ -175,6 +183,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
+        Some(Command::Simulate(args)) => simulate(&args).await,
         Some(Command::User(command)) => accounts(&cli.database, command).await,
         Some(Command::Token(command)) => tokens(&cli.database, command).await,
         Some(Command::Rederive(args)) => {
@@ -207,4 +216,112 @@ async fn serve(database: &crate::config::DatabaseArgs, args: &ServeArgs) -> Resu
     let app = Application::build(settings).await?;
     tracing::info!(addr = %app.local_addr(), "chargelog is listening");
     app.run_until_stopped().await.map_err(CliError::Serve)
+}
+
+/// Writes `contents` to `path`, or to standard output for `-`.
+fn write_out(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), CliError> {
+    let failed = |source| CliError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    if path.as_os_str() == "-" {
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        return write(&mut lock).map_err(failed);
+    }
+    let file = std::fs::File::create(path).map_err(failed)?;
+    let mut out = std::io::BufWriter::new(file);
+    write(&mut out).map_err(failed)
+}
+
+async fn simulate(args: &crate::config::SimulateArgs) -> Result<(), CliError> {
+    use crate::simulate::{self, send, SimConfig};
+    if !(args.days.is_finite() && args.days > 0.0 && args.days <= 3660.0) {
+        return Err(CliError::Simulate(format!(
+            "--days must be more than 0 and at most 3660, got {}",
+            args.days
+        )));
+    }
+    let verifier = match (&args.url, args.management_token.as_deref()) {
+        (Some(_), None | Some("")) => {
+            return Err(CliError::Simulate(
+                "sending needs SMARTCAR_MANAGEMENT_TOKEN (the server's) to sign the deliveries"
+                    .to_owned(),
+            ))
+        }
+        (Some(url), Some(token)) => {
+            if !url.starts_with("http://") {
+                return Err(CliError::Simulate(format!(
+                    "--url must be an http:// address (the simulator speaks plain HTTP), got {url:?}"
+                )));
+            }
+            Some(crate::webhook::signature::Verifier::new(
+                secrecy::SecretString::from(token.to_owned()),
+            ))
+        }
+        (None, _) => None,
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let config = SimConfig {
+        vehicles: args.vehicles as usize,
+        days: args.days,
+        seed: args.seed,
+        start_ms: now - (args.days * 86_400_000.0) as i64,
+        noise: args.noise.noise(),
+    };
+    let sim = simulate::generate(&config);
+    let deliveries = &sim.deliveries;
+    eprintln!(
+        "simulated {} vehicle(s) over {} day(s): {} charging session(s), {} deliveries ({} retries, {} TEST)",
+        sim.truth.vehicles.len(),
+        args.days,
+        sim.truth.sessions.len(),
+        deliveries.len(),
+        deliveries.iter().filter(|d| d.attempt > 0).count(),
+        deliveries.iter().filter(|d| d.test_mode).count(),
+    );
+    if let Some(path) = &args.truth {
+        write_out(path, |out| {
+            serde_json::to_writer_pretty(&mut *out, &sim.truth)?;
+            out.write_all(b"\n")?;
+            out.flush()
+        })?;
+    }
+    if let Some(path) = &args.out {
+        write_out(path, |out| send::write_lines(deliveries, out))?;
+    }
+    if let (Some(url), Some(verifier)) = (&args.url, verifier) {
+        let options = send::SendOptions {
+            url: url.clone(),
+            rate: (args.rate > 0).then_some(args.rate),
+            concurrency: args.concurrency as usize,
+            progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            attempts: 4,
+        };
+        let report = send::send(deliveries, &verifier, &options)
+            .await
+            .map_err(|e| CliError::Simulate(format!("could not send: {e}")))?;
+        eprintln!(
+            "sent {} in {:.1} s: {} accepted ({:.0}/s), {} failed, {} retried; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            report.sent,
+            report.elapsed.as_secs_f64(),
+            report.accepted,
+            report.per_second(),
+            report.failed.len(),
+            report.retried,
+            report.percentile(50.0),
+            report.percentile(99.0),
+            report.percentile(100.0),
+        );
+        if let Some((event, why)) = report.failed.first() {
+            return Err(CliError::Simulate(format!(
+                "{} deliveries were not accepted; the first, event {event}: {why}",
+                report.failed.len()
+            )));
+        }
+    }
+    Ok(())
 }

@@ -49,6 +49,67 @@ pub enum Command {
     /// API tokens for `/api/v1` and the CSV exports (`Authorization: Bearer <token>`).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Simulate a fleet and deliver its webhooks as Smartcar would: to a running server
+    /// (signed, at a rate, several at once), or to a file of JSON lines. Also writes what
+    /// really happened (the charging sessions) to compare chargelog against.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NoiseLevel {
+    /// Every delivery once, in order, every signal fine.
+    None,
+    /// A few retries, late deliveries, failing signals, VEHICLE_ERRORs and a TEST delivery.
+    Realistic,
+    /// Much more of all of that.
+    Heavy,
+}
+
+impl NoiseLevel {
+    pub fn noise(self) -> crate::simulate::Noise {
+        use crate::simulate::Noise;
+        match self {
+            NoiseLevel::None => Noise::NONE,
+            NoiseLevel::Realistic => Noise::REALISTIC,
+            NoiseLevel::Heavy => Noise::HEAVY,
+        }
+    }
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SimulateArgs {
+    /// Vehicles in the fleet.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub vehicles: u32,
+    /// Days of history, ending now.
+    #[arg(long, default_value_t = 14.0)]
+    pub days: f64,
+    /// The same seed gives the same fleet, history and deliveries.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// How messy delivery is.
+    #[arg(long, value_enum, default_value_t = NoiseLevel::Realistic)]
+    pub noise: NoiseLevel,
+    /// Send the deliveries to this webhook URL (http), for example
+    /// http://127.0.0.1:3000/webhooks/smartcar. Signed with SMARTCAR_MANAGEMENT_TOKEN.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Deliveries a second at most (0: as fast as the server answers).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u32,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+    /// Write the deliveries as JSON lines (one body per line, in arrival order); `-` for
+    /// standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write the true charging sessions (and the fleet) as JSON.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// The key that signs deliveries, as the server's.
+    #[arg(long, env = "SMARTCAR_MANAGEMENT_TOKEN", hide_env_values = true)]
+    pub management_token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

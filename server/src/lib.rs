@@ -10,6 +10,7 @@ pub mod export;
 pub mod live;
 pub mod metrics;
 pub mod rederive;
+pub mod simulate;
 pub mod startup;
 pub mod sweep;
 pub mod telemetry;

@@ -16,4 +16,5 @@ mod operations;
 mod pages;
 mod sessions;
 mod signatures;
+mod simulate;
 mod verify;

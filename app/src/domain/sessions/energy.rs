@@ -77,6 +77,9 @@ pub(super) fn power_energy(samples: &[(i64, f64)], max_gap_ms: i64) -> (f64, i64
 }
 
 /// Every series the metrics read, built once per derivation and shared by all sessions.
+/// The most an AC charger gives, kW.
+const AC_MAX_KW: f64 = 22.5;
+
 pub(super) struct Series {
     soc: Vec<(i64, f64)>,
     range: Vec<(i64, f64)>,
@@ -86,7 +89,8 @@ pub(super) struct Series {
     capacity: Vec<(i64, f64)>,
     static_capacity: Option<f64>,
     locations: Vec<(i64, (f64, f64))>,
-    fast_charger: Vec<i64>,
+    /// `charge-isfastchargerpresent` readings: (time, present).
+    fast_charger: Vec<(i64, bool)>,
 }
 
 impl Series {
@@ -123,10 +127,8 @@ impl Series {
                 .collect(),
             fast_charger: timed
                 .iter()
-                .filter(|o| {
-                    o.code == signals::IS_FAST_CHARGER_PRESENT && o.value.boolean() == Some(true)
-                })
-                .map(|o| at(o))
+                .filter(|o| o.code == signals::IS_FAST_CHARGER_PRESENT)
+                .filter_map(|o| Some((at(o), o.value.boolean()?)))
                 .collect(),
         }
     }
@@ -182,14 +184,23 @@ pub(super) fn metrics(series: &Series, start: i64, end: i64, config: &EngineConf
                 .copied()
         })
         .map(|(_, l)| l);
-    let fast_charger = series
+    // DC when the vehicle says a fast charger is present, or when the power is beyond
+    // any AC charger (22 kW: three phases of 32 A); AC when it says not, or the power is
+    // known and within AC; unknown when it reports neither.
+    let mut fast = series
         .fast_charger
         .iter()
-        .any(|t| (start..=end).contains(t));
-    let charger_type = if fast_charger || avg_power_kw.is_some_and(|kw| kw > 20.0) {
+        .filter(|(t, _)| (start..=end).contains(t))
+        .map(|(_, present)| *present)
+        .peekable();
+    let said = fast.peek().is_some();
+    let said_fast = fast.any(|present| present);
+    let charger_type = if said_fast || avg_power_kw.is_some_and(|kw| kw > AC_MAX_KW) {
         Some(ChargerType::Dc)
-    } else {
+    } else if said || avg_power_kw.is_some() {
         Some(ChargerType::Ac)
+    } else {
+        None
     };
 
     Metrics {

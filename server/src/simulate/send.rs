@@ -1,0 +1,170 @@
+//! Sending deliveries to a chargelog (or any receiver) as Smartcar does: signed, at a
+//! rate, several at once; or writing them out as JSON lines.
+
+use super::Delivery;
+use crate::webhook::signature::Verifier;
+use futures::StreamExt;
+use governor::{Quota, RateLimiter};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct SendOptions {
+    pub url: String,
+    /// Deliveries a second at most; `None` for as fast as the receiver answers.
+    pub rate: Option<u32>,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Show a progress bar (on a terminal).
+    pub progress: bool,
+    /// Attempts per delivery that is refused or fails (Smartcar makes four).
+    pub attempts: u32,
+}
+
+/// What happened to the deliveries.
+#[derive(Debug, Default)]
+pub struct SendReport {
+    pub sent: usize,
+    pub accepted: usize,
+    /// Deliveries that never got a 2xx, with the last answer.
+    pub failed: Vec<(String, String)>,
+    /// Extra attempts made after a failure.
+    pub retried: usize,
+    /// Milliseconds per accepted request (the attempt that succeeded).
+    pub latencies_ms: Vec<f64>,
+    pub elapsed: Duration,
+}
+
+impl SendReport {
+    /// The `p`th percentile latency (0–100), ms.
+    pub fn percentile(&self, p: f64) -> f64 {
+        let mut sorted = self.latencies_ms.clone();
+        sorted.sort_by(f64::total_cmp);
+        if sorted.is_empty() {
+            return 0.0;
+        }
+        let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+        sorted[rank.min(sorted.len() - 1)]
+    }
+
+    pub fn per_second(&self) -> f64 {
+        self.accepted as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+enum Outcome {
+    Accepted(f64, u32),
+    Failed(String, u32),
+}
+
+/// Signs and posts every delivery; a failed one is tried again (after 0.2, 1 and 3 s) up
+/// to `attempts` times, the way Smartcar retries.
+pub async fn send(
+    deliveries: &[Delivery],
+    verifier: &Verifier,
+    options: &SendOptions,
+) -> Result<SendReport, reqwest::Error> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .pool_max_idle_per_host(options.concurrency)
+        .build()?;
+    let limiter = options
+        .rate
+        .and_then(NonZeroU32::new)
+        .map(|r| RateLimiter::direct(Quota::per_second(r)));
+    let bar = if options.progress {
+        let bar = ProgressBar::new(deliveries.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} deliveries  {per_sec}  {elapsed} elapsed, about {eta} left",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let started = Instant::now();
+    let outcomes: Vec<(usize, Outcome)> = futures::stream::iter(deliveries.iter().enumerate())
+        .map(|(i, delivery)| {
+            let client = &client;
+            let limiter = &limiter;
+            let bar = &bar;
+            async move {
+                if let Some(limiter) = limiter {
+                    limiter.until_ready().await;
+                }
+                let signature = verifier.sign(delivery.body.as_bytes());
+                let mut last = String::new();
+                let attempts = options.attempts.max(1);
+                for attempt in 0..attempts {
+                    if attempt > 0 {
+                        let wait = [200, 1_000, 3_000][(attempt as usize - 1).min(2)];
+                        tokio::time::sleep(Duration::from_millis(wait)).await;
+                    }
+                    let sent = Instant::now();
+                    let answer = client
+                        .post(&options.url)
+                        .header("content-type", "application/json")
+                        .header("sc-signature", &signature)
+                        .body(delivery.body.clone())
+                        .send()
+                        .await;
+                    match answer {
+                        Ok(r) if r.status().is_success() => {
+                            // Read the answer so the connection can be reused.
+                            let _ = r.bytes().await;
+                            bar.inc(1);
+                            let ms = sent.elapsed().as_secs_f64() * 1000.0;
+                            return (i, Outcome::Accepted(ms, attempt));
+                        }
+                        Ok(r) => {
+                            let status = r.status();
+                            let text = r.text().await.unwrap_or_default();
+                            last =
+                                format!("{status} {}", text.chars().take(200).collect::<String>());
+                        }
+                        Err(err) => last = err.to_string(),
+                    }
+                }
+                bar.inc(1);
+                (i, Outcome::Failed(last, attempts - 1))
+            }
+        })
+        .buffer_unordered(options.concurrency.max(1))
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    let mut report = SendReport {
+        sent: deliveries.len(),
+        elapsed: started.elapsed(),
+        ..SendReport::default()
+    };
+    for (i, outcome) in outcomes {
+        match outcome {
+            Outcome::Accepted(ms, retries) => {
+                report.accepted += 1;
+                report.retried += retries as usize;
+                report.latencies_ms.push(ms);
+            }
+            Outcome::Failed(why, retries) => {
+                report.retried += retries as usize;
+                report.failed.push((deliveries[i].event_id.clone(), why));
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Writes each body on its own line, in arrival order (sign each line's bytes to replay).
+pub fn write_lines(
+    deliveries: &[Delivery],
+    out: &mut (impl std::io::Write + ?Sized),
+) -> std::io::Result<()> {
+    for delivery in deliveries {
+        out.write_all(delivery.body.as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
