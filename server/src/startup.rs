@@ -48,6 +48,8 @@ pub struct AppState {
     pub login_limits: Arc<crate::auth::login::LoginLimits>,
     /// The one-time code that creates the first account, while none exists.
     pub setup: Arc<crate::auth::setup::SetupCode>,
+    /// How deliveries are committed (batched on SQLite).
+    pub ingestor: crate::webhook::writer::Ingestor,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
@@ -137,6 +139,7 @@ impl Application {
             metrics: Arc::default(),
             metrics_token: settings.metrics_token.clone(),
             login_limits: Arc::default(),
+            ingestor: crate::webhook::writer::Ingestor::start(&db_for_setup, settings.engine),
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
             setup: Arc::new(crate::auth::setup::SetupCode::new(
                 match crate::auth::user_count(&db_for_setup).await {

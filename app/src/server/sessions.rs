@@ -266,44 +266,69 @@ async fn resume_input(
         .filter(signal_readings::Column::OemUpdatedAt.gte(from))
         .all(db)
         .await?;
+    // The latest reading before the resume point that carries a value the engine can
+    // use (a `null` body is stored, but tells the engine nothing), for every signal at
+    // once. Several readings can share that time (retries, conflicting values): take
+    // them all, the engine settles ties by value.
+    let usable = || {
+        Condition::any()
+            .add(signal_readings::Column::ValueNum.is_not_null())
+            .add(signal_readings::Column::ValueBool.is_not_null())
+            .add(signal_readings::Column::ValueText.is_not_null())
+            .add(signal_readings::Column::Code.eq(signals::PRECISE_LOCATION))
+    };
+    use sea_orm::QueryTrait;
+    // One statement for all signals (`SELECT 'code', MAX(…) … UNION ALL …`), each part
+    // the indexed lookup of one signal's latest time: one round trip instead of twelve.
+    let mut parts = ENGINE_CODES.iter().map(|code| {
+        base()
+            .select_only()
+            .expr_as(Expr::val(*code), "code")
+            .column_as(signal_readings::Column::OemUpdatedAt.max(), "last")
+            .filter(signal_readings::Column::Code.eq(*code))
+            .filter(signal_readings::Column::OemUpdatedAt.lt(from))
+            .filter(usable())
+            .into_query()
+    });
+    let mut union = parts
+        .next()
+        .unwrap_or_else(|| unreachable!("ENGINE_CODES is not empty"));
+    for part in parts {
+        union.union(sea_orm::sea_query::UnionType::All, part);
+    }
+    let mut latest: Vec<(String, Option<i64>)> = Vec::new();
+    for row in db.query_all(&union).await? {
+        latest.push((row.try_get("", "code")?, row.try_get("", "last")?));
+    }
+    let pairs: Vec<(String, i64)> = latest
+        .into_iter()
+        .filter_map(|(code, last)| Some((code, last?)))
+        .collect();
     let mut observations: Vec<Observation> = Vec::new();
-    for code in ENGINE_CODES {
-        // The latest reading before the resume point that carries a value the engine can
-        // use (a `null` body is stored, but tells the engine nothing). Several readings
-        // can share that time (retries, conflicting values): take them all, the engine
-        // settles ties by value.
-        let mut bound = from;
-        for _ in 0..16 {
-            let last: Option<Option<i64>> = base()
-                .select_only()
-                .column_as(signal_readings::Column::OemUpdatedAt.max(), "last")
-                .filter(signal_readings::Column::Code.eq(code))
-                .filter(signal_readings::Column::OemUpdatedAt.lt(bound))
-                .filter(
-                    Condition::any()
-                        .add(signal_readings::Column::ValueNum.is_not_null())
-                        .add(signal_readings::Column::ValueBool.is_not_null())
-                        .add(signal_readings::Column::ValueText.is_not_null())
-                        .add(signal_readings::Column::Code.eq(signals::PRECISE_LOCATION)),
-                )
-                .into_tuple()
-                .one(db)
-                .await?;
-            let Some(Some(last)) = last else { break };
-            let usable: Vec<Observation> = base()
-                .filter(signal_readings::Column::Code.eq(code))
-                .filter(signal_readings::Column::OemUpdatedAt.eq(last))
-                .all(db)
-                .await?
-                .into_iter()
-                .filter_map(observation)
-                .collect();
-            if !usable.is_empty() {
-                observations.extend(usable);
-                break;
-            }
-            bound = last;
+    if !pairs.is_empty() {
+        let mut at_latest = Condition::any();
+        for (code, last) in &pairs {
+            at_latest = at_latest.add(
+                Condition::all()
+                    .add(signal_readings::Column::Code.eq(code.as_str()))
+                    .add(signal_readings::Column::OemUpdatedAt.eq(*last)),
+            );
         }
+        let found: Vec<Observation> = base()
+            .filter(at_latest)
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(observation)
+            .collect();
+        // A signal whose latest value-bearing readings still give the engine nothing
+        // (a location without coordinates) is looked up further back, one step at a time.
+        for (code, last) in &pairs {
+            if !found.iter().any(|o| o.code == *code) {
+                observations.extend(usable_before(db, vehicle_id, code, *last).await?);
+            }
+        }
+        observations.extend(found);
     }
     // Of the readings without a time, the engine only uses the largest capacity.
     let capacity = base()
@@ -317,6 +342,52 @@ async fn resume_input(
     rows.extend(capacity);
     observations.extend(rows.into_iter().filter_map(observation));
     Ok(observations)
+}
+
+/// The latest usable readings of one signal before `bound`, looking back at most 16
+/// distinct times.
+async fn usable_before(
+    db: &impl ConnectionTrait,
+    vehicle_id: &str,
+    code: &str,
+    mut bound: i64,
+) -> Result<Vec<Observation>, DbErr> {
+    use sea_orm::QuerySelect;
+    let base = || {
+        signal_readings::Entity::find()
+            .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
+            .filter(signal_readings::Column::Status.eq("ok"))
+            .filter(signal_readings::Column::Code.eq(code))
+    };
+    for _ in 0..16 {
+        let last: Option<Option<i64>> = base()
+            .select_only()
+            .column_as(signal_readings::Column::OemUpdatedAt.max(), "last")
+            .filter(signal_readings::Column::OemUpdatedAt.lt(bound))
+            .filter(
+                Condition::any()
+                    .add(signal_readings::Column::ValueNum.is_not_null())
+                    .add(signal_readings::Column::ValueBool.is_not_null())
+                    .add(signal_readings::Column::ValueText.is_not_null())
+                    .add(signal_readings::Column::Code.eq(signals::PRECISE_LOCATION)),
+            )
+            .into_tuple()
+            .one(db)
+            .await?;
+        let Some(Some(last)) = last else { break };
+        let usable: Vec<Observation> = base()
+            .filter(signal_readings::Column::OemUpdatedAt.eq(last))
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(observation)
+            .collect();
+        if !usable.is_empty() {
+            return Ok(usable);
+        }
+        bound = last;
+    }
+    Ok(Vec::new())
 }
 
 async fn insert(

@@ -9,6 +9,7 @@
 
 pub mod signature;
 pub mod store;
+pub mod writer;
 
 use crate::startup::AppState;
 use app::domain::ids::{EventId, VehicleId};
@@ -185,7 +186,9 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response 
         vehicle_id = record.vehicle_id.as_ref().map(VehicleId::as_str),
         event_type = %record.event_type,
     );
-    match store::ingest(&state.db, record, effect, &state.engine)
+    match state
+        .ingestor
+        .ingest(&state.db, record, effect, &state.engine)
         .instrument(span.clone())
         .await
     {

@@ -4,8 +4,9 @@
 //! Idempotency is the database's job: the delivery row is inserted first with
 //! `ON CONFLICT (event_id) DO NOTHING`. A retry of an event already stored inserts
 //! nothing, and the transaction stops there, so nothing else changes. Being the first
-//! statement, it also takes SQLite's write lock before anything is read, so concurrent
-//! ingests queue on the busy timeout instead of failing.
+//! statement, it also takes SQLite's write lock before anything is read. On SQLite,
+//! deliveries arriving together share one transaction (see `writer`), each in its own
+//! savepoint.
 
 pub use app::domain::events::Outcome;
 use app::domain::ids::{EventId, VehicleId};
@@ -93,6 +94,7 @@ pub enum Stored {
     },
 }
 
+/// Stores one delivery in its own transaction.
 pub async fn ingest(
     db: &DatabaseConnection,
     record: DeliveryRecord,
@@ -100,6 +102,18 @@ pub async fn ingest(
     engine: &EngineConfig,
 ) -> Result<Stored, DbErr> {
     let txn = db.begin().await?;
+    let stored = ingest_in(&txn, record, effect, engine).await?;
+    txn.commit().await?;
+    Ok(stored)
+}
+
+/// Stores one delivery inside a transaction the caller commits (or a savepoint of one).
+pub async fn ingest_in(
+    txn: &impl ConnectionTrait,
+    record: DeliveryRecord,
+    effect: Effect,
+    engine: &EngineConfig,
+) -> Result<Stored, DbErr> {
     let outcome = match &effect {
         Effect::Nothing(outcome) => *outcome,
         Effect::State { .. } | Effect::Errors { .. } => Outcome::Stored,
@@ -140,7 +154,7 @@ pub async fn ingest(
     };
     let inserted = deliveries::Entity::insert(row)
         .on_conflict_do_nothing_on([deliveries::Column::EventId])
-        .exec(&txn)
+        .exec(txn)
         .await?;
     let delivery_row_id = match inserted {
         TryInsertResult::Inserted(result) => result.last_insert_id,
@@ -152,12 +166,11 @@ pub async fn ingest(
                 .column(deliveries::Column::Id)
                 .filter(deliveries::Column::EventId.eq(event_id))
                 .into_tuple::<i64>()
-                .one(&txn)
+                .one(txn)
                 .await?;
             log.outcome = Set(Outcome::Duplicate.as_str().to_owned());
             log.delivery_row_id = Set(first);
-            let log_id = insert_log(&txn, log).await?;
-            txn.commit().await?;
+            let log_id = insert_log(txn, log).await?;
             return Ok(Stored::Duplicate { log_id });
         }
     };
@@ -171,30 +184,24 @@ pub async fn ingest(
         } => {
             // The upsert locks the vehicle's row until commit: concurrent deliveries for
             // one vehicle derive its sessions one after the other.
-            upsert_vehicle(&txn, &vehicle, received_at).await?;
-            let stored = store_readings(
-                &txn,
-                delivery_row_id,
-                &vehicle.id,
-                &readings,
-                first_delivery,
-            )
-            .await?;
+            upsert_vehicle(txn, &vehicle, received_at).await?;
+            let stored =
+                store_readings(txn, delivery_row_id, &vehicle.id, &readings, first_delivery)
+                    .await?;
             let touched =
-                sessions::touched(&txn, vehicle.id.as_str(), delivery_row_id, &stored).await?;
-            sessions::update_vehicle(&txn, vehicle.id.as_str(), touched, engine, as_of).await?;
+                sessions::touched(txn, vehicle.id.as_str(), delivery_row_id, &stored).await?;
+            sessions::update_vehicle(txn, vehicle.id.as_str(), touched, engine, as_of).await?;
         }
         Effect::Errors { vehicle, errors } => {
-            upsert_vehicle(&txn, &vehicle, received_at).await?;
-            store_errors(&txn, delivery_row_id, &vehicle.id, errors, reported_at).await?;
+            upsert_vehicle(txn, &vehicle, received_at).await?;
+            store_errors(txn, delivery_row_id, &vehicle.id, errors, reported_at).await?;
         }
     }
     // The log row goes last, just before the commit: its id is then handed out as late
     // as possible, so live updates (which follow ids) do not pass it by while this
     // transaction is still deriving sessions.
     log.delivery_row_id = Set(Some(delivery_row_id));
-    let log_id = insert_log(&txn, log).await?;
-    txn.commit().await?;
+    let log_id = insert_log(txn, log).await?;
     Ok(Stored::New {
         delivery_row_id,
         log_id,

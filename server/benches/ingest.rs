@@ -1,0 +1,229 @@
+//! Durable ingest throughput against the ceiling of this machine, as printed figures.
+//!
+//! `cargo bench -p server --bench ingest` sends the same unique, signed deliveries of a
+//! simulated fleet (`chargelog simulate`'s generator, no noise) over HTTP:
+//! 1. to a bare axum endpoint that reads the body and answers 200: the most this machine
+//!    does with this client, server and HTTP stack;
+//! 2. to chargelog on SQLite (WAL, synchronous=FULL, group commit): a 2xx only after the
+//!    commit;
+//! 3. to chargelog on PostgreSQL, when `CHARGELOG_BENCH_POSTGRES_URL` names an empty
+//!    database.
+//!
+//! It then checks every acknowledged delivery is in the database, and prints throughput,
+//! latency percentiles, errors and the process's memory (RSS) as it went.
+//! Knobs: `BENCH_VEHICLES` (200), `BENCH_DAYS` (3), `BENCH_CONCURRENCY` (32).
+
+use app::domain::sessions::EngineConfig;
+use axum::routing::post;
+use secrecy::SecretString;
+use server::config::{DatabaseSettings, Settings};
+use server::simulate::{self, send, Delivery, Noise, SimConfig};
+use server::startup::Application;
+use server::webhook::signature::Verifier;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const TOKEN: &str = "bench-token";
+
+fn knob(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Resident memory of this process, MiB (Linux).
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+struct Row {
+    target: String,
+    report: send::SendReport,
+    rss: (f64, f64, f64),
+}
+
+/// Sends everything with `concurrency` in flight, sampling memory meanwhile.
+async fn drive(target: &str, url: String, deliveries: &[Delivery], concurrency: usize) -> Row {
+    let verifier = Verifier::new(SecretString::from(TOKEN.to_owned()));
+    let options = send::SendOptions {
+        url,
+        rate: None,
+        concurrency,
+        progress: false,
+        // One attempt: a failure is counted, not hidden by a retry.
+        attempts: 1,
+    };
+    let start = rss_mib();
+    let peak = Arc::new(AtomicU64::new(start.to_bits()));
+    let sampler = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let now = rss_mib();
+                if now > f64::from_bits(peak.load(Ordering::Relaxed)) {
+                    peak.store(now.to_bits(), Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    let report = send::send(deliveries, &verifier, &options)
+        .await
+        .unwrap_or_else(|e| panic!("{target}: {e}"));
+    sampler.abort();
+    Row {
+        target: target.to_owned(),
+        report,
+        rss: (
+            start,
+            f64::from_bits(peak.load(Ordering::Relaxed)),
+            rss_mib(),
+        ),
+    }
+}
+
+async fn bare_endpoint() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("addr: {e}"));
+    let app = axum::Router::new().route(
+        "/webhooks/smartcar",
+        post(|body: axum::body::Bytes| async move {
+            std::hint::black_box(body.len());
+            "ok"
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/webhooks/smartcar")
+}
+
+async fn chargelog(url: &str, dir: &std::path::Path) -> (String, sea_orm::DatabaseConnection) {
+    let settings = Settings {
+        database: DatabaseSettings::parse(url).unwrap_or_else(|e| panic!("{e}")),
+        management_token: Some(SecretString::from(TOKEN.to_owned())),
+        addr: "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
+        site_root: dir.join("site"),
+        engine: EngineConfig::default(),
+        timezone: chrono_tz::Tz::UTC,
+        metrics_token: None,
+        metrics_addr: None,
+        trusted_proxies: vec![],
+    };
+    let app = Application::build(settings)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let db = app.state().db.clone();
+    let url = format!("http://{}/webhooks/smartcar", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    (url, db)
+}
+
+/// Every acknowledged delivery is a row: durable means acknowledged only after commit.
+async fn check_stored(db: &sea_orm::DatabaseConnection, row: &Row) {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let stored = app::server::entities::deliveries::Entity::find()
+        .count(db)
+        .await
+        .unwrap_or_else(|e| panic!("count: {e}"));
+    assert!(
+        stored as usize >= row.report.accepted,
+        "{}: {} acknowledged but {stored} stored",
+        row.target,
+        row.report.accepted
+    );
+}
+
+fn print(rows: &[Row]) {
+    println!("| target | deliveries/s | p50 | p99 | max | errors | RSS start → peak → end |");
+    println!("|---|---|---|---|---|---|---|");
+    for row in rows {
+        let r = &row.report;
+        println!(
+            "| {} | {:.0} | {:.1} ms | {:.1} ms | {:.1} ms | {} | {:.0} → {:.0} → {:.0} MiB |",
+            row.target,
+            r.per_second(),
+            r.percentile(50.0),
+            r.percentile(99.0),
+            r.percentile(100.0),
+            r.failed.len(),
+            row.rss.0,
+            row.rss.1,
+            row.rss.2,
+        );
+    }
+}
+
+async fn run() {
+    let vehicles = knob("BENCH_VEHICLES", 200);
+    let days = knob("BENCH_DAYS", 3);
+    let concurrency = knob("BENCH_CONCURRENCY", 32);
+    let sim = simulate::generate(&SimConfig {
+        vehicles,
+        days: days as f64,
+        seed: 42,
+        start_ms: chrono::Utc::now().timestamp_millis() - days as i64 * 86_400_000,
+        noise: Noise::NONE,
+    });
+    let deliveries = sim.deliveries;
+    println!(
+        "# Ingest: {} unique signed deliveries ({vehicles} vehicles, {days} days), {concurrency} in flight, {} cores",
+        deliveries.len(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!();
+    let mut rows = Vec::new();
+    let bare = bare_endpoint().await;
+    rows.push(
+        drive(
+            "bare axum endpoint (ceiling)",
+            bare,
+            &deliveries,
+            concurrency,
+        )
+        .await,
+    );
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let (url, db) = chargelog(&sqlite, dir.path()).await;
+    let row = drive("chargelog, SQLite", url, &deliveries, concurrency).await;
+    check_stored(&db, &row).await;
+    rows.push(row);
+
+    if let Ok(pg) = std::env::var("CHARGELOG_BENCH_POSTGRES_URL") {
+        let (url, db) = chargelog(&pg, dir.path()).await;
+        let row = drive("chargelog, PostgreSQL", url, &deliveries, concurrency).await;
+        check_stored(&db, &row).await;
+        rows.push(row);
+    }
+    print(&rows);
+    let ceiling = rows[0].report.per_second();
+    for row in &rows[1..] {
+        println!(
+            "\n{}: {:.0} % of the bare endpoint's rate",
+            row.target,
+            row.report.per_second() / ceiling * 100.0
+        );
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    runtime.block_on(run());
+}
