@@ -37,6 +37,30 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// On every page of a server started with `--demo`: this data is simulated.
+#[component]
+fn DemoBanner() -> impl IntoView {
+    let demo = OnceResource::new(api::fleet::get_demo_mode());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                matches!(demo.await, Ok(true))
+                    .then(|| {
+                        view! {
+                            <p class="demo-banner" role="note">
+                                <strong>"Demo mode."</strong>
+                                " These vehicles and their charging are simulated; nothing here came from a real car. "
+                                "Run chargelog without "
+                                <code>"--demo"</code>
+                                ", on a database of its own, for your fleet."
+                            </p>
+                        }
+                    })
+            })}
+        </Transition>
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -82,6 +106,7 @@ pub fn App() -> impl IntoView {
                     <button type="submit">"Log out"</button>
                 </form>
             </header>
+            <DemoBanner />
             <main id="main" tabindex="-1">
                 <Routes fallback=pages::not_found::NotFound>
                     // Async SSR: the whole page, data included, arrives as plain HTML, so it

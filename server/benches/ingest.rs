@@ -121,6 +121,7 @@ async fn chargelog(url: &str, dir: &std::path::Path) -> (String, sea_orm::Databa
         metrics_token: None,
         metrics_addr: None,
         trusted_proxies: vec![],
+        demo: false,
     };
     let app = Application::build(settings)
         .await

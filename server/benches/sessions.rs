@@ -147,6 +147,7 @@ async fn bench_ingest(days: i64) {
         metrics_token: None,
         metrics_addr: None,
         trusted_proxies: vec![],
+        demo: false,
     };
     let app = Application::build(settings)
         .await

@@ -187,6 +187,11 @@ pub struct ServeArgs {
     /// client rather than the proxy. Leave empty when nothing sits in front.
     #[arg(long, env = "CHARGELOG_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+    /// Demo mode: an empty database gets a simulated fleet with three weeks of history,
+    /// and one vehicle keeps charging live. Every page says the data is simulated. Use a
+    /// database of its own (for example DATABASE_URL=sqlite://data/demo.db).
+    #[arg(long, env = "CHARGELOG_DEMO")]
+    pub demo: bool,
     #[command(flatten)]
     pub sessions: SessionArgs,
 }
@@ -284,6 +289,7 @@ pub struct Settings {
     pub metrics_token: Option<SecretString>,
     pub metrics_addr: Option<SocketAddr>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub demo: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -350,6 +356,8 @@ impl DatabaseSettings {
 impl Settings {
     pub fn from_args(database: &DatabaseArgs, serve: &ServeArgs) -> Result<Self, ConfigError> {
         let management_token = match serve.management_token.as_deref() {
+            // The demo signs its own deliveries; without a configured key it makes one.
+            None if serve.demo => Some(SecretString::from(crate::auth::new_secret())),
             None => None,
             Some("") => return Err(ConfigError::EmptyToken),
             Some(t) if t.trim() != t => return Err(ConfigError::TokenWhitespace),
@@ -384,6 +392,7 @@ impl Settings {
                 .transpose()?,
             trusted_proxies: crate::client::parse_trusted(&serve.trusted_proxies)
                 .map_err(ConfigError::TrustedProxy)?,
+            demo: serve.demo,
         })
     }
 }
@@ -440,6 +449,7 @@ mod tests {
             metrics_token: None,
             metrics_addr: None,
             trusted_proxies: String::new(),
+            demo: false,
             sessions: SessionArgs::default(),
         }
     }

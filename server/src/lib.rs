@@ -6,6 +6,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod export;
 pub mod live;
 pub mod metrics;

@@ -48,6 +48,8 @@ pub struct AppState {
     pub login_limits: Arc<crate::auth::login::LoginLimits>,
     /// The one-time code that creates the first account, while none exists.
     pub setup: Arc<crate::auth::setup::SetupCode>,
+    /// Demo mode: simulated data, and pages say so.
+    pub demo: bool,
     /// How deliveries are committed (batched on SQLite).
     pub ingestor: crate::webhook::writer::Ingestor,
     /// Proxies whose `X-Forwarded-For` names the client.
@@ -67,6 +69,7 @@ impl AppState {
             webhooks_enabled: self.verifier.is_some(),
             engine: self.engine,
             timezone: self.timezone,
+            demo: self.demo,
         }
     }
 }
@@ -139,6 +142,7 @@ impl Application {
             metrics: Arc::default(),
             metrics_token: settings.metrics_token.clone(),
             login_limits: Arc::default(),
+            demo: settings.demo,
             ingestor: crate::webhook::writer::Ingestor::start(&db_for_setup, settings.engine),
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
             setup: Arc::new(crate::auth::setup::SetupCode::new(
@@ -154,6 +158,18 @@ impl Application {
                  http://{addr}/setup?code={code} (works once, until an account exists; a new \
                  link each start), or with `chargelog user add <name>`. There is no default password."
             );
+        }
+        if settings.demo {
+            if let Some(token) = settings.management_token.clone() {
+                tracing::warn!(
+                    "demo mode: this server shows simulated vehicles. Do not point real webhooks at it"
+                );
+                tokio::spawn(crate::demo::run(
+                    state.db.clone(),
+                    format!("http://{addr}/webhooks/smartcar"),
+                    Verifier::new(token),
+                ));
+            }
         }
         let metrics_listener = match settings.metrics_addr {
             None => None,

@@ -23,3 +23,9 @@ async fn get_fleet_overview_inner() -> Result<FleetOverview, AppError> {
         webhooks_enabled: ctx.webhooks_enabled,
     })
 }
+
+/// Whether this server runs in demo mode (`--demo`): its data is simulated.
+#[server(endpoint = "demo_mode")]
+pub async fn get_demo_mode() -> Result<bool, AppError> {
+    Ok(crate::server::context()?.demo)
+}

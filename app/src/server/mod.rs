@@ -19,6 +19,8 @@ pub struct ServerContext {
     pub engine: crate::domain::sessions::EngineConfig,
     /// The zone for viewers whose browser has not told us theirs.
     pub timezone: chrono_tz::Tz,
+    /// Demo mode: the data is simulated, and every page says so.
+    pub demo: bool,
 }
 
 pub fn context() -> Result<ServerContext, AppError> {

@@ -5,6 +5,7 @@
 //! It also writes down what really happened, so chargelog's sessions can be checked.
 
 pub mod catalog;
+pub mod live;
 pub mod payload;
 pub mod send;
 pub mod vehicle;

@@ -85,53 +85,59 @@ pub async fn send(
     } else {
         ProgressBar::hidden()
     };
-    let started = Instant::now();
-    let outcomes: Vec<(usize, Outcome)> = futures::stream::iter(deliveries.iter().enumerate())
-        .map(|(i, delivery)| {
-            let client = &client;
-            let limiter = &limiter;
-            let bar = &bar;
-            async move {
-                if let Some(limiter) = limiter {
-                    limiter.until_ready().await;
-                }
-                let signature = verifier.sign(delivery.body.as_bytes());
-                let mut last = String::new();
-                let attempts = options.attempts.max(1);
-                for attempt in 0..attempts {
-                    if attempt > 0 {
-                        let wait = [200, 1_000, 3_000][(attempt as usize - 1).min(2)];
-                        tokio::time::sleep(Duration::from_millis(wait)).await;
-                    }
-                    let sent = Instant::now();
-                    let answer = client
-                        .post(&options.url)
-                        .header("content-type", "application/json")
-                        .header("sc-signature", &signature)
-                        .body(delivery.body.clone())
-                        .send()
-                        .await;
-                    match answer {
-                        Ok(r) if r.status().is_success() => {
-                            // Read the answer so the connection can be reused.
-                            let _ = r.bytes().await;
-                            bar.inc(1);
-                            let ms = sent.elapsed().as_secs_f64() * 1000.0;
-                            return (i, Outcome::Accepted(ms, attempt));
-                        }
-                        Ok(r) => {
-                            let status = r.status();
-                            let text = r.text().await.unwrap_or_default();
-                            last =
-                                format!("{status} {}", text.chars().take(200).collect::<String>());
-                        }
-                        Err(err) => last = err.to_string(),
-                    }
-                }
-                bar.inc(1);
-                (i, Outcome::Failed(last, attempts - 1))
+    let limiter = std::sync::Arc::new(limiter);
+    let attempts = options.attempts.max(1);
+    // Each request is an owned future, so the whole run can be spawned on the runtime.
+    // Indexed rather than iterated: a closure over `&Delivery` is higher-ranked, and the
+    // compiler then cannot prove the run `Send`.
+    let requests = (0..deliveries.len()).map(|i| {
+        let delivery = &deliveries[i];
+        let client = client.clone();
+        let limiter = limiter.clone();
+        let bar = bar.clone();
+        let url = options.url.clone();
+        let body = delivery.body.clone();
+        let signature = verifier.sign(body.as_bytes());
+        async move {
+            if let Some(limiter) = limiter.as_ref() {
+                limiter.until_ready().await;
             }
-        })
+            let mut last = String::new();
+            for attempt in 0..attempts {
+                if attempt > 0 {
+                    let wait = [200, 1_000, 3_000][(attempt as usize - 1).min(2)];
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                }
+                let sent = Instant::now();
+                let answer = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("sc-signature", &signature)
+                    .body(body.clone())
+                    .send()
+                    .await;
+                match answer {
+                    Ok(r) if r.status().is_success() => {
+                        // Read the answer so the connection can be reused.
+                        let _ = r.bytes().await;
+                        bar.inc(1);
+                        let ms = sent.elapsed().as_secs_f64() * 1000.0;
+                        return (i, Outcome::Accepted(ms, attempt));
+                    }
+                    Ok(r) => {
+                        let status = r.status();
+                        let text = r.text().await.unwrap_or_default();
+                        last = format!("{status} {}", text.chars().take(200).collect::<String>());
+                    }
+                    Err(err) => last = err.to_string(),
+                }
+            }
+            bar.inc(1);
+            (i, Outcome::Failed(last, attempts - 1))
+        }
+    });
+    let started = Instant::now();
+    let outcomes: Vec<(usize, Outcome)> = futures::stream::iter(requests)
         .buffer_unordered(options.concurrency.max(1))
         .collect()
         .await;

@@ -160,6 +160,7 @@ pub async fn spawn_app_with(
         metrics_token: None,
         metrics_addr: None,
         trusted_proxies: vec![],
+        demo: false,
     };
     spawn_configured(backend, settings, dir).await
 }
@@ -218,6 +219,7 @@ pub async fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir) {
         metrics_token: None,
         metrics_addr: None,
         trusted_proxies: vec![],
+        demo: false,
     };
     (settings, dir)
 }

@@ -1,0 +1,104 @@
+//! Demo mode (`chargelog serve --demo`): a simulated fleet to look at before any real car
+//! is connected. An empty database gets a few weeks of history from the simulator, sent
+//! through the real webhook endpoint; then one vehicle keeps charging and driving in real
+//! time. Every page says the data is simulated. Off unless asked for.
+
+use crate::simulate::live::{LiveVehicle, EVERY_MS};
+use crate::simulate::{self, send, Noise, SimConfig};
+use crate::webhook::signature::Verifier;
+use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use std::time::Duration;
+
+pub const VEHICLES: usize = 8;
+pub const DAYS: f64 = 21.0;
+const SEED: u64 = 2026;
+
+/// Fills an empty database with history, then runs the live vehicle until shutdown.
+pub async fn run(db: DatabaseConnection, webhook_url: String, verifier: Verifier) {
+    match app::server::entities::deliveries::Entity::find()
+        .count(&db)
+        .await
+    {
+        Ok(0) => seed(&webhook_url, &verifier).await,
+        Ok(_) => tracing::info!(
+            "demo mode: the database already holds deliveries; only the live vehicle is added"
+        ),
+        Err(err) => {
+            tracing::warn!(error = %err, "demo mode: could not read the database; no demo data");
+            return;
+        }
+    }
+    live(&webhook_url, &verifier).await;
+}
+
+async fn seed(webhook_url: &str, verifier: &Verifier) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let sim = simulate::generate(&SimConfig {
+        vehicles: VEHICLES,
+        days: DAYS,
+        seed: SEED,
+        start_ms: now - (DAYS * 86_400_000.0) as i64,
+        noise: Noise::REALISTIC,
+    });
+    tracing::info!(
+        vehicles = VEHICLES,
+        days = DAYS,
+        deliveries = sim.deliveries.len(),
+        "demo mode: sending a simulated history through the webhook"
+    );
+    let options = send::SendOptions {
+        url: webhook_url.to_owned(),
+        rate: None,
+        concurrency: 4,
+        progress: false,
+        attempts: 4,
+    };
+    match send::send(&sim.deliveries, verifier, &options).await {
+        Ok(report) if report.failed.is_empty() => tracing::info!(
+            deliveries = report.accepted,
+            sessions = sim.truth.sessions.len(),
+            seconds = format!("{:.1}", report.elapsed.as_secs_f64()),
+            "demo mode: history stored"
+        ),
+        Ok(report) => tracing::warn!(
+            failed = report.failed.len(),
+            first = ?report.failed.first(),
+            "demo mode: some simulated deliveries were not accepted"
+        ),
+        Err(err) => tracing::warn!(error = %err, "demo mode: could not send the history"),
+    }
+}
+
+async fn live(webhook_url: &str, verifier: &Verifier) {
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+    else {
+        return;
+    };
+    let mut car = LiveVehicle::new(SEED + 1);
+    tracing::info!(
+        vehicle = car.id(),
+        "demo mode: a live vehicle reports every 10 s"
+    );
+    let mut tick = tokio::time::interval(Duration::from_millis(EVERY_MS as u64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let body = car.tick(chrono::Utc::now().timestamp_millis());
+        let sent = client
+            .post(webhook_url)
+            .header("content-type", "application/json")
+            .header("sc-signature", verifier.sign(body.as_bytes()))
+            .body(body)
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => {
+                tracing::warn!(status = %r.status(), "demo mode: the live delivery was refused")
+            }
+            Err(err) => tracing::debug!(error = %err, "demo mode: the live delivery failed"),
+        }
+    }
+}
