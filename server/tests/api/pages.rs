@@ -342,3 +342,33 @@ async fn the_whole_fleet_exports_as_csv_in_chunks_that_lose_no_tie(backend: Back
         .unwrap();
     assert_eq!(none.lines().count(), 1);
 }
+
+/// A server in demo mode says so on every page, and fills its empty database with the
+/// simulated fleet through its own webhook; a normal server says nothing of the kind.
+#[tokio::test]
+async fn demo_mode_is_marked_on_every_page_and_fills_an_empty_database() {
+    let normal = crate::helpers::spawn_app(Backend::Sqlite).await;
+    let (_, html) = page(&normal, "/").await;
+    assert!(!html.contains("Demo mode"), "no banner without --demo");
+
+    let (mut settings, dir) = crate::helpers::test_settings(Backend::Sqlite).await;
+    settings.demo = true;
+    let demo = crate::helpers::spawn_configured(Backend::Sqlite, settings, dir).await;
+    for path in ["/", "/events"] {
+        let (status, html) = page(&demo, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            html.contains("Demo mode.") && html.contains("simulated"),
+            "{path}: the banner"
+        );
+    }
+    // The history arrives through the webhook, signed with the demo's own key.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while demo.count("deliveries").await < 50 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo history is being stored"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
