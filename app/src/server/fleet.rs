@@ -173,12 +173,12 @@ async fn recent_energy(
             // An integer we computed, written inline: placeholder syntax differs between
             // SQLite and PostgreSQL inside custom expressions.
             Expr::cust(format!(
-                "SUM(CASE WHEN started_at >= {} THEN COALESCE(energy_added_kwh, 0) ELSE 0 END)",
+                "SUM(CASE WHEN started_at >= {} THEN COALESCE(energy_added_kwh, 0.0) ELSE 0.0 END)",
                 now - 7 * day
             )),
             "week",
         )
-        .column_as(Expr::cust("SUM(COALESCE(energy_added_kwh, 0))"), "month")
+        .column_as(Expr::cust("SUM(COALESCE(energy_added_kwh, 0.0))"), "month")
         .filter(sessions::Column::StartedAt.gte(now - 30 * day))
         .group_by(sessions::Column::VehicleId);
     if let Some(id) = only {

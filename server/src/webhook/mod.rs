@@ -284,6 +284,24 @@ async fn refuse_signature(
 }
 
 /// Decides, from a verified JSON body, what row to write and what it changes.
+/// What a signed body would store, without storing it: for loading many deliveries at
+/// once (benchmarks, imports), which then derive sessions once per vehicle at the end.
+pub fn plan_body(
+    body: &[u8],
+    received_at: EpochMs,
+) -> Result<(DeliveryRecord, Effect), PayloadError> {
+    let value = parse_json(body)?;
+    let (record, effect) = plan(&value, body)?;
+    Ok((
+        DeliveryRecord {
+            received_at,
+            raw_body: body.to_vec(),
+            ..record
+        },
+        effect,
+    ))
+}
+
 fn plan(value: &serde_json::Value, raw: &[u8]) -> Result<(DeliveryRecord, Effect), PayloadError> {
     let base = |event_type: String| DeliveryRecord {
         event_id: None,

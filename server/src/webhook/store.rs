@@ -114,6 +114,17 @@ pub async fn ingest_in(
     effect: Effect,
     engine: &EngineConfig,
 ) -> Result<Stored, DbErr> {
+    store_in(txn, record, effect, Some(engine)).await
+}
+
+/// Stores one delivery; brings its vehicle's sessions up to date when given an engine.
+/// Without one (bulk loads), the caller re-derives the vehicles afterwards.
+pub async fn store_in(
+    txn: &impl ConnectionTrait,
+    record: DeliveryRecord,
+    effect: Effect,
+    engine: Option<&EngineConfig>,
+) -> Result<Stored, DbErr> {
     let outcome = match &effect {
         Effect::Nothing(outcome) => *outcome,
         Effect::State { .. } | Effect::Errors { .. } => Outcome::Stored,
@@ -188,9 +199,11 @@ pub async fn ingest_in(
             let stored =
                 store_readings(txn, delivery_row_id, &vehicle.id, &readings, first_delivery)
                     .await?;
-            let touched =
-                sessions::touched(txn, vehicle.id.as_str(), delivery_row_id, &stored).await?;
-            sessions::update_vehicle(txn, vehicle.id.as_str(), touched, engine, as_of).await?;
+            if let Some(engine) = engine {
+                let touched =
+                    sessions::touched(txn, vehicle.id.as_str(), delivery_row_id, &stored).await?;
+                sessions::update_vehicle(txn, vehicle.id.as_str(), touched, engine, as_of).await?;
+            }
         }
         Effect::Errors { vehicle, errors } => {
             upsert_vehicle(txn, &vehicle, received_at).await?;

@@ -6,6 +6,7 @@ crate::on_both_backends!(
     empty_fleet_explains_how_to_connect_smartcar,
     fleet_page_lists_vehicles_with_their_latest_state,
     unknown_page_is_a_real_404,
+    a_fresh_session_without_energy_yet_counts_as_none,
 );
 
 async fn empty_fleet_explains_how_to_connect_smartcar(backend: Backend) {
@@ -55,4 +56,30 @@ async fn unknown_page_is_a_real_404(backend: Backend) {
     let response = app.get("/no/such/page").await;
     assert_eq!(response.status(), 404);
     assert!(response.text().await.unwrap().contains("Page not found"));
+}
+
+/// A session that started in the last days but has no energy figure yet (just begun, or
+/// a vehicle that reports none) sums as nothing, and the pages still answer. Found by
+/// demo mode: SQLite summed such rows as the integer 0, which then failed to read as a
+/// number of kWh.
+async fn a_fresh_session_without_energy_yet_counts_as_none(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app(backend).await;
+    assert_eq!(app.deliver("02_first_delivery.json").await.0, 200);
+    let now = server::auth::now_ms();
+    for (n, started) in [(1, now - 3_600_000), (2, now - 10 * 86_400_000)] {
+        app.db
+            .execute_unprepared(&format!(
+                "INSERT INTO sessions (id, vehicle_id, status, started_at, start_observed, \
+                 end_inferred, duration_s, last_reading_at, intervals) VALUES \
+                 ('{VEHICLE_A}:{n}', '{VEHICLE_A}', 'charging', {started}, true, false, 0, \
+                 {started}, '[]')"
+            ))
+            .await
+            .unwrap();
+    }
+    for path in ["/", "/api/v1/vehicles", &format!("/vehicles/{VEHICLE_A}")] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+    }
 }
