@@ -61,7 +61,8 @@ pub(super) fn counter_energy(baseline: f64, values: &[f64]) -> f64 {
 }
 
 /// Trapezoid integral of power (W) in kWh, and the time it covers (ms); samples further
-/// apart than `max_gap_ms` are not bridged.
+/// apart than `max_gap_ms` are not bridged. Next to a 0 W sample the earlier value is held
+/// instead: charging stops (or pauses, or resumes) at an event, not along a ramp.
 pub(super) fn power_energy(samples: &[(i64, f64)], max_gap_ms: i64) -> (f64, i64) {
     let mut kwh = 0.0;
     let mut covered = 0;
@@ -69,7 +70,14 @@ pub(super) fn power_energy(samples: &[(i64, f64)], max_gap_ms: i64) -> (f64, i64
         let ((t0, w0), (t1, w1)) = (pair[0], pair[1]);
         let dt = t1 - t0;
         if dt > 0 && dt <= max_gap_ms {
-            kwh += (w0 + w1) / 2.0 * (dt as f64 / 3_600_000.0) / 1000.0;
+            // Charging starts and stops at an event, not along a ramp: next to a reading of
+            // 0 W the power held its earlier value (P until a stop, 0 through a pause).
+            let watts = if w0 == 0.0 || w1 == 0.0 {
+                w0
+            } else {
+                (w0 + w1) / 2.0
+            };
+            kwh += watts * (dt as f64 / 3_600_000.0) / 1000.0;
             covered += dt;
         }
     }

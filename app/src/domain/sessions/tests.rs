@@ -905,3 +905,27 @@ fn a_first_delivery_repeating_an_observed_start_keeps_it_observed() {
     assert_eq!(s.len(), 1);
     assert!(s[0].start_observed);
 }
+
+#[test]
+fn power_holds_its_value_up_to_a_stop_and_through_a_pause() {
+    let min = 60_000;
+    // 11 kW for 10 minutes, stopped at the third sample: 11 kW × 10 min, not half of
+    // the last step.
+    let (kwh, covered) = power_energy(
+        &[(0, 11_000.0), (5 * min, 11_000.0), (10 * min, 0.0)],
+        15 * min,
+    );
+    assert!((kwh - 11.0 / 6.0).abs() < 1e-9, "{kwh}");
+    assert_eq!(covered, 10 * min);
+    // A 5-minute pause between two charging samples adds nothing.
+    let (kwh, _) = power_energy(&[(0, 0.0), (5 * min, 7_000.0)], 15 * min);
+    assert_eq!(kwh, 0.0);
+    // Between two charging samples the trapezoid still applies.
+    let (kwh, _) = power_energy(&[(0, 10_000.0), (6 * min, 20_000.0)], 15 * min);
+    assert!((kwh - 1.5).abs() < 1e-9, "{kwh}");
+    // Further apart than the gap: not bridged.
+    assert_eq!(
+        power_energy(&[(0, 10_000.0), (16 * min, 10_000.0)], 15 * min),
+        (0.0, 0)
+    );
+}
