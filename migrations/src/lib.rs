@@ -7,6 +7,7 @@ mod m20261128_000001_initial;
 mod m20261128_000002_sessions;
 mod m20261128_000003_webhook_log;
 mod m20261128_000004_accounts;
+mod m20261128_000005_signal_error_counts;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_sessions::Migration),
             Box::new(m20261128_000003_webhook_log::Migration),
             Box::new(m20261128_000004_accounts::Migration),
+            Box::new(m20261128_000005_signal_error_counts::Migration),
         ]
     }
 }

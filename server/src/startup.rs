@@ -339,8 +339,17 @@ fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
     )
 }
 
+/// The UI's routes, generated once per process. Generating them runs the app with
+/// resource loading suppressed process-wide (leptos#4773): a page rendering at that moment
+/// would wait forever. Once, before any router exists, nothing renders meanwhile.
+pub fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let context = state.server_context();
     let options = state.leptos_options.clone();
     let router = Router::new()

@@ -1,18 +1,14 @@
 //! A vehicle's signals panel: each signal's newest value, the signals that report
 //! errors, and recent VEHICLE_ERROR entries.
 
-use super::entities::{deliveries, signal_readings, vehicle_errors, vehicle_latest};
+use super::entities::{signal_error_counts, vehicle_errors, vehicle_latest};
 use crate::domain::api::{SignalErrors, SignalState, SignalsPanel, VehicleErrorItem};
 use crate::domain::fleet::format_number;
 use crate::domain::time::EpochMs;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, RelationDef,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-
-/// `(code, error type, error code, count, newest receive time)`.
-type ErrorGroup = (String, Option<String>, Option<String>, i64, Option<i64>);
 
 /// How many VEHICLE_ERROR entries the panel lists.
 pub const RECENT_ERRORS: u64 = 10;
@@ -61,13 +57,6 @@ fn structure(body: &serde_json::Value) -> Option<String> {
     })
 }
 
-fn reading_delivery() -> RelationDef {
-    signal_readings::Entity::belongs_to(deliveries::Entity)
-        .from(signal_readings::Column::DeliveryRowId)
-        .to(deliveries::Column::Id)
-        .into()
-}
-
 pub async fn panel(db: &impl ConnectionTrait, vehicle_id: &str) -> Result<SignalsPanel, DbErr> {
     let latest = vehicle_latest::Entity::find()
         .filter(vehicle_latest::Column::VehicleId.eq(vehicle_id))
@@ -87,35 +76,23 @@ pub async fn panel(db: &impl ConnectionTrait, vehicle_id: &str) -> Result<Signal
             code: row.code,
         })
         .collect();
-    // Errored readings are few; the partial index holds exactly them.
-    let erroring: Vec<ErrorGroup> = signal_readings::Entity::find()
-        .select_only()
-        .column(signal_readings::Column::Code)
-        .column(signal_readings::Column::ErrorType)
-        .column(signal_readings::Column::ErrorCode)
-        .column_as(signal_readings::Column::Id.count(), "count")
-        .column_as(deliveries::Column::ReceivedAt.max(), "last_at")
-        .join(JoinType::InnerJoin, reading_delivery())
-        .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
-        .filter(signal_readings::Column::Status.eq("error"))
-        .group_by(signal_readings::Column::Code)
-        .group_by(signal_readings::Column::ErrorType)
-        .group_by(signal_readings::Column::ErrorCode)
-        .order_by_asc(signal_readings::Column::Code)
-        .into_tuple()
+    // Counted at ingest (`signal_error_counts`): a handful of rows however long the
+    // history, even for a signal that errors in every delivery.
+    let erroring = signal_error_counts::Entity::find()
+        .filter(signal_error_counts::Column::VehicleId.eq(vehicle_id))
+        .order_by_asc(signal_error_counts::Column::Code)
+        .order_by_asc(signal_error_counts::Column::ErrorType)
+        .order_by_asc(signal_error_counts::Column::ErrorCode)
         .all(db)
-        .await?;
-    let erroring = erroring
+        .await?
         .into_iter()
-        .map(
-            |(code, error_type, error_code, count, last_at)| SignalErrors {
-                code,
-                error_type,
-                error_code,
-                count,
-                last_at: datetime(last_at),
-            },
-        )
+        .map(|row| SignalErrors {
+            code: row.code,
+            error_type: Some(row.error_type).filter(|t| !t.is_empty()),
+            error_code: Some(row.error_code).filter(|c| !c.is_empty()),
+            count: row.count,
+            last_at: datetime(Some(row.last_at)),
+        })
         .collect();
     let recent_errors = vehicle_errors::Entity::find()
         .filter(vehicle_errors::Column::VehicleId.eq(vehicle_id))

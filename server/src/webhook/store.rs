@@ -199,6 +199,7 @@ pub async fn store_in(
             let stored =
                 store_readings(txn, delivery_row_id, &vehicle.id, &readings, first_delivery)
                     .await?;
+            count_errors(txn, &vehicle.id, &stored, received_at).await?;
             if let Some(engine) = engine {
                 let touched =
                     sessions::touched(txn, vehicle.id.as_str(), delivery_row_id, &stored).await?;
@@ -379,6 +380,62 @@ async fn store_readings(
         .await?;
     update_latest(db, &stored).await?;
     Ok(stored)
+}
+
+/// Adds a delivery's errored readings to the per-signal error counts.
+async fn count_errors(
+    db: &impl ConnectionTrait,
+    vehicle_id: &VehicleId,
+    stored: &[signal_readings::Model],
+    received_at: i64,
+) -> Result<(), DbErr> {
+    use app::server::entities::signal_error_counts::{ActiveModel, Column, Entity};
+    let mut counts: HashMap<(String, String, String), i64> = HashMap::new();
+    for r in stored.iter().filter(|r| r.status == "error") {
+        let key = (
+            r.code.clone(),
+            r.error_type.clone().unwrap_or_default(),
+            r.error_code.clone().unwrap_or_default(),
+        );
+        *counts.entry(key).or_default() += 1;
+    }
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let rows = counts
+        .into_iter()
+        .map(|((code, error_type, error_code), count)| ActiveModel {
+            vehicle_id: Set(vehicle_id.to_string()),
+            code: Set(code),
+            error_type: Set(error_type),
+            error_code: Set(error_code),
+            count: Set(count),
+            last_at: Set(received_at),
+        });
+    Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([
+                Column::VehicleId,
+                Column::Code,
+                Column::ErrorType,
+                Column::ErrorCode,
+            ])
+            .value(
+                Column::Count,
+                Expr::cust("signal_error_counts.count + excluded.count"),
+            )
+            .value(
+                Column::LastAt,
+                Expr::cust(
+                    "CASE WHEN excluded.last_at > signal_error_counts.last_at \
+                     THEN excluded.last_at ELSE signal_error_counts.last_at END",
+                ),
+            )
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }
 
 /// Moves each signal's latest value forward. Errored readings leave the last known value

@@ -36,7 +36,7 @@ async fn raw_get(addr: std::net::SocketAddr, path: &str, cookie: &str) -> (Strin
 /// Every path the router serves, with parameters filled in: the UI's routes (from the
 /// app itself), every registered server function, and the other routes.
 fn every_route() -> Vec<(reqwest::Method, String)> {
-    let mut routes: Vec<(reqwest::Method, String)> = leptos_axum::generate_route_list(app::App)
+    let mut routes: Vec<(reqwest::Method, String)> = server::startup::route_list()
         .iter()
         .map(|r| {
             let path = r

@@ -3,6 +3,7 @@
 use crate::helpers::{spawn_scenario, Backend, TestApp, VEHICLE_A};
 
 crate::on_both_backends!(
+    error_counts_kept_at_ingest_equal_a_recount,
     vehicle_page_lists_its_sessions,
     session_page_shows_the_numbers_and_readings,
     unknown_vehicle_and_session_pages_are_404,
@@ -371,4 +372,53 @@ async fn demo_mode_is_marked_on_every_page_and_fills_an_empty_database() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+}
+
+/// The per-signal error counts the vehicle page shows are kept at ingest; they equal a
+/// count of the errored readings, and the migration that introduced them counts the same.
+async fn error_counts_kept_at_ingest_equal_a_recount(backend: Backend) {
+    use migrations::MigratorTrait;
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_scenario(backend).await;
+    // Fixture 07 again under another eventId would be a new delivery; the scenario has
+    // it once. A retry of it (same eventId) must not count twice.
+    assert_eq!(app.deliver("07_partial_signal_failure.json").await.0, 200);
+    let rows = |sql: &'static str| {
+        let db = app.db.clone();
+        async move {
+            let statement = Statement::from_string(db.get_database_backend(), sql);
+            let mut out: Vec<(String, String, String, String, i64, i64)> = db
+                .query_all_raw(statement)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.try_get_by_index(0).unwrap(),
+                        r.try_get_by_index(1).unwrap(),
+                        r.try_get_by_index(2).unwrap(),
+                        r.try_get_by_index(3).unwrap(),
+                        r.try_get_by_index(4).unwrap(),
+                        r.try_get_by_index(5).unwrap(),
+                    )
+                })
+                .collect();
+            out.sort();
+            out
+        }
+    };
+    let kept = "SELECT vehicle_id, code, error_type, error_code, count, last_at \
+                FROM signal_error_counts";
+    let recount = "SELECT r.vehicle_id, r.code, COALESCE(r.error_type, ''), \
+                   COALESCE(r.error_code, ''), CAST(COUNT(*) AS BIGINT), MAX(d.received_at) \
+                   FROM signal_readings r JOIN deliveries d ON d.id = r.delivery_row_id \
+                   WHERE r.status = 'error' \
+                   GROUP BY r.vehicle_id, r.code, COALESCE(r.error_type, ''), \
+                   COALESCE(r.error_code, '')";
+    let at_ingest = rows(kept).await;
+    assert!(!at_ingest.is_empty(), "the scenario has errored signals");
+    assert_eq!(at_ingest, rows(recount).await);
+    migrations::Migrator::down(&app.db, Some(1)).await.unwrap();
+    migrations::Migrator::up(&app.db, None).await.unwrap();
+    assert_eq!(rows(kept).await, at_ingest, "the migration counts the same");
 }

@@ -7,6 +7,7 @@ pub mod dead_letters;
 pub mod deliveries;
 pub mod login_sessions;
 pub mod sessions;
+pub mod signal_error_counts;
 pub mod signal_readings;
 pub mod users;
 pub mod vehicle_errors;
