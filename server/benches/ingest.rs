@@ -13,10 +13,9 @@
 //! latency percentiles, errors and the process's memory (RSS) as it went.
 //! Knobs: `BENCH_VEHICLES` (200), `BENCH_DAYS` (3), `BENCH_CONCURRENCY` (32).
 
-use app::domain::sessions::EngineConfig;
+mod common;
 use axum::routing::post;
 use secrecy::SecretString;
-use server::config::{DatabaseSettings, Settings};
 use server::simulate::{self, send, Delivery, Noise, SimConfig};
 use server::startup::Application;
 use server::webhook::signature::Verifier;
@@ -111,18 +110,7 @@ async fn bare_endpoint() -> String {
 }
 
 async fn chargelog(url: &str, dir: &std::path::Path) -> (String, sea_orm::DatabaseConnection) {
-    let settings = Settings {
-        database: DatabaseSettings::parse(url).unwrap_or_else(|e| panic!("{e}")),
-        management_token: Some(SecretString::from(TOKEN.to_owned())),
-        addr: "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
-        site_root: dir.join("site"),
-        engine: EngineConfig::default(),
-        timezone: chrono_tz::Tz::UTC,
-        metrics_token: None,
-        metrics_addr: None,
-        trusted_proxies: vec![],
-        demo: false,
-    };
+    let settings = common::settings(url, dir, TOKEN);
     let app = Application::build(settings)
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -7,11 +7,10 @@
 //! vehicle with 1 year and with 10 years of history; and the fleet page and vehicle list
 //! for a fleet of 1 000 vehicles. Knobs: `BENCH_FLEET` (1000), `BENCH_FLEET_DAYS` (3).
 
+mod common;
 use app::domain::sessions::EngineConfig;
 use app::domain::time::EpochMs;
 use sea_orm::{DatabaseConnection, TransactionTrait};
-use secrecy::SecretString;
-use server::config::{DatabaseSettings, Settings};
 use server::simulate::{self, Noise, SimConfig};
 use server::startup::Application;
 use std::time::{Duration, Instant};
@@ -35,18 +34,7 @@ struct Server {
 async fn server() -> Server {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let settings = Settings {
-        database: DatabaseSettings::parse(&url).unwrap_or_else(|e| panic!("{e}")),
-        management_token: Some(SecretString::from("bench-token".to_owned())),
-        addr: "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
-        site_root: dir.path().join("site"),
-        engine: EngineConfig::default(),
-        timezone: chrono_tz::Tz::UTC,
-        metrics_token: None,
-        metrics_addr: None,
-        trusted_proxies: vec![],
-        demo: false,
-    };
+    let settings = common::settings(&url, dir.path(), "bench-token");
     let app = Application::build(settings)
         .await
         .unwrap_or_else(|e| panic!("{e}"));

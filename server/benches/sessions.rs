@@ -6,12 +6,12 @@
 //! 2. what one delivery costs end to end (HTTP, signature, one SQLite transaction with
 //!    readings, latest state and session update, fsync) as the vehicle's history grows.
 
+mod common;
 use app::domain::sessions::{derive, EngineConfig, Observation, ObservedValue};
 use app::domain::signals::*;
 use app::domain::time::EpochMs;
 use secrecy::SecretString;
 use serde_json::json;
-use server::config::{DatabaseSettings, Settings};
 use server::startup::Application;
 use server::webhook::signature::Verifier;
 use std::time::{Duration, Instant};
@@ -137,18 +137,7 @@ fn delivery(seq: usize, at: i64, values: &[(&'static str, ObservedValue)]) -> Ve
 async fn bench_ingest(days: i64) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let settings = Settings {
-        database: DatabaseSettings::parse(&url).unwrap_or_else(|e| panic!("{e}")),
-        management_token: Some(SecretString::from(TOKEN.to_owned())),
-        addr: "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
-        site_root: dir.path().join("site"),
-        engine: EngineConfig::default(),
-        timezone: chrono_tz::Tz::UTC,
-        metrics_token: None,
-        metrics_addr: None,
-        trusted_proxies: vec![],
-        demo: false,
-    };
+    let settings = common::settings(&url, dir.path(), TOKEN);
     let app = Application::build(settings)
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -4,6 +4,7 @@
 
 use super::catalog::{dc_taper, MODELS};
 use super::payload::{self, Envelope};
+use super::uuid;
 use super::vehicle::{Detailed, Kind, Profile, Snapshot};
 use app::domain::signals;
 
@@ -31,14 +32,6 @@ pub struct LiveVehicle {
     odometer: f64,
     position: (f64, f64),
     first: bool,
-}
-
-fn uuid(rng: &mut fastrand::Rng) -> String {
-    let mut bytes = [0u8; 16];
-    rng.fill(&mut bytes);
-    uuid::Builder::from_random_bytes(bytes)
-        .into_uuid()
-        .to_string()
 }
 
 impl LiveVehicle {

@@ -135,7 +135,8 @@ pub struct Simulation {
 
 const MINUTE: i64 = 60_000;
 
-fn uuid(rng: &mut fastrand::Rng) -> String {
+/// A random (version 4) UUID from the simulation's generator, so a seed repeats it.
+pub(crate) fn uuid(rng: &mut fastrand::Rng) -> String {
     let mut bytes = [0u8; 16];
     rng.fill(&mut bytes);
     uuid::Builder::from_random_bytes(bytes)

@@ -582,15 +582,27 @@ fn accounts_and_tokens_from_the_command_line() {
     assert!(!out.contains("alice"), "{out}");
 }
 
-/// Started with no account, the server offers a one-time link that creates the first.
-#[tokio::test]
-async fn the_first_account_comes_from_a_one_time_link() {
-    let (settings, _dir) = crate::helpers::test_settings(Backend::Sqlite).await;
+/// A server started on a database without accounts: its address, its setup code, its
+/// database, and the folder that holds it.
+async fn spawn_without_accounts() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<server::auth::setup::SetupCode>,
+    sea_orm::DatabaseConnection,
+    tempfile::TempDir,
+) {
+    let (settings, dir) = crate::helpers::test_settings(Backend::Sqlite).await;
     let app = server::startup::Application::build(settings).await.unwrap();
     let addr = app.local_addr();
     let setup = app.state().setup.clone();
     let db = app.state().db.clone();
     tokio::spawn(app.run_until_stopped());
+    (addr, setup, db, dir)
+}
+
+/// Started with no account, the server offers a one-time link that creates the first.
+#[tokio::test]
+async fn the_first_account_comes_from_a_one_time_link() {
+    let (addr, setup, db, _dir) = spawn_without_accounts().await;
     let code = setup.peek().expect("a setup code when no account exists");
     let browser = TestApp::anonymous();
     let url = |path: &str| format!("http://{addr}{path}");
@@ -668,12 +680,7 @@ async fn the_first_account_comes_from_a_one_time_link() {
 /// with the CLI spends the link too.
 #[tokio::test]
 async fn a_setup_link_makes_one_account_however_many_use_it_at_once() {
-    let (settings, _dir) = crate::helpers::test_settings(Backend::Sqlite).await;
-    let app = server::startup::Application::build(settings).await.unwrap();
-    let addr = app.local_addr();
-    let setup = app.state().setup.clone();
-    let db = app.state().db.clone();
-    tokio::spawn(app.run_until_stopped());
+    let (addr, setup, db, _dir) = spawn_without_accounts().await;
     let code = setup.peek().expect("a setup code when no account exists");
     let browser = TestApp::anonymous();
     let attempts = (0..4).map(|i| {
@@ -710,12 +717,7 @@ async fn a_setup_link_makes_one_account_however_many_use_it_at_once() {
     assert_eq!(server::auth::user_count(&db).await.unwrap(), 1);
 
     // A second server, no account yet; then the CLI makes one.
-    let (settings, _dir2) = crate::helpers::test_settings(Backend::Sqlite).await;
-    let app = server::startup::Application::build(settings).await.unwrap();
-    let addr = app.local_addr();
-    let setup = app.state().setup.clone();
-    let db = app.state().db.clone();
-    tokio::spawn(app.run_until_stopped());
+    let (addr, setup, db, _dir2) = spawn_without_accounts().await;
     let code = setup.peek().expect("a setup code");
     server::auth::add_user(&db, "fromcli", "a long password", 0)
         .await
