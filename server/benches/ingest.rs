@@ -17,7 +17,6 @@ mod common;
 use axum::routing::post;
 use secrecy::SecretString;
 use server::simulate::{self, send, Delivery, Noise, SimConfig};
-use server::startup::Application;
 use server::webhook::signature::Verifier;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -110,14 +109,8 @@ async fn bare_endpoint() -> String {
 }
 
 async fn chargelog(url: &str, dir: &std::path::Path) -> (String, sea_orm::DatabaseConnection) {
-    let settings = common::settings(url, dir, TOKEN);
-    let app = Application::build(settings)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let db = app.state().db.clone();
-    let url = format!("http://{}/webhooks/smartcar", app.local_addr());
-    tokio::spawn(app.run_until_stopped());
-    (url, db)
+    let (base, db) = common::start(url, dir, TOKEN).await;
+    (format!("{base}/webhooks/smartcar"), db)
 }
 
 /// Every acknowledged delivery is a row: durable means acknowledged only after commit.

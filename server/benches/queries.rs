@@ -12,7 +12,6 @@ use app::domain::sessions::EngineConfig;
 use app::domain::time::EpochMs;
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use server::simulate::{self, Noise, SimConfig};
-use server::startup::Application;
 use std::time::{Duration, Instant};
 
 const DAY_MS: i64 = 86_400_000;
@@ -34,13 +33,7 @@ struct Server {
 async fn server() -> Server {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let settings = common::settings(&url, dir.path(), "bench-token");
-    let app = Application::build(settings)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let db = app.state().db.clone();
-    let base = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped());
+    let (base, db) = common::start(&url, dir.path(), "bench-token").await;
     let now = server::auth::now_ms();
     let user = server::auth::add_user(&db, "bench", "a long bench password", now)
         .await

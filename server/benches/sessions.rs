@@ -12,7 +12,6 @@ use app::domain::signals::*;
 use app::domain::time::EpochMs;
 use secrecy::SecretString;
 use serde_json::json;
-use server::startup::Application;
 use server::webhook::signature::Verifier;
 use std::time::{Duration, Instant};
 
@@ -137,12 +136,8 @@ fn delivery(seq: usize, at: i64, values: &[(&'static str, ObservedValue)]) -> Ve
 async fn bench_ingest(days: i64) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let settings = common::settings(&url, dir.path(), TOKEN);
-    let app = Application::build(settings)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let url = format!("http://{}/webhooks/smartcar", app.local_addr());
-    tokio::spawn(app.run_until_stopped());
+    let (base, _db) = common::start(&url, dir.path(), TOKEN).await;
+    let url = format!("{base}/webhooks/smartcar");
     let client = reqwest::Client::new();
     let verifier = Verifier::new(SecretString::from(TOKEN.to_owned()));
 

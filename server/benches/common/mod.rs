@@ -1,4 +1,4 @@
-//! What the benchmarks share: the settings of a server on a database of their own.
+//! What the benchmarks share: a server on a database of their own.
 
 use app::domain::sessions::EngineConfig;
 use secrecy::SecretString;
@@ -18,4 +18,20 @@ pub fn settings(url: &str, dir: &std::path::Path, token: &str) -> Settings {
         trusted_proxies: vec![],
         demo: false,
     }
+}
+
+/// Builds and starts a server on `url`; returns its base address (`http://…`) and its
+/// database.
+pub async fn start(
+    url: &str,
+    dir: &std::path::Path,
+    token: &str,
+) -> (String, sea_orm::DatabaseConnection) {
+    let app = server::startup::Application::build(settings(url, dir, token))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let db = app.state().db.clone();
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped());
+    (base, db)
 }
