@@ -16,6 +16,18 @@ export async function deliverFixture(request: APIRequestContext, name: string) {
   });
   expect(response.status()).toBe(200);
   expect(['stored', 'duplicate']).toContain((await response.json()).status);
+  await settle(request);
+}
+
+/**
+ * Waits until the server has applied every stored delivery: the webhook answers once a
+ * delivery is on disk, and its readings and sessions follow (`/readyz` counts those
+ * still waiting).
+ */
+export async function settle(request: APIRequestContext) {
+  await expect
+    .poll(async () => (await (await request.get('/readyz')).json()).waiting, { timeout: 15_000 })
+    .toBe(0);
 }
 
 export function screenshotPath(name: string, project: string) {
@@ -26,10 +38,12 @@ export function screenshotPath(name: string, project: string) {
 export async function postSigned(request: APIRequestContext, body: Buffer | string) {
   const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body);
   const signature = createHmac('sha256', MANAGEMENT_TOKEN).update(bytes).digest('hex');
-  return request.post('/webhooks/smartcar', {
+  const response = await request.post('/webhooks/smartcar', {
     data: bytes,
     headers: { 'content-type': 'application/json', 'sc-signature': signature },
   });
+  if (response.ok()) await settle(request);
+  return response;
 }
 
 /**

@@ -8,6 +8,7 @@ mod m20261128_000002_sessions;
 mod m20261128_000003_webhook_log;
 mod m20261128_000004_accounts;
 mod m20261128_000005_signal_error_counts;
+mod m20261128_000006_delivery_processing;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_webhook_log::Migration),
             Box::new(m20261128_000004_accounts::Migration),
             Box::new(m20261128_000005_signal_error_counts::Migration),
+            Box::new(m20261128_000006_delivery_processing::Migration),
         ]
     }
 }

@@ -10,7 +10,8 @@
 //!    database.
 //!
 //! It then checks every acknowledged delivery is in the database, and prints throughput,
-//! latency percentiles, errors and the process's memory (RSS) as it went.
+//! latency percentiles, errors and the process's memory (RSS) as it went; then how long
+//! the processor took to apply everything (readings, sessions) after acknowledging it.
 //! Knobs: `BENCH_VEHICLES` (200), `BENCH_DAYS` (3), `BENCH_CONCURRENCY` (32).
 
 mod common;
@@ -113,6 +114,25 @@ async fn chargelog(url: &str, dir: &std::path::Path) -> (String, sea_orm::Databa
     (format!("{base}/webhooks/smartcar"), db)
 }
 
+/// Waits until every stored delivery has been applied (readings, sessions); returns the
+/// wait, and the sessions stored then.
+async fn drained(db: &sea_orm::DatabaseConnection) -> (Duration, u64) {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let started = std::time::Instant::now();
+    while server::webhook::store::count_waiting(db)
+        .await
+        .unwrap_or_else(|e| panic!("count: {e}"))
+        > 0
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sessions = app::server::entities::sessions::Entity::find()
+        .count(db)
+        .await
+        .unwrap_or_else(|e| panic!("count: {e}"));
+    (started.elapsed(), sessions)
+}
+
 /// Every acknowledged delivery is a row: durable means acknowledged only after commit.
 async fn check_stored(db: &sea_orm::DatabaseConnection, row: &Row) {
     use sea_orm::{EntityTrait, PaginatorTrait};
@@ -181,17 +201,37 @@ async fn run() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
     let (url, db) = chargelog(&sqlite, dir.path()).await;
+    let mut applied = Vec::new();
     let row = drive("chargelog, SQLite", url, &deliveries, concurrency).await;
     check_stored(&db, &row).await;
+    applied.push((row.target.clone(), row.report.elapsed, drained(&db).await));
     rows.push(row);
 
     if let Ok(pg) = std::env::var("CHARGELOG_BENCH_POSTGRES_URL") {
         let (url, db) = chargelog(&pg, dir.path()).await;
         let row = drive("chargelog, PostgreSQL", url, &deliveries, concurrency).await;
         check_stored(&db, &row).await;
+        applied.push((row.target.clone(), row.report.elapsed, drained(&db).await));
         rows.push(row);
     }
     print(&rows);
+    println!();
+    println!(
+        "Applied (readings and sessions; {} true sessions in the simulation):",
+        sim.truth.sessions.len()
+    );
+    println!();
+    println!("| target | last acknowledged | all applied | applied/s | sessions |");
+    println!("|---|---|---|---|---|");
+    for (target, sending, (drain, sessions)) in &applied {
+        let total = *sending + *drain;
+        println!(
+            "| {target} | {:.1} s | {:.1} s | {:.0} | {sessions} |",
+            sending.as_secs_f64(),
+            total.as_secs_f64(),
+            deliveries.len() as f64 / total.as_secs_f64()
+        );
+    }
     let ceiling = rows[0].report.per_second();
     for row in &rows[1..] {
         println!(

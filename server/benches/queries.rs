@@ -50,7 +50,7 @@ async fn server() -> Server {
 }
 
 /// Stores a simulated history through the webhook's parse-and-store path, in large
-/// transactions, then derives every vehicle's sessions once. Returns the vehicle ids.
+/// transactions, then processes it in large batches. Returns the vehicle ids.
 async fn load(db: &DatabaseConnection, vehicles: usize, days: usize, seed: u64) -> Vec<String> {
     let started = Instant::now();
     let now = chrono::Utc::now().timestamp_millis();
@@ -68,19 +68,17 @@ async fn load(db: &DatabaseConnection, vehicles: usize, days: usize, seed: u64) 
             let at = EpochMs::new(delivery.delivered_at).unwrap_or_else(|e| panic!("{e}"));
             let (record, effect) = server::webhook::plan_body(delivery.body.as_bytes(), at)
                 .unwrap_or_else(|e| panic!("{e}"));
-            server::webhook::store::store_in(&txn, record, effect, None)
+            server::webhook::store::accept_in(&txn, record, &effect)
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         txn.commit().await.unwrap_or_else(|e| panic!("{e}"));
     }
     let as_of = EpochMs::new(now).unwrap_or_else(|e| panic!("{e}"));
+    server::webhook::store::drain(db, &EngineConfig::default(), 2_000, as_of)
+        .await
+        .unwrap_or_else(|e| panic!("{:?}", e.error));
     let ids: Vec<String> = sim.truth.vehicles.iter().map(|v| v.id.clone()).collect();
-    for id in &ids {
-        app::server::sessions::rederive_vehicle(db, id, &EngineConfig::default(), as_of)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
     eprintln!(
         "loaded {count} deliveries, {} sessions ({vehicles} vehicles × {days} days) in {:.0} s",
         sim.truth.sessions.len(),

@@ -60,13 +60,7 @@ async fn connect_sqlite(settings: &DatabaseSettings) -> Result<DatabaseConnectio
     }
     // WAL lets pages read while a webhook writes; FULL sync makes a commit survive power
     // loss, not only a crash, which is what "acknowledged means stored" needs.
-    let options = SqliteConnectOptions::from_str(settings.url())
-        .map_err(DbSetupError::Sqlite)?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
+    let options = sqlite_options(settings, SqliteSynchronous::Full)?;
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -74,6 +68,42 @@ async fn connect_sqlite(settings: &DatabaseSettings) -> Result<DatabaseConnectio
         .await
         .map_err(DbSetupError::Sqlite)?;
     Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+}
+
+fn sqlite_options(
+    settings: &DatabaseSettings,
+    synchronous: SqliteSynchronous,
+) -> Result<SqliteConnectOptions, DbSetupError> {
+    Ok(SqliteConnectOptions::from_str(settings.url())
+        .map_err(DbSetupError::Sqlite)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(synchronous)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10)))
+}
+
+/// The connection the delivery processor writes with. On SQLite, one connection whose
+/// commits do not wait for the disk (`synchronous=NORMAL`): what it writes is derived
+/// from deliveries already made durable, and the next durable commit of the webhook
+/// writes it out too (WAL frames reach the disk in order). On PostgreSQL, the shared
+/// pool (the processor turns `synchronous_commit` off per transaction).
+pub async fn connect_processor(
+    settings: &DatabaseSettings,
+    db: &DatabaseConnection,
+) -> Result<DatabaseConnection, DbSetupError> {
+    match settings.backend {
+        Backend::Postgres => Ok(db.clone()),
+        Backend::Sqlite => {
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(sqlite_options(settings, SqliteSynchronous::Normal)?)
+                .await
+                .map_err(DbSetupError::Sqlite)?;
+            Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+        }
+    }
 }
 
 /// Applies every pending migration.

@@ -39,6 +39,9 @@ pub struct Metrics {
     sessions_charging: Gauge,
     pool: Family<PoolLabel, Gauge>,
     pool_max: Gauge,
+    waiting: Gauge,
+    waiting_age: Gauge,
+    failed: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -81,8 +84,29 @@ impl Default for Metrics {
             "The database pool's size limit",
             pool_max.clone(),
         );
+        let waiting = Gauge::default();
+        registry.register(
+            "deliveries_waiting",
+            "Stored deliveries whose readings and sessions are not applied yet",
+            waiting.clone(),
+        );
+        let waiting_age = Gauge::default();
+        registry.register(
+            "deliveries_waiting_oldest_seconds",
+            "How long the oldest waiting delivery has waited (0 when none waits)",
+            waiting_age.clone(),
+        );
+        let failed = Gauge::default();
+        registry.register(
+            "deliveries_failed",
+            "Stored deliveries that could not be processed (raw body kept, error recorded)",
+            failed.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
+            waiting,
+            waiting_age,
+            failed,
             webhooks,
             latency,
             sessions_charging,
@@ -111,6 +135,17 @@ impl Metrics {
             .await?;
         self.sessions_charging
             .set(i64::try_from(charging).unwrap_or(i64::MAX));
+        let backlog = crate::webhook::store::backlog(db).await?;
+        self.waiting
+            .set(i64::try_from(backlog.waiting).unwrap_or(i64::MAX));
+        let now = chrono::Utc::now().timestamp_millis();
+        self.waiting_age.set(
+            backlog
+                .oldest_received_at
+                .map_or(0, |at| (now - at).max(0) / 1000),
+        );
+        self.failed
+            .set(i64::try_from(backlog.failed).unwrap_or(i64::MAX));
         let (size, idle, max) = match db.get_database_backend() {
             DbBackend::Sqlite => {
                 let pool = db.get_sqlite_connection_pool();

@@ -127,6 +127,8 @@ impl Application {
             source,
         })?;
         let db_for_setup = db.clone();
+        let processor_db = db::connect_processor(&settings.database, &db).await?;
+        let live = LiveFeed::new();
         let state = AppState {
             leptos_options: leptos_options(&settings, addr),
             db,
@@ -137,13 +139,18 @@ impl Application {
             rejected_signatures: Arc::new(AtomicU64::new(0)),
             log_budget: Arc::default(),
             engine: settings.engine,
-            live: LiveFeed::new(),
+            live: live.clone(),
             timezone: settings.timezone,
             metrics: Arc::default(),
             metrics_token: settings.metrics_token.clone(),
             login_limits: Arc::default(),
             demo: settings.demo,
-            ingestor: crate::webhook::writer::Ingestor::start(&db_for_setup, settings.engine),
+            ingestor: crate::webhook::writer::Ingestor::start(
+                &db_for_setup,
+                processor_db,
+                settings.engine,
+                live,
+            ),
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
             setup: Arc::new(crate::auth::setup::SetupCode::new(
                 match crate::auth::user_count(&db_for_setup).await {
@@ -282,7 +289,27 @@ async fn healthz() -> &'static str {
 async fn readyz(State(state): State<AppState>) -> Response {
     use migrations::MigratorTrait;
     let (status, body) = match migrations::Migrator::get_pending_migrations(&state.db).await {
-        Ok(pending) if pending.is_empty() => (StatusCode::OK, json!({ "status": "ready" })),
+        Ok(pending) if pending.is_empty() => {
+            match crate::webhook::store::backlog(&state.db).await {
+                Ok(backlog) => (
+                    StatusCode::OK,
+                    json!({
+                        "status": "ready",
+                        // Stored deliveries whose readings and sessions are not applied
+                        // yet; a number that keeps growing means processing lags.
+                        "waiting": backlog.waiting,
+                        "failed": backlog.failed,
+                    }),
+                ),
+                Err(err) => {
+                    tracing::warn!(error = %err, "readiness check: the database did not answer");
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        json!({ "status": "database unreachable" }),
+                    )
+                }
+            }
+        }
         Ok(pending) => (
             StatusCode::SERVICE_UNAVAILABLE,
             json!({

@@ -125,14 +125,14 @@ pub enum Touched {
     Everything,
 }
 
-/// What a delivery's newly stored readings can change. A reading the engine does not
+/// What newly stored readings (of the deliveries `delivery_row_ids`) can change. A reading the engine does not
 /// read, or one that repeats a stored reading exactly, changes nothing; a static capacity
 /// matters only if it is larger than any stored before (the engine takes the largest);
 /// otherwise the earliest new reading's time is where sessions may change.
 pub async fn touched(
     db: &impl ConnectionTrait,
     vehicle_id: &str,
-    delivery_row_id: i64,
+    delivery_row_ids: &[i64],
     new_rows: &[signal_readings::Model],
 ) -> Result<Touched, DbErr> {
     use sea_orm::QuerySelect;
@@ -157,7 +157,9 @@ pub async fn touched(
             .filter(signal_readings::Column::OemUpdatedAt.is_null())
             .filter(signal_readings::Column::Status.eq("ok"))
             .filter(signal_readings::Column::ValueNum.gte(largest))
-            .filter(signal_readings::Column::DeliveryRowId.ne(delivery_row_id))
+            .filter(
+                signal_readings::Column::DeliveryRowId.is_not_in(delivery_row_ids.iter().copied()),
+            )
             .limit(1)
             .into_tuple::<i64>()
             .one(db)
@@ -179,7 +181,7 @@ pub async fn touched(
         .filter(signal_readings::Column::Code.is_in(ENGINE_CODES))
         .filter(signal_readings::Column::Status.eq("ok"))
         .filter(signal_readings::Column::OemUpdatedAt.is_in(times))
-        .filter(signal_readings::Column::DeliveryRowId.ne(delivery_row_id))
+        .filter(signal_readings::Column::DeliveryRowId.is_not_in(delivery_row_ids.iter().copied()))
         .all(db)
         .await?
         .into_iter()
@@ -278,17 +280,26 @@ async fn resume_input(
             .add(signal_readings::Column::Code.eq(signals::PRECISE_LOCATION))
     };
     use sea_orm::QueryTrait;
-    // One statement for all signals (`SELECT 'code', MAX(…) … UNION ALL …`), each part
-    // the indexed lookup of one signal's latest time: one round trip instead of twelve.
-    let mut parts = ENGINE_CODES.iter().map(|code| {
-        base()
+    // One statement for all signals, one round trip instead of twelve. Each part walks
+    // the (vehicle, code, OEM time) index backwards from the resume point and stops at
+    // the first usable reading (`ORDER BY … DESC LIMIT 1`, wrapped so it may sit in a
+    // UNION), so it costs the same however long the history; a `MAX()` with these
+    // filters would read every earlier reading of the signal.
+    let mut parts = ENGINE_CODES.iter().enumerate().map(|(i, code)| {
+        let latest = base()
             .select_only()
             .expr_as(Expr::val(*code), "code")
-            .column_as(signal_readings::Column::OemUpdatedAt.max(), "last")
+            .column_as(signal_readings::Column::OemUpdatedAt, "last")
             .filter(signal_readings::Column::Code.eq(*code))
             .filter(signal_readings::Column::OemUpdatedAt.lt(from))
             .filter(usable())
-            .into_query()
+            .order_by_desc(signal_readings::Column::OemUpdatedAt)
+            .limit(1)
+            .into_query();
+        sea_orm::sea_query::Query::select()
+            .column(sea_orm::sea_query::Asterisk)
+            .from_subquery(latest, sea_orm::sea_query::Alias::new(format!("p{i}")))
+            .to_owned()
     });
     let mut union = parts
         .next()
@@ -306,19 +317,22 @@ async fn resume_input(
         .collect();
     let mut observations: Vec<Observation> = Vec::new();
     if !pairs.is_empty() {
-        let mut at_latest = Condition::any();
-        for (code, last) in &pairs {
-            at_latest = at_latest.add(
-                Condition::all()
-                    .add(signal_readings::Column::Code.eq(code.as_str()))
-                    .add(signal_readings::Column::OemUpdatedAt.eq(*last)),
-            );
-        }
+        // `code IN … AND time IN …` probes the (vehicle, code, OEM time) index at each
+        // pair; an OR of (code AND time) pairs would read all of the vehicle's readings.
+        // The cross product's extra rows are dropped here.
+        let codes: Vec<&str> = pairs.iter().map(|(code, _)| code.as_str()).collect();
+        let times: Vec<i64> = pairs.iter().map(|(_, last)| *last).collect();
         let found: Vec<Observation> = base()
-            .filter(at_latest)
+            .filter(signal_readings::Column::Code.is_in(codes))
+            .filter(signal_readings::Column::OemUpdatedAt.is_in(times))
             .all(db)
             .await?
             .into_iter()
+            .filter(|row| {
+                pairs
+                    .iter()
+                    .any(|(code, last)| *code == row.code && Some(*last) == row.oem_updated_at)
+            })
             .filter_map(observation)
             .collect();
         // A signal whose latest value-bearing readings still give the engine nothing

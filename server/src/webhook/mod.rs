@@ -3,10 +3,12 @@
 //! Order of work (spec §11): read the raw body under a size limit; answer a VERIFY
 //! (guarded against the signing oracle); otherwise check `SC-Signature` on the raw
 //! bytes; then parse. A signed body we cannot process is kept as a dead letter (202), an
-//! event type we do not process is kept raw (200), and vehicle data is stored in one
-//! transaction before the 200 goes out. Only a storage failure answers 5xx, because only
-//! then does Smartcar's retry help.
+//! event type we do not process is kept raw (200), and a delivery with vehicle data is
+//! committed raw before the 200 goes out; the processor then applies its readings and
+//! sessions from the stored body (`processor`). Only a storage failure answers 5xx,
+//! because only then does Smartcar's retry help.
 
+pub mod processor;
 pub mod signature;
 pub mod store;
 pub mod writer;
@@ -57,7 +59,7 @@ fn unavailable(err: &sea_orm::DbErr) -> Response {
     handled(response, "unavailable")
 }
 
-fn now() -> EpochMs {
+pub(crate) fn now() -> EpochMs {
     EpochMs::from_datetime(chrono::Utc::now()).unwrap_or_else(|_| {
         // The clock is before 1970: keep a valid, obviously wrong time rather than fail.
         EpochMs::new(1).unwrap_or_else(|_| unreachable!())
@@ -188,14 +190,18 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response 
     );
     match state
         .ingestor
-        .ingest(&state.db, record, effect, &state.engine)
+        .ingest(&state.db, record, effect)
         .instrument(span.clone())
         .await
     {
         Ok(Stored::New {
-            delivery_row_id, ..
+            delivery_row_id,
+            waiting,
         }) => {
-            state.live.nudge();
+            if !waiting {
+                // Complete already, log row included; otherwise the processor announces it.
+                state.live.nudge();
+            }
             span.in_scope(|| tracing::info!(delivery_row_id, "delivery stored"));
             handled(
                 Json(json!({ "status": "stored" })).into_response(),

@@ -1,12 +1,15 @@
-//! The ingest transaction: one delivery, its vehicle, its readings and each vehicle's
-//! latest state, committed together or not at all.
+//! Storing deliveries, in two steps.
 //!
-//! Idempotency is the database's job: the delivery row is inserted first with
-//! `ON CONFLICT (event_id) DO NOTHING`. A retry of an event already stored inserts
-//! nothing, and the transaction stops there, so nothing else changes. Being the first
-//! statement, it also takes SQLite's write lock before anything is read. On SQLite,
-//! deliveries arriving together share one transaction (see `writer`), each in its own
-//! savepoint.
+//! 1. **Accept** ([`accept_in`]), before the webhook answers: the delivery row, raw body
+//!    included. Idempotency is the database's job: the row is inserted with
+//!    `ON CONFLICT (event_id) DO NOTHING`, so a retry of an event already stored inserts
+//!    nothing. Being the first statement, it also takes SQLite's write lock before
+//!    anything is read. On SQLite, deliveries arriving together share one transaction
+//!    (see `writer`), each in its own savepoint.
+//! 2. **Process** ([`process_waiting`]), right after: the vehicle, its readings, latest
+//!    state, error counts and errors, the log row, and its sessions, for a batch of
+//!    waiting deliveries at once, committed together or not at all. A delivery is
+//!    waiting until that commit, so a crash in between only delays it.
 
 pub use app::domain::events::Outcome;
 use app::domain::ids::{EventId, VehicleId};
@@ -24,7 +27,7 @@ use sea_orm::{
     QueryFilter, QuerySelect, TransactionTrait, TryInsertResult,
 };
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The delivery row, as the handler saw it.
 #[derive(Debug, Clone)]
@@ -84,85 +87,45 @@ pub enum Effect {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
-    New {
-        delivery_row_id: i64,
-        log_id: i64,
-    },
+    /// The delivery is on disk. A delivery with vehicle data then waits for the
+    /// processor (`waiting`); anything else is complete, its log row included.
+    New { delivery_row_id: i64, waiting: bool },
     /// The eventId was already stored: nothing changed but the log.
-    Duplicate {
-        log_id: i64,
-    },
+    Duplicate { log_id: i64 },
 }
 
-/// Stores one delivery in its own transaction.
-pub async fn ingest(
+/// Stores one delivery in its own transaction (see [`accept_in`]).
+pub async fn accept(
     db: &DatabaseConnection,
     record: DeliveryRecord,
-    effect: Effect,
-    engine: &EngineConfig,
+    effect: &Effect,
 ) -> Result<Stored, DbErr> {
     let txn = db.begin().await?;
-    let stored = ingest_in(&txn, record, effect, engine).await?;
+    let stored = accept_in(&txn, record, effect).await?;
     txn.commit().await?;
     Ok(stored)
 }
 
-/// Stores one delivery inside a transaction the caller commits (or a savepoint of one).
-pub async fn ingest_in(
+/// What the webhook commits before it answers: the delivery row, raw body included.
+/// A repeated eventId stores nothing but a log row. Vehicle data (readings, errors,
+/// sessions) is applied afterwards by [`process_waiting`], from the stored raw body, so
+/// the answer waits for one insert and a commit, never for session derivation.
+pub async fn accept_in(
     txn: &impl ConnectionTrait,
     record: DeliveryRecord,
-    effect: Effect,
-    engine: &EngineConfig,
+    effect: &Effect,
 ) -> Result<Stored, DbErr> {
-    store_in(txn, record, effect, Some(engine)).await
-}
-
-/// Stores one delivery; brings its vehicle's sessions up to date when given an engine.
-/// Without one (bulk loads), the caller re-derives the vehicles afterwards.
-pub async fn store_in(
-    txn: &impl ConnectionTrait,
-    record: DeliveryRecord,
-    effect: Effect,
-    engine: Option<&EngineConfig>,
-) -> Result<Stored, DbErr> {
-    let outcome = match &effect {
-        Effect::Nothing(outcome) => *outcome,
-        Effect::State { .. } | Effect::Errors { .. } => Outcome::Stored,
+    let (outcome, waiting) = match effect {
+        Effect::Nothing(outcome) => (*outcome, false),
+        Effect::State { .. } | Effect::Errors { .. } => (Outcome::Stored, true),
     };
-    let signal_count = match &effect {
+    let signal_count = match effect {
         Effect::State { readings, .. } => readings.len(),
         _ => 0,
     };
-    let as_of = record.received_at;
-    let received_at = as_of.as_millis();
-    let reported_at = record.delivered_at.map_or(received_at, EpochMs::as_millis);
-    let mut log = webhook_log::ActiveModel {
-        received_at: Set(received_at),
-        outcome: Set(outcome.as_str().to_owned()),
-        event_type: Set(Some(record.event_type.clone())),
-        event_id: Set(record.event_id.as_ref().map(|e| e.to_string())),
-        vehicle_id: Set(record.vehicle_id.as_ref().map(|v| v.to_string())),
-        triggers: Set(Some(json!(record.triggers).to_string())),
-        ..Default::default()
-    };
+    let mut log = log_row(&record, outcome);
     let event_id = record.event_id.as_ref().map(|e| e.to_string());
-    let row = deliveries::ActiveModel {
-        event_id: Set(record.event_id.map(String::from)),
-        delivery_id: Set(record.delivery_id),
-        webhook_id: Set(record.webhook_id),
-        event_type: Set(record.event_type),
-        mode: Set(record.mode),
-        vehicle_id: Set(record.vehicle_id.map(String::from)),
-        triggers: Set(json!(record.triggers)),
-        delivered_at: Set(record.delivered_at.map(EpochMs::as_millis)),
-        received_at: Set(received_at),
-        signature: Set(record.signature),
-        user_agent: Set(record.user_agent),
-        outcome: Set(outcome.as_str().to_owned()),
-        signal_count: Set(i32::try_from(signal_count).unwrap_or(i32::MAX)),
-        raw_body: Set(record.raw_body),
-        ..Default::default()
-    };
+    let row = delivery_row(&record, outcome, waiting, signal_count);
     let inserted = deliveries::Entity::insert(row)
         .on_conflict_do_nothing_on([deliveries::Column::EventId])
         .exec(txn)
@@ -185,42 +148,517 @@ pub async fn store_in(
             return Ok(Stored::Duplicate { log_id });
         }
     };
-
-    match effect {
-        Effect::Nothing(_) => {}
-        Effect::State {
-            vehicle,
-            readings,
-            first_delivery,
-        } => {
-            // The upsert locks the vehicle's row until commit: concurrent deliveries for
-            // one vehicle derive its sessions one after the other.
-            upsert_vehicle(txn, &vehicle, received_at).await?;
-            let stored =
-                store_readings(txn, delivery_row_id, &vehicle.id, &readings, first_delivery)
-                    .await?;
-            count_errors(txn, &vehicle.id, &stored, received_at).await?;
-            if let Some(engine) = engine {
-                let touched =
-                    sessions::touched(txn, vehicle.id.as_str(), delivery_row_id, &stored).await?;
-                sessions::update_vehicle(txn, vehicle.id.as_str(), touched, engine, as_of).await?;
-            }
-        }
-        Effect::Errors { vehicle, errors } => {
-            upsert_vehicle(txn, &vehicle, received_at).await?;
-            store_errors(txn, delivery_row_id, &vehicle.id, errors, reported_at).await?;
-        }
+    if !waiting {
+        log.delivery_row_id = Set(Some(delivery_row_id));
+        insert_log(txn, log).await?;
     }
-    // The log row goes last, just before the commit: its id is then handed out as late
-    // as possible, so live updates (which follow ids) do not pass it by while this
-    // transaction is still deriving sessions.
-    log.delivery_row_id = Set(Some(delivery_row_id));
-    let log_id = insert_log(txn, log).await?;
     Ok(Stored::New {
         delivery_row_id,
-        log_id,
+        waiting,
     })
 }
+
+fn delivery_row(
+    record: &DeliveryRecord,
+    outcome: Outcome,
+    waiting: bool,
+    signal_count: usize,
+) -> deliveries::ActiveModel {
+    let received_at = record.received_at.as_millis();
+    deliveries::ActiveModel {
+        event_id: Set(record.event_id.as_ref().map(|e| e.to_string())),
+        delivery_id: Set(record.delivery_id.clone()),
+        webhook_id: Set(record.webhook_id.clone()),
+        event_type: Set(record.event_type.clone()),
+        mode: Set(record.mode.clone()),
+        vehicle_id: Set(record.vehicle_id.as_ref().map(|v| v.to_string())),
+        triggers: Set(json!(record.triggers)),
+        delivered_at: Set(record.delivered_at.map(EpochMs::as_millis)),
+        received_at: Set(received_at),
+        signature: Set(record.signature.clone()),
+        user_agent: Set(record.user_agent.clone()),
+        outcome: Set(outcome.as_str().to_owned()),
+        signal_count: Set(i32::try_from(signal_count).unwrap_or(i32::MAX)),
+        raw_body: Set(record.raw_body.clone()),
+        processed_at: Set((!waiting).then_some(received_at)),
+        process_error: Set(None),
+        ..Default::default()
+    }
+}
+
+/// Accepts, with one INSERT, the deliveries of a batch that carry vehicle data and an
+/// eventId not repeated within the batch: the common case, and the one that matters
+/// under load. Returns, per delivery, what became of it, or `None` for those left to
+/// [`accept_in`] (no eventId, nothing to process, a repeat within the batch, or an
+/// eventId already stored). If the statement fails, nothing of it is stored and the
+/// caller falls back to [`accept_in`] for every delivery.
+pub async fn accept_many(
+    txn: &impl ConnectionTrait,
+    batch: &[(&DeliveryRecord, &Effect)],
+) -> Result<Vec<Option<Stored>>, DbErr> {
+    use sea_orm::sea_query::{OnConflict, Query};
+    use sea_orm::QueryTrait;
+    let mut seen = std::collections::HashSet::new();
+    let mut chosen: HashMap<String, usize> = HashMap::new();
+    let mut rows = Vec::new();
+    for (i, (record, effect)) in batch.iter().enumerate() {
+        let Effect::State { readings, .. } = effect else {
+            continue;
+        };
+        let Some(event_id) = record.event_id.as_ref().map(|e| e.to_string()) else {
+            continue;
+        };
+        if !seen.insert(event_id.clone()) {
+            // The second copy within a batch is a duplicate of the first.
+            chosen.remove(&event_id);
+            continue;
+        }
+        chosen.insert(event_id, i);
+        rows.push(delivery_row(record, Outcome::Stored, true, readings.len()));
+    }
+    let mut results = vec![None; batch.len()];
+    if chosen.is_empty() {
+        return Ok(results);
+    }
+    // Rows whose eventId was repeated within the batch are kept out.
+    let rows: Vec<deliveries::ActiveModel> = rows
+        .into_iter()
+        .filter(|row| match &row.event_id {
+            sea_orm::ActiveValue::Set(Some(id)) => chosen.contains_key(id),
+            _ => false,
+        })
+        .collect();
+    let mut insert = deliveries::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(deliveries::Column::EventId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .into_query();
+    insert.returning(
+        Query::returning().columns([deliveries::Column::Id, deliveries::Column::EventId]),
+    );
+    for row in txn.query_all(&insert).await? {
+        let id: i64 = row.try_get("", "id")?;
+        let event_id: String = row.try_get("", "event_id")?;
+        if let Some(&i) = chosen.get(&event_id) {
+            results[i] = Some(Stored::New {
+                delivery_row_id: id,
+                waiting: true,
+            });
+        }
+    }
+    Ok(results)
+}
+
+fn log_row(record: &DeliveryRecord, outcome: Outcome) -> webhook_log::ActiveModel {
+    webhook_log::ActiveModel {
+        received_at: Set(record.received_at.as_millis()),
+        outcome: Set(outcome.as_str().to_owned()),
+        event_type: Set(Some(record.event_type.clone())),
+        event_id: Set(record.event_id.as_ref().map(|e| e.to_string())),
+        vehicle_id: Set(record.vehicle_id.as_ref().map(|v| v.to_string())),
+        triggers: Set(Some(json!(record.triggers).to_string())),
+        ..Default::default()
+    }
+}
+
+/// One waiting delivery, as read back for processing.
+struct Waiting {
+    id: i64,
+    received_at: i64,
+    raw_body: Vec<u8>,
+}
+
+/// What one call of [`process_waiting`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Processed {
+    /// Deliveries taken from the queue (applied or marked failed).
+    pub deliveries: usize,
+    /// Vehicles whose sessions were brought up to date.
+    pub vehicles: usize,
+    /// Deliveries whose stored body could not be read again (kept, marked).
+    pub failed: usize,
+    ids: Vec<i64>,
+}
+
+impl Processed {
+    /// The delivery row ids taken from the queue.
+    pub fn ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.ids.iter().copied()
+    }
+}
+
+/// A batch that was rolled back: the error, and the deliveries it held (none if they
+/// could not even be read).
+#[derive(Debug)]
+pub struct Failed {
+    pub error: DbErr,
+    pub ids: Vec<i64>,
+}
+
+impl From<DbErr> for Failed {
+    fn from(error: DbErr) -> Self {
+        Failed {
+            error,
+            ids: Vec::new(),
+        }
+    }
+}
+
+/// A vehicle's share of a batch of waiting deliveries.
+#[derive(Default)]
+struct VehicleWork {
+    facts: Option<VehicleFacts>,
+    first_at: i64,
+    last_at: i64,
+    delivery_ids: Vec<i64>,
+    /// (delivery row id, readings, FIRST_DELIVERY)
+    states: Vec<(i64, Vec<Reading>, bool)>,
+    /// (delivery row id, errors, reported at)
+    errors: Vec<(i64, Vec<ErrorRecord>, i64)>,
+}
+
+impl VehicleWork {
+    /// Later deliveries' make, model and year win where they have one.
+    fn learn(&mut self, facts: VehicleFacts, received_at: i64) {
+        self.facts = Some(match self.facts.take() {
+            None => {
+                self.first_at = received_at;
+                self.last_at = received_at;
+                facts
+            }
+            Some(known) => VehicleFacts {
+                id: known.id,
+                make: facts.make.or(known.make),
+                model: facts.model.or(known.model),
+                year: facts.year.or(known.year),
+            },
+        });
+        self.first_at = self.first_at.min(received_at);
+        self.last_at = self.last_at.max(received_at);
+    }
+}
+
+/// Applies the oldest waiting delivery's vehicle's waiting deliveries (up to `limit`,
+/// oldest first) in one transaction: their readings, latest state, error counts, vehicle
+/// errors and log rows, and the vehicle's sessions, derived once for all of them. Then
+/// marks them processed. Under load a vehicle's deliveries pile up while others are
+/// processed, so the derivation is shared by more of them. A crash before the commit
+/// leaves them all waiting, to be applied again from their raw bodies.
+///
+/// On PostgreSQL the deliveries are claimed with `FOR UPDATE SKIP LOCKED`, so
+/// processors of several server processes share the queue without taking the same
+/// delivery twice, and the vehicle's row lock orders two batches of one vehicle. On
+/// SQLite the caller serialises writers (see `processor::Gate`).
+///
+/// The commit does not wait for the disk (SQLite `synchronous=NORMAL` on the
+/// processor's connection, PostgreSQL `synchronous_commit = off`): the deliveries
+/// themselves were made durable when accepted, and a processing commit lost to a power
+/// cut only leaves them waiting again.
+pub async fn process_waiting(
+    db: &DatabaseConnection,
+    engine: &EngineConfig,
+    limit: u64,
+    now: EpochMs,
+) -> Result<Processed, Failed> {
+    use sea_orm::sea_query::{LockBehavior, LockType};
+    use sea_orm::{DatabaseBackend, QueryOrder};
+    let txn = db.begin().await?;
+    let backend = txn.get_database_backend();
+    match backend {
+        DatabaseBackend::Sqlite => {
+            // Take SQLite's write lock before reading: a read transaction that later
+            // writes fails at once (no busy wait) if another connection wrote meanwhile.
+            txn.execute_unprepared("UPDATE deliveries SET id = id WHERE id = -1")
+                .await?;
+        }
+        DatabaseBackend::Postgres => {
+            txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF")
+                .await?;
+        }
+        _ => {}
+    }
+    let waiting = || {
+        let query = deliveries::Entity::find()
+            .select_only()
+            .filter(deliveries::Column::ProcessedAt.is_null())
+            .order_by_asc(deliveries::Column::Id);
+        if backend == DatabaseBackend::Postgres {
+            query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        } else {
+            query
+        }
+    };
+    let oldest: Option<(i64, Option<String>)> = waiting()
+        .columns([deliveries::Column::Id, deliveries::Column::VehicleId])
+        .limit(1)
+        .into_tuple()
+        .one(&txn)
+        .await?;
+    let Some((oldest, vehicle)) = oldest else {
+        txn.commit().await?;
+        return Ok(Processed::default());
+    };
+    let mut batch = waiting().columns([
+        deliveries::Column::Id,
+        deliveries::Column::ReceivedAt,
+        deliveries::Column::RawBody,
+    ]);
+    batch = match vehicle {
+        Some(vehicle) => batch
+            .filter(deliveries::Column::VehicleId.eq(vehicle))
+            .limit(limit),
+        None => batch.filter(deliveries::Column::Id.eq(oldest)),
+    };
+    let waiting: Vec<Waiting> = batch
+        .into_tuple::<(i64, i64, Vec<u8>)>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|(id, received_at, raw_body)| Waiting {
+            id,
+            received_at,
+            raw_body,
+        })
+        .collect();
+    let ids: Vec<i64> = waiting.iter().map(|w| w.id).collect();
+    let failed = |error| Failed {
+        error,
+        ids: ids.clone(),
+    };
+    let mut processed = apply(&txn, waiting, engine, now).await.map_err(failed)?;
+    txn.commit().await.map_err(failed)?;
+    processed.ids.clone_from(&ids);
+    Ok(processed)
+}
+
+/// Processes waiting deliveries until none wait (bulk loads, tests); returns how many.
+/// Not for use beside a running processor on SQLite, which would contend for the lock.
+pub async fn drain(
+    db: &DatabaseConnection,
+    engine: &EngineConfig,
+    limit: u64,
+    now: EpochMs,
+) -> Result<usize, Failed> {
+    let mut total = 0;
+    loop {
+        let done = process_waiting(db, engine, limit, now).await?;
+        if done.deliveries == 0 {
+            return Ok(total);
+        }
+        total += done.deliveries;
+    }
+}
+
+/// Applies waiting deliveries inside the caller's transaction.
+async fn apply(
+    txn: &impl ConnectionTrait,
+    waiting: Vec<Waiting>,
+    engine: &EngineConfig,
+    now: EpochMs,
+) -> Result<Processed, DbErr> {
+    let mut work: BTreeMap<String, VehicleWork> = BTreeMap::new();
+    let mut logs = Vec::with_capacity(waiting.len());
+    let mut failed: Vec<(i64, String)> = Vec::new();
+    let mut done: Vec<i64> = Vec::with_capacity(waiting.len());
+    for delivery in waiting {
+        let received_at = EpochMs::new(delivery.received_at).unwrap_or(now);
+        let (record, effect) = match super::plan_body(&delivery.raw_body, received_at) {
+            Ok(planned) => planned,
+            Err(err) => {
+                // It was planned once already, when it arrived; only a change of the
+                // parser can make it fail now. Kept, marked, and logged.
+                failed.push((delivery.id, format!("could not be processed: {err}")));
+                continue;
+            }
+        };
+        let mut log = log_row(&record, Outcome::Stored);
+        log.delivery_row_id = Set(Some(delivery.id));
+        logs.push(log);
+        done.push(delivery.id);
+        let reported_at = record
+            .delivered_at
+            .map_or(delivery.received_at, EpochMs::as_millis);
+        match effect {
+            Effect::Nothing(_) => {}
+            Effect::State {
+                vehicle,
+                readings,
+                first_delivery,
+            } => {
+                let entry = work.entry(vehicle.id.to_string()).or_default();
+                entry.learn(vehicle, delivery.received_at);
+                entry.delivery_ids.push(delivery.id);
+                entry.states.push((delivery.id, readings, first_delivery));
+            }
+            Effect::Errors { vehicle, errors } => {
+                let entry = work.entry(vehicle.id.to_string()).or_default();
+                entry.learn(vehicle, delivery.received_at);
+                entry.delivery_ids.push(delivery.id);
+                entry.errors.push((delivery.id, errors, reported_at));
+            }
+        }
+    }
+    let vehicles = work.len();
+    // In id order: every batch locks vehicles in the same order.
+    for (vehicle_id, work) in work {
+        let Some(facts) = &work.facts else { continue };
+        // The upsert locks the vehicle's row until commit: batches touching one vehicle
+        // derive its sessions one after the other, in any number of processes.
+        upsert_vehicle(txn, facts, work.first_at, work.last_at).await?;
+        let stored = store_readings(txn, &facts.id, &work.states).await?;
+        count_errors(txn, &facts.id, &stored, work.last_at).await?;
+        for (delivery_row_id, errors, reported_at) in work.errors {
+            store_errors(txn, delivery_row_id, &facts.id, errors, reported_at).await?;
+        }
+        let touched = sessions::touched(txn, &vehicle_id, &work.delivery_ids, &stored).await?;
+        sessions::update_vehicle(txn, &vehicle_id, touched, engine, now).await?;
+    }
+    for (id, error) in &failed {
+        tracing::error!(delivery_row_id = id, error = %error, "a stored delivery could not be processed; its raw body is kept");
+        deliveries::Entity::update_many()
+            .col_expr(
+                deliveries::Column::ProcessedAt,
+                Expr::value(now.as_millis()),
+            )
+            .col_expr(deliveries::Column::ProcessError, Expr::value(error.clone()))
+            .filter(deliveries::Column::Id.eq(*id))
+            .exec(txn)
+            .await?;
+        logs.push(webhook_log::ActiveModel {
+            received_at: Set(now.as_millis()),
+            outcome: Set(Outcome::DeadLetter.as_str().to_owned()),
+            delivery_row_id: Set(Some(*id)),
+            detail: Set(Some(error.clone())),
+            ..Default::default()
+        });
+    }
+    for chunk in done.chunks(ID_CHUNK) {
+        deliveries::Entity::update_many()
+            .col_expr(
+                deliveries::Column::ProcessedAt,
+                Expr::value(now.as_millis()),
+            )
+            .filter(deliveries::Column::Id.is_in(chunk.iter().copied()))
+            .exec(txn)
+            .await?;
+    }
+    // The log rows go last, just before the commit: their ids are then handed out as
+    // late as possible, so live updates (which follow ids) do not pass them by.
+    for chunk in logs.chunks(LOG_CHUNK) {
+        webhook_log::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(Processed {
+        deliveries: done.len() + failed.len(),
+        vehicles,
+        failed: failed.len(),
+        ids: Vec::new(),
+    })
+}
+
+/// Marks one waiting delivery as failed, its error kept; the raw body stays.
+pub async fn mark_failed(
+    db: &DatabaseConnection,
+    delivery_row_id: i64,
+    error: &str,
+    now: EpochMs,
+) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    let updated = deliveries::Entity::update_many()
+        .col_expr(
+            deliveries::Column::ProcessedAt,
+            Expr::value(now.as_millis()),
+        )
+        .col_expr(
+            deliveries::Column::ProcessError,
+            Expr::value(error.to_owned()),
+        )
+        .filter(deliveries::Column::Id.eq(delivery_row_id))
+        .filter(deliveries::Column::ProcessedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected > 0 {
+        insert_log(
+            &txn,
+            webhook_log::ActiveModel {
+                received_at: Set(now.as_millis()),
+                outcome: Set(Outcome::DeadLetter.as_str().to_owned()),
+                delivery_row_id: Set(Some(delivery_row_id)),
+                detail: Set(Some(format!("could not be processed: {error}"))),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    txn.commit().await
+}
+
+/// The oldest waiting delivery, if any.
+pub async fn oldest_waiting(db: &impl ConnectionTrait) -> Result<Option<i64>, DbErr> {
+    use sea_orm::QueryOrder;
+    deliveries::Entity::find()
+        .select_only()
+        .column(deliveries::Column::Id)
+        .filter(deliveries::Column::ProcessedAt.is_null())
+        .order_by_asc(deliveries::Column::Id)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await
+}
+
+/// The processor's queue, for `/readyz` and `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    pub waiting: u64,
+    /// When the oldest waiting delivery was received.
+    pub oldest_received_at: Option<i64>,
+    /// Deliveries that could not be processed.
+    pub failed: u64,
+}
+
+pub async fn backlog(db: &impl ConnectionTrait) -> Result<Backlog, DbErr> {
+    use sea_orm::PaginatorTrait;
+    let oldest = match oldest_waiting(db).await? {
+        Some(id) => {
+            deliveries::Entity::find_by_id(id)
+                .select_only()
+                .column(deliveries::Column::ReceivedAt)
+                .into_tuple::<i64>()
+                .one(db)
+                .await?
+        }
+        None => None,
+    };
+    let failed = deliveries::Entity::find()
+        .filter(deliveries::Column::ProcessError.is_not_null())
+        .count(db)
+        .await?;
+    Ok(Backlog {
+        waiting: count_waiting(db).await?,
+        oldest_received_at: oldest,
+        failed,
+    })
+}
+
+/// How many deliveries wait to be processed.
+pub async fn count_waiting(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    deliveries::Entity::find()
+        .filter(deliveries::Column::ProcessedAt.is_null())
+        .count(db)
+        .await
+}
+
+/// Ids per `IN (…)` list.
+const ID_CHUNK: usize = 500;
+/// Log rows per INSERT (8 columns each).
+const LOG_CHUNK: usize = 500;
+/// Readings per INSERT (17 columns each; SQLite allows 32 766 parameters).
+const READING_CHUNK: usize = 1000;
 
 async fn insert_log(
     db: &impl ConnectionTrait,
@@ -252,7 +690,8 @@ pub async fn log_unstored(
 async fn upsert_vehicle(
     db: &impl ConnectionTrait,
     vehicle: &VehicleFacts,
-    received_at: i64,
+    first_at: i64,
+    last_at: i64,
 ) -> Result<(), DbErr> {
     use vehicles::Column as C;
     let row = vehicles::ActiveModel {
@@ -260,8 +699,8 @@ async fn upsert_vehicle(
         make: Set(vehicle.make.clone()),
         model: Set(vehicle.model.clone()),
         year: Set(vehicle.year),
-        first_seen_at: Set(received_at),
-        last_delivery_at: Set(received_at),
+        first_seen_at: Set(first_at),
+        last_delivery_at: Set(last_at),
     };
     // A delivery that leaves make/model/year out keeps what we knew; the newest
     // delivery time wins even when commits finish out of order.
@@ -342,47 +781,54 @@ fn columns(reading: &Reading) -> Columns {
     }
 }
 
+/// Stores the readings of a vehicle's deliveries (delivery row id, readings,
+/// FIRST_DELIVERY) and moves its latest state forward; returns the stored rows.
 async fn store_readings(
     db: &impl ConnectionTrait,
-    delivery_row_id: i64,
     vehicle_id: &VehicleId,
-    readings: &[Reading],
-    first_delivery: bool,
+    deliveries: &[(i64, Vec<Reading>, bool)],
 ) -> Result<Vec<signal_readings::Model>, DbErr> {
-    if readings.is_empty() {
-        return Ok(Vec::new());
+    let rows: Vec<signal_readings::ActiveModel> = deliveries
+        .iter()
+        .flat_map(|(delivery_row_id, readings, first_delivery)| {
+            readings.iter().map(move |r| {
+                let c = columns(r);
+                signal_readings::ActiveModel {
+                    delivery_row_id: Set(*delivery_row_id),
+                    vehicle_id: Set(vehicle_id.to_string()),
+                    code: Set(r.code.to_string()),
+                    name: Set(r.name.clone()),
+                    group_name: Set(r.group.clone()),
+                    oem_updated_at: Set(r.oem_updated_at.map(EpochMs::as_millis)),
+                    retrieved_at: Set(r.retrieved_at.map(EpochMs::as_millis)),
+                    status: Set(c.status.to_owned()),
+                    value_num: Set(c.value_num),
+                    value_bool: Set(c.value_bool),
+                    value_text: Set(c.value_text),
+                    unit: Set(c.unit),
+                    raw_unit: Set(c.raw_unit),
+                    error_type: Set(c.error_type),
+                    error_code: Set(c.error_code),
+                    body: Set(r.body.clone()),
+                    first_delivery: Set(*first_delivery),
+                    ..Default::default()
+                }
+            })
+        })
+        .collect();
+    let mut stored = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(READING_CHUNK) {
+        stored.extend(
+            signal_readings::Entity::insert_many(chunk.to_vec())
+                .exec_with_returning(db)
+                .await?,
+        );
     }
-    let rows = readings.iter().map(|r| {
-        let c = columns(r);
-        signal_readings::ActiveModel {
-            delivery_row_id: Set(delivery_row_id),
-            vehicle_id: Set(vehicle_id.to_string()),
-            code: Set(r.code.to_string()),
-            name: Set(r.name.clone()),
-            group_name: Set(r.group.clone()),
-            oem_updated_at: Set(r.oem_updated_at.map(EpochMs::as_millis)),
-            retrieved_at: Set(r.retrieved_at.map(EpochMs::as_millis)),
-            status: Set(c.status.to_owned()),
-            value_num: Set(c.value_num),
-            value_bool: Set(c.value_bool),
-            value_text: Set(c.value_text),
-            unit: Set(c.unit),
-            raw_unit: Set(c.raw_unit),
-            error_type: Set(c.error_type),
-            error_code: Set(c.error_code),
-            body: Set(r.body.clone()),
-            first_delivery: Set(first_delivery),
-            ..Default::default()
-        }
-    });
-    let stored = signal_readings::Entity::insert_many(rows)
-        .exec_with_returning(db)
-        .await?;
     update_latest(db, &stored).await?;
     Ok(stored)
 }
 
-/// Adds a delivery's errored readings to the per-signal error counts.
+/// Adds newly stored errored readings to the per-signal error counts.
 async fn count_errors(
     db: &impl ConnectionTrait,
     vehicle_id: &VehicleId,

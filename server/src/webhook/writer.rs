@@ -1,3 +1,5 @@
+//! How accepted deliveries reach the database, and the processor that applies them.
+//!
 //! Group commit for SQLite: one writer task stores deliveries that arrive together in one
 //! transaction, with one fsync, and answers each request only after that commit.
 //!
@@ -9,13 +11,19 @@
 //! every delivery of the batch is answered 503: nothing is acknowledged that is not on
 //! disk.
 //!
-//! PostgreSQL keeps one transaction per request: several processes share the database,
-//! and a batch there would hold many vehicles' locks at once.
+//! PostgreSQL keeps one transaction per request: several processes share the database.
+//!
+//! After each commit the processor (see `processor`) is woken to apply what waits. On
+//! SQLite the writer and the processor take turns through one gate, so neither waits on
+//! SQLite's busy timeout.
 
+use super::processor::{self, Gate};
 use super::store::{self, DeliveryRecord, Effect, Stored};
+use crate::live::LiveFeed;
 use app::domain::sessions::EngineConfig;
 use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr, TransactionTrait};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, Notify};
 
 /// Deliveries committed together at most.
 pub const MAX_BATCH: usize = 128;
@@ -30,7 +38,14 @@ struct Job {
 
 /// How deliveries reach the database.
 #[derive(Debug, Clone)]
-pub enum Ingestor {
+pub struct Ingestor {
+    mode: Mode,
+    /// Wakes the processor.
+    wake: Arc<Notify>,
+}
+
+#[derive(Debug, Clone)]
+enum Mode {
     /// One transaction per request (PostgreSQL).
     Direct,
     /// Through the group-commit writer (SQLite).
@@ -40,6 +55,13 @@ pub enum Ingestor {
 /// A queued delivery (opaque outside this module).
 pub struct JobHandle(Job);
 
+/// Deliveries queued for the writer and not yet taken into a batch.
+pub fn queued(writer: &mpsc::WeakSender<JobHandle>) -> usize {
+    writer
+        .upgrade()
+        .map_or(0, |queue| queue.max_capacity() - queue.capacity())
+}
+
 impl std::fmt::Debug for JobHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("JobHandle")
@@ -47,29 +69,61 @@ impl std::fmt::Debug for JobHandle {
 }
 
 impl Ingestor {
-    /// The writer suited to the database; for SQLite this starts the writer task.
-    pub fn start(db: &DatabaseConnection, engine: EngineConfig) -> Self {
-        match db.get_database_backend() {
+    /// The writer suited to the database (for SQLite this starts the writer task), and
+    /// the processor task.
+    pub fn start(
+        db: &DatabaseConnection,
+        processor_db: DatabaseConnection,
+        engine: EngineConfig,
+        live: Arc<LiveFeed>,
+    ) -> Self {
+        let wake = Arc::new(Notify::new());
+        let (mode, turns) = match db.get_database_backend() {
             DatabaseBackend::Sqlite => {
+                let gate = Gate::exclusive();
                 let (tx, rx) = mpsc::channel(QUEUE);
-                tokio::spawn(run(db.clone(), engine, rx));
-                Ingestor::Batched(tx)
+                tokio::spawn(run(db.clone(), gate.clone(), wake.clone(), rx));
+                let turns = processor::Turns {
+                    gate,
+                    writer: Some(tx.downgrade()),
+                };
+                (Mode::Batched(tx), turns)
             }
-            _ => Ingestor::Direct,
-        }
+            _ => (
+                Mode::Direct,
+                processor::Turns {
+                    gate: Gate::open(),
+                    writer: None,
+                },
+            ),
+        };
+        tokio::spawn(processor::run(
+            processor_db,
+            engine,
+            turns,
+            wake.clone(),
+            live,
+        ));
+        Ingestor { mode, wake }
     }
 
-    /// Stores a delivery; returns once it is committed (or failed).
+    /// Stores a delivery; returns once it is committed (or failed). Its vehicle data is
+    /// applied soon after, by the processor.
     pub async fn ingest(
         &self,
         db: &DatabaseConnection,
         record: DeliveryRecord,
         effect: Effect,
-        engine: &EngineConfig,
     ) -> Result<Stored, DbErr> {
-        match self {
-            Ingestor::Direct => store::ingest(db, record, effect, engine).await,
-            Ingestor::Batched(queue) => {
+        match &self.mode {
+            Mode::Direct => {
+                let stored = store::accept(db, record, &effect).await?;
+                if matches!(stored, Stored::New { waiting: true, .. }) {
+                    self.wake.notify_one();
+                }
+                Ok(stored)
+            }
+            Mode::Batched(queue) => {
                 let (reply, answer) = oneshot::channel();
                 queue
                     .send(JobHandle(Job {
@@ -89,7 +143,12 @@ fn stopped() -> DbErr {
     DbErr::Custom("the database writer has stopped".to_owned())
 }
 
-async fn run(db: DatabaseConnection, engine: EngineConfig, mut queue: mpsc::Receiver<JobHandle>) {
+async fn run(
+    db: DatabaseConnection,
+    gate: Gate,
+    wake: Arc<Notify>,
+    mut queue: mpsc::Receiver<JobHandle>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(JobHandle(first)) = queue.recv().await {
         batch.push(first);
@@ -100,12 +159,19 @@ async fn run(db: DatabaseConnection, engine: EngineConfig, mut queue: mpsc::Rece
                 Err(_) => break,
             }
         }
-        commit(&db, &engine, &mut batch).await;
+        let waiting = {
+            let _turn = gate.enter().await;
+            commit(&db, &mut batch).await
+        };
+        if waiting {
+            wake.notify_one();
+        }
     }
 }
 
-/// Stores and commits one batch, then answers every request in it.
-async fn commit(db: &DatabaseConnection, engine: &EngineConfig, batch: &mut Vec<Job>) {
+/// Stores and commits one batch, then answers every request in it. Returns whether a
+/// committed delivery waits for the processor.
+async fn commit(db: &DatabaseConnection, batch: &mut Vec<Job>) -> bool {
     let txn = match db.begin().await {
         Ok(txn) => txn,
         Err(err) => {
@@ -113,30 +179,54 @@ async fn commit(db: &DatabaseConnection, engine: &EngineConfig, batch: &mut Vec<
             for job in batch.drain(..) {
                 let _ = job.reply.send(Err(DbErr::Custom(why.clone())));
             }
-            return;
+            return false;
         }
     };
-    let mut answers = Vec::with_capacity(batch.len());
-    for job in batch.drain(..) {
-        let result = match txn.begin().await {
-            Ok(savepoint) => {
-                match store::ingest_in(&savepoint, job.record, job.effect, engine).await {
-                    Ok(stored) => savepoint.commit().await.map(|()| stored),
-                    Err(err) => {
-                        let _ = savepoint.rollback().await;
-                        Err(err)
-                    }
+    // The common case in one statement; the rest, or all if that fails, one by one.
+    let fast = match txn.begin().await {
+        Ok(savepoint) => {
+            let items: Vec<_> = batch.iter().map(|j| (&j.record, &j.effect)).collect();
+            match store::accept_many(&savepoint, &items).await {
+                Ok(stored) => match savepoint.commit().await {
+                    Ok(()) => stored,
+                    Err(_) => vec![None; batch.len()],
+                },
+                Err(err) => {
+                    tracing::warn!(error = %err, "storing a batch in one statement failed; storing its deliveries one by one");
+                    let _ = savepoint.rollback().await;
+                    vec![None; batch.len()]
                 }
             }
+        }
+        Err(_) => vec![None; batch.len()],
+    };
+    let mut answers = Vec::with_capacity(batch.len());
+    for (job, fast) in batch.drain(..).zip(fast) {
+        if let Some(stored) = fast {
+            answers.push((job.reply, Ok(stored)));
+            continue;
+        }
+        let result = match txn.begin().await {
+            Ok(savepoint) => match store::accept_in(&savepoint, job.record, &job.effect).await {
+                Ok(stored) => savepoint.commit().await.map(|()| stored),
+                Err(err) => {
+                    let _ = savepoint.rollback().await;
+                    Err(err)
+                }
+            },
             Err(err) => Err(err),
         };
         answers.push((job.reply, result));
     }
     match txn.commit().await {
         Ok(()) => {
+            let waiting = answers
+                .iter()
+                .any(|(_, r)| matches!(r, Ok(Stored::New { waiting: true, .. })));
             for (reply, result) in answers {
                 let _ = reply.send(result);
             }
+            waiting
         }
         Err(err) => {
             let why = err.to_string();
@@ -144,6 +234,7 @@ async fn commit(db: &DatabaseConnection, engine: &EngineConfig, batch: &mut Vec<
             for (reply, _) in answers {
                 let _ = reply.send(Err(DbErr::Custom(why.clone())));
             }
+            false
         }
     }
 }

@@ -311,7 +311,30 @@ impl TestApp {
         if let Some(sig) = signature {
             request = request.header("SC-Signature", sig);
         }
-        request.send().await.expect("request")
+        let response = request.send().await.expect("request");
+        if response.status().is_success() {
+            self.settle().await;
+        }
+        response
+    }
+
+    /// Waits until the processor has applied every accepted delivery (the webhook
+    /// answers once a delivery is stored raw; readings and sessions follow).
+    pub async fn settle(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let waiting = server::webhook::store::count_waiting(&self.db)
+                .await
+                .expect("counting waiting deliveries");
+            if waiting == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{waiting} deliveries still wait for the processor after 30 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
     }
 
     /// Posts a body signed correctly.

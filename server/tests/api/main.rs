@@ -14,6 +14,7 @@ mod json_api;
 mod openapi;
 mod operations;
 mod pages;
+mod processing;
 mod sessions;
 mod signatures;
 mod simulate;

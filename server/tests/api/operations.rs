@@ -125,6 +125,9 @@ async fn metrics_need_the_token_on_the_main_address(backend: Backend) {
         "chargelog_sessions_charging 1",
         "chargelog_db_pool_connections{state=\"in_use\"}",
         "chargelog_db_pool_max_connections",
+        "chargelog_deliveries_waiting 0",
+        "chargelog_deliveries_waiting_oldest_seconds 0",
+        "chargelog_deliveries_failed 0",
     ] {
         assert!(text.contains(line), "{line} in:\n{text}");
     }

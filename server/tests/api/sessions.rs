@@ -8,7 +8,7 @@ use app::server::entities::sessions;
 
 crate::on_both_backends!(
     the_fixture_scenario_gives_the_documented_sessions,
-    every_acknowledged_delivery_already_has_its_sessions,
+    sessions_follow_each_delivery_once_processed,
     concurrent_deliveries_for_one_vehicle_give_the_same_sessions,
     test_mode_and_vehicle_errors_never_touch_sessions,
     rederive_rebuilds_the_same_sessions_and_is_idempotent,
@@ -52,7 +52,7 @@ async fn the_fixture_scenario_gives_the_documented_sessions(backend: Backend) {
     assert_eq!(b[0].soc_start, Some(47.0));
 }
 
-async fn every_acknowledged_delivery_already_has_its_sessions(backend: Backend) {
+async fn sessions_follow_each_delivery_once_processed(backend: Backend) {
     let app = app(backend).await;
     app.deliver("02_first_delivery.json").await;
     assert!(

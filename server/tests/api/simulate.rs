@@ -34,6 +34,7 @@ async fn run(app: &TestApp, seed: u64, noise: Noise) {
         .await
         .unwrap();
     assert!(report.failed.is_empty(), "{:?}", report.failed.first());
+    app.settle().await;
     eprintln!(
         "seed {seed}: {} deliveries in {:.1} s ({:.0}/s)",
         report.sent,

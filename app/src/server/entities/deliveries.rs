@@ -26,6 +26,10 @@ pub struct Model {
     pub outcome: String,
     pub signal_count: i32,
     pub raw_body: Vec<u8>,
+    /// When its readings, errors and sessions were committed; NULL while it waits.
+    pub processed_at: Option<i64>,
+    /// Why it could not be processed (the raw body is kept).
+    pub process_error: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

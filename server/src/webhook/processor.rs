@@ -1,0 +1,178 @@
+//! The processor: applies waiting deliveries (readings, latest state, errors, sessions)
+//! after the webhook has answered for them.
+//!
+//! One task per server process. It wakes when the webhook commits a delivery that
+//! waits, and on its own every second (deliveries accepted by another process, or left
+//! by a crash). Each turn takes the vehicle of the oldest waiting delivery and applies up
+//! to [`BATCH`] of that vehicle's waiting deliveries in one transaction
+//! (`store::process_waiting`), deriving its sessions once for all of them: under load a
+//! vehicle's deliveries pile up, and the work per delivery shrinks.
+//!
+//! On SQLite the processor yields to the webhook's writer: it takes its turn when the
+//! writer has nothing queued, or after waiting [`MAX_DEFER`], so acknowledging deliveries
+//! (what Smartcar waits for, and retries only three times) comes first under load.
+//!
+//! A batch that fails is retried one delivery at a time. A delivery that fails alone
+//! three times while the database answers is marked failed (its raw body is kept, its
+//! error recorded, and a dead-letter log row written), so one bad delivery cannot stop
+//! the queue. If the database does not answer, the processor waits and tries again.
+
+use super::store::{self, Failed};
+use super::writer::JobHandle;
+use crate::live::LiveFeed;
+use app::domain::sessions::EngineConfig;
+use sea_orm::DatabaseConnection;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Mutex, Notify, OwnedMutexGuard};
+
+/// Deliveries of one vehicle applied in one transaction at most.
+pub const BATCH: u64 = 128;
+/// How often the queue is looked at when nothing woke the processor.
+const POLL: Duration = Duration::from_secs(1);
+/// Failures of one delivery on its own before it is marked failed.
+const ATTEMPTS: u32 = 3;
+/// The longest the processor yields to a busy writer before it takes a turn anyway.
+const MAX_DEFER: Duration = Duration::from_millis(100);
+/// The longest wait between attempts while the database fails.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Turns at writing, where the database has one writer (SQLite): the webhook's writer
+/// and the processor take it in order of arrival instead of polling for SQLite's lock.
+#[derive(Debug, Clone)]
+pub struct Gate(Option<Arc<Mutex<()>>>);
+
+impl Gate {
+    pub fn exclusive() -> Self {
+        Gate(Some(Arc::new(Mutex::new(()))))
+    }
+
+    /// No turns: the database takes concurrent writers (PostgreSQL).
+    pub fn open() -> Self {
+        Gate(None)
+    }
+
+    pub async fn enter(&self) -> Option<OwnedMutexGuard<()>> {
+        match &self.0 {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        }
+    }
+}
+
+/// How the processor shares the database with the webhook's writer.
+#[derive(Debug, Clone)]
+pub struct Turns {
+    pub gate: Gate,
+    /// The writer's queue (SQLite): while deliveries wait in it, the processor waits (up
+    /// to [`MAX_DEFER`]), so acknowledging comes first under load.
+    pub writer: Option<mpsc::WeakSender<JobHandle>>,
+}
+
+impl Turns {
+    /// Waits until the writer is idle or the processor has waited long enough, then
+    /// takes the gate.
+    async fn take(&self) -> Option<OwnedMutexGuard<()>> {
+        let Some(writer) = &self.writer else {
+            return self.gate.enter().await;
+        };
+        let since = Instant::now();
+        let mut idle = 0;
+        // Idle means nothing queued at two looks a millisecond apart: between two
+        // batches of a busy writer the queue is empty only for a moment.
+        while idle < 2 && since.elapsed() < MAX_DEFER {
+            if super::writer::queued(writer) == 0 {
+                idle += 1;
+                if idle == 2 {
+                    break;
+                }
+            } else {
+                idle = 0;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        self.gate.enter().await
+    }
+}
+
+pub async fn run(
+    db: DatabaseConnection,
+    engine: EngineConfig,
+    turns: Turns,
+    wake: Arc<Notify>,
+    live: Arc<LiveFeed>,
+) {
+    let gate = &turns.gate;
+    let mut limit = BATCH;
+    let mut failures: HashMap<i64, u32> = HashMap::new();
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let result = {
+            let _turn = turns.take().await;
+            store::process_waiting(&db, &engine, limit, super::now()).await
+        };
+        match result {
+            Ok(done) if done.deliveries == 0 => {
+                limit = BATCH;
+                tokio::select! {
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep(POLL) => {}
+                }
+            }
+            Ok(done) => {
+                live.nudge();
+                for id in done.ids() {
+                    failures.remove(&id);
+                }
+                limit = BATCH;
+                backoff = Duration::from_millis(100);
+                tracing::debug!(
+                    deliveries = done.deliveries,
+                    vehicles = done.vehicles,
+                    "processed waiting deliveries"
+                );
+            }
+            Err(Failed { error, ids }) if ids.len() > 1 => {
+                tracing::warn!(%error, deliveries = ids.len(), "a batch of waiting deliveries failed; retrying them one at a time");
+                limit = 1;
+            }
+            Err(Failed { error, ids }) => {
+                let alone = ids.first().copied();
+                let attempts = alone.map_or(0, |id| {
+                    let n = failures.entry(id).or_default();
+                    *n += 1;
+                    *n
+                });
+                match alone {
+                    Some(id) if attempts >= ATTEMPTS && database_answers(&db).await => {
+                        let why = error.to_string();
+                        tracing::error!(delivery_row_id = id, error = %why, "a stored delivery fails to process; marked failed, its raw body kept");
+                        let marked = {
+                            let _turn = gate.enter().await;
+                            store::mark_failed(&db, id, &why, super::now()).await
+                        };
+                        match marked {
+                            Ok(()) => {
+                                failures.remove(&id);
+                                live.nudge();
+                            }
+                            Err(err) => {
+                                tracing::warn!(error = %err, "could not mark a delivery failed")
+                            }
+                        }
+                    }
+                    _ => {
+                        tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "could not process waiting deliveries; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn database_answers(db: &DatabaseConnection) -> bool {
+    db.ping().await.is_ok()
+}
