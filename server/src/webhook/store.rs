@@ -517,22 +517,7 @@ async fn apply(
     }
     for (id, error) in &failed {
         tracing::error!(delivery_row_id = id, error = %error, "a stored delivery could not be processed; its raw body is kept");
-        deliveries::Entity::update_many()
-            .col_expr(
-                deliveries::Column::ProcessedAt,
-                Expr::value(now.as_millis()),
-            )
-            .col_expr(deliveries::Column::ProcessError, Expr::value(error.clone()))
-            .filter(deliveries::Column::Id.eq(*id))
-            .exec(txn)
-            .await?;
-        logs.push(webhook_log::ActiveModel {
-            received_at: Set(now.as_millis()),
-            outcome: Set(Outcome::DeadLetter.as_str().to_owned()),
-            delivery_row_id: Set(Some(*id)),
-            detail: Set(Some(error.clone())),
-            ..Default::default()
-        });
+        record_failure(txn, *id, error, now).await?;
     }
     for chunk in done.chunks(ID_CHUNK) {
         deliveries::Entity::update_many()
@@ -567,6 +552,23 @@ pub async fn mark_failed(
     now: EpochMs,
 ) -> Result<(), DbErr> {
     let txn = db.begin().await?;
+    record_failure(
+        &txn,
+        delivery_row_id,
+        &format!("could not be processed: {error}"),
+        now,
+    )
+    .await?;
+    txn.commit().await
+}
+
+/// Marks a waiting delivery processed with its error, and logs it as a dead letter.
+async fn record_failure(
+    txn: &impl ConnectionTrait,
+    delivery_row_id: i64,
+    error: &str,
+    now: EpochMs,
+) -> Result<(), DbErr> {
     let updated = deliveries::Entity::update_many()
         .col_expr(
             deliveries::Column::ProcessedAt,
@@ -578,22 +580,22 @@ pub async fn mark_failed(
         )
         .filter(deliveries::Column::Id.eq(delivery_row_id))
         .filter(deliveries::Column::ProcessedAt.is_null())
-        .exec(&txn)
+        .exec(txn)
         .await?;
     if updated.rows_affected > 0 {
         insert_log(
-            &txn,
+            txn,
             webhook_log::ActiveModel {
                 received_at: Set(now.as_millis()),
                 outcome: Set(Outcome::DeadLetter.as_str().to_owned()),
                 delivery_row_id: Set(Some(delivery_row_id)),
-                detail: Set(Some(format!("could not be processed: {error}"))),
+                detail: Set(Some(error.to_owned())),
                 ..Default::default()
             },
         )
         .await?;
     }
-    txn.commit().await
+    Ok(())
 }
 
 /// The oldest waiting delivery, if any.
