@@ -429,7 +429,7 @@ pub async fn process_waiting(
     };
     let mut processed = apply(&txn, waiting, engine, now).await.map_err(failed)?;
     txn.commit().await.map_err(failed)?;
-    processed.ids.clone_from(&ids);
+    processed.ids = ids;
     Ok(processed)
 }
 
@@ -598,20 +598,6 @@ async fn record_failure(
     Ok(())
 }
 
-/// The oldest waiting delivery, if any.
-pub async fn oldest_waiting(db: &impl ConnectionTrait) -> Result<Option<i64>, DbErr> {
-    use sea_orm::QueryOrder;
-    deliveries::Entity::find()
-        .select_only()
-        .column(deliveries::Column::Id)
-        .filter(deliveries::Column::ProcessedAt.is_null())
-        .order_by_asc(deliveries::Column::Id)
-        .limit(1)
-        .into_tuple::<i64>()
-        .one(db)
-        .await
-}
-
 /// The processor's queue, for `/readyz` and `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backlog {
@@ -624,17 +610,16 @@ pub struct Backlog {
 
 pub async fn backlog(db: &impl ConnectionTrait) -> Result<Backlog, DbErr> {
     use sea_orm::PaginatorTrait;
-    let oldest = match oldest_waiting(db).await? {
-        Some(id) => {
-            deliveries::Entity::find_by_id(id)
-                .select_only()
-                .column(deliveries::Column::ReceivedAt)
-                .into_tuple::<i64>()
-                .one(db)
-                .await?
-        }
-        None => None,
-    };
+    use sea_orm::QueryOrder;
+    let oldest = deliveries::Entity::find()
+        .select_only()
+        .column(deliveries::Column::ReceivedAt)
+        .filter(deliveries::Column::ProcessedAt.is_null())
+        .order_by_asc(deliveries::Column::Id)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
     let failed = deliveries::Entity::find()
         .filter(deliveries::Column::ProcessError.is_not_null())
         .count(db)
