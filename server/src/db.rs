@@ -24,6 +24,8 @@ pub enum DbSetupError {
     Sqlite(#[source] sqlx::Error),
     #[error("could not connect to the database")]
     Connect(#[source] DbErr),
+    #[error("could not open the SQLite database for the webhook's writer")]
+    Appender(#[source] rusqlite::Error),
     #[error("a database migration failed")]
     Migrate(#[source] DbErr),
 }
@@ -103,6 +105,19 @@ pub async fn connect_processor(
                 .map_err(DbSetupError::Sqlite)?;
             Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
         }
+    }
+}
+
+/// The webhook's own connection for appending deliveries (SQLite; see
+/// `webhook::append`). Opened after the migrations, so the file and its tables exist.
+pub fn open_appender(
+    settings: &DatabaseSettings,
+) -> Result<Option<crate::webhook::append::Appender>, DbSetupError> {
+    match (&settings.backend, &settings.sqlite_path) {
+        (Backend::Sqlite, Some(path)) => crate::webhook::append::Appender::open(path)
+            .map(Some)
+            .map_err(DbSetupError::Appender),
+        _ => Ok(None),
     }
 }
 

@@ -128,6 +128,7 @@ impl Application {
         })?;
         let db_for_setup = db.clone();
         let processor_db = db::connect_processor(&settings.database, &db).await?;
+        let appender = db::open_appender(&settings.database)?;
         let live = LiveFeed::new();
         let state = AppState {
             leptos_options: leptos_options(&settings, addr),
@@ -147,6 +148,7 @@ impl Application {
             demo: settings.demo,
             ingestor: crate::webhook::writer::Ingestor::start(
                 &db_for_setup,
+                appender,
                 processor_db,
                 settings.engine,
                 live,

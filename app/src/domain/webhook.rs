@@ -2,19 +2,20 @@
 //!
 //! Two shapes reach us: the live one (`triggers` and `meta` at the top level) and the
 //! documented one (`vehicleId`, `data.triggers`, `data.meta`, `fetchedAt`, ISO
-//! `deliveryTimestamp`). Every struct keeps the fields it does not know in `extra`, so a
-//! field Smartcar adds tomorrow is carried, not dropped. Enumerations are open: an
+//! `deliveryTimestamp`). Fields a struct does not name are skipped, not refused: a field
+//! Smartcar adds tomorrow does no harm, and it is kept, like everything else, in the
+//! stored raw body. (They are not copied into the structs: `serde(flatten)` buffers every
+//! level of the body a second time, which made parsing the dearest step of a webhook
+//! request.) Enumerations are open: an
 //! unknown value is kept as text. Only what ingest cannot do without (an event id, a
 //! vehicle id, each signal's code) is required, and that is checked by
 //! [`Envelope::parse`] with the JSON path of the problem.
 
 use super::ids::{EventId, IdError, SignalCode, VehicleId};
-use super::time::{lenient_epoch_ms, EpochMs};
+use super::time::{lenient_epoch_ms, lenient_scalar, EpochMs};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
-
-/// Fields a struct does not name, kept as sent.
-pub type Extra = Map<String, Value>;
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 /// `eventType`, an open enumeration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +98,7 @@ fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
 
 /// Lenient text: a string, or a number written as text; anything else is absent.
 fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<Value>::deserialize(d)? {
+    Ok(match lenient_scalar(d)? {
         Some(Value::String(s)) => Some(s),
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
@@ -120,8 +121,6 @@ pub struct Envelope {
     pub triggers: Option<Vec<Trigger>>,
     #[serde(default)]
     pub meta: Option<Meta>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 /// `data`: its content depends on the event type, so every part is optional here.
@@ -140,16 +139,12 @@ pub struct EventData {
     pub triggers: Option<Vec<Trigger>>,
     #[serde(default)]
     pub meta: Option<Meta>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct User {
     #[serde(default, deserialize_with = "lenient_string")]
     pub id: Option<String>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -162,8 +157,6 @@ pub struct Vehicle {
     pub model: Option<String>,
     #[serde(default, deserialize_with = "lenient_i64")]
     pub year: Option<i64>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 /// `meta`, at the top level (live) or inside `data` (one guide).
@@ -188,8 +181,6 @@ pub struct Meta {
     pub mode: Option<String>,
     #[serde(default, deserialize_with = "lenient_i64")]
     pub signal_count: Option<i64>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 /// One entry of `data.signals`.
@@ -209,8 +200,6 @@ pub struct Signal {
     pub status: Option<SignalStatus>,
     #[serde(default)]
     pub meta: Option<SignalMeta>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 impl Signal {
@@ -232,8 +221,6 @@ pub struct SignalStatus {
     pub value: Option<String>,
     #[serde(default)]
     pub error: Option<SignalError>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -244,8 +231,6 @@ pub struct SignalError {
     pub code: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     pub description: Option<String>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -255,8 +240,6 @@ pub struct SignalMeta {
     pub oem_updated_at: Option<EpochMs>,
     #[serde(default, alias = "fetchedAt", deserialize_with = "lenient_epoch_ms")]
     pub retrieved_at: Option<EpochMs>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 /// A trigger, in any of the forms the spec lists (§5.2). The last variant takes any
@@ -281,8 +264,6 @@ pub struct TriggerObject {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     pub group: Option<String>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 /// A reference to a signal: `{code, name, group}` or the dotted `"Group.Name"`.
@@ -297,8 +278,6 @@ pub enum SignalRef {
         name: Option<String>,
         #[serde(default, deserialize_with = "lenient_string")]
         group: Option<String>,
-        #[serde(flatten)]
-        extra: Extra,
     },
     Unknown(Value),
 }
@@ -395,8 +374,6 @@ pub struct VehicleErrorEntry {
     pub resolution: Option<Value>,
     #[serde(default)]
     pub signals: Option<Vec<SignalRef>>,
-    #[serde(flatten)]
-    pub extra: Extra,
 }
 
 impl VehicleErrorEntry {
@@ -445,7 +422,57 @@ pub enum Head {
     Unrecognised,
 }
 
+/// The routing fields of a body, borrowed: `data` and `payload` are only skipped over
+/// (checked to be JSON) unless the body turns out to be a VERIFY.
+#[derive(Deserialize)]
+struct HeadFields<'a> {
+    #[serde(rename = "eventType", default)]
+    event_type: Option<Value>,
+    #[serde(rename = "eventName", default)]
+    event_name: Option<Value>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    payload: Option<&'a RawValue>,
+}
+
 impl Head {
+    /// [`Head::of`] straight from the raw bytes, without building the whole body as a
+    /// JSON tree: what every webhook request does first. Errors as [`parse_json`].
+    pub fn parse(raw: &[u8]) -> Result<Head, PayloadError> {
+        // A struct would also be read from an array; only an object is a body.
+        let object = raw.trim_ascii_start().first() == Some(&b'{');
+        let Some(fields) = object
+            .then(|| serde_json::from_slice::<HeadFields<'_>>(raw).ok())
+            .flatten()
+        else {
+            // Not JSON, not an object, or odd (a key given twice): the general way
+            // gives the exact answer and error.
+            return parse_json(raw).map(|value| Head::of(&value));
+        };
+        let challenge = |part: Option<&RawValue>| {
+            part.and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+                .and_then(|value| value.get("challenge").cloned())
+        };
+        Ok(match (&fields.event_type, &fields.event_name) {
+            (Some(Value::String(t)), _) => match EventType::from_wire(t) {
+                EventType::Verify => Head::Verify {
+                    challenge: challenge(fields.data),
+                },
+                other => Head::Event(other),
+            },
+            (None, Some(Value::String(name))) if name.eq_ignore_ascii_case("verify") => {
+                Head::Verify {
+                    challenge: challenge(fields.payload),
+                }
+            }
+            (None, Some(Value::String(name))) => Head::Legacy {
+                event_name: name.clone(),
+            },
+            _ => Head::Unrecognised,
+        })
+    }
+
     pub fn of(body: &Value) -> Head {
         let Some(obj) = body.as_object() else {
             return Head::Unrecognised;
@@ -483,6 +510,10 @@ pub fn parse_json(raw: &[u8]) -> Result<Value, PayloadError> {
 impl Envelope {
     /// Deserializes the typed envelope, naming the JSON path of any type error.
     pub fn parse(raw: &[u8]) -> Result<Envelope, PayloadError> {
+        // Tracking the path costs on every value; only a body that fails needs it.
+        if let Ok(envelope) = serde_json::from_slice(raw) {
+            return Ok(envelope);
+        }
         let mut de = serde_json::Deserializer::from_slice(raw);
         serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
@@ -705,23 +736,25 @@ mod tests {
     }
 
     #[test]
-    fn unknown_fields_are_kept() {
+    fn unknown_fields_are_skipped_at_every_level() {
         let e = envelope(json!({
             "eventId": "e", "brandNew": {"x": 1},
             "data": {"vehicle": {"id": "v", "powertrainType": "BEV"},
-                     "signals": [{"code": "x-y", "body": {"value": 1}, "futureField": true}]},
-            "meta": {"sequence": 7}
+                     "signals": [{"code": "x-y", "body": {"value": 1}, "futureField": true,
+                                  "status": {"value": "SUCCESS", "new": 1},
+                                  "meta": {"oemUpdatedAt": 5, "also": [1]}}]},
+            "meta": {"sequence": 7, "mode": "LIVE"}
         }));
-        assert_eq!(e.extra.get("brandNew"), Some(&json!({"x": 1})));
+        assert_eq!(e.event_id(), Ok(EventId::parse("e").unwrap()));
+        assert_eq!(e.vehicle_id(), Ok(VehicleId::parse("v").unwrap()));
+        let signal = &e.signals()[0];
+        assert_eq!(signal.code.as_deref(), Some("x-y"));
+        assert_eq!(signal.body, Some(json!({"value": 1})));
         assert_eq!(
-            e.vehicle().unwrap().extra.get("powertrainType"),
-            Some(&json!("BEV"))
+            signal.meta.as_ref().and_then(|m| m.oem_updated_at),
+            EpochMs::new(5).ok()
         );
-        assert_eq!(e.signals()[0].extra.get("futureField"), Some(&json!(true)));
-        assert_eq!(e.meta().unwrap().extra.get("sequence"), Some(&json!(7)));
-        // and they survive a round trip
-        let again: Envelope = serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
-        assert_eq!(again, e);
+        assert_eq!(e.mode(), Some(Mode::Live));
     }
 
     #[test]
@@ -769,6 +802,34 @@ mod tests {
             Head::Event(EventType::Other("VEHICLE_MOVED".into()))
         );
         assert_eq!(Head::of(&json!({"hello": 1})), Head::Unrecognised);
+    }
+
+    #[test]
+    fn head_from_raw_bytes_agrees_with_head_of_the_parsed_body() {
+        let bodies: [&[u8]; 14] = [
+            br#"{"eventType": "VERIFY", "data": {"challenge": "abc"}}"#,
+            br#"{"eventType": "VERIFY", "data": "not an object"}"#,
+            br#"{"eventType": "VERIFY"}"#,
+            br#"{"eventName": "Verify", "payload": {"challenge": 5}}"#,
+            br#"{"eventName": "eventBased", "payload": {"vehicleId": "x"}}"#,
+            br#"{"eventType": "VEHICLE_STATE", "data": {"signals": []}}"#,
+            br#"{"eventType": 7, "eventName": "verify"}"#,
+            br#"{"eventType": null}"#,
+            br#"{"eventType": "A", "eventType": "VERIFY", "data": {"challenge": "x"}}"#,
+            br#"{"hello": 1}"#,
+            b"[1, 2]",
+            b"\"VERIFY\"",
+            b"not json",
+            br#"{"eventType": "VEHICLE_STATE", "data": {"#,
+        ];
+        for body in bodies {
+            assert_eq!(
+                Head::parse(body),
+                parse_json(body).map(|v| Head::of(&v)),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 
     #[test]
@@ -854,6 +915,7 @@ mod fixture_tests {
             let raw = std::fs::read(&path).unwrap();
             let value = parse_json(&raw).unwrap();
             let envelope = Envelope::parse(&raw).unwrap();
+            assert_eq!(Head::parse(&raw).unwrap(), Head::of(&value), "{path:?}");
             match Head::of(&value) {
                 Head::Verify { challenge } => {
                     assert!(Challenge::parse(challenge.as_ref()).is_ok(), "{path:?}");

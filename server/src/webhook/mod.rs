@@ -8,6 +8,7 @@
 //! sessions from the stored body (`processor`). Only a storage failure answers 5xx,
 //! because only then does Smartcar's retry help.
 
+pub mod append;
 pub mod processor;
 pub mod signature;
 pub mod store;
@@ -99,35 +100,33 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response 
     };
     let received_at = now();
     let signature = headers.get(SIGNATURE_HEADER).map(|v| v.as_bytes().to_vec());
-    let json = parse_json(&body);
+    let head = Head::parse(&body);
 
-    if let Ok(value) = &json {
-        if let Head::Verify { challenge } = Head::of(value) {
-            // Smartcar does not document signing VERIFY; if it does sign one, hold it to it.
-            if signature.is_some() {
-                if let Err(err) = verifier.verify(&body, signature.as_deref()) {
-                    return refuse_signature(state, err, verifier.sign(&body), received_at).await;
-                }
+    if let Ok(Head::Verify { challenge }) = &head {
+        // Smartcar does not document signing VERIFY; if it does sign one, hold it to it.
+        if signature.is_some() {
+            if let Err(err) = verifier.verify(&body, signature.as_deref()) {
+                return refuse_signature(state, err, verifier.sign(&body), received_at).await;
             }
-            return match Challenge::parse(challenge.as_ref()) {
-                Ok(challenge) => {
-                    tracing::info!("answered a VERIFY challenge");
-                    log_unstored(state, received_at, Outcome::Verified, None).await;
-                    handled(
-                        Json(json!({ "challenge": verifier.sign(challenge.as_str().as_bytes()) }))
-                            .into_response(),
-                        Outcome::Verified.as_str(),
-                    )
-                }
-                Err(err) => {
-                    tracing::warn!(reason = %err, "refused to sign a VERIFY challenge");
-                    handled(
-                        error_body(StatusCode::BAD_REQUEST, format!("VERIFY refused: {err}")),
-                        "verify_refused",
-                    )
-                }
-            };
         }
+        return match Challenge::parse(challenge.as_ref()) {
+            Ok(challenge) => {
+                tracing::info!("answered a VERIFY challenge");
+                log_unstored(state, received_at, Outcome::Verified, None).await;
+                handled(
+                    Json(json!({ "challenge": verifier.sign(challenge.as_str().as_bytes()) }))
+                        .into_response(),
+                    Outcome::Verified.as_str(),
+                )
+            }
+            Err(err) => {
+                tracing::warn!(reason = %err, "refused to sign a VERIFY challenge");
+                handled(
+                    error_body(StatusCode::BAD_REQUEST, format!("VERIFY refused: {err}")),
+                    "verify_refused",
+                )
+            }
+        };
     }
 
     if let Err(err) = verifier.verify(&body, signature.as_deref()) {
@@ -136,7 +135,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response 
 
     let signature = header_text(headers, SIGNATURE_HEADER);
     let user_agent = header_text(headers, header::USER_AGENT);
-    let planned = json.and_then(|value| plan(&value, &body));
+    let planned = head.and_then(|head| plan(head, &body));
     let (record, effect) = match planned {
         Ok((record, effect)) => (record, effect),
         Err(err) => {
@@ -296,8 +295,7 @@ pub fn plan_body(
     body: &[u8],
     received_at: EpochMs,
 ) -> Result<(DeliveryRecord, Effect), PayloadError> {
-    let value = parse_json(body)?;
-    let (record, effect) = plan(&value, body)?;
+    let (record, effect) = plan(Head::parse(body)?, body)?;
     Ok((
         DeliveryRecord {
             received_at,
@@ -308,7 +306,7 @@ pub fn plan_body(
     ))
 }
 
-fn plan(value: &serde_json::Value, raw: &[u8]) -> Result<(DeliveryRecord, Effect), PayloadError> {
+fn plan(head: Head, raw: &[u8]) -> Result<(DeliveryRecord, Effect), PayloadError> {
     let base = |event_type: String| DeliveryRecord {
         event_id: None,
         delivery_id: None,
@@ -323,13 +321,14 @@ fn plan(value: &serde_json::Value, raw: &[u8]) -> Result<(DeliveryRecord, Effect
         user_agent: None,
         raw_body: Vec::new(),
     };
-    match Head::of(value) {
+    match head {
         Head::Unrecognised => Err(PayloadError::Missing { path: "eventType" }),
         Head::Verify { .. } => Err(PayloadError::Invalid {
             path: "eventType".into(),
             message: "VERIFY is answered before storage".into(),
         }),
         Head::Legacy { event_name } => {
+            let value = parse_json(raw)?;
             let text = |p: &str| value.pointer(p).and_then(|v| v.as_str()).map(str::to_owned);
             let event_id = text("/payload/eventId").and_then(|id| EventId::parse(&id).ok());
             let vehicle_id = text("/payload/vehicleId").and_then(|id| VehicleId::parse(&id).ok());

@@ -9,8 +9,10 @@
 //! vehicle's deliveries pile up, and the work per delivery shrinks.
 //!
 //! On SQLite the processor yields to the webhook's writer: it takes its turn when the
-//! writer has nothing queued, or after waiting [`MAX_DEFER`], so acknowledging deliveries
-//! (what Smartcar waits for, and retries only three times) comes first under load.
+//! writer has nothing queued (or after waiting [`MAX_DEFER`]), and while the writer is
+//! busy its turns are short ([`BUSY_BATCH`] deliveries) and each is followed by a rest as
+//! long as itself, so acknowledging deliveries (what Smartcar waits for, and retries only
+//! three times) keeps most of the machine during a burst. The backlog waits on disk.
 //!
 //! A batch that fails is retried one delivery at a time. A delivery that fails alone
 //! three times while the database answers is marked failed (its raw body is kept, its
@@ -23,12 +25,18 @@ use crate::live::LiveFeed;
 use app::domain::sessions::EngineConfig;
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Mutex, Notify, OwnedMutexGuard};
 
 /// Deliveries of one vehicle applied in one transaction at most.
 pub const BATCH: u64 = 128;
+/// Deliveries applied in one turn taken while the writer is busy: short turns, so that
+/// acknowledging keeps most of the machine during a burst.
+const BUSY_BATCH: u64 = 16;
+/// The writer counts as busy this long after its last batch.
+const BUSY_WINDOW: Duration = Duration::from_millis(20);
 /// How often the queue is looked at when nothing woke the processor.
 const POLL: Duration = Duration::from_secs(1);
 /// Failures of one delivery on its own before it is marked failed.
@@ -65,34 +73,60 @@ impl Gate {
 #[derive(Debug, Clone)]
 pub struct Turns {
     pub gate: Gate,
-    /// The writer's queue (SQLite): while deliveries wait in it, the processor waits (up
-    /// to [`MAX_DEFER`]), so acknowledging comes first under load.
-    pub writer: Option<mpsc::WeakSender<JobHandle>>,
+    /// The writer (SQLite), whose queue and recent batches the processor watches.
+    pub writer: Option<WriterWatch>,
+}
+
+/// What the processor sees of the webhook's writer.
+#[derive(Debug, Clone)]
+pub struct WriterWatch {
+    pub queue: mpsc::WeakSender<JobHandle>,
+    pub activity: Arc<Activity>,
+}
+
+/// When the writer last committed a batch.
+#[derive(Debug)]
+pub struct Activity {
+    base: Instant,
+    /// Microseconds after `base`.
+    last: AtomicU64,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            base: Instant::now(),
+            last: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Activity {
+    pub fn mark(&self) {
+        let now = u64::try_from(self.base.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.last.store(now, Ordering::Relaxed);
+    }
+
+    fn within(&self, window: Duration) -> bool {
+        let last = Duration::from_micros(self.last.load(Ordering::Relaxed));
+        self.base.elapsed().saturating_sub(last) < window
+    }
 }
 
 impl Turns {
-    /// Waits until the writer is idle or the processor has waited long enough, then
-    /// takes the gate.
-    async fn take(&self) -> Option<OwnedMutexGuard<()>> {
+    /// Waits while deliveries queue for the writer (up to [`MAX_DEFER`]), then takes the
+    /// gate. Says whether the writer is busy (a batch within [`BUSY_WINDOW`]): the turn
+    /// is then short, and followed by a rest as long as itself.
+    async fn take(&self) -> (Option<OwnedMutexGuard<()>>, bool) {
         let Some(writer) = &self.writer else {
-            return self.gate.enter().await;
+            return (self.gate.enter().await, false);
         };
         let since = Instant::now();
-        let mut idle = 0;
-        // Idle means nothing queued at two looks a millisecond apart: between two
-        // batches of a busy writer the queue is empty only for a moment.
-        while idle < 2 && since.elapsed() < MAX_DEFER {
-            if super::writer::queued(writer) == 0 {
-                idle += 1;
-                if idle == 2 {
-                    break;
-                }
-            } else {
-                idle = 0;
-            }
+        while super::writer::queued(&writer.queue) > 0 && since.elapsed() < MAX_DEFER {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        self.gate.enter().await
+        let busy = writer.activity.within(BUSY_WINDOW);
+        (self.gate.enter().await, busy)
     }
 }
 
@@ -108,10 +142,21 @@ pub async fn run(
     let mut failures: HashMap<i64, u32> = HashMap::new();
     let mut backoff = Duration::from_millis(100);
     loop {
-        let result = {
-            let _turn = turns.take().await;
-            store::process_waiting(&db, &engine, limit, super::now()).await
+        let started = Instant::now();
+        let (result, writer_busy) = {
+            let (_turn, writer_busy) = turns.take().await;
+            let limit = if writer_busy {
+                limit.min(BUSY_BATCH)
+            } else {
+                limit
+            };
+            let result = store::process_waiting(&db, &engine, limit, super::now()).await;
+            (result, writer_busy)
         };
+        if writer_busy {
+            // Half of the machine at most for applying while the webhook is busy.
+            tokio::time::sleep(started.elapsed()).await;
+        }
         match result {
             Ok(done) if done.deliveries == 0 => {
                 limit = BATCH;

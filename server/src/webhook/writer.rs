@@ -6,10 +6,12 @@
 //! SQLite has a single writer. Without this, concurrent requests each open a transaction
 //! and wait for the write lock by polling (the busy timeout), so throughput falls and
 //! latency jumps under load. With it, requests queue in memory while a batch commits and
-//! form the next batch. Each delivery runs in its own savepoint, so one that fails is
-//! rolled back alone and answered 503; the others are committed. If the commit fails,
-//! every delivery of the batch is answered 503: nothing is acknowledged that is not on
-//! disk.
+//! form the next batch. The common deliveries of a batch (vehicle data, a new eventId)
+//! are appended by `append` on a connection of its own, one prepared statement per row;
+//! the rest (retries, TEST and other deliveries that write a log row too) are stored
+//! through SeaORM, each in its own savepoint. Either way one delivery that fails is
+//! undone alone and answered 503; the others are committed. If a commit fails, every
+//! delivery in it is answered 503: nothing is acknowledged that is not on disk.
 //!
 //! PostgreSQL keeps one transaction per request: several processes share the database.
 //!
@@ -17,7 +19,8 @@
 //! SQLite the writer and the processor take turns through one gate, so neither waits on
 //! SQLite's busy timeout.
 
-use super::processor::{self, Gate};
+use super::append::Appender;
+use super::processor::{self, Activity, Gate, WriterWatch};
 use super::store::{self, DeliveryRecord, Effect, Stored};
 use crate::live::LiveFeed;
 use app::domain::sessions::EngineConfig;
@@ -30,10 +33,10 @@ pub const MAX_BATCH: usize = 128;
 /// Deliveries waiting for the writer at most; beyond that requests wait to be queued.
 const QUEUE: usize = 4 * MAX_BATCH;
 
-struct Job {
-    record: DeliveryRecord,
-    effect: Effect,
-    reply: oneshot::Sender<Result<Stored, DbErr>>,
+pub(super) struct Job {
+    pub(super) record: DeliveryRecord,
+    pub(super) effect: Effect,
+    pub(super) reply: oneshot::Sender<Result<Stored, DbErr>>,
 }
 
 /// How deliveries reach the database.
@@ -73,6 +76,7 @@ impl Ingestor {
     /// the processor task.
     pub fn start(
         db: &DatabaseConnection,
+        appender: Option<Appender>,
         processor_db: DatabaseConnection,
         engine: EngineConfig,
         live: Arc<LiveFeed>,
@@ -82,10 +86,23 @@ impl Ingestor {
             DatabaseBackend::Sqlite => {
                 let gate = Gate::exclusive();
                 let (tx, rx) = mpsc::channel(QUEUE);
-                tokio::spawn(run(db.clone(), gate.clone(), wake.clone(), rx));
+                let activity = Arc::new(Activity::default());
+                tokio::spawn(run(
+                    Writer {
+                        db: db.clone(),
+                        appender,
+                        gate: gate.clone(),
+                        wake: wake.clone(),
+                        activity: activity.clone(),
+                    },
+                    rx,
+                ));
                 let turns = processor::Turns {
                     gate,
-                    writer: Some(tx.downgrade()),
+                    writer: Some(WriterWatch {
+                        queue: tx.downgrade(),
+                        activity,
+                    }),
                 };
                 (Mode::Batched(tx), turns)
             }
@@ -143,12 +160,17 @@ fn stopped() -> DbErr {
     DbErr::Custom("the database writer has stopped".to_owned())
 }
 
-async fn run(
+/// The writer task's parts.
+struct Writer {
     db: DatabaseConnection,
+    appender: Option<Appender>,
     gate: Gate,
+    /// Wakes the processor.
     wake: Arc<Notify>,
-    mut queue: mpsc::Receiver<JobHandle>,
-) {
+    activity: Arc<Activity>,
+}
+
+async fn run(writer: Writer, mut queue: mpsc::Receiver<JobHandle>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(JobHandle(first)) = queue.recv().await {
         batch.push(first);
@@ -160,11 +182,19 @@ async fn run(
             }
         }
         let waiting = {
-            let _turn = gate.enter().await;
-            commit(&db, &mut batch).await
+            let _turn = writer.gate.enter().await;
+            let mut appended = false;
+            if let Some(appender) = &writer.appender {
+                let done = appender.append(std::mem::take(&mut batch)).await;
+                appended = done.stored;
+                batch = done.rest;
+            }
+            let committed = !batch.is_empty() && commit(&writer.db, &mut batch).await;
+            appended || committed
         };
+        writer.activity.mark();
         if waiting {
-            wake.notify_one();
+            writer.wake.notify_one();
         }
     }
 }
@@ -182,30 +212,8 @@ async fn commit(db: &DatabaseConnection, batch: &mut Vec<Job>) -> bool {
             return false;
         }
     };
-    // The common case in one statement; the rest, or all if that fails, one by one.
-    let fast = match txn.begin().await {
-        Ok(savepoint) => {
-            let items: Vec<_> = batch.iter().map(|j| (&j.record, &j.effect)).collect();
-            match store::accept_many(&savepoint, &items).await {
-                Ok(stored) => match savepoint.commit().await {
-                    Ok(()) => stored,
-                    Err(_) => vec![None; batch.len()],
-                },
-                Err(err) => {
-                    tracing::warn!(error = %err, "storing a batch in one statement failed; storing its deliveries one by one");
-                    let _ = savepoint.rollback().await;
-                    vec![None; batch.len()]
-                }
-            }
-        }
-        Err(_) => vec![None; batch.len()],
-    };
     let mut answers = Vec::with_capacity(batch.len());
-    for (job, fast) in batch.drain(..).zip(fast) {
-        if let Some(stored) = fast {
-            answers.push((job.reply, Ok(stored)));
-            continue;
-        }
+    for job in batch.drain(..) {
         let result = match txn.begin().await {
             Ok(savepoint) => match store::accept_in(&savepoint, job.record, &job.effect).await {
                 Ok(stored) => savepoint.commit().await.map(|()| stored),

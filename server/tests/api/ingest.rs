@@ -13,6 +13,7 @@ crate::on_both_backends!(
     partial_signal_failure_keeps_the_last_known_power,
     same_event_id_twice_is_stored_once,
     concurrent_retries_of_one_event_are_stored_once,
+    a_delivery_the_database_refuses_fails_alone,
     test_mode_is_stored_but_changes_nothing,
     vehicle_errors_are_stored_and_attached_to_their_vehicle,
     unprocessable_signed_bodies_become_dead_letters,
@@ -214,6 +215,67 @@ async fn concurrent_retries_of_one_event_are_stored_once(backend: Backend) {
     assert_eq!(app.count("signal_readings").await, 15);
 }
 
+/// Deliveries that arrive together are committed together (SQLite's group commit); one
+/// the database refuses is answered 503 and stores nothing, and the others are stored
+/// and applied as usual. A trigger plays the refusing database.
+async fn a_delivery_the_database_refuses_fails_alone(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app(backend).await;
+    let trigger = match backend {
+        Backend::Sqlite => vec![
+            "CREATE TRIGGER refuse_some BEFORE INSERT ON deliveries \
+             WHEN NEW.event_id LIKE 'refuse-%' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        ],
+        Backend::Postgres => vec![
+            "CREATE FUNCTION refuse_some() RETURNS trigger AS $$ BEGIN \
+             IF NEW.event_id LIKE 'refuse-%' THEN RAISE EXCEPTION 'refused by the test'; END IF; \
+             RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_some BEFORE INSERT ON deliveries \
+             FOR EACH ROW EXECUTE FUNCTION refuse_some()",
+        ],
+    };
+    for statement in trigger {
+        app.db.execute_unprepared(statement).await.unwrap();
+    }
+    let body = |event_id: String| {
+        let mut value: Value = serde_json::from_slice(&fixture("03_charge_start.json")).unwrap();
+        value["eventId"] = json!(event_id);
+        serde_json::to_vec(&value).unwrap()
+    };
+    let ids: Vec<String> = (0..24)
+        .map(|i| {
+            if i == 11 {
+                "refuse-1".to_owned()
+            } else {
+                format!("kept-{i}")
+            }
+        })
+        .collect();
+    let posts = ids.iter().map(|id| async {
+        let response = app.post_signed(body(id.clone())).await;
+        (id.clone(), response.status().as_u16())
+    });
+    let results = futures::future::join_all(posts).await;
+    for (id, status) in &results {
+        let expected = if id.starts_with("refuse-") { 503 } else { 200 };
+        assert_eq!(*status, expected, "{id}: {results:?}");
+    }
+    app.settle().await;
+    assert_eq!(app.count("deliveries").await, 23);
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM deliveries WHERE event_id LIKE 'refuse-%'")
+            .await,
+        0
+    );
+    assert_eq!(app.count("signal_readings").await, 23 * 15);
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM deliveries WHERE processed_at IS NULL")
+            .await,
+        0
+    );
+}
+
 fn with_mode(name: &str, mode: &str) -> Vec<u8> {
     let mut value: Value = serde_json::from_slice(&fixture(name)).unwrap();
     value["meta"]["mode"] = json!(mode);
@@ -367,8 +429,24 @@ async fn oversize_body_is_refused_with_413(backend: Backend) {
 }
 
 async fn database_gone_answers_503_and_stores_nothing(backend: Backend) {
+    use sea_orm::ConnectionTrait;
     let app = spawn_app(backend).await;
-    app.db.close_by_ref().await.unwrap();
+    match backend {
+        Backend::Postgres => app.db.close_by_ref().await.unwrap(),
+        // The webhook writes SQLite through a connection of its own, so closing the
+        // pool does not stop it; a database that refuses every write does.
+        Backend::Sqlite => {
+            for table in ["deliveries", "dead_letters"] {
+                app.db
+                    .execute_unprepared(&format!(
+                        "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} \
+                         BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+                    ))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
     let response = app.post_fixture("03_charge_start.json").await;
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
