@@ -9,6 +9,7 @@ mod m20261128_000003_webhook_log;
 mod m20261128_000004_accounts;
 mod m20261128_000005_signal_error_counts;
 mod m20261128_000006_delivery_processing;
+mod m20261130_000007_raw_retention;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_accounts::Migration),
             Box::new(m20261128_000005_signal_error_counts::Migration),
             Box::new(m20261128_000006_delivery_processing::Migration),
+            Box::new(m20261130_000007_raw_retention::Migration),
         ]
     }
 }

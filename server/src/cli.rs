@@ -184,6 +184,31 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Some(Command::Simulate(args)) => simulate(&args).await,
+        Some(Command::Prune(args)) => {
+            let settings = DatabaseSettings::parse(&cli.database.database_url)?;
+            let db = db::connect(&settings).await?;
+            db::migrate(&db).await?;
+            let now = chrono::Utc::now().timestamp_millis();
+            let age = i64::try_from(args.raw_older_than.as_millis()).unwrap_or(i64::MAX);
+            let before = now.saturating_sub(age);
+            let pruned = crate::prune::prune_raw(&db, before, now, args.dry_run).await?;
+            let cutoff = chrono::DateTime::from_timestamp_millis(before).map_or_else(
+                || before.to_string(),
+                |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            );
+            println!(
+                "{} the raw bodies of {} deliveries received before {cutoff} ({:.1} MiB); kept {} that are not applied yet or could not be",
+                if args.dry_run { "would remove" } else { "removed" },
+                pruned.deliveries,
+                pruned.bytes as f64 / (1024.0 * 1024.0),
+                pruned.kept_unapplied,
+            );
+            if args.vacuum && !args.dry_run {
+                crate::prune::vacuum(&db).await?;
+                println!("vacuumed");
+            }
+            Ok(())
+        }
         Some(Command::User(command)) => accounts(&cli.database, command).await,
         Some(Command::Token(command)) => tokens(&cli.database, command).await,
         Some(Command::Rederive(args)) => {

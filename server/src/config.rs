@@ -43,6 +43,9 @@ pub enum Command {
     /// instance after changing the session settings. Safe to repeat: the result depends
     /// only on the readings and the settings.
     Rederive(RederiveArgs),
+    /// Remove the raw bodies of old deliveries that have been applied (their readings,
+    /// sessions and delivery rows stay). Safe while the server runs, and to repeat.
+    Prune(PruneArgs),
     /// Operator accounts: who may log in to the UI.
     #[command(subcommand)]
     User(UserCommand),
@@ -144,6 +147,32 @@ pub struct RederiveArgs {
     pub vehicle: Option<String>,
     #[command(flatten)]
     pub sessions: SessionArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PruneArgs {
+    /// Remove raw bodies of deliveries received longer ago than this: `90d`, `12w`,
+    /// `36h` (at least one day).
+    #[arg(long, value_parser = parse_retention)]
+    pub raw_older_than: std::time::Duration,
+    /// Only count what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Afterwards give the space back to the file system (SQLite `VACUUM`: rewrites the
+    /// file and blocks writes while it runs) or mark it reusable (PostgreSQL).
+    #[arg(long)]
+    pub vacuum: bool,
+}
+
+fn parse_retention(text: &str) -> Result<std::time::Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("{e} (write it as, for example, 90d, 12w or 36h)"))?;
+    if duration < std::time::Duration::from_secs(86_400) {
+        return Err(format!(
+            "{text} is less than a day; raw bodies are kept at least a day"
+        ));
+    }
+    Ok(duration)
 }
 
 #[derive(Debug, Args, Clone)]

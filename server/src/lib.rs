@@ -10,6 +10,7 @@ pub mod demo;
 pub mod export;
 pub mod live;
 pub mod metrics;
+pub mod prune;
 pub mod rederive;
 pub mod simulate;
 pub mod startup;

@@ -14,6 +14,7 @@ crate::on_both_backends!(
     deliveries_left_waiting_are_applied_at_the_next_start,
     a_delivery_that_cannot_be_applied_is_marked_and_the_rest_go_on,
     the_backlog_is_reported,
+    pruning_removes_old_applied_bodies_and_nothing_sessions_need,
 );
 
 /// The same end state as the scenario delivered over HTTP, from deliveries that were
@@ -143,4 +144,148 @@ async fn the_backlog_is_reported(backend: Backend) {
     let backlog = store::backlog(&app.db).await.unwrap();
     assert_eq!(backlog.waiting, 0);
     assert_eq!(backlog.oldest_received_at, None);
+}
+
+/// `chargelog prune --raw-older-than`: the raw bodies of old, applied deliveries go; a
+/// delivery still waiting or marked failed keeps its body, new ones are untouched, the
+/// rows stay (a retry is still a duplicate), and sessions re-derived afterwards are the
+/// same.
+async fn pruning_removes_old_applied_bodies_and_nothing_sessions_need(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let (settings, _dir) = test_settings(backend).await;
+    let db = server::db::connect(&settings.database).await.unwrap();
+    server::db::migrate(&db).await.unwrap();
+    let engine = crate::helpers::engine_for_fixtures();
+    let now = EpochMs::new(chrono::Utc::now().timestamp_millis()).unwrap();
+    for name in crate::ingest::SCENARIO {
+        if let Ok((record, effect)) = server::webhook::plan_body(&fixture(name), now) {
+            store::accept(&db, record, &effect).await.unwrap();
+        }
+    }
+    store::drain(&db, &engine, 128, now).await.unwrap();
+    let sessions = |rows: Vec<app::server::entities::sessions::Model>| {
+        rows.iter()
+            .filter_map(app::server::sessions::from_row)
+            .collect::<Vec<_>>()
+    };
+    let before = sessions(
+        app::server::entities::sessions::Entity::find()
+            .all(&db)
+            .await
+            .unwrap(),
+    );
+    assert!(!before.is_empty());
+    let applied = store::count_waiting(&db).await.unwrap();
+    assert_eq!(applied, 0);
+    // Everything so far is 100 days old; then one waiting, one failed, one new.
+    let day = 86_400_000i64;
+    db.execute_unprepared(&format!(
+        "UPDATE deliveries SET received_at = received_at - {}",
+        100 * day
+    ))
+    .await
+    .unwrap();
+    let old_count = app_count(&db, "SELECT COUNT(*) FROM deliveries").await;
+    let mut extra = Vec::new();
+    for (event_id, age_days) in [("waiting-old", 100), ("failed-old", 100), ("new", 1)] {
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&fixture("04_charge_mid_session.json")).unwrap();
+        value["eventId"] = serde_json::json!(event_id);
+        let body = serde_json::to_vec(&value).unwrap();
+        let at = EpochMs::new(now.as_millis() - age_days * day).unwrap();
+        let (record, effect) = server::webhook::plan_body(&body, at).unwrap();
+        let stored = store::accept(&db, record, &effect).await.unwrap();
+        let store::Stored::New {
+            delivery_row_id, ..
+        } = stored
+        else {
+            panic!("{stored:?}")
+        };
+        extra.push(delivery_row_id);
+    }
+    store::mark_failed(&db, extra[1], "refused", now)
+        .await
+        .unwrap();
+    db.execute_unprepared(&format!(
+        "UPDATE deliveries SET processed_at = {} WHERE id = {}",
+        now.as_millis(),
+        extra[2]
+    ))
+    .await
+    .unwrap();
+
+    let cutoff = now.as_millis() - 90 * day;
+    let dry = server::prune::prune_raw(&db, cutoff, now.as_millis(), true)
+        .await
+        .unwrap();
+    assert_eq!(dry.deliveries as i64, old_count);
+    assert!(dry.bytes > 1000 * old_count, "{dry:?}");
+    assert_eq!(dry.kept_unapplied, 2);
+    assert_eq!(
+        app_count(
+            &db,
+            "SELECT COUNT(*) FROM deliveries WHERE raw_pruned_at IS NOT NULL"
+        )
+        .await,
+        0
+    );
+
+    let pruned = server::prune::prune_raw(&db, cutoff, now.as_millis(), false)
+        .await
+        .unwrap();
+    assert_eq!(pruned, dry);
+    assert_eq!(
+        app_count(
+            &db,
+            "SELECT COUNT(*) FROM deliveries WHERE raw_pruned_at IS NOT NULL AND length(raw_body) = 0"
+        )
+        .await,
+        old_count
+    );
+    for id in &extra {
+        let body_len = app_count(
+            &db,
+            &format!("SELECT length(raw_body) FROM deliveries WHERE id = {id}"),
+        )
+        .await;
+        assert!(body_len > 1000, "delivery {id} lost its body");
+    }
+    // Again: nothing left to prune.
+    let again = server::prune::prune_raw(&db, cutoff, now.as_millis(), false)
+        .await
+        .unwrap();
+    assert_eq!(again.deliveries, 0);
+    // The rows stay, so a retry of a pruned event is still a repeat.
+    let (record, effect) =
+        server::webhook::plan_body(&fixture("03_charge_start.json"), now).unwrap();
+    assert!(matches!(
+        store::accept(&db, record, &effect).await.unwrap(),
+        store::Stored::Duplicate { .. }
+    ));
+    // Sessions re-derived from what is left are the ones before.
+    server::rederive::run(&db, None, &engine, now, false)
+        .await
+        .unwrap();
+    let after = sessions(
+        app::server::entities::sessions::Entity::find()
+            .all(&db)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(after, before);
+}
+
+async fn app_count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0)
+        .or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))
+        .unwrap()
 }

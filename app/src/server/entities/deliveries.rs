@@ -30,6 +30,8 @@ pub struct Model {
     pub processed_at: Option<i64>,
     /// Why it could not be processed (the raw body is kept).
     pub process_error: Option<String>,
+    /// When `chargelog prune` removed the raw body (then empty); NULL while it is kept.
+    pub raw_pruned_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
