@@ -100,7 +100,8 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response 
     };
     let received_at = now();
     let signature = headers.get(SIGNATURE_HEADER).map(|v| v.as_bytes().to_vec());
-    let head = Head::parse(&body);
+    let text = without_nul(&body);
+    let head = Head::parse(&text);
 
     if let Ok(Head::Verify { challenge }) = &head {
         // Smartcar does not document signing VERIFY; if it does sign one, hold it to it.
@@ -135,7 +136,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response 
 
     let signature = header_text(headers, SIGNATURE_HEADER);
     let user_agent = header_text(headers, header::USER_AGENT);
-    let planned = head.and_then(|head| plan(head, &body));
+    let planned = head.and_then(|head| plan(head, &text));
     let (record, effect) = match planned {
         Ok((record, effect)) => (record, effect),
         Err(err) => {
@@ -288,14 +289,44 @@ async fn refuse_signature(
     )
 }
 
-/// Decides, from a verified JSON body, what row to write and what it changes.
+/// The body with every NUL character (`\u0000`, the only way JSON carries one) read as
+/// U+FFFD instead. PostgreSQL's text columns cannot hold NUL, and the same delivery must
+/// give the same rows on either database; the raw bytes are stored unchanged.
+pub fn without_nul(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    const NUL: &[u8] = b"\\u0000";
+    if !body.windows(NUL.len()).any(|w| w == NUL) {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] == b'\\' {
+            // An escape: `\u0000` becomes `\ufffd`; any other is copied whole, so an
+            // escaped backslash followed by `u0000` stays text.
+            if body[i..].starts_with(NUL) {
+                out.extend_from_slice(b"\\ufffd");
+                i += NUL.len();
+            } else {
+                out.extend_from_slice(&body[i..(i + 2).min(body.len())]);
+                i += 2;
+            }
+        } else {
+            out.push(body[i]);
+            i += 1;
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// What a signed body would store, without storing it: for loading many deliveries at
-/// once (benchmarks, imports), which then derive sessions once per vehicle at the end.
+/// once (benchmarks, imports), which then derive sessions once per vehicle at the end,
+/// and for the processor, which applies stored deliveries.
 pub fn plan_body(
     body: &[u8],
     received_at: EpochMs,
 ) -> Result<(DeliveryRecord, Effect), PayloadError> {
-    let (record, effect) = plan(Head::parse(body)?, body)?;
+    let text = without_nul(body);
+    let (record, effect) = plan(Head::parse(&text)?, &text)?;
     Ok((
         DeliveryRecord {
             received_at,
@@ -306,6 +337,7 @@ pub fn plan_body(
     ))
 }
 
+/// Decides, from a verified JSON body, what row to write and what it changes.
 fn plan(head: Head, raw: &[u8]) -> Result<(DeliveryRecord, Effect), PayloadError> {
     let base = |event_type: String| DeliveryRecord {
         event_id: None,
@@ -425,5 +457,25 @@ fn error_record(e: &app::domain::webhook::VehicleErrorEntry) -> ErrorRecord {
         doc_url: e.doc_url.clone(),
         resolution: e.resolution_type(),
         signals: e.signal_codes().into_iter().map(String::from).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_nul;
+
+    #[test]
+    fn nul_escapes_are_read_as_replacement_characters() {
+        assert_eq!(
+            &*without_nul(br#"{"a":"x\u0000y"}"#),
+            br#"{"a":"x\ufffdy"}"#
+        );
+        // An escaped backslash before `u0000` is text, not a NUL.
+        assert_eq!(&*without_nul(br#"{"a":"\\u0000"}"#), br#"{"a":"\\u0000"}"#);
+        assert_eq!(&*without_nul(br#"{"\u0000":1}"#), br#"{"\ufffd":1}"#);
+        assert!(matches!(
+            without_nul(br#"{"a":"plain"}"#),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

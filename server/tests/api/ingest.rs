@@ -14,6 +14,7 @@ crate::on_both_backends!(
     same_event_id_twice_is_stored_once,
     concurrent_retries_of_one_event_are_stored_once,
     a_delivery_the_database_refuses_fails_alone,
+    nul_characters_are_stored_as_replacement_characters,
     test_mode_is_stored_but_changes_nothing,
     vehicle_errors_are_stored_and_attached_to_their_vehicle,
     unprocessable_signed_bodies_become_dead_letters,
@@ -274,6 +275,34 @@ async fn a_delivery_the_database_refuses_fails_alone(backend: Backend) {
             .await,
         0
     );
+}
+
+/// Found by the property test (`bad_input`): PostgreSQL's text columns refuse NUL, so a
+/// body carrying `\u0000` was answered 503 there. Now it is read as U+FFFD on both
+/// databases (the raw bytes are kept as sent).
+async fn nul_characters_are_stored_as_replacement_characters(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let legacy = br#"{"eventName":"\u0000","payload":{}}"#.to_vec();
+    assert_eq!(app.post_signed(legacy.clone()).await.status(), 200);
+    let mut value: Value = serde_json::from_slice(&fixture("03_charge_start.json")).unwrap();
+    value["meta"]["deliveryId"] = json!("d\u{0}1");
+    value["data"]["vehicle"]["make"] = json!("\u{0}");
+    let state = serde_json::to_vec(&value).unwrap();
+    assert_eq!(app.post_signed(state.clone()).await.status(), 200);
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT COUNT(*) FROM deliveries WHERE event_type = 'legacy:\u{fffd}' \
+             OR delivery_id = 'd\u{fffd}1'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM vehicles WHERE make = '\u{fffd}'")
+            .await,
+        1
+    );
+    assert_eq!(app.count("signal_readings").await, 15);
 }
 
 fn with_mode(name: &str, mode: &str) -> Vec<u8> {

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod auth;
+mod bad_input;
 mod events;
 mod fleet_page;
 mod ingest;
