@@ -319,7 +319,13 @@ pub struct Settings {
     pub metrics_addr: Option<SocketAddr>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub demo: bool,
+    /// How long a client may take to send a request's head, and then its body: slower
+    /// clients are cut off, so they cannot hold connections open (slow-loris).
+    pub client_timeout: std::time::Duration,
 }
+
+/// See [`Settings::client_timeout`]. Smartcar sends a whole delivery at once.
+pub const CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
@@ -422,6 +428,7 @@ impl Settings {
             trusted_proxies: crate::client::parse_trusted(&serve.trusted_proxies)
                 .map_err(ConfigError::TrustedProxy)?,
             demo: serve.demo,
+            client_timeout: CLIENT_TIMEOUT,
         })
     }
 }

@@ -23,6 +23,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// Each request's id: kept from the client (a proxy's) when sent, made up otherwise, and
@@ -52,6 +53,8 @@ pub struct AppState {
     pub demo: bool,
     /// How deliveries are committed (batched on SQLite).
     pub ingestor: crate::webhook::writer::Ingestor,
+    /// How long a request's body may take to arrive.
+    pub client_timeout: std::time::Duration,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
@@ -146,6 +149,7 @@ impl Application {
             metrics_token: settings.metrics_token.clone(),
             login_limits: Arc::default(),
             demo: settings.demo,
+            client_timeout: settings.client_timeout,
             ingestor: crate::webhook::writer::Ingestor::start(
                 &db_for_setup,
                 appender,
@@ -234,16 +238,16 @@ impl Application {
                     .await
             })
         });
-        let served = axum::serve(
+        let served = serve(
             self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
+            self.router,
+            self.state.client_timeout,
+            async move {
+                shutdown_signal().await;
+                feed.close();
+                let _ = stop.send(true);
+            },
         )
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            feed.close();
-            let _ = stop.send(true);
-        })
         .await;
         if let Some(metrics) = metrics {
             let _ = metrics.await;
@@ -252,6 +256,58 @@ impl Application {
         live.abort();
         served
     }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight
+/// finish. What `axum::serve` does, plus a deadline for a request's head: a client that
+/// has not sent it `head_timeout` after connecting or after its last response is
+/// disconnected (hyper's header read timeout, which `axum::serve` leaves off), so slow
+/// clients cannot hold connections open. The body has its own deadline (see `router`).
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    head_timeout: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+    use tower::Layer;
+
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(head_timeout);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors, for instance: wait, do not spin.
+                    tracing::warn!(error = %err, "could not accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = axum::Extension(axum::extract::ConnectInfo(peer)).layer(router.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -416,6 +472,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::auth::guard::require_operator,
         ))
+        .layer(RequestBodyTimeoutLayer::new(state.client_timeout))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

@@ -161,6 +161,7 @@ pub async fn spawn_app_with(
         metrics_addr: None,
         trusted_proxies: vec![],
         demo: false,
+        client_timeout: server::config::CLIENT_TIMEOUT,
     };
     spawn_configured(backend, settings, dir).await
 }
@@ -220,6 +221,7 @@ pub async fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir) {
         metrics_addr: None,
         trusted_proxies: vec![],
         demo: false,
+        client_timeout: server::config::CLIENT_TIMEOUT,
     };
     (settings, dir)
 }

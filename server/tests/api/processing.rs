@@ -82,17 +82,35 @@ async fn a_delivery_that_cannot_be_applied_is_marked_and_the_rest_go_on(backend:
     .await
     .unwrap()
     .last_insert_id;
-    // A text value PostgreSQL cannot store (NUL); SQLite stores it.
-    let mut nul: serde_json::Value =
+    // A value the database refuses to store as a reading (a trigger plays the part).
+    let refuse = match backend {
+        Backend::Sqlite => vec![
+            "CREATE TRIGGER refuse_value BEFORE INSERT ON signal_readings \
+             WHEN NEW.value_text = 'REFUSED' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        ],
+        Backend::Postgres => vec![
+            "CREATE FUNCTION refuse_value() RETURNS trigger AS $$ BEGIN \
+             IF NEW.value_text = 'REFUSED' THEN RAISE EXCEPTION 'refused'; END IF; \
+             RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_value BEFORE INSERT ON signal_readings \
+             FOR EACH ROW EXECUTE FUNCTION refuse_value()",
+        ],
+    };
+    for statement in refuse {
+        sea_orm::ConnectionTrait::execute_unprepared(&app.db, statement)
+            .await
+            .unwrap();
+    }
+    let mut refused: serde_json::Value =
         serde_json::from_slice(&fixture("04_charge_mid_session.json")).unwrap();
-    nul["eventId"] = "nul-in-a-value".into();
-    for signal in nul["data"]["signals"].as_array_mut().unwrap() {
+    refused["eventId"] = "refused-value".into();
+    for signal in refused["data"]["signals"].as_array_mut().unwrap() {
         if signal["code"] == "charge-detailedchargingstatus" {
-            signal["body"]["value"] = "CHARGING\u{0}".into();
+            signal["body"]["value"] = "REFUSED".into();
         }
     }
     assert_eq!(
-        app.post_signed(serde_json::to_vec(&nul).unwrap())
+        app.post_signed(serde_json::to_vec(&refused).unwrap())
             .await
             .status(),
         200
@@ -116,17 +134,14 @@ async fn a_delivery_that_cannot_be_applied_is_marked_and_the_rest_go_on(backend:
         .await,
         1
     );
-    let nul_row = deliveries::Entity::find()
-        .filter(deliveries::Column::EventId.eq("nul-in-a-value"))
+    let refused_row = deliveries::Entity::find()
+        .filter(deliveries::Column::EventId.eq("refused-value"))
         .one(&app.db)
         .await
         .unwrap()
         .unwrap();
-    assert!(nul_row.processed_at.is_some());
-    match backend {
-        Backend::Postgres => assert!(nul_row.process_error.is_some()),
-        Backend::Sqlite => assert_eq!(nul_row.process_error, None),
-    }
+    assert!(refused_row.processed_at.is_some());
+    assert!(refused_row.process_error.is_some());
     // The delivery behind them was applied.
     assert!(app
         .latest_num(VEHICLE_A, "tractionbattery-stateofcharge")
