@@ -1,12 +1,76 @@
 //! Clients that try to tie the server up: slow request heads and bodies are cut off
-//! after the client timeout, and the server keeps answering others meanwhile.
+//! after the client timeout, and a flood of forged deliveries neither stops others from
+//! logging in and delivering nor fills the log.
 
-use crate::helpers::{spawn_configured, test_settings, Backend};
+use crate::helpers::{
+    spawn_app, spawn_configured, test_settings, Backend, TestApp, OPERATOR, OPERATOR_PASSWORD,
+};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-crate::on_both_backends!(slow_heads_and_bodies_are_cut_off,);
+crate::on_both_backends!(
+    slow_heads_and_bodies_are_cut_off,
+    login_and_deliveries_go_through_a_flood_of_forged_requests,
+);
+
+/// 32 clients at once send 3 200 deliveries with a wrong signature (bounded, to
+/// 127.0.0.1 only); meanwhile an operator logs in and a real delivery is stored.
+async fn login_and_deliveries_go_through_a_flood_of_forged_requests(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let started = Instant::now();
+    let flood = (0..32).map(|client| {
+        let url = app.url("/webhooks/smartcar");
+        tokio::spawn(async move {
+            let http = TestApp::anonymous();
+            let mut refused = 0;
+            for i in 0..100 {
+                let response = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("SC-Signature", "00".repeat(32))
+                    .body(format!(
+                        r#"{{"eventId":"forged-{client}-{i}","eventType":"VEHICLE_STATE"}}"#
+                    ))
+                    .send()
+                    .await
+                    .unwrap();
+                if response.status() == 401 {
+                    refused += 1;
+                }
+            }
+            refused
+        })
+    });
+    let flood: Vec<_> = flood.collect();
+
+    let login = TestApp::anonymous()
+        .post(app.url("/login"))
+        .form(&[
+            ("name", OPERATOR),
+            ("password", OPERATOR_PASSWORD),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    assert!(login.headers().contains_key("set-cookie"));
+    assert_eq!(app.post_fixture("03_charge_start.json").await.status(), 200);
+
+    let mut refused = 0;
+    for task in flood {
+        refused += task.await.unwrap();
+    }
+    let seconds = started.elapsed().as_secs() as i64 + 1;
+    assert_eq!(refused, 3200);
+    assert_eq!(app.count("deliveries").await, 1);
+    // Refusals are logged at most 20 a second, so a flood cannot fill the disk.
+    let logged = app
+        .scalar_i64("SELECT COUNT(*) FROM webhook_log WHERE outcome = 'rejected_signature'")
+        .await;
+    assert!(logged <= 20 * (seconds + 1), "{logged} in {seconds} s");
+}
 
 /// Reads until the server answers or closes; the text read, and how long it took.
 async fn wait_for_server(stream: &mut TcpStream) -> (String, Duration) {
