@@ -6,10 +6,9 @@
 //! Smartcar adds tomorrow does no harm, and it is kept, like everything else, in the
 //! stored raw body. (They are not copied into the structs: `serde(flatten)` buffers every
 //! level of the body a second time, which made parsing the dearest step of a webhook
-//! request.) Enumerations are open: an
-//! unknown value is kept as text. Only what ingest cannot do without (an event id, a
-//! vehicle id, each signal's code) is required, and that is checked by
-//! [`Envelope::parse`] with the JSON path of the problem.
+//! request.) Enumerations are open: an unknown value is kept as text. Only what ingest
+//! cannot do without (an event id, a vehicle id, each signal's code) is required, and
+//! that is checked by [`Envelope::parse`] with the JSON path of the problem.
 
 use super::ids::{EventId, IdError, SignalCode, VehicleId};
 use super::time::{lenient_epoch_ms, lenient_scalar, EpochMs};
