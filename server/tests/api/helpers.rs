@@ -166,6 +166,22 @@ pub async fn spawn_app_with(
     spawn_configured(backend, settings, dir).await
 }
 
+/// The integer in the first column of the one row `sql` returns (a 32-bit one, as
+/// PostgreSQL's `length`, widened).
+pub async fn scalar_i64(db: &DatabaseConnection, sql: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .expect("query")
+        .expect("one row");
+    row.try_get_by_index::<i64>(0)
+        .or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))
+        .expect("an integer")
+}
+
 /// An app built from `settings` (whose database lives in `dir`).
 pub async fn spawn_configured(
     backend: Backend,
@@ -365,16 +381,7 @@ impl TestApp {
     }
 
     pub async fn scalar_i64(&self, sql: &str) -> i64 {
-        let row = self
-            .db
-            .query_one_raw(Statement::from_string(
-                self.db.get_database_backend(),
-                sql.to_owned(),
-            ))
-            .await
-            .expect("query")
-            .expect("one row");
-        row.try_get_by_index::<i64>(0).expect("an integer")
+        scalar_i64(&self.db, sql).await
     }
 
     /// The latest numeric value of a signal, from the latest-state table.

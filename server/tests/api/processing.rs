@@ -200,7 +200,7 @@ async fn pruning_removes_old_applied_bodies_and_nothing_sessions_need(backend: B
     ))
     .await
     .unwrap();
-    let old_count = app_count(&db, "SELECT COUNT(*) FROM deliveries").await;
+    let old_count = crate::helpers::scalar_i64(&db, "SELECT COUNT(*) FROM deliveries").await;
     let mut extra = Vec::new();
     for (event_id, age_days) in [("waiting-old", 100), ("failed-old", 100), ("new", 1)] {
         let mut value: serde_json::Value =
@@ -237,7 +237,7 @@ async fn pruning_removes_old_applied_bodies_and_nothing_sessions_need(backend: B
     assert!(dry.bytes > 1000 * old_count, "{dry:?}");
     assert_eq!(dry.kept_unapplied, 2);
     assert_eq!(
-        app_count(
+        crate::helpers::scalar_i64(
             &db,
             "SELECT COUNT(*) FROM deliveries WHERE raw_pruned_at IS NOT NULL"
         )
@@ -250,7 +250,7 @@ async fn pruning_removes_old_applied_bodies_and_nothing_sessions_need(backend: B
         .unwrap();
     assert_eq!(pruned, dry);
     assert_eq!(
-        app_count(
+        crate::helpers::scalar_i64(
             &db,
             "SELECT COUNT(*) FROM deliveries WHERE raw_pruned_at IS NOT NULL AND length(raw_body) = 0"
         )
@@ -258,7 +258,7 @@ async fn pruning_removes_old_applied_bodies_and_nothing_sessions_need(backend: B
         old_count
     );
     for id in &extra {
-        let body_len = app_count(
+        let body_len = crate::helpers::scalar_i64(
             &db,
             &format!("SELECT length(raw_body) FROM deliveries WHERE id = {id}"),
         )
@@ -288,19 +288,4 @@ async fn pruning_removes_old_applied_bodies_and_nothing_sessions_need(backend: B
             .unwrap(),
     );
     assert_eq!(after, before);
-}
-
-async fn app_count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
-    use sea_orm::{ConnectionTrait, Statement};
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            sql.to_owned(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0)
-        .or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))
-        .unwrap()
 }
