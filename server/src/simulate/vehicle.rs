@@ -121,6 +121,8 @@ struct Open {
     /// `energy` and `energy_observed` as of the newest snapshot: all a reader can know
     /// of a session that has not ended.
     reported: (f64, f64),
+    /// Snapshots sent since it started, the first included.
+    snapshots: usize,
 }
 
 pub struct VehicleSim {
@@ -285,6 +287,7 @@ impl VehicleSim {
         self.events.push(Event::State(snapshot));
         if let Some(open) = self.open.as_mut() {
             open.reported = (open.energy, open.energy_observed);
+            open.snapshots += 1;
         }
     }
 
@@ -341,6 +344,7 @@ impl VehicleSim {
                 location: (round_to(self.pos.0, 6), round_to(self.pos.1, 6)),
                 intervals: 1,
                 reported: (0.0, 0.0),
+                snapshots: 0,
             });
             self.snap(Kind::First, &[]);
             let deadline = self.t + 14 * HOUR;
@@ -554,6 +558,7 @@ impl VehicleSim {
                 location: (round_to(self.pos.0, 6), round_to(self.pos.1, 6)),
                 intervals: 1,
                 reported: (0.0, 0.0),
+                snapshots: 0,
             });
         }
         self.snap(Kind::Change, triggers);
@@ -679,6 +684,9 @@ impl VehicleSim {
     fn close(&mut self, open: Open, ended_at: Option<i64>) {
         let model = self.model();
         let source = match (model.counter, model.reports_power) {
+            // A session that has not ended and was seen once has one power reading, no
+            // interval to integrate: all anyone can say comes from the state of charge.
+            (EnergyCounter::NotCapable, true) if ended_at.is_none() && open.snapshots < 2 => "soc",
             (EnergyCounter::NotCapable, true) => "power",
             (EnergyCounter::NotCapable, false) => "soc",
             _ => "counter",

@@ -11,6 +11,18 @@ use server::webhook::signature::Verifier;
 
 crate::on_both_backends!(derived_sessions_equal_the_simulated_truth);
 
+/// When the simulated history ends: now, or `SIMULATE_TEST_END_MS` to replay a failure
+/// (its message names the end it had).
+fn end_ms() -> i64 {
+    static END: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *END.get_or_init(|| {
+        std::env::var("SIMULATE_TEST_END_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| chrono::Utc::now().timestamp_millis())
+    })
+}
+
 async fn run(app: &TestApp, seed: u64, noise: Noise) {
     let days = 4.0;
     let config = SimConfig {
@@ -18,7 +30,7 @@ async fn run(app: &TestApp, seed: u64, noise: Noise) {
         days,
         seed,
         // The history ends now, so sessions still charging at the end are not stale.
-        start_ms: chrono::Utc::now().timestamp_millis() - (days * 86_400_000.0) as i64,
+        start_ms: end_ms() - (days * 86_400_000.0) as i64,
         noise,
     };
     let sim = simulate::generate(&config);
@@ -58,7 +70,8 @@ async fn run(app: &TestApp, seed: u64, noise: Noise) {
     }
     assert!(
         problems.is_empty(),
-        "seed {seed}: {} of {} sessions differ:\n{}",
+        "seed {seed}, history ending at {} (SIMULATE_TEST_END_MS): {} of {} sessions differ:\n{}",
+        end_ms(),
         problems.len(),
         sim.truth.sessions.len(),
         problems
