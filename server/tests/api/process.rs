@@ -1,0 +1,206 @@
+//! The `chargelog` binary as a child process, for tests that kill it or run several, and
+//! a load driver that delivers simulated events to them as Smartcar would: each one
+//! again until a 2xx, since an event is only safe once acknowledged.
+
+use crate::helpers::{sign, TOKEN};
+use server::simulate::Delivery;
+use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// Sessions of the simulated history (which ends now) never go stale in these tests,
+/// so a later `rederive` judges them exactly as the server did.
+pub const STALE_AFTER_HOURS: f64 = 720.0;
+
+pub fn engine() -> app::domain::sessions::EngineConfig {
+    server::config::SessionArgs {
+        merge_gap_minutes: 10.0,
+        stale_after_hours: STALE_AFTER_HOURS,
+    }
+    .engine()
+    .expect("valid session settings")
+}
+
+/// One running `chargelog serve`, killed when dropped.
+pub struct ServerProcess {
+    child: tokio::process::Child,
+    pub addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts the binary on `database_url` and a free port, and waits until `/readyz`
+    /// answers 200. Its log goes to a file in `dir`.
+    pub async fn start(database_url: &str, dir: &Path) -> ServerProcess {
+        // The free port is found by binding and letting go; should another process take
+        // it in between, the server exits and the next port is tried.
+        for _ in 0..3 {
+            let addr = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port");
+            let log = dir.join(format!("server-{}.log", addr.port()));
+            let file = std::fs::File::create(&log).expect("log file");
+            let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chargelog"))
+                .arg("serve")
+                .env("DATABASE_URL", database_url)
+                .env("SMARTCAR_MANAGEMENT_TOKEN", TOKEN)
+                .env("LEPTOS_SITE_ADDR", addr.to_string())
+                .env("LEPTOS_SITE_ROOT", dir.join("site"))
+                .env("CHARGELOG_STALE_AFTER_HOURS", STALE_AFTER_HOURS.to_string())
+                .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn")
+                .env_remove("CHARGELOG_DEMO")
+                .stdin(std::process::Stdio::null())
+                .stdout(file.try_clone().expect("log file"))
+                .stderr(file)
+                .kill_on_drop(true)
+                .spawn()
+                .expect("start the chargelog binary");
+            let mut server = ServerProcess { child, addr, log };
+            if server.wait_ready().await {
+                return server;
+            }
+        }
+        panic!("the server did not start on any of three ports");
+    }
+
+    /// Whether it became ready; false if it exited (its port was taken).
+    async fn wait_ready(&mut self) -> bool {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("child status") {
+                if self.log_tail().contains("Address already in use") {
+                    return false;
+                }
+                panic!("the server exited with {status}:\n{}", self.log_tail());
+            }
+            if let Ok(response) = client.get(self.url("/readyz")).send().await {
+                if response.status() == 200 {
+                    return true;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server was not ready within 60 s:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// SIGKILL: no shutdown, no flush, requests in flight cut off.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("SIGKILL the server");
+    }
+
+    /// The last lines the server logged, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+/// What delivering everything took.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// Event ids that got a 2xx.
+    pub acknowledged: HashSet<String>,
+    /// Requests sent, retries included.
+    pub requests: usize,
+    /// Requests that got no answer (connection refused or cut) or a 5xx, then retried.
+    pub retried: usize,
+    /// Answers that are neither 2xx nor retryable: `(status, event id)`.
+    pub refused: Vec<(u16, String)>,
+}
+
+/// Where requests go: one webhook URL per server, replaced when a server restarts.
+pub type Targets = Arc<RwLock<Vec<String>>>;
+
+/// Sends every delivery, `concurrency` at a time, each to a target chosen at random,
+/// until each is acknowledged; a delivery that fails goes to the back of the queue, as
+/// Smartcar's retry would send it later. `acknowledged` counts progress as it happens.
+pub async fn deliver_all(
+    deliveries: &[Delivery],
+    targets: &Targets,
+    concurrency: usize,
+    seed: u64,
+    acknowledged: &AtomicUsize,
+) -> LoadReport {
+    let signed: Vec<(String, String)> = deliveries
+        .iter()
+        .map(|d| (d.body.clone(), sign(d.body.as_bytes())))
+        .collect();
+    let queue: Mutex<VecDeque<usize>> = Mutex::new((0..deliveries.len()).collect());
+    let report = Mutex::new(LoadReport::default());
+    let remaining = AtomicUsize::new(deliveries.len());
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let worker = |n: usize| {
+        let (queue, report, remaining, client, signed) =
+            (&queue, &report, &remaining, &client, &signed);
+        let mut rng = fastrand::Rng::with_seed(seed.wrapping_add(n as u64));
+        async move {
+            loop {
+                let next = queue.lock().unwrap().pop_front();
+                let Some(i) = next else {
+                    if remaining.load(Ordering::SeqCst) == 0 {
+                        return;
+                    }
+                    // Others' deliveries may still fail and come back.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let url = {
+                    let urls = targets.read().unwrap();
+                    urls[rng.usize(0..urls.len())].clone()
+                };
+                let (body, signature) = &signed[i];
+                let sent = client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .header("sc-signature", signature)
+                    .body(body.clone())
+                    .send()
+                    .await;
+                let status = sent.map(|r| r.status().as_u16()).unwrap_or(0);
+                let retry = {
+                    let mut report = report.lock().unwrap();
+                    report.requests += 1;
+                    match status {
+                        200..=299 => {
+                            report.acknowledged.insert(deliveries[i].event_id.clone());
+                            acknowledged.fetch_add(1, Ordering::SeqCst);
+                            remaining.fetch_sub(1, Ordering::SeqCst);
+                            false
+                        }
+                        0 | 500..=599 => {
+                            report.retried += 1;
+                            true
+                        }
+                        other => {
+                            report.refused.push((other, deliveries[i].event_id.clone()));
+                            remaining.fetch_sub(1, Ordering::SeqCst);
+                            false
+                        }
+                    }
+                };
+                if retry {
+                    queue.lock().unwrap().push_back(i);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+    };
+    futures::future::join_all((0..concurrency).map(worker)).await;
+    report.into_inner().unwrap()
+}
