@@ -28,6 +28,8 @@ pub enum DbSetupError {
     Appender(#[source] rusqlite::Error),
     #[error("a database migration failed")]
     Migrate(#[source] DbErr),
+    #[error("could not take the migration lock on PostgreSQL")]
+    MigrationLock(#[source] sqlx::Error),
 }
 
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbSetupError> {
@@ -121,7 +123,33 @@ pub fn open_appender(
     }
 }
 
-/// Applies every pending migration.
+/// The PostgreSQL advisory lock that lets one process at a time migrate.
+const MIGRATION_LOCK: i64 = 0x6368_6172_6765_6c67; // "chargelg"
+
+/// Applies every pending migration. On PostgreSQL several processes may start at once
+/// on one database: each holds an advisory lock while it migrates, so one applies the
+/// migrations and the others then find none pending.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbSetupError> {
-    Migrator::up(db, None).await.map_err(DbSetupError::Migrate)
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Migrator::up(db, None).await.map_err(DbSetupError::Migrate);
+    }
+    // A connection of its own, closed afterwards, which releases the lock even if a
+    // migration fails.
+    let mut lock = db
+        .get_postgres_connection_pool()
+        .acquire()
+        .await
+        .map_err(DbSetupError::MigrationLock)?
+        .detach();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut lock)
+        .await
+        .map_err(DbSetupError::MigrationLock)?;
+    let migrated = Migrator::up(db, None).await.map_err(DbSetupError::Migrate);
+    use sqlx::Connection;
+    if let Err(err) = lock.close().await {
+        tracing::warn!(error = %err, "could not close the migration lock's connection");
+    }
+    migrated
 }

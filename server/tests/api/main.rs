@@ -19,6 +19,7 @@ mod operations;
 mod pages;
 mod process;
 mod processing;
+mod scale_out;
 mod sessions;
 mod signatures;
 mod simulate;
