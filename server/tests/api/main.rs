@@ -16,6 +16,7 @@ mod ingest;
 mod json_api;
 mod openapi;
 mod operations;
+mod outage;
 mod pages;
 mod process;
 mod processing;

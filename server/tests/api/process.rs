@@ -204,3 +204,133 @@ pub async fn deliver_all(
     futures::future::join_all((0..concurrency).map(worker)).await;
     report.into_inner().unwrap()
 }
+
+/// A PostgreSQL cluster of a test's own, which it may stop and start (the shared test
+/// server must stay up for the tests running beside it). Removed when dropped.
+pub struct PrivateCluster {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl PrivateCluster {
+    /// `initdb` and start, as the `postgres` user when run as root (PostgreSQL refuses
+    /// to run as root).
+    pub async fn start() -> PrivateCluster {
+        let initdb = glob_last("/usr/lib/postgresql", "bin/initdb")
+            .expect("PostgreSQL's initdb under /usr/lib/postgresql");
+        let bin = initdb.parent().unwrap().to_owned();
+        let dir = tempfile::tempdir().unwrap();
+        if as_root() {
+            let mut chown = std::process::Command::new("chown");
+            chown.arg("postgres:postgres").arg(dir.path());
+            run(chown).await;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let cluster = PrivateCluster { bin, dir, port };
+        let mut initdb = cluster.command("initdb");
+        initdb
+            .arg("-D")
+            .arg(cluster.data())
+            .args(["-A", "trust", "-U", "postgres"]);
+        run(initdb).await;
+        cluster.resume().await;
+        cluster
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops at once, as a crash or a pulled cable would: no checkpoint, connections cut.
+    pub async fn stop(&self) {
+        let mut stop = self.command("pg_ctl");
+        stop.arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "-w", "stop"]);
+        run(stop).await;
+    }
+
+    /// Starts (again) and waits until it accepts connections.
+    pub async fn resume(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let mut start = self.command("pg_ctl");
+        start
+            .arg("-D")
+            .arg(self.data())
+            .arg("-l")
+            .arg(self.dir.path().join("log"))
+            .args(["-w", "-o", &options, "start"]);
+        run(start).await;
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self, tool: &str) -> std::process::Command {
+        let path = self.bin.join(tool);
+        if as_root() {
+            let mut command = std::process::Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(path);
+            command
+        } else {
+            std::process::Command::new(path)
+        }
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+fn as_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.trim_ascii() == b"0")
+        .unwrap_or(false)
+}
+
+/// Runs a tool to its end without blocking the test's other tasks.
+async fn run(command: std::process::Command) {
+    let output = tokio::process::Command::from(command)
+        .output()
+        .await
+        .expect("run a PostgreSQL tool");
+    assert!(
+        output.status.success(),
+        "a PostgreSQL tool failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `<root>/<version>/<tail>` for the highest version that has it.
+fn glob_last(root: &str, tail: &str) -> Option<PathBuf> {
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir(root)
+        .ok()?
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let path = e.path().join(tail);
+            path.exists().then_some((version, path))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, path)| path)
+}
