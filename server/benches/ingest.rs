@@ -10,7 +10,8 @@
 //!    database.
 //!
 //! It then checks every acknowledged delivery is in the database, and prints throughput,
-//! latency percentiles, errors and the process's memory (RSS) as it went; then how long
+//! latency percentiles, errors, the CPU time per delivery (client and server together, as
+//! they share this process) and the process's memory (RSS) as it went; then how long
 //! the processor took to apply everything (readings, sessions) after acknowledging it.
 //! Knobs: `BENCH_VEHICLES` (200), `BENCH_DAYS` (3), `BENCH_CONCURRENCY` (32).
 
@@ -47,10 +48,28 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// CPU time this process has used (user and system, all threads), seconds. `/proc`
+/// counts it in ticks of 1/100 s on every Linux.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which may hold spaces, in parentheses):
+            // utime and stime are the 12th and 13th.
+            let rest = &s[s.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+            Some((ticks(11)? + ticks(12)?) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 struct Row {
     target: String,
     report: send::SendReport,
     rss: (f64, f64, f64),
+    /// CPU time per acknowledged delivery while sending, client and server together, µs.
+    cpu_us: f64,
 }
 
 /// Sends everything with `concurrency` in flight, sampling memory meanwhile.
@@ -65,6 +84,7 @@ async fn drive(target: &str, url: String, deliveries: &[Delivery], concurrency: 
         attempts: 1,
     };
     let start = rss_mib();
+    let cpu_start = cpu_seconds();
     let peak = Arc::new(AtomicU64::new(start.to_bits()));
     let sampler = {
         let peak = peak.clone();
@@ -82,6 +102,7 @@ async fn drive(target: &str, url: String, deliveries: &[Delivery], concurrency: 
         .await
         .unwrap_or_else(|e| panic!("{target}: {e}"));
     sampler.abort();
+    let cpu_us = (cpu_seconds() - cpu_start) * 1e6 / report.accepted.max(1) as f64;
     eprintln!(
         "{target}: {:.0} deliveries/s acknowledged",
         report.per_second()
@@ -94,6 +115,7 @@ async fn drive(target: &str, url: String, deliveries: &[Delivery], concurrency: 
             f64::from_bits(peak.load(Ordering::Relaxed)),
             rss_mib(),
         ),
+        cpu_us,
     }
 }
 
@@ -155,18 +177,19 @@ async fn check_stored(db: &sea_orm::DatabaseConnection, row: &Row) {
 }
 
 fn print(rows: &[Row]) {
-    println!("| target | deliveries/s | p50 | p99 | max | errors | RSS start → peak → end |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| target | deliveries/s | p50 | p99 | max | errors | CPU per delivery | RSS start → peak → end |");
+    println!("|---|---|---|---|---|---|---|---|");
     for row in rows {
         let r = &row.report;
         println!(
-            "| {} | {:.0} | {:.1} ms | {:.1} ms | {:.1} ms | {} | {:.0} → {:.0} → {:.0} MiB |",
+            "| {} | {:.0} | {:.1} ms | {:.1} ms | {:.1} ms | {} | {:.0} µs | {:.0} → {:.0} → {:.0} MiB |",
             row.target,
             r.per_second(),
             r.percentile(50.0),
             r.percentile(99.0),
             r.percentile(100.0),
             r.failed.len(),
+            row.cpu_us,
             row.rss.0,
             row.rss.1,
             row.rss.2,
