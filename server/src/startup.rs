@@ -30,8 +30,19 @@ use tower_http::trace::TraceLayer;
 /// returned in the response.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// What every handler shares. Cloned for each request (axum's `State`), so it is one
+/// `Arc`: a clone is a reference count, not a copy of every setting.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub db: DatabaseConnection,
     /// `None` when no management token is configured: webhooks are then refused.
@@ -133,7 +144,7 @@ impl Application {
         let processor_db = db::connect_processor(&settings.database, &db).await?;
         let appender = db::open_appender(&settings.database)?;
         let live = LiveFeed::new();
-        let state = AppState {
+        let state = AppState(Arc::new(Shared {
             leptos_options: leptos_options(&settings, addr),
             db,
             verifier: settings
@@ -164,7 +175,7 @@ impl Application {
                     _ => None,
                 },
             )),
-        };
+        }));
         if let Some(code) = state.setup.peek() {
             tracing::warn!(
                 "no operator account exists yet. Create the first one at \
