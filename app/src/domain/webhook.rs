@@ -425,14 +425,20 @@ pub enum Head {
 /// (checked to be JSON) unless the body turns out to be a VERIFY.
 #[derive(Deserialize)]
 struct HeadFields<'a> {
-    #[serde(rename = "eventType", default)]
+    #[serde(rename = "eventType", default, deserialize_with = "present")]
     event_type: Option<Value>,
-    #[serde(rename = "eventName", default)]
+    #[serde(rename = "eventName", default, deserialize_with = "present")]
     event_name: Option<Value>,
     #[serde(default, borrow)]
     data: Option<&'a RawValue>,
     #[serde(default, borrow)]
     payload: Option<&'a RawValue>,
+}
+
+/// A field that is there, `null` included (as `Head::of` sees it): serde would read a
+/// `null` into an `Option` as absent.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 impl Head {
@@ -805,7 +811,7 @@ mod tests {
 
     #[test]
     fn head_from_raw_bytes_agrees_with_head_of_the_parsed_body() {
-        let bodies: [&[u8]; 14] = [
+        let bodies: [&[u8]; 17] = [
             br#"{"eventType": "VERIFY", "data": {"challenge": "abc"}}"#,
             br#"{"eventType": "VERIFY", "data": "not an object"}"#,
             br#"{"eventType": "VERIFY"}"#,
@@ -814,6 +820,10 @@ mod tests {
             br#"{"eventType": "VEHICLE_STATE", "data": {"signals": []}}"#,
             br#"{"eventType": 7, "eventName": "verify"}"#,
             br#"{"eventType": null}"#,
+            // Found by fuzzing: a null eventType is there, not absent.
+            br#"{"eventType":null,"eventName":"verify"}"#,
+            br#"{"eventType": null, "eventName": "eventBased"}"#,
+            br#"{"eventType": "VEHICLE_STATE", "eventName": null}"#,
             br#"{"eventType": "A", "eventType": "VERIFY", "data": {"challenge": "x"}}"#,
             br#"{"hello": 1}"#,
             b"[1, 2]",
