@@ -8,7 +8,7 @@
 
 use super::entities::{sessions, signal_readings, vehicles};
 use crate::domain::sessions::{
-    derive, derive_from, EngineConfig, Observation, ObservedValue, Resume, Session,
+    derive, derive_from, EngineConfig, Observation, ObservedValue, Resume, Session, ValueKind,
 };
 use crate::domain::signals;
 use crate::domain::time::EpochMs;
@@ -50,15 +50,14 @@ pub async fn lock_vehicle(db: &impl ConnectionTrait, vehicle_id: &str) -> Result
     Ok(())
 }
 
+/// What the engine takes from a stored reading, as [`Observation::from_reading`] does
+/// from a planned one.
 fn observation(row: signal_readings::Model) -> Option<Observation> {
-    let value = if let Some(b) = row.value_bool {
-        ObservedValue::Bool(b)
-    } else if let Some(n) = row.value_num {
-        ObservedValue::Number(n)
-    } else if let Some(t) = row.value_text {
-        ObservedValue::Text(t)
-    } else {
-        ObservedValue::location(&row.code, &row.body)?
+    let value = match ValueKind::of_signal(&row.code)? {
+        ValueKind::Number => ObservedValue::Number(row.value_num?),
+        ValueKind::Bool => ObservedValue::Bool(row.value_bool?),
+        ValueKind::Text => ObservedValue::Text(row.value_text?),
+        ValueKind::Location => ObservedValue::location(&row.code, &row.body)?,
     };
     Some(Observation {
         at: row.oem_updated_at.and_then(|t| EpochMs::new(t).ok()),
@@ -66,6 +65,18 @@ fn observation(row: signal_readings::Model) -> Option<Observation> {
         value,
         first_delivery: row.first_delivery,
     })
+}
+
+/// Readings of `code` whose value is of the kind the engine reads there (for a location,
+/// whether it has coordinates is checked on the row, by [`observation`]).
+fn of_engine_kind(code: &str) -> Condition {
+    let column = match ValueKind::of_signal(code) {
+        Some(ValueKind::Number) => signal_readings::Column::ValueNum,
+        Some(ValueKind::Bool) => signal_readings::Column::ValueBool,
+        Some(ValueKind::Text) => signal_readings::Column::ValueText,
+        Some(ValueKind::Location) | None => return Condition::all(),
+    };
+    Condition::all().add(column.is_not_null())
 }
 
 /// The engine's input for one vehicle: its successful readings of the signals it uses.
@@ -268,17 +279,11 @@ async fn resume_input(
         .filter(signal_readings::Column::OemUpdatedAt.gte(from))
         .all(db)
         .await?;
-    // The latest reading before the resume point that carries a value the engine can
-    // use (a `null` body is stored, but tells the engine nothing), for every signal at
-    // once. Several readings can share that time (retries, conflicting values): take
-    // them all, the engine settles ties by value.
-    let usable = || {
-        Condition::any()
-            .add(signal_readings::Column::ValueNum.is_not_null())
-            .add(signal_readings::Column::ValueBool.is_not_null())
-            .add(signal_readings::Column::ValueText.is_not_null())
-            .add(signal_readings::Column::Code.eq(signals::PRECISE_LOCATION))
-    };
+    // The latest reading before the resume point that carries a value of the kind the
+    // engine reads from its signal (a `null` body is stored but tells the engine nothing,
+    // and so does a text where a bool belongs), for every signal at once. Several
+    // readings can share that time (retries, conflicting values): take them all, the
+    // engine settles ties by value.
     use sea_orm::QueryTrait;
     // One statement for all signals, one round trip instead of twelve. Each part walks
     // the (vehicle, code, OEM time) index backwards from the resume point and stops at
@@ -292,7 +297,7 @@ async fn resume_input(
             .column_as(signal_readings::Column::OemUpdatedAt, "last")
             .filter(signal_readings::Column::Code.eq(*code))
             .filter(signal_readings::Column::OemUpdatedAt.lt(from))
-            .filter(usable())
+            .filter(of_engine_kind(code))
             .order_by_desc(signal_readings::Column::OemUpdatedAt)
             .limit(1)
             .into_query();
@@ -335,8 +340,8 @@ async fn resume_input(
             })
             .filter_map(observation)
             .collect();
-        // A signal whose latest value-bearing readings still give the engine nothing
-        // (a location without coordinates) is looked up further back, one step at a time.
+        // A signal whose latest such readings still give the engine nothing (a location
+        // without coordinates) is looked up further back, one step at a time.
         for (code, last) in &pairs {
             if !found.iter().any(|o| o.code == *code) {
                 observations.extend(usable_before(db, vehicle_id, code, *last).await?);
@@ -378,13 +383,7 @@ async fn usable_before(
             .select_only()
             .column_as(signal_readings::Column::OemUpdatedAt.max(), "last")
             .filter(signal_readings::Column::OemUpdatedAt.lt(bound))
-            .filter(
-                Condition::any()
-                    .add(signal_readings::Column::ValueNum.is_not_null())
-                    .add(signal_readings::Column::ValueBool.is_not_null())
-                    .add(signal_readings::Column::ValueText.is_not_null())
-                    .add(signal_readings::Column::Code.eq(signals::PRECISE_LOCATION)),
-            )
+            .filter(of_engine_kind(code))
             .into_tuple()
             .one(db)
             .await?;

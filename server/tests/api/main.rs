@@ -12,6 +12,7 @@ mod bad_input;
 mod crash;
 mod events;
 mod fleet_page;
+mod fuzz_regressions;
 mod ingest;
 mod json_api;
 mod openapi;

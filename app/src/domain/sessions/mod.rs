@@ -35,6 +35,33 @@ pub enum ObservedValue {
     Location { latitude: f64, longitude: f64 },
 }
 
+/// The kind of value the engine reads from a signal. A reading of another kind (a text
+/// where a bool belongs, a number where coordinates do) tells it nothing, and must not
+/// hide an earlier reading that does: the full derivation and the incremental one (which
+/// looks up each signal's last reading before where it resumes) must both skip it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Number,
+    Bool,
+    Text,
+    Location,
+}
+
+impl ValueKind {
+    /// `None` for a signal the engine does not read.
+    pub fn of_signal(code: &str) -> Option<ValueKind> {
+        use crate::domain::signals::*;
+        Some(match code {
+            IS_CHARGING | IS_CABLE_CONNECTED | IS_FAST_CHARGER_PRESENT => ValueKind::Bool,
+            DETAILED_CHARGING_STATUS => ValueKind::Text,
+            PRECISE_LOCATION => ValueKind::Location,
+            ENERGY_ADDED | WATTAGE | STATE_OF_CHARGE | RANGE | NOMINAL_CAPACITY | CHARGE_LIMITS
+            | ACTIVE_LIMIT => ValueKind::Number,
+            _ => return None,
+        })
+    }
+}
+
 impl ObservedValue {
     pub fn number(&self) -> Option<f64> {
         match self {
@@ -220,7 +247,8 @@ impl Session {
 }
 
 impl Observation {
-    /// What the engine takes from a stored reading: nothing from an errored one.
+    /// What the engine takes from a stored reading: nothing from an errored one, nor from
+    /// a signal it does not read, nor a value of another kind than it reads there.
     pub fn from_reading(
         reading: &crate::domain::reading::Reading,
         first_delivery: bool,
@@ -229,15 +257,17 @@ impl Observation {
         let ReadingOutcome::Value { value, .. } = &reading.outcome else {
             return None;
         };
-        let value = match value {
-            ReadingValue::Number(n) => ObservedValue::Number(*n),
-            ReadingValue::Bool(b) => ObservedValue::Bool(*b),
-            ReadingValue::Text(t) => ObservedValue::Text(t.clone()),
-            ReadingValue::None => ObservedValue::location(reading.code.as_str(), &reading.body)?,
+        let code = reading.code.as_str();
+        let value = match (ValueKind::of_signal(code)?, value) {
+            (ValueKind::Number, ReadingValue::Number(n)) => ObservedValue::Number(*n),
+            (ValueKind::Bool, ReadingValue::Bool(b)) => ObservedValue::Bool(*b),
+            (ValueKind::Text, ReadingValue::Text(t)) => ObservedValue::Text(t.clone()),
+            (ValueKind::Location, _) => ObservedValue::location(code, &reading.body)?,
+            _ => return None,
         };
         Some(Observation {
             at: reading.oem_updated_at,
-            code: reading.code.to_string(),
+            code: code.to_owned(),
             value,
             first_delivery,
         })
