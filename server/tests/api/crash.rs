@@ -3,10 +3,13 @@
 //! applied, the database must pass its integrity check, and the sessions must equal a
 //! fresh `rederive` of what is stored.
 
-use crate::helpers::{database_url, scalar_i64, Backend};
-use crate::process::{deliver_all, engine, ServerProcess, Targets};
+use crate::helpers::{database_url, Backend};
+use crate::process::{
+    all_applied, assert_same_sessions, deliver_all, engine, history_ending_now, seed,
+    ServerProcess, Targets,
+};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
-use server::simulate::{self, Noise, SimConfig};
+use server::simulate::Noise;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -18,26 +21,12 @@ crate::on_both_backends!(acknowledged_deliveries_survive_sigkill_under_load);
 /// catches up.
 const KILLS: usize = 4;
 
-/// The seed of the kill moments (and the simulation): `CRASH_TEST_SEED` replays a run.
-fn seed() -> u64 {
-    std::env::var("CRASH_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| fastrand::u64(1..1_000_000))
-}
-
 async fn acknowledged_deliveries_survive_sigkill_under_load(backend: Backend) {
-    let seed = seed();
+    // The seed of the simulation and the kill moments; `CRASH_TEST_SEED` replays a run.
+    let seed = seed("CRASH_TEST_SEED");
     let dir = tempfile::tempdir().unwrap();
     let url = database_url(backend, &dir).await;
-    let days = 6.0;
-    let sim = simulate::generate(&SimConfig {
-        vehicles: 8,
-        days,
-        seed,
-        start_ms: chrono::Utc::now().timestamp_millis() - (days * 86_400_000.0) as i64,
-        noise: Noise::REALISTIC,
-    });
+    let sim = history_ending_now(8, 6.0, seed, Noise::REALISTIC);
     let total = sim.deliveries.len();
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut thresholds: Vec<usize> = (0..KILLS)
@@ -94,15 +83,7 @@ async fn acknowledged_deliveries_survive_sigkill_under_load(backend: Backend) {
     );
 
     // The last server applies whatever waited, then dies like the others.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while server::webhook::store::count_waiting(&db).await.unwrap() > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "seed {seed}: deliveries still wait after 60 s:\n{}",
-            server.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    all_applied(&db, &[&server], seed).await;
     server.kill().await;
 
     let stored: HashSet<String> = event_ids(&db).await;
@@ -112,15 +93,6 @@ async fn acknowledged_deliveries_survive_sigkill_under_load(backend: Backend) {
         "seed {seed}: {} acknowledged deliveries are not stored, e.g. {:?}",
         lost.len(),
         lost.first()
-    );
-    assert_eq!(
-        scalar_i64(
-            &db,
-            "SELECT COUNT(*) FROM deliveries WHERE process_error IS NOT NULL"
-        )
-        .await,
-        0,
-        "seed {seed}: deliveries failed to apply"
     );
     integrity_check(&db, backend).await;
     sessions_equal_a_fresh_rederive(&db, seed).await;
@@ -200,16 +172,9 @@ pub async fn sessions_equal_a_fresh_rederive(db: &DatabaseConnection, seed: u64)
         .await
         .unwrap();
     let rederived = all().await;
-    let differ: Vec<_> = derived
-        .iter()
-        .zip(&rederived)
-        .filter(|(a, b)| a != b)
-        .take(3)
-        .collect();
-    assert!(
-        derived.len() == rederived.len() && differ.is_empty(),
-        "seed {seed}: {} sessions derived, {} re-derived; first differences: {differ:#?}",
-        derived.len(),
-        rederived.len()
+    assert_same_sessions(
+        &derived,
+        &rederived,
+        &format!("seed {seed}: derived as deliveries came, and re-derived"),
     );
 }

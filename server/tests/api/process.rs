@@ -3,7 +3,8 @@
 //! again until a 2xx, since an event is only safe once acknowledged.
 
 use crate::helpers::{sign, TOKEN};
-use server::simulate::Delivery;
+use sea_orm::DatabaseConnection;
+use server::simulate::{Delivery, Noise, SimConfig, Simulation};
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,70 @@ pub fn engine() -> app::domain::sessions::EngineConfig {
     }
     .engine()
     .expect("valid session settings")
+}
+
+/// A random seed, or the one in the environment variable `replay`, so a failure (whose
+/// message names its seed) can be run again.
+pub fn seed(replay: &str) -> u64 {
+    std::env::var(replay)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(1..1_000_000))
+}
+
+/// A simulated fleet's history that ends now, so no session in it is stale.
+pub fn history_ending_now(vehicles: usize, days: f64, seed: u64, noise: Noise) -> Simulation {
+    server::simulate::generate(&SimConfig {
+        vehicles,
+        days,
+        seed,
+        start_ms: chrono::Utc::now().timestamp_millis() - (days * 86_400_000.0) as i64,
+        noise,
+    })
+}
+
+/// Waits (at most 60 s) until the running servers have applied every stored delivery,
+/// and checks none failed.
+pub async fn all_applied(db: &DatabaseConnection, servers: &[&ServerProcess], seed: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while server::webhook::store::count_waiting(db).await.unwrap() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "seed {seed}: deliveries still wait after 60 s:\n{}",
+            servers
+                .iter()
+                .map(|s| s.log_tail())
+                .collect::<Vec<_>>()
+                .join("\n---\n")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let failed = crate::helpers::scalar_i64(
+        db,
+        "SELECT COUNT(*) FROM deliveries WHERE process_error IS NOT NULL",
+    )
+    .await;
+    assert_eq!(failed, 0, "seed {seed}: deliveries failed to apply");
+}
+
+/// Asserts two session lists are equal, showing the first few that differ.
+pub fn assert_same_sessions(
+    left: &[app::server::entities::sessions::Model],
+    right: &[app::server::entities::sessions::Model],
+    what: &str,
+) {
+    let differ: Vec<_> = left
+        .iter()
+        .zip(right)
+        .filter(|(a, b)| a != b)
+        .take(3)
+        .collect();
+    assert!(
+        left.len() == right.len() && differ.is_empty(),
+        "{what}: {} sessions against {}; first differences: {differ:#?}",
+        left.len(),
+        right.len()
+    );
 }
 
 /// One running `chargelog serve`, killed when dropped.

@@ -5,21 +5,15 @@
 
 use crate::crash::{integrity_check, sessions_equal_a_fresh_rederive};
 use crate::helpers::{database_url, Backend};
-use crate::process::{deliver_all, LoadReport, ServerProcess, Targets};
+use crate::process::{
+    all_applied, assert_same_sessions, deliver_all, history_ending_now, seed, LoadReport,
+    ServerProcess, Targets,
+};
 use sea_orm::{Database, DatabaseConnection};
-use server::simulate::{self, Delivery, Noise, SimConfig};
+use server::simulate::{Delivery, Noise};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
-
-/// The seed of the simulation and of where each request goes: `SCALE_OUT_TEST_SEED`
-/// replays a run.
-fn seed() -> u64 {
-    std::env::var("SCALE_OUT_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| fastrand::u64(1..1_000_000))
-}
+use std::time::Instant;
 
 #[tokio::test]
 #[cfg_attr(
@@ -27,15 +21,10 @@ fn seed() -> u64 {
     ignore = "PostgreSQL skipped: set CHARGELOG_TEST_POSTGRES_URL to run it"
 )]
 async fn three_processes_on_one_database_derive_what_one_process_does() {
-    let seed = seed();
-    let days = 5.0;
-    let sim = simulate::generate(&SimConfig {
-        vehicles: 6,
-        days,
-        seed,
-        start_ms: chrono::Utc::now().timestamp_millis() - (days * 86_400_000.0) as i64,
-        noise: Noise::HEAVY,
-    });
+    // The seed of the simulation and of where each request goes; `SCALE_OUT_TEST_SEED`
+    // replays a run.
+    let seed = seed("SCALE_OUT_TEST_SEED");
+    let sim = history_ending_now(6, 5.0, seed, Noise::HEAVY);
     let dir = tempfile::tempdir().unwrap();
 
     let shared = database_url(Backend::Postgres, &dir).await;
@@ -63,18 +52,10 @@ async fn three_processes_on_one_database_derive_what_one_process_does() {
     let spread = sessions(&shared).await;
     let alone = sessions(&single).await;
     assert!(alone.len() >= 10, "seed {seed}: a real test");
-    let differ: Vec<_> = spread
-        .iter()
-        .zip(&alone)
-        .filter(|(a, b)| a != b)
-        .take(3)
-        .collect();
-    assert!(
-        spread.len() == alone.len() && differ.is_empty(),
-        "seed {seed}: three processes derived {} sessions, one process {}; first differences \
-         (three, one): {differ:#?}",
-        spread.len(),
-        alone.len()
+    assert_same_sessions(
+        &spread,
+        &alone,
+        &format!("seed {seed}: three processes (left) and one (right)"),
     );
     assert_eq!(
         latest(&shared).await,
@@ -114,28 +95,10 @@ async fn send(
     report
 }
 
-/// Waits until every delivery is applied, and checks none failed.
+/// Connects to `url` once the servers have applied everything.
 async fn settled(url: &str, servers: &[&ServerProcess], seed: u64) -> DatabaseConnection {
     let db = Database::connect(url).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while server::webhook::store::count_waiting(&db).await.unwrap() > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "seed {seed}: deliveries still wait after 60 s:\n{}",
-            servers
-                .iter()
-                .map(|s| s.log_tail())
-                .collect::<Vec<_>>()
-                .join("\n---\n")
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let failed = crate::helpers::scalar_i64(
-        &db,
-        "SELECT COUNT(*) FROM deliveries WHERE process_error IS NOT NULL",
-    )
-    .await;
-    assert_eq!(failed, 0, "seed {seed}: deliveries failed to apply");
+    all_applied(&db, servers, seed).await;
     db
 }
 
