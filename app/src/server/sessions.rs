@@ -757,3 +757,15 @@ pub async fn detail(
         deliveries,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engine_reads_one_kind_of_value_from_each_signal_it_loads() {
+        for code in ENGINE_CODES {
+            assert!(ValueKind::of_signal(code).is_some(), "{code}");
+        }
+    }
+}
