@@ -1,0 +1,103 @@
+//! Check 3 of `ingest`, on the real store (docs/FUZZING.md): for confirming that a
+//! failure of `ingest` is chargelog's, not the database-free mirror's.
+//!
+//! Same input format (bodies separated by 0x1E) and the same "now". Each planned body is
+//! stored with `server::webhook::store::accept` in a fresh SQLite database and applied
+//! at once by the processor (`store::drain`, one delivery a batch); after each one the
+//! vehicle's stored sessions must equal `derive` over its stored readings. About 36
+//! inputs a second on 2 cores (a database and its migrations each), so it is a replay
+//! tool rather than a fuzzer:
+//! `scripts/fuzz N ingest_db` (which replays the saved `ingest-*` inputs first).
+#![no_main]
+
+use app::domain::sessions::{derive, EngineConfig, Session};
+use app::domain::time::EpochMs;
+use app::server::entities::sessions;
+use libfuzzer_sys::fuzz_target;
+use sea_orm::{ColumnTrait, Database, EntityTrait, QueryFilter};
+use server::webhook::plan_body;
+use server::webhook::store::{self, Effect};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const SEPARATOR: u8 = 0x1E;
+const MAX_BODIES: usize = 48;
+const NOW_MS: i64 = 1_773_525_000_000;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+static RUNS: AtomicU64 = AtomicU64::new(0);
+
+fuzz_target!(|data: &[u8]| {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let path = std::env::temp_dir().join(format!(
+        "chargelog-fuzz-{}-{}.db",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    ));
+    runtime.block_on(run(data, &path));
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+});
+
+async fn run(data: &[u8], path: &std::path::Path) {
+    let seed = fnv1a(data);
+    let config = EngineConfig::default();
+    let as_of = EpochMs::new(if seed & 1 == 0 {
+        NOW_MS
+    } else {
+        NOW_MS + DAY_MS
+    })
+    .expect("a valid time");
+    let db = Database::connect(format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .expect("a SQLite database");
+    server::db::migrate(&db).await.expect("migrations");
+
+    let mut vehicles = BTreeSet::new();
+    for (i, body) in data.split(|b| *b == SEPARATOR).take(MAX_BODIES).enumerate() {
+        let received_at = EpochMs::new(NOW_MS + i as i64 * 1000).expect("a valid time");
+        let Ok((record, effect)) = plan_body(body, received_at) else {
+            continue; // a VERIFY is answered, anything else unplannable is a dead letter
+        };
+        if let Effect::State { vehicle, .. } = &effect {
+            vehicles.insert(vehicle.id.as_str().to_owned());
+        }
+        store::accept(&db, record, &effect).await.expect("stored");
+        store::drain(&db, &config, 1, as_of)
+            .await
+            .unwrap_or_else(|e| panic!("the processor failed: {e:?}"));
+        for vehicle in &vehicles {
+            let rows = sessions::Entity::find()
+                .filter(sessions::Column::VehicleId.eq(vehicle.as_str()))
+                .all(&db)
+                .await
+                .expect("sessions");
+            let mut kept: Vec<Session> = rows
+                .iter()
+                .filter_map(app::server::sessions::from_row)
+                .collect();
+            kept.sort_by_key(|s| s.started_at);
+            let readings = app::server::sessions::observations(&db, vehicle)
+                .await
+                .expect("readings");
+            let expected = derive(vehicle, &readings, &config, as_of);
+            if kept != expected && format!("{kept:?}") != format!("{expected:?}") {
+                panic!(
+                    "stored sessions differ from a full derivation after body {i}\n got: \
+                     {kept:#?}\nwant: {expected:#?}"
+                );
+            }
+        }
+    }
+    db.close().await.expect("closed");
+}
+
+fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
