@@ -27,6 +27,7 @@ use app::domain::sessions::{
 };
 use app::domain::signals;
 use app::domain::time::EpochMs;
+use app::server::sessions::ENGINE_CODES;
 use libfuzzer_sys::fuzz_target;
 use server::webhook::plan_body;
 use server::webhook::store::Effect;
@@ -39,23 +40,6 @@ const MAX_BODIES: usize = 48;
 /// 2026-03-14 21:50 UTC, the fixtures' "now".
 const NOW_MS: i64 = 1_773_525_000_000;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
-
-/// The signals the engine reads (`ENGINE_CODES` in app/src/server/sessions.rs, private
-/// there): the store loads nothing else for it.
-const ENGINE_CODES: [&str; 12] = [
-    signals::IS_CHARGING,
-    signals::IS_CABLE_CONNECTED,
-    signals::DETAILED_CHARGING_STATUS,
-    signals::ENERGY_ADDED,
-    signals::WATTAGE,
-    signals::STATE_OF_CHARGE,
-    signals::RANGE,
-    signals::NOMINAL_CAPACITY,
-    signals::CHARGE_LIMITS,
-    signals::ACTIVE_LIMIT,
-    signals::PRECISE_LOCATION,
-    signals::IS_FAST_CHARGER_PRESENT,
-];
 
 fuzz_target!(|data: &[u8]| {
     let seed = fnv1a(data);

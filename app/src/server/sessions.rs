@@ -19,7 +19,7 @@ use sea_orm::{
 };
 
 /// The signals the engine reads; nothing else is loaded.
-const ENGINE_CODES: [&str; 12] = [
+pub const ENGINE_CODES: [&str; 12] = [
     signals::IS_CHARGING,
     signals::IS_CABLE_CONNECTED,
     signals::DETAILED_CHARGING_STATUS,
