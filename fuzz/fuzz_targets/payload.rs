@@ -5,7 +5,8 @@
 //! routing look at the raw bytes (`Head::parse`) must agree with `Head::of` on the parsed
 //! body, as `head_from_raw_bytes_agrees_with_head_of_the_parsed_body` in
 //! app/src/domain/webhook.rs asserts; and reading NULs as U+FFFD (`without_nul`) must
-//! keep a JSON body JSON, changing nothing else.
+//! keep a JSON body JSON, changing nothing else. What the webhook checks before it
+//! answers (`check_body`) must decide what `plan_body` decides.
 #![no_main]
 
 use app::domain::sessions::{Observation, ObservedValue};
@@ -13,8 +14,8 @@ use app::domain::time::EpochMs;
 use app::domain::webhook::{parse_json, Challenge, Head};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
-use server::webhook::store::Effect;
-use server::webhook::{plan_body, without_nul};
+use server::webhook::store::{Disposition, Effect};
+use server::webhook::{check_body, plan_body, without_nul};
 
 /// 2026-03-14 21:50 UTC, the fixtures' "now".
 const RECEIVED_AT_MS: i64 = 1_773_525_000_000;
@@ -37,7 +38,23 @@ fuzz_target!(|data: &[u8]| {
         let _ = Challenge::parse(challenge.as_ref()).map(|c| c.as_str().len());
     }
 
-    match plan_body(data, received_at) {
+    let planned = plan_body(data, received_at);
+    // What the webhook decides before answering must be what the processor's full
+    // reading decides: the same row, the same refusal.
+    match (check_body(data, received_at), &planned) {
+        (Ok((checked, disposition)), Ok((record, effect))) => {
+            assert_eq!(format!("{checked:?}"), format!("{record:?}"));
+            assert_eq!(disposition, Disposition::from(effect));
+        }
+        (Err(checked), Err(err)) => assert_eq!(&checked, err),
+        (checked, planned) => panic!(
+            "check_body {:?} and plan_body {:?} disagree on {:?}",
+            checked.map(|c| c.1),
+            planned.as_ref().map(|p| Disposition::from(&p.1)),
+            String::from_utf8_lossy(data)
+        ),
+    }
+    match planned {
         Ok((record, effect)) => {
             assert_eq!(record.raw_body, data, "the raw body is stored unchanged");
             assert_eq!(record.received_at, received_at);

@@ -54,10 +54,7 @@ pub struct Reading {
 
 impl Reading {
     pub fn from_signal(index: usize, signal: &Signal) -> Result<Reading, PayloadError> {
-        let code = signal.signal_code().map_err(|e| PayloadError::Invalid {
-            path: format!("data.signals[{index}].code"),
-            message: e.to_string(),
-        })?;
+        let code = signal.code_at(index)?;
         let meta = signal.meta.as_ref();
         let status_error = signal.status.as_ref().and_then(|s| {
             let failed = s

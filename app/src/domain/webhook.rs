@@ -104,10 +104,71 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     })
 }
 
+/// Any JSON value, read and checked as [`Value`] reads it (the same parser calls, so
+/// the same values are refused: a number out of range, a lone surrogate escape, nesting
+/// too deep) but not kept: nothing is allocated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checked;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Checked;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any valid JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_unit<E>(self) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_none<E>(self) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Checked, D::Error> {
+                Checked::deserialize(d)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Checked, A::Error> {
+                while seq.next_element::<Checked>()?.is_some() {}
+                Ok(Checked)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Checked, A::Error> {
+                while map.next_entry::<Checked, Checked>()?.is_some() {}
+                Ok(Checked)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
 /// The top-level envelope of every event.
+///
+/// `B` is what a signal's body is read as: [`Value`] to use it, [`Checked`] to accept or
+/// refuse the body exactly as with [`Value`] without building it (what the webhook
+/// does before it answers; the processor reads the body in full later).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Envelope {
+pub struct Envelope<B = Value> {
     #[serde(default, deserialize_with = "lenient_string")]
     pub event_id: Option<String>,
     #[serde(default)]
@@ -115,7 +176,7 @@ pub struct Envelope {
     #[serde(default, deserialize_with = "lenient_string")]
     pub vehicle_id: Option<String>,
     #[serde(default)]
-    pub data: Option<EventData>,
+    pub data: Option<EventData<B>>,
     #[serde(default)]
     pub triggers: Option<Vec<Trigger>>,
     #[serde(default)]
@@ -125,13 +186,13 @@ pub struct Envelope {
 /// `data`: its content depends on the event type, so every part is optional here.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct EventData {
+pub struct EventData<B = Value> {
     #[serde(default)]
     pub user: Option<User>,
     #[serde(default)]
     pub vehicle: Option<Vehicle>,
     #[serde(default)]
-    pub signals: Option<Vec<Signal>>,
+    pub signals: Option<Vec<Signal<B>>>,
     #[serde(default)]
     pub errors: Option<Vec<VehicleErrorEntry>>,
     #[serde(default)]
@@ -184,7 +245,7 @@ pub struct Meta {
 
 /// One entry of `data.signals`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Signal {
+pub struct Signal<B = Value> {
     #[serde(default, deserialize_with = "lenient_string")]
     pub code: Option<String>,
     #[serde(default, deserialize_with = "lenient_string")]
@@ -194,14 +255,23 @@ pub struct Signal {
     /// Shapes differ per signal (`value`, `capacity`, `latitude`, `values`...), so the
     /// body stays JSON and is decoded per code in [`super::reading`].
     #[serde(default)]
-    pub body: Option<Value>,
+    pub body: Option<B>,
     #[serde(default)]
     pub status: Option<SignalStatus>,
     #[serde(default)]
     pub meta: Option<SignalMeta>,
 }
 
-impl Signal {
+impl<B> Signal<B> {
+    /// The signal's code, or the error that makes its delivery a dead letter: the
+    /// signal is `data.signals[index]`.
+    pub fn code_at(&self, index: usize) -> Result<SignalCode, PayloadError> {
+        self.signal_code().map_err(|e| PayloadError::Invalid {
+            path: format!("data.signals[{index}].code"),
+            message: e.to_string(),
+        })
+    }
+
     /// The stable key: `code` where given, else `group-name` lower-cased.
     pub fn signal_code(&self) -> Result<SignalCode, IdError> {
         match (&self.code, &self.group, &self.name) {
@@ -515,6 +585,15 @@ pub fn parse_json(raw: &[u8]) -> Result<Value, PayloadError> {
 impl Envelope {
     /// Deserializes the typed envelope, naming the JSON path of any type error.
     pub fn parse(raw: &[u8]) -> Result<Envelope, PayloadError> {
+        Envelope::read(raw)
+    }
+}
+
+impl<B: serde::de::DeserializeOwned + Default> Envelope<B> {
+    /// [`Envelope::parse`], with the signals' bodies read as `B`: the same envelope is
+    /// accepted or refused, with the same error, whatever `B` is, as long as `B` takes
+    /// every JSON value that [`Value`] takes.
+    pub fn read(raw: &[u8]) -> Result<Envelope<B>, PayloadError> {
         // Tracking the path costs on every value; only a body that fails needs it.
         if let Ok(envelope) = serde_json::from_slice(raw) {
             return Ok(envelope);
@@ -528,7 +607,9 @@ impl Envelope {
             }
         })
     }
+}
 
+impl<B> Envelope<B> {
     pub fn event_id(&self) -> Result<EventId, PayloadError> {
         let raw = self
             .event_id
@@ -580,7 +661,7 @@ impl Envelope {
             .any(|t| t.kind() == TriggerKind::FirstDelivery)
     }
 
-    pub fn signals(&self) -> &[Signal] {
+    pub fn signals(&self) -> &[Signal<B>] {
         self.data
             .as_ref()
             .and_then(|d| d.signals.as_deref())

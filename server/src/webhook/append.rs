@@ -16,7 +16,7 @@
 //! batch is answered 503 at once: trying again the general way would wait as long
 //! again, past Smartcar's 15 s.
 
-use super::store::{DeliveryRecord, Effect, Stored};
+use super::store::{DeliveryRecord, Disposition, Stored};
 use super::writer::Job;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::collections::HashSet;
@@ -95,18 +95,16 @@ impl Appender {
 
 /// Whether a job takes the fast path: vehicle data to process, and an eventId.
 fn eligible(job: &Job) -> Option<&str> {
-    match job.effect {
-        Effect::State { .. } | Effect::Errors { .. } => {
-            job.record.event_id.as_ref().map(|e| e.as_str())
-        }
-        Effect::Nothing(_) => None,
+    match job.disposition {
+        Disposition::Waiting { .. } => job.record.event_id.as_ref().map(|e| e.as_str()),
+        Disposition::Complete(_) => None,
     }
 }
 
-fn signal_count(effect: &Effect) -> i64 {
-    match effect {
-        Effect::State { readings, .. } => i64::try_from(readings.len()).unwrap_or(i64::MAX),
-        _ => 0,
+fn signal_count(disposition: Disposition) -> i64 {
+    match disposition {
+        Disposition::Waiting { signal_count } => i64::try_from(signal_count).unwrap_or(i64::MAX),
+        Disposition::Complete(_) => 0,
     }
 }
 
@@ -135,7 +133,7 @@ fn append(conn: &mut Connection, jobs: Vec<Job>) -> Appended {
     match conn.prepare_cached(INSERT) {
         Ok(mut statement) => {
             for job in fast {
-                match insert(&mut statement, &job.record, &job.effect) {
+                match insert(&mut statement, &job.record, job.disposition) {
                     Ok(Some(id)) => inserted.push((job, id)),
                     // Already stored (a retry): the general path logs the repeat.
                     Ok(None) => refused.push(job),
@@ -192,7 +190,7 @@ fn refuse(jobs: impl IntoIterator<Item = Job>, err: &rusqlite::Error) {
 fn insert(
     statement: &mut rusqlite::CachedStatement<'_>,
     record: &DeliveryRecord,
-    effect: &Effect,
+    disposition: Disposition,
 ) -> rusqlite::Result<Option<i64>> {
     let triggers = serde_json::to_string(&record.triggers)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
@@ -210,7 +208,7 @@ fn insert(
                 record.received_at.as_millis(),
                 record.signature,
                 record.user_agent,
-                signal_count(effect),
+                signal_count(disposition),
                 record.raw_body,
             ],
             |row| row.get(0),

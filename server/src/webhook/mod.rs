@@ -18,7 +18,9 @@ use crate::startup::AppState;
 use app::domain::ids::{EventId, VehicleId};
 use app::domain::reading::Reading;
 use app::domain::time::EpochMs;
-use app::domain::webhook::{parse_json, Challenge, Envelope, EventType, Head, Mode, PayloadError};
+use app::domain::webhook::{
+    parse_json, Challenge, Checked, Envelope, EventType, Head, Mode, PayloadError,
+};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -27,7 +29,9 @@ use axum::Json;
 use serde_json::json;
 use signature::SignatureError;
 use std::sync::atomic::Ordering;
-use store::{DeadLetter, DeliveryRecord, Effect, ErrorRecord, Outcome, Stored, VehicleFacts};
+use store::{
+    DeadLetter, DeliveryRecord, Disposition, Effect, ErrorRecord, Outcome, Stored, VehicleFacts,
+};
 use tracing::Instrument;
 
 /// Larger bodies get 413. Smartcar documents 50 KB at most; this leaves room.
@@ -136,9 +140,9 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response 
 
     let signature = header_text(headers, SIGNATURE_HEADER);
     let user_agent = header_text(headers, header::USER_AGENT);
-    let planned = head.and_then(|head| plan(head, &text));
-    let (record, effect) = match planned {
-        Ok((record, effect)) => (record, effect),
+    let checked = head.and_then(|head| check(head, &text));
+    let (record, disposition) = match checked {
+        Ok(checked) => checked,
         Err(err) => {
             let letter = DeadLetter {
                 received_at,
@@ -178,9 +182,9 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response 
         raw_body: body.to_vec(),
         ..record
     };
-    let stored_as = match &effect {
-        Effect::Nothing(outcome) => outcome.as_str(),
-        Effect::State { .. } | Effect::Errors { .. } => Outcome::Stored.as_str(),
+    let stored_as = match disposition {
+        Disposition::Complete(outcome) => outcome.as_str(),
+        Disposition::Waiting { .. } => Outcome::Stored.as_str(),
     };
     let span = tracing::info_span!(
         "delivery",
@@ -190,7 +194,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response 
     );
     match state
         .ingestor
-        .ingest(&state.db, record, effect)
+        .ingest(&state.db, record, disposition)
         .instrument(span.clone())
         .await
     {
@@ -337,8 +341,22 @@ pub fn plan_body(
     ))
 }
 
-/// Decides, from a verified JSON body, what row to write and what it changes.
-fn plan(head: Head, raw: &[u8]) -> Result<(DeliveryRecord, Effect), PayloadError> {
+/// What a verified JSON body is, read far enough to store it: its row, and for vehicle
+/// data, the envelope with the vehicle and every signal's code checked. `B` is how the
+/// signals' bodies are read (see [`Envelope`]).
+enum Read<B> {
+    /// Stored as it is: legacy, TEST mode, event types chargelog does not process.
+    Complete(DeliveryRecord, Outcome),
+    /// VEHICLE_STATE: `data.signals` is there and every signal has a valid code.
+    State(DeliveryRecord, VehicleFacts, Envelope<B>),
+    /// VEHICLE_ERROR.
+    Errors(DeliveryRecord, VehicleFacts, Envelope<B>),
+}
+
+fn read<B: serde::de::DeserializeOwned + Default>(
+    head: Head,
+    raw: &[u8],
+) -> Result<Read<B>, PayloadError> {
     let base = |event_type: String| DeliveryRecord {
         event_id: None,
         delivery_id: None,
@@ -364,7 +382,7 @@ fn plan(head: Head, raw: &[u8]) -> Result<(DeliveryRecord, Effect), PayloadError
             let text = |p: &str| value.pointer(p).and_then(|v| v.as_str()).map(str::to_owned);
             let event_id = text("/payload/eventId").and_then(|id| EventId::parse(&id).ok());
             let vehicle_id = text("/payload/vehicleId").and_then(|id| VehicleId::parse(&id).ok());
-            Ok((
+            Ok(Read::Complete(
                 DeliveryRecord {
                     event_id,
                     vehicle_id,
@@ -372,11 +390,11 @@ fn plan(head: Head, raw: &[u8]) -> Result<(DeliveryRecord, Effect), PayloadError
                     mode: text("/mode"),
                     ..base(format!("legacy:{event_name}"))
                 },
-                Effect::Nothing(Outcome::Ignored),
+                Outcome::Ignored,
             ))
         }
         Head::Event(event_type) => {
-            let envelope = Envelope::parse(raw)?;
+            let envelope = Envelope::<B>::read(raw)?;
             let event_id = envelope.event_id()?;
             let meta = envelope.meta();
             let mode = envelope.mode();
@@ -391,7 +409,7 @@ fn plan(head: Head, raw: &[u8]) -> Result<(DeliveryRecord, Effect), PayloadError
                 ..base(event_type.as_wire().to_owned())
             };
             let is_test = mode == Some(Mode::Test);
-            let effect = match event_type {
+            match event_type {
                 EventType::VehicleState => {
                     let vehicle = vehicle_facts(&envelope)?;
                     let signals = envelope
@@ -401,40 +419,96 @@ fn plan(head: Head, raw: &[u8]) -> Result<(DeliveryRecord, Effect), PayloadError
                         .ok_or(PayloadError::Missing {
                             path: "data.signals",
                         })?;
-                    let readings = signals
-                        .iter()
-                        .enumerate()
-                        .map(|(i, s)| Reading::from_signal(i, s))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    record.vehicle_id = Some(vehicle.id.clone());
-                    if is_test {
-                        Effect::Nothing(Outcome::Test)
-                    } else {
-                        Effect::State {
-                            first_delivery: envelope.is_first_delivery(),
-                            vehicle,
-                            readings,
-                        }
+                    for (i, signal) in signals.iter().enumerate() {
+                        signal.code_at(i)?;
                     }
+                    record.vehicle_id = Some(vehicle.id.clone());
+                    Ok(if is_test {
+                        Read::Complete(record, Outcome::Test)
+                    } else {
+                        Read::State(record, vehicle, envelope)
+                    })
                 }
                 EventType::VehicleError => {
                     let vehicle = vehicle_facts(&envelope)?;
-                    let errors = envelope.errors().iter().map(error_record).collect();
                     record.vehicle_id = Some(vehicle.id.clone());
-                    if is_test {
-                        Effect::Nothing(Outcome::Test)
+                    Ok(if is_test {
+                        Read::Complete(record, Outcome::Test)
                     } else {
-                        Effect::Errors { vehicle, errors }
-                    }
+                        Read::Errors(record, vehicle, envelope)
+                    })
                 }
-                EventType::Verify | EventType::Other(_) => Effect::Nothing(Outcome::Ignored),
-            };
-            Ok((record, effect))
+                EventType::Verify | EventType::Other(_) => {
+                    Ok(Read::Complete(record, Outcome::Ignored))
+                }
+            }
         }
     }
 }
 
-fn vehicle_facts(envelope: &Envelope) -> Result<VehicleFacts, PayloadError> {
+/// Decides, from a verified JSON body, what row to write and what it changes.
+fn plan(head: Head, raw: &[u8]) -> Result<(DeliveryRecord, Effect), PayloadError> {
+    Ok(match read::<serde_json::Value>(head, raw)? {
+        Read::Complete(record, outcome) => (record, Effect::Nothing(outcome)),
+        Read::State(record, vehicle, envelope) => {
+            let readings = envelope
+                .signals()
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Reading::from_signal(i, s))
+                .collect::<Result<Vec<_>, _>>()?;
+            let first_delivery = envelope.is_first_delivery();
+            (
+                record,
+                Effect::State {
+                    first_delivery,
+                    vehicle,
+                    readings,
+                },
+            )
+        }
+        Read::Errors(record, vehicle, envelope) => {
+            let errors = envelope.errors().iter().map(error_record).collect();
+            (record, Effect::Errors { vehicle, errors })
+        }
+    })
+}
+
+/// What the webhook decides before it answers: the same row and the same acceptance
+/// or refusal as [`plan`], with the signals' bodies checked but not read (the
+/// processor reads them from the stored body).
+fn check(head: Head, raw: &[u8]) -> Result<(DeliveryRecord, Disposition), PayloadError> {
+    Ok(match read::<Checked>(head, raw)? {
+        Read::Complete(record, outcome) => (record, Disposition::Complete(outcome)),
+        Read::State(record, _, envelope) => (
+            record,
+            Disposition::Waiting {
+                signal_count: envelope.signals().len(),
+            },
+        ),
+        Read::Errors(record, _, _) => (record, Disposition::Waiting { signal_count: 0 }),
+    })
+}
+
+/// [`check`] on a signed body, as the webhook does it: for tests and fuzzing, which
+/// hold it to [`plan_body`].
+pub fn check_body(
+    body: &[u8],
+    received_at: EpochMs,
+) -> Result<(DeliveryRecord, Disposition), PayloadError> {
+    let text = without_nul(body);
+    let (record, disposition) = check(Head::parse(&text)?, &text)?;
+    Ok((
+        DeliveryRecord {
+            received_at,
+            raw_body: body.to_vec(),
+            ..record
+        },
+        disposition,
+    ))
+}
+
+fn vehicle_facts<B>(envelope: &Envelope<B>) -> Result<VehicleFacts, PayloadError> {
     let id = envelope.vehicle_id()?;
     let vehicle = envelope.vehicle();
     Ok(VehicleFacts {
@@ -462,7 +536,102 @@ fn error_record(e: &app::domain::webhook::VehicleErrorEntry) -> ErrorRecord {
 
 #[cfg(test)]
 mod tests {
-    use super::without_nul;
+    use super::store::Disposition;
+    use super::{check_body, plan_body, without_nul};
+    use app::domain::time::EpochMs;
+
+    /// What the webhook answers from `check_body` must be what `plan_body` (the
+    /// processor's full reading) decides: the same row, the same refusal.
+    fn assert_check_agrees_with_plan(body: &[u8]) {
+        let at = EpochMs::new(1_773_525_000_000).unwrap();
+        let shown = || {
+            String::from_utf8_lossy(body)
+                .chars()
+                .take(300)
+                .collect::<String>()
+        };
+        match (check_body(body, at), plan_body(body, at)) {
+            (Ok((checked, disposition)), Ok((planned, effect))) => {
+                assert_eq!(
+                    format!("{checked:?}"),
+                    format!("{planned:?}"),
+                    "{}",
+                    shown()
+                );
+                assert_eq!(disposition, Disposition::from(&effect), "{}", shown());
+            }
+            (Err(checked), Err(planned)) => assert_eq!(checked, planned, "{}", shown()),
+            (checked, planned) => panic!(
+                "check_body: {:?}, plan_body: {:?}, on {}",
+                checked.map(|c| c.1),
+                planned.map(|p| Disposition::from(&p.1)),
+                shown()
+            ),
+        }
+    }
+
+    #[test]
+    fn checking_a_body_decides_what_planning_it_does() {
+        let dirs = ["tests/fixtures", "../fuzz/regressions"];
+        let mut seen = 0;
+        for dir in dirs {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                assert_check_agrees_with_plan(&std::fs::read(entry.unwrap().path()).unwrap());
+                seen += 1;
+            }
+        }
+        assert!(seen > 12, "{seen} files");
+        let sim = crate::simulate::generate(&crate::simulate::SimConfig {
+            vehicles: 6,
+            days: 3.0,
+            seed: 7,
+            start_ms: 1_773_525_000_000,
+            noise: crate::simulate::Noise::HEAVY,
+        });
+        for delivery in &sim.deliveries {
+            assert_check_agrees_with_plan(delivery.body.as_bytes());
+        }
+        // Bodies a skipping reader would take and the full one refuses, or the reverse.
+        let state = |signals: &str| {
+            format!(
+                r#"{{"eventId":"e","eventType":"VEHICLE_STATE","data":{{"vehicle":{{"id":"v"}},"signals":{signals}}}}}"#
+            )
+        };
+        for signals in [
+            r#"[{"code":"charge-ischarging","body":{"value":1e400}}]"#,
+            r#"[{"code":"charge-ischarging","body":{"value":"\ud800"}}]"#,
+            r#"[{"code":"charge-ischarging","body":{"value":"\ud800\u0041"}}]"#,
+            r#"[{"code":"charge-ischarging","body":{"value":-0,"x":[1,{"y":null}]}}]"#,
+            r#"[{"code":"charge-ischarging","body":{"value":18446744073709551616}}]"#,
+            r#"[{"code":"charge-ischarging","body":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]}]"#,
+            r#"[{"code":"charge-ischarging","body":{"value":true,"value":false}}]"#,
+            r#"[{"code":"charge-ischarging","body":{"a":1}},{"code":"a b","body":{}}]"#,
+            r#"[{"code":"charge-ischarging","status":5}]"#,
+            r#"[{"code":"charge-ischarging","body":null}]"#,
+            r#"[{"code":"charge-ischarging"}]"#,
+            r#"{"code":"charge-ischarging"}"#,
+            r#"[]"#,
+            r#"null"#,
+        ] {
+            assert_check_agrees_with_plan(state(signals).as_bytes());
+        }
+        let deep = format!("[{}1{}]", "[".repeat(200), "]".repeat(200));
+        assert_check_agrees_with_plan(
+            state(&format!(
+                r#"[{{"code":"charge-ischarging","body":{deep}}}]"#
+            ))
+            .as_bytes(),
+        );
+        assert_check_agrees_with_plan(
+            state(r#"[{"code":"charge-ischarging","body":{"value":"\xff"}}]"#).as_bytes(),
+        );
+        let mut invalid_utf8 =
+            state(r#"[{"code":"charge-ischarging","body":{"value":"#).into_bytes();
+        invalid_utf8.truncate(invalid_utf8.len() - 2);
+        invalid_utf8.extend_from_slice(b"\"\xff\xfe\"}}]}}");
+        assert_check_agrees_with_plan(&invalid_utf8);
+    }
 
     #[test]
     fn nul_escapes_are_read_as_replacement_characters() {

@@ -66,6 +66,29 @@ pub struct ErrorRecord {
     pub signals: Vec<String>,
 }
 
+/// What storing a delivery needs to know of it: whether it is complete once stored,
+/// or waits for the processor to apply its vehicle data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Stored with this outcome; nothing else to do.
+    Complete(Outcome),
+    /// Vehicle data (VEHICLE_STATE with this many signals, or VEHICLE_ERROR) that the
+    /// processor applies after the webhook has answered.
+    Waiting { signal_count: usize },
+}
+
+impl From<&Effect> for Disposition {
+    fn from(effect: &Effect) -> Self {
+        match effect {
+            Effect::Nothing(outcome) => Disposition::Complete(*outcome),
+            Effect::State { readings, .. } => Disposition::Waiting {
+                signal_count: readings.len(),
+            },
+            Effect::Errors { .. } => Disposition::Waiting { signal_count: 0 },
+        }
+    }
+}
+
 /// What the delivery does beyond being stored.
 #[derive(Debug, Clone)]
 pub enum Effect {
@@ -98,10 +121,10 @@ pub enum Stored {
 pub async fn accept(
     db: &DatabaseConnection,
     record: DeliveryRecord,
-    effect: &Effect,
+    disposition: impl Into<Disposition>,
 ) -> Result<Stored, DbErr> {
     let txn = db.begin().await?;
-    let stored = accept_in(&txn, record, effect).await?;
+    let stored = accept_in(&txn, record, disposition).await?;
     txn.commit().await?;
     Ok(stored)
 }
@@ -113,15 +136,11 @@ pub async fn accept(
 pub async fn accept_in(
     txn: &impl ConnectionTrait,
     record: DeliveryRecord,
-    effect: &Effect,
+    disposition: impl Into<Disposition>,
 ) -> Result<Stored, DbErr> {
-    let (outcome, waiting) = match effect {
-        Effect::Nothing(outcome) => (*outcome, false),
-        Effect::State { .. } | Effect::Errors { .. } => (Outcome::Stored, true),
-    };
-    let signal_count = match effect {
-        Effect::State { readings, .. } => readings.len(),
-        _ => 0,
+    let (outcome, waiting, signal_count) = match disposition.into() {
+        Disposition::Complete(outcome) => (outcome, false, 0),
+        Disposition::Waiting { signal_count } => (Outcome::Stored, true, signal_count),
     };
     let mut log = log_row(&record, outcome);
     let event_id = record.event_id.as_ref().map(|e| e.to_string());

@@ -21,7 +21,7 @@
 
 use super::append::Appender;
 use super::processor::{self, Activity, Gate, WriterWatch};
-use super::store::{self, DeliveryRecord, Effect, Stored};
+use super::store::{self, DeliveryRecord, Disposition, Stored};
 use crate::live::LiveFeed;
 use app::domain::sessions::EngineConfig;
 use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr, TransactionTrait};
@@ -35,7 +35,7 @@ const QUEUE: usize = 4 * MAX_BATCH;
 
 pub(super) struct Job {
     pub(super) record: DeliveryRecord,
-    pub(super) effect: Effect,
+    pub(super) disposition: Disposition,
     pub(super) reply: oneshot::Sender<Result<Stored, DbErr>>,
 }
 
@@ -130,11 +130,11 @@ impl Ingestor {
         &self,
         db: &DatabaseConnection,
         record: DeliveryRecord,
-        effect: Effect,
+        disposition: Disposition,
     ) -> Result<Stored, DbErr> {
         match &self.mode {
             Mode::Direct => {
-                let stored = store::accept(db, record, &effect).await?;
+                let stored = store::accept(db, record, disposition).await?;
                 if matches!(stored, Stored::New { waiting: true, .. }) {
                     self.wake.notify_one();
                 }
@@ -145,7 +145,7 @@ impl Ingestor {
                 queue
                     .send(JobHandle(Job {
                         record,
-                        effect,
+                        disposition,
                         reply,
                     }))
                     .await
@@ -215,13 +215,15 @@ async fn commit(db: &DatabaseConnection, batch: &mut Vec<Job>) -> bool {
     let mut answers = Vec::with_capacity(batch.len());
     for job in batch.drain(..) {
         let result = match txn.begin().await {
-            Ok(savepoint) => match store::accept_in(&savepoint, job.record, &job.effect).await {
-                Ok(stored) => savepoint.commit().await.map(|()| stored),
-                Err(err) => {
-                    let _ = savepoint.rollback().await;
-                    Err(err)
+            Ok(savepoint) => {
+                match store::accept_in(&savepoint, job.record, job.disposition).await {
+                    Ok(stored) => savepoint.commit().await.map(|()| stored),
+                    Err(err) => {
+                        let _ = savepoint.rollback().await;
+                        Err(err)
+                    }
                 }
-            },
+            }
             Err(err) => Err(err),
         };
         answers.push((job.reply, result));
