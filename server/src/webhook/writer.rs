@@ -181,6 +181,7 @@ async fn run(writer: Writer, mut queue: mpsc::Receiver<JobHandle>) {
                 Err(_) => break,
             }
         }
+        let size = batch.len();
         let waiting = {
             let _turn = writer.gate.enter().await;
             let mut appended = false;
@@ -192,7 +193,7 @@ async fn run(writer: Writer, mut queue: mpsc::Receiver<JobHandle>) {
             let committed = !batch.is_empty() && commit(&writer.db, &mut batch).await;
             appended || committed
         };
-        writer.activity.mark();
+        writer.activity.mark(size);
         if waiting {
             writer.wake.notify_one();
         }
