@@ -13,7 +13,11 @@
 //! latency percentiles, errors, the CPU time per delivery (client and server together, as
 //! they share this process) and the process's memory (RSS) as it went; then how long
 //! the processor took to apply everything (readings, sessions) after acknowledging it.
-//! Knobs: `BENCH_VEHICLES` (200), `BENCH_DAYS` (3), `BENCH_CONCURRENCY` (32).
+//! The bare endpoint and SQLite take turns for `BENCH_ROUNDS` rounds (SQLite on a new
+//! database each time) and the median round of each is printed, with every round's rate:
+//! one run of a few seconds moves by ±20 % on a shared machine. PostgreSQL runs once.
+//! Knobs: `BENCH_VEHICLES` (200), `BENCH_DAYS` (3), `BENCH_CONCURRENCY` (32),
+//! `BENCH_ROUNDS` (3).
 
 mod common;
 use axum::routing::post;
@@ -176,7 +180,7 @@ async fn check_stored(db: &sea_orm::DatabaseConnection, row: &Row) {
     );
 }
 
-fn print(rows: &[Row]) {
+fn print(rows: &[&Row]) {
     println!("| target | deliveries/s | p50 | p99 | max | errors | CPU per delivery | RSS start → peak → end |");
     println!("|---|---|---|---|---|---|---|---|");
     for row in rows {
@@ -197,10 +201,30 @@ fn print(rows: &[Row]) {
     }
 }
 
+/// The middle one of `rows` by rate (the lower middle for an even count).
+fn median(rows: &[Row]) -> &Row {
+    let mut sorted: Vec<&Row> = rows.iter().collect();
+    sorted.sort_by(|a, b| a.report.per_second().total_cmp(&b.report.per_second()));
+    sorted[(sorted.len() - 1) / 2]
+}
+
+fn middle(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[(values.len() - 1) / 2]
+}
+
+/// One target's runs: each round's row, and how long applying took after it.
+struct Runs {
+    rows: Vec<Row>,
+    /// Sending time, the wait for the processor after it, and the sessions then.
+    applied: Vec<(Duration, Duration, u64)>,
+}
+
 async fn run() {
     let vehicles = knob("BENCH_VEHICLES", 200);
     let days = knob("BENCH_DAYS", 3);
     let concurrency = knob("BENCH_CONCURRENCY", 32);
+    let rounds = knob("BENCH_ROUNDS", 3).max(1);
     let sim = simulate::generate(&SimConfig {
         vehicles,
         days: days as f64,
@@ -211,63 +235,111 @@ async fn run() {
     });
     let deliveries = sim.deliveries;
     println!(
-        "# Ingest: {} unique signed deliveries ({vehicles} vehicles, {days} days), {concurrency} in flight, {} cores",
+        "# Ingest: {} unique signed deliveries ({vehicles} vehicles, {days} days), {concurrency} in flight, {} cores, {rounds} rounds",
         deliveries.len(),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!();
-    let mut rows = Vec::new();
     let bare = bare_endpoint().await;
-    rows.push(
-        drive(
-            "bare axum endpoint (ceiling)",
-            bare,
-            &deliveries,
-            concurrency,
-        )
-        .await,
-    );
-
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
-    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let (url, db) = chargelog(&sqlite, dir.path()).await;
-    let mut applied = Vec::new();
-    let row = drive("chargelog, SQLite", url, &deliveries, concurrency).await;
-    check_stored(&db, &row).await;
-    applied.push((row.target.clone(), row.report.elapsed, drained(&db).await));
-    rows.push(row);
-
+    let mut ceiling = Runs {
+        rows: Vec::new(),
+        applied: Vec::new(),
+    };
+    let mut sqlite = Runs {
+        rows: Vec::new(),
+        applied: Vec::new(),
+    };
+    // Rounds alternate the targets, so a slow spell of the machine touches both.
+    for round in 0..rounds {
+        ceiling.rows.push(
+            drive(
+                "bare axum endpoint (ceiling)",
+                bare.clone(),
+                &deliveries,
+                concurrency,
+            )
+            .await,
+        );
+        let url = format!(
+            "sqlite://{}",
+            dir.path().join(format!("bench-{round}.db")).display()
+        );
+        let (url, db) = chargelog(&url, dir.path()).await;
+        let row = drive("chargelog, SQLite", url, &deliveries, concurrency).await;
+        check_stored(&db, &row).await;
+        let (drain, sessions) = drained(&db).await;
+        sqlite.applied.push((row.report.elapsed, drain, sessions));
+        sqlite.rows.push(row);
+    }
+    let mut postgres = None;
     if let Ok(pg) = std::env::var("CHARGELOG_BENCH_POSTGRES_URL") {
+        // One round: the database must start empty.
         let (url, db) = chargelog(&pg, dir.path()).await;
         let row = drive("chargelog, PostgreSQL", url, &deliveries, concurrency).await;
         check_stored(&db, &row).await;
-        applied.push((row.target.clone(), row.report.elapsed, drained(&db).await));
-        rows.push(row);
+        let (drain, sessions) = drained(&db).await;
+        postgres = Some(Runs {
+            applied: vec![(row.report.elapsed, drain, sessions)],
+            rows: vec![row],
+        });
     }
-    print(&rows);
+
+    let targets: Vec<&Runs> = [Some(&ceiling), Some(&sqlite), postgres.as_ref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    println!("The median round of each target, by rate:");
+    println!();
+    print(&targets.iter().map(|t| median(&t.rows)).collect::<Vec<_>>());
+    println!();
+    println!("Every round, deliveries/s:");
+    println!();
+    for runs in &targets {
+        let rates: Vec<String> = runs
+            .rows
+            .iter()
+            .map(|r| format!("{:.0}", r.report.per_second()))
+            .collect();
+        println!("- {}: {}", runs.rows[0].target, rates.join(", "));
+    }
     println!();
     println!(
-        "Applied (readings and sessions; {} true sessions in the simulation):",
+        "Applied (readings and sessions; {} true sessions in the simulation), median round:",
         sim.truth.sessions.len()
     );
     println!();
     println!("| target | last acknowledged | all applied | applied/s | sessions |");
     println!("|---|---|---|---|---|");
-    for (target, sending, (drain, sessions)) in &applied {
-        let total = *sending + *drain;
+    for runs in &targets[1..] {
+        let mut applied = runs.applied.clone();
+        applied.sort_by_key(|(sending, drain, _)| *sending + *drain);
+        let (sending, drain, sessions) = applied[(applied.len() - 1) / 2];
+        let total = sending + drain;
         println!(
-            "| {target} | {:.1} s | {:.1} s | {:.0} | {sessions} |",
+            "| {} | {:.1} s | {:.1} s | {:.0} | {sessions} |",
+            runs.rows[0].target,
             sending.as_secs_f64(),
             total.as_secs_f64(),
             deliveries.len() as f64 / total.as_secs_f64()
         );
     }
-    let ceiling = rows[0].report.per_second();
-    for row in &rows[1..] {
+    let ratio = middle(
+        ceiling
+            .rows
+            .iter()
+            .zip(&sqlite.rows)
+            .map(|(bare, db)| db.report.per_second() / bare.report.per_second())
+            .collect(),
+    );
+    println!(
+        "\nchargelog, SQLite: {:.0} % of the bare endpoint's rate (the median of the rounds' ratios)",
+        ratio * 100.0
+    );
+    if let Some(pg) = &postgres {
         println!(
-            "\n{}: {:.0} % of the bare endpoint's rate",
-            row.target,
-            row.report.per_second() / ceiling * 100.0
+            "chargelog, PostgreSQL: {:.0} % of the bare endpoint's median rate",
+            pg.rows[0].report.per_second() / median(&ceiling.rows).report.per_second() * 100.0
         );
     }
 }
