@@ -15,7 +15,7 @@
 //! ([`BUSY_BATCH`] deliveries) followed by a rest as long as the turn took, its wait for
 //! the writer included. Acknowledging deliveries (what Smartcar waits for, and retries
 //! only three times) keeps the machine during a burst; the backlog waits on disk and is
-//! applied afterwards in larger batches, which also finishes sooner (measured:
+//! applied afterwards in larger batches, all of it about as soon as before (measured:
 //! `docs/PERFORMANCE.md`). Under a steady load the writer's batches stay small and the
 //! processor keeps up as before.
 //!
