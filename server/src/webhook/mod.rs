@@ -329,15 +329,28 @@ pub fn plan_body(
     body: &[u8],
     received_at: EpochMs,
 ) -> Result<(DeliveryRecord, Effect), PayloadError> {
+    on_body(body, received_at, plan)
+}
+
+/// What the webhook decides of a body: its row, and what storing it needs (`T`).
+type Decided<T> = Result<(DeliveryRecord, T), PayloadError>;
+
+/// `decide` on a signed body as the webhook sees it (NULs read as U+FFFD), its record
+/// keeping the raw body unchanged.
+fn on_body<T>(
+    body: &[u8],
+    received_at: EpochMs,
+    decide: fn(Head, &[u8]) -> Decided<T>,
+) -> Decided<T> {
     let text = without_nul(body);
-    let (record, effect) = plan(Head::parse(&text)?, &text)?;
+    let (record, decided) = decide(Head::parse(&text)?, &text)?;
     Ok((
         DeliveryRecord {
             received_at,
             raw_body: body.to_vec(),
             ..record
         },
-        effect,
+        decided,
     ))
 }
 
@@ -496,16 +509,7 @@ pub fn check_body(
     body: &[u8],
     received_at: EpochMs,
 ) -> Result<(DeliveryRecord, Disposition), PayloadError> {
-    let text = without_nul(body);
-    let (record, disposition) = check(Head::parse(&text)?, &text)?;
-    Ok((
-        DeliveryRecord {
-            received_at,
-            raw_body: body.to_vec(),
-            ..record
-        },
-        disposition,
-    ))
+    on_body(body, received_at, check)
 }
 
 fn vehicle_facts<B>(envelope: &Envelope<B>) -> Result<VehicleFacts, PayloadError> {
