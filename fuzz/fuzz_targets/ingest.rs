@@ -21,6 +21,8 @@
 //! Nothing may panic on the way.
 #![no_main]
 
+mod input;
+
 use app::domain::reading::{Reading, ReadingOutcome, ReadingValue};
 use app::domain::sessions::{
     derive, derive_from, EngineConfig, Observation, Resume, Session, SessionStatus, ValueKind,
@@ -28,36 +30,21 @@ use app::domain::sessions::{
 use app::domain::signals;
 use app::domain::time::EpochMs;
 use app::server::sessions::ENGINE_CODES;
+use input::Input;
 use libfuzzer_sys::fuzz_target;
 use server::webhook::plan_body;
 use server::webhook::store::Effect;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Separates the bodies of one input.
-const SEPARATOR: u8 = 0x1E;
-/// More bodies than this are ignored: each one re-derives everything in check 3.
-const MAX_BODIES: usize = 48;
-/// 2026-03-14 21:50 UTC, the fixtures' "now".
-const NOW_MS: i64 = 1_773_525_000_000;
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
-
 fuzz_target!(|data: &[u8]| {
-    let seed = fnv1a(data);
+    let input = Input::new(data);
+    let (seed, as_of) = (input.seed, input.as_of);
     let config = EngineConfig::default();
-    // "Now" decides only whether a session still charging at the end went stale: try
-    // both sides for the fixtures' times.
-    let as_of = EpochMs::new(if seed & 1 == 0 {
-        NOW_MS
-    } else {
-        NOW_MS + DAY_MS
-    })
-    .expect("a valid time");
 
     // Plan every body; keep what the store would keep, in arrival order, per vehicle.
     let mut event_ids = BTreeSet::new();
     let mut deliveries: BTreeMap<String, Vec<Vec<Row>>> = BTreeMap::new();
-    for (i, body) in data.split(|b| *b == SEPARATOR).take(MAX_BODIES).enumerate() {
-        let received_at = EpochMs::new(NOW_MS + i as i64 * 1000).expect("a valid time");
+    for (_, body, received_at) in input.bodies() {
         let Ok((record, effect)) = plan_body(body, received_at) else {
             continue;
         };
@@ -417,12 +404,6 @@ fn assert_same(actual: &[Session], expected: &[Session], what: &str) {
     if actual != expected && format!("{actual:?}") != format!("{expected:?}") {
         panic!("{what}\n got: {actual:#?}\nwant: {expected:#?}");
     }
-}
-
-fn fnv1a(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 /// xorshift64, as the engine's property tests use.

@@ -10,20 +10,17 @@
 //! `scripts/fuzz N ingest_db` (which replays the saved `ingest-*` inputs first).
 #![no_main]
 
+mod input;
+
 use app::domain::sessions::{derive, EngineConfig, Session};
-use app::domain::time::EpochMs;
 use app::server::entities::sessions;
+use input::Input;
 use libfuzzer_sys::fuzz_target;
 use sea_orm::{ColumnTrait, Database, EntityTrait, QueryFilter};
 use server::webhook::plan_body;
 use server::webhook::store::{self, Effect};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-const SEPARATOR: u8 = 0x1E;
-const MAX_BODIES: usize = 48;
-const NOW_MS: i64 = 1_773_525_000_000;
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 static RUNS: AtomicU64 = AtomicU64::new(0);
 
@@ -44,22 +41,16 @@ fuzz_target!(|data: &[u8]| {
 });
 
 async fn run(data: &[u8], path: &std::path::Path) {
-    let seed = fnv1a(data);
+    let input = Input::new(data);
+    let as_of = input.as_of;
     let config = EngineConfig::default();
-    let as_of = EpochMs::new(if seed & 1 == 0 {
-        NOW_MS
-    } else {
-        NOW_MS + DAY_MS
-    })
-    .expect("a valid time");
     let db = Database::connect(format!("sqlite://{}?mode=rwc", path.display()))
         .await
         .expect("a SQLite database");
     server::db::migrate(&db).await.expect("migrations");
 
     let mut vehicles = BTreeSet::new();
-    for (i, body) in data.split(|b| *b == SEPARATOR).take(MAX_BODIES).enumerate() {
-        let received_at = EpochMs::new(NOW_MS + i as i64 * 1000).expect("a valid time");
+    for (i, body, received_at) in input.bodies() {
         let Ok((record, effect)) = plan_body(body, received_at) else {
             continue; // a VERIFY is answered, anything else unplannable is a dead letter
         };
@@ -94,10 +85,4 @@ async fn run(data: &[u8], path: &std::path::Path) {
         }
     }
     db.close().await.expect("closed");
-}
-
-fn fnv1a(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
