@@ -4,17 +4,22 @@
 //! simulated fleet (`chargelog simulate`'s generator, no noise) over HTTP:
 //! 1. to a bare axum endpoint that reads the body and answers 200: the most this machine
 //!    does with this client, server and HTTP stack;
-//! 2. to chargelog on SQLite (WAL, synchronous=FULL, group commit): a 2xx only after the
+//! 2. to the durable floor: the same bare endpoint, plus what any durable receiver must
+//!    do at least: check `SC-Signature` and append the raw body to an SQLite table with no
+//!    index, answering after a group commit (WAL, synchronous=FULL). No parsing, no
+//!    duplicate check, no delivery log. It shows what SQLite's durable commit itself
+//!    leaves of the ceiling on this machine;
+//! 3. to chargelog on SQLite (WAL, synchronous=FULL, group commit): a 2xx only after the
 //!    commit;
-//! 3. to chargelog on PostgreSQL, when `CHARGELOG_BENCH_POSTGRES_URL` names an empty
+//! 4. to chargelog on PostgreSQL, when `CHARGELOG_BENCH_POSTGRES_URL` names an empty
 //!    database.
 //!
 //! It then checks every acknowledged delivery is in the database, and prints throughput,
 //! latency percentiles, errors, the CPU time per delivery (client and server together, as
 //! they share this process) and the process's memory (RSS) as it went; then how long
 //! the processor took to apply everything (readings, sessions) after acknowledging it.
-//! The bare endpoint and SQLite take turns for `BENCH_ROUNDS` rounds (SQLite on a new
-//! database each time) and the median round of each is printed, with every round's rate:
+//! The bare endpoint, the floor and chargelog on SQLite take turns for `BENCH_ROUNDS`
+//! rounds (each SQLite target on a new database each time) and the median round of each is printed, with every round's rate:
 //! one run of a few seconds moves by ±20 % on a shared machine. PostgreSQL runs once.
 //! Knobs: `BENCH_VEHICLES` (200), `BENCH_DAYS` (3), `BENCH_CONCURRENCY` (32),
 //! `BENCH_ROUNDS` (3).
@@ -141,6 +146,82 @@ async fn bare_endpoint() -> String {
     format!("http://{addr}/webhooks/smartcar")
 }
 
+/// A raw body waiting for the floor's writer, and where its commit is reported.
+type Append = (Vec<u8>, tokio::sync::oneshot::Sender<bool>);
+
+/// The least any durable SQLite receiver does, served like the bare endpoint: check
+/// `SC-Signature`, append the raw body to a table with no index but its rowid, and answer
+/// after the commit. One writer thread commits whatever queued meanwhile as one
+/// transaction (`synchronous=FULL`, WAL, as chargelog). No parsing, no duplicate check,
+/// no delivery log: what it does not do, chargelog must.
+async fn durable_floor(path: &std::path::Path) -> String {
+    let (queue, inbox) = std::sync::mpsc::channel::<Append>();
+    let conn = rusqlite::Connection::open(path).unwrap_or_else(|e| panic!("floor db: {e}"));
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+         CREATE TABLE inbox (id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, raw BLOB NOT NULL)",
+    )
+    .unwrap_or_else(|e| panic!("floor schema: {e}"));
+    std::thread::spawn(move || {
+        while let Ok(first) = inbox.recv() {
+            let mut batch = vec![first];
+            while batch.len() < server::webhook::writer::MAX_BATCH {
+                match inbox.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            let committed = (|| -> rusqlite::Result<()> {
+                let txn = conn.unchecked_transaction()?;
+                {
+                    let mut insert =
+                        txn.prepare_cached("INSERT INTO inbox (received_at, raw) VALUES (?1, ?2)")?;
+                    for (raw, _) in &batch {
+                        insert.execute(rusqlite::params![
+                            chrono::Utc::now().timestamp_millis(),
+                            raw
+                        ])?;
+                    }
+                }
+                txn.commit()
+            })()
+            .is_ok();
+            for (_, reply) in batch {
+                let _ = reply.send(committed);
+            }
+        }
+    });
+    let verifier = Arc::new(Verifier::new(SecretString::from(TOKEN.to_owned())));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("addr: {e}"));
+    let app = axum::Router::new().route(
+        "/webhooks/smartcar",
+        post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+                use axum::http::StatusCode;
+                let signature = headers.get("sc-signature").map(|v| v.as_bytes());
+                if verifier.verify(&body, signature).is_err() {
+                    return StatusCode::UNAUTHORIZED;
+                }
+                let (reply, committed) = tokio::sync::oneshot::channel();
+                if queue.send((body.to_vec(), reply)).is_err() {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                match committed.await {
+                    Ok(true) => StatusCode::OK,
+                    _ => StatusCode::SERVICE_UNAVAILABLE,
+                }
+            },
+        ),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/webhooks/smartcar")
+}
+
 async fn chargelog(url: &str, dir: &std::path::Path) -> (String, sea_orm::DatabaseConnection) {
     let (base, db) = common::start(url, dir, TOKEN).await;
     (format!("{base}/webhooks/smartcar"), db)
@@ -246,6 +327,10 @@ async fn run() {
         rows: Vec::new(),
         applied: Vec::new(),
     };
+    let mut floor = Runs {
+        rows: Vec::new(),
+        applied: Vec::new(),
+    };
     let mut sqlite = Runs {
         rows: Vec::new(),
         applied: Vec::new(),
@@ -261,6 +346,24 @@ async fn run() {
             )
             .await,
         );
+        let path = dir.path().join(format!("floor-{round}.db"));
+        let url = durable_floor(&path).await;
+        let row = drive(
+            "durable floor: signature check + raw append (SQLite)",
+            url,
+            &deliveries,
+            concurrency,
+        )
+        .await;
+        let stored: i64 = rusqlite::Connection::open(&path)
+            .and_then(|c| c.query_row("SELECT count(*) FROM inbox", [], |r| r.get(0)))
+            .unwrap_or_else(|e| panic!("floor count: {e}"));
+        assert!(
+            stored as usize >= row.report.accepted,
+            "floor: {} acknowledged but {stored} stored",
+            row.report.accepted
+        );
+        floor.rows.push(row);
         let url = format!(
             "sqlite://{}",
             dir.path().join(format!("bench-{round}.db")).display()
@@ -285,10 +388,15 @@ async fn run() {
         });
     }
 
-    let targets: Vec<&Runs> = [Some(&ceiling), Some(&sqlite), postgres.as_ref()]
-        .into_iter()
-        .flatten()
-        .collect();
+    let targets: Vec<&Runs> = [
+        Some(&ceiling),
+        Some(&floor),
+        Some(&sqlite),
+        postgres.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     println!("The median round of each target, by rate:");
     println!();
     print(&targets.iter().map(|t| median(&t.rows)).collect::<Vec<_>>());
@@ -311,7 +419,7 @@ async fn run() {
     println!();
     println!("| target | last acknowledged | all applied | applied/s | sessions |");
     println!("|---|---|---|---|---|");
-    for runs in &targets[1..] {
+    for runs in &targets[2..] {
         let mut applied = runs.applied.clone();
         applied.sort_by_key(|(sending, drain, _)| *sending + *drain);
         let (sending, drain, sessions) = applied[(applied.len() - 1) / 2];
@@ -324,18 +432,22 @@ async fn run() {
             deliveries.len() as f64 / total.as_secs_f64()
         );
     }
-    let ratio = middle(
-        ceiling
-            .rows
-            .iter()
-            .zip(&sqlite.rows)
-            .map(|(bare, db)| db.report.per_second() / bare.report.per_second())
-            .collect(),
-    );
-    println!(
-        "\nchargelog, SQLite: {:.0} % of the bare endpoint's rate (the median of the rounds' ratios)",
-        ratio * 100.0
-    );
+    println!();
+    for runs in [&floor, &sqlite] {
+        let ratio = middle(
+            ceiling
+                .rows
+                .iter()
+                .zip(&runs.rows)
+                .map(|(bare, db)| db.report.per_second() / bare.report.per_second())
+                .collect(),
+        );
+        println!(
+            "{}: {:.0} % of the bare endpoint's rate (the median of the rounds' ratios)",
+            runs.rows[0].target,
+            ratio * 100.0
+        );
+    }
     if let Some(pg) = &postgres {
         println!(
             "chargelog, PostgreSQL: {:.0} % of the bare endpoint's median rate",

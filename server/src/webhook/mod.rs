@@ -298,7 +298,7 @@ async fn refuse_signature(
 /// give the same rows on either database; the raw bytes are stored unchanged.
 pub fn without_nul(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     const NUL: &[u8] = b"\\u0000";
-    if !body.windows(NUL.len()).any(|w| w == NUL) {
+    if memchr::memmem::find(body, NUL).is_none() {
         return std::borrow::Cow::Borrowed(body);
     }
     let mut out = Vec::with_capacity(body.len());
