@@ -16,8 +16,12 @@
 //! the writer included. Acknowledging deliveries (what Smartcar waits for, and retries
 //! only three times) keeps the machine during a burst; the backlog waits on disk and is
 //! applied afterwards in larger batches, all of it about as soon as before (measured:
-//! `docs/PERFORMANCE.md`). Under a steady load the writer's batches stay small and the
-//! processor keeps up as before.
+//! `docs/PERFORMANCE.md`). Under a steady load the writer's batches stay small: the
+//! processor still takes short turns while the writer is busy, so no request waits long
+//! behind one, but takes them one after another, without the rest. A steady load leaves
+//! a vehicle only one or two deliveries to apply at a time, so applying costs more per
+//! delivery than after a burst, and resting then too halved what the processor kept up
+//! with (measured, `docs/PERFORMANCE.md`).
 //!
 //! A batch that fails is retried one delivery at a time. A delivery that fails alone
 //! three times while the database answers is marked failed (its raw body is kept, its
@@ -138,13 +142,26 @@ impl Activity {
     }
 }
 
+/// How a turn is paced, from what the webhook's writer is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    /// The writer is quiet: a full turn.
+    Free,
+    /// The writer commits now and then (a steady load): a short turn, so that no
+    /// request waits long behind it, and the next right after.
+    Short,
+    /// A burst: a short turn, then a rest as long as the turn took.
+    Yield,
+}
+
 impl Turns {
     /// Waits while deliveries queue for the writer, or while it is saturated (up to
-    /// [`MAX_DEFER`] in all), then takes the gate. Says whether the writer is busy (a
-    /// batch within [`BUSY_WINDOW`]): the turn is then short, and followed by a rest.
-    async fn take(&self) -> (Option<OwnedMutexGuard<()>>, bool) {
+    /// [`MAX_DEFER`] in all), then takes the gate. Says how the turn is paced: short
+    /// while the writer is busy (a batch within [`BUSY_WINDOW`]), and followed by a rest
+    /// during a burst.
+    async fn take(&self) -> (Option<OwnedMutexGuard<()>>, Pace) {
         let Some(writer) = &self.writer else {
-            return (self.gate.enter().await, false);
+            return (self.gate.enter().await, Pace::Free);
         };
         let since = Instant::now();
         while since.elapsed() < MAX_DEFER {
@@ -157,8 +174,14 @@ impl Turns {
             };
             tokio::time::sleep(pause).await;
         }
-        let busy = writer.activity.within(BUSY_WINDOW);
-        (self.gate.enter().await, busy)
+        let pace = if writer.activity.saturated(BUSY_WINDOW) {
+            Pace::Yield
+        } else if writer.activity.within(BUSY_WINDOW) {
+            Pace::Short
+        } else {
+            Pace::Free
+        };
+        (self.gate.enter().await, pace)
     }
 }
 
@@ -175,20 +198,20 @@ pub async fn run(
     let mut backoff = Duration::from_millis(100);
     loop {
         let started = Instant::now();
-        let (result, writer_busy) = {
-            let (_turn, writer_busy) = turns.take().await;
-            let limit = if writer_busy {
-                limit.min(BUSY_BATCH)
-            } else {
-                limit
+        let (result, pace) = {
+            let (_turn, pace) = turns.take().await;
+            let limit = match pace {
+                Pace::Free => limit,
+                Pace::Short | Pace::Yield => limit.min(BUSY_BATCH),
             };
             let result = store::process_waiting(&db, &engine, limit, super::now()).await;
-            (result, writer_busy)
+            (result, pace)
         };
-        if writer_busy {
-            // While the webhook is busy, rest as long again as this turn took, waiting
-            // included: applying gets a small share of the machine (measured: resting for
-            // the work alone acknowledged a third fewer deliveries a second).
+        if pace == Pace::Yield {
+            // During a burst, rest as long again as this turn took, waiting included:
+            // applying gets a small share of the machine (measured: resting for the work
+            // alone acknowledged a third fewer deliveries a second). Under a steady load
+            // the next turn follows at once (see the module's comment).
             tokio::time::sleep(started.elapsed()).await;
         }
         match result {
