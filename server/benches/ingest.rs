@@ -128,13 +128,19 @@ async fn drive(target: &str, url: String, deliveries: &[Delivery], concurrency: 
     }
 }
 
-async fn bare_endpoint() -> String {
+/// Serves `app` with plain `axum::serve` on a free local port; returns its webhook URL.
+async fn serve(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("bind: {e}"));
     let addr = listener
         .local_addr()
         .unwrap_or_else(|e| panic!("addr: {e}"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/webhooks/smartcar")
+}
+
+async fn bare_endpoint() -> String {
     let app = axum::Router::new().route(
         "/webhooks/smartcar",
         post(|body: axum::body::Bytes| async move {
@@ -142,8 +148,7 @@ async fn bare_endpoint() -> String {
             "ok"
         }),
     );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/webhooks/smartcar")
+    serve(app).await
 }
 
 /// A raw body waiting for the floor's writer, and where its commit is reported.
@@ -192,12 +197,6 @@ async fn durable_floor(path: &std::path::Path) -> String {
         }
     });
     let verifier = Arc::new(Verifier::new(SecretString::from(TOKEN.to_owned())));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let addr = listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("addr: {e}"));
     let app = axum::Router::new().route(
         "/webhooks/smartcar",
         post(
@@ -218,8 +217,7 @@ async fn durable_floor(path: &std::path::Path) -> String {
             },
         ),
     );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/webhooks/smartcar")
+    serve(app).await
 }
 
 async fn chargelog(url: &str, dir: &std::path::Path) -> (String, sea_orm::DatabaseConnection) {
