@@ -19,8 +19,9 @@
 //! they share this process) and the process's memory (RSS) as it went; then how long
 //! the processor took to apply everything (readings, sessions) after acknowledging it.
 //! The bare endpoint, the floor and chargelog on SQLite take turns for `BENCH_ROUNDS`
-//! rounds (each SQLite target on a new database each time) and the median round of each is printed, with every round's rate:
-//! one run of a few seconds moves by ±20 % on a shared machine. PostgreSQL runs once.
+//! rounds (each SQLite target on a new database each time) and the median round of each
+//! is printed, with every round's rate: one run of a few seconds moves by ±20 % on a
+//! shared machine. PostgreSQL runs once.
 //! Knobs: `BENCH_VEHICLES` (200), `BENCH_DAYS` (3), `BENCH_CONCURRENCY` (32),
 //! `BENCH_ROUNDS` (3).
 
