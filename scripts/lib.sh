@@ -11,6 +11,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/chargelog/target}"
 export PATH="$HOME/.cargo/bin:$PATH"
 
 CARGO_LEPTOS_VERSION=0.3.10
+CARGO_DENY_VERSION=0.20.2
 WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen crate in Cargo.lock
 
 log() { printf '\n==> %s\n' "$*" >&2; }
@@ -39,6 +40,14 @@ ensure_rust_tools() {
   if ! cargo leptos --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION\$"; then
     log "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 10 minutes)"
     cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --force
+  fi
+}
+
+# cargo-deny, for the dependency checks in scripts/test (only the tests need it).
+ensure_cargo_deny() {
+  if ! cargo deny --version 2>/dev/null | grep -q " $CARGO_DENY_VERSION\$"; then
+    log "installing cargo-deny $CARGO_DENY_VERSION (about 4 minutes)"
+    cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked --force
   fi
 }
 
