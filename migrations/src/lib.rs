@@ -10,6 +10,7 @@ mod m20261128_000004_accounts;
 mod m20261128_000005_signal_error_counts;
 mod m20261128_000006_delivery_processing;
 mod m20261130_000007_raw_retention;
+mod m20261204_000008_dead_letter_once;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_signal_error_counts::Migration),
             Box::new(m20261128_000006_delivery_processing::Migration),
             Box::new(m20261130_000007_raw_retention::Migration),
+            Box::new(m20261204_000008_dead_letter_once::Migration),
         ]
     }
 }

@@ -35,9 +35,15 @@ async fn server() -> Server {
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let (base, db) = common::start(&url, dir.path(), "bench-token").await;
     let now = server::auth::now_ms();
-    let user = server::auth::add_user(&db, "bench", "a long bench password", now)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let user = server::auth::add_user(
+        &db,
+        &Default::default(),
+        "bench",
+        "a long bench password",
+        now,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     let token = server::auth::start_session(&db, user, now)
         .await
         .unwrap_or_else(|e| panic!("{e}"));

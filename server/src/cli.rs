@@ -7,6 +7,7 @@ use crate::db;
 use crate::startup::Application;
 use clap::Parser;
 use migrations::{Migrator, MigratorTrait};
+use secrecy::ExposeSecret;
 use std::process::ExitCode;
 
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +75,7 @@ async fn accounts(
     command: UserCommand,
 ) -> Result<(), CliError> {
     use crate::auth;
-    let settings = DatabaseSettings::parse(&database.database_url)?;
+    let settings = DatabaseSettings::parse(database.database_url.expose_secret())?;
     let db = db::connect(&settings).await?;
     db::migrate(&db).await?;
     match command {
@@ -83,7 +84,8 @@ async fn accounts(
             password_stdin,
         } => {
             let password = read_password(password_stdin)?;
-            auth::add_user(&db, &name, &password, auth::now_ms()).await?;
+            let hashing = auth::PasswordHashing::default();
+            auth::add_user(&db, &hashing, &name, &password, auth::now_ms()).await?;
             println!("created the account {name:?}");
         }
         UserCommand::List => {
@@ -108,7 +110,7 @@ async fn tokens(
     command: TokenCommand,
 ) -> Result<(), CliError> {
     use crate::auth;
-    let settings = DatabaseSettings::parse(&database.database_url)?;
+    let settings = DatabaseSettings::parse(database.database_url.expose_secret())?;
     let db = db::connect(&settings).await?;
     db::migrate(&db).await?;
     match command {
@@ -168,7 +170,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         None => serve(&cli.database, &ServeArgs::parse_defaults()).await,
         Some(Command::Serve(args)) => serve(&cli.database, &args).await,
         Some(Command::Migrate(args)) => {
-            let settings = DatabaseSettings::parse(&cli.database.database_url)?;
+            let settings = DatabaseSettings::parse(cli.database.database_url.expose_secret())?;
             let db = db::connect(&settings).await?;
             if args.status {
                 for m in Migrator::get_migration_with_status(&db)
@@ -185,7 +187,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Some(Command::Simulate(args)) => simulate(&args).await,
         Some(Command::Prune(args)) => {
-            let settings = DatabaseSettings::parse(&cli.database.database_url)?;
+            let settings = DatabaseSettings::parse(cli.database.database_url.expose_secret())?;
             let db = db::connect(&settings).await?;
             db::migrate(&db).await?;
             let now = chrono::Utc::now().timestamp_millis();
@@ -203,6 +205,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 pruned.bytes as f64 / (1024.0 * 1024.0),
                 pruned.kept_unapplied,
             );
+            println!(
+                "{} {} dead letters last received before {cutoff} ({:.1} MiB), with their log lines",
+                if args.dry_run { "would remove" } else { "removed" },
+                pruned.dead_letters,
+                pruned.dead_letter_bytes as f64 / (1024.0 * 1024.0),
+            );
             if args.vacuum && !args.dry_run {
                 crate::prune::vacuum(&db).await?;
                 println!("vacuumed");
@@ -213,7 +221,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Some(Command::Token(command)) => tokens(&cli.database, command).await,
         Some(Command::Rederive(args)) => {
             let engine = args.sessions.engine()?;
-            let settings = DatabaseSettings::parse(&cli.database.database_url)?;
+            let settings = DatabaseSettings::parse(cli.database.database_url.expose_secret())?;
             let db = db::connect(&settings).await?;
             db::migrate(&db).await?;
             let as_of = app::domain::time::EpochMs::from_datetime(chrono::Utc::now())
@@ -270,7 +278,8 @@ async fn simulate(args: &crate::config::SimulateArgs) -> Result<(), CliError> {
             args.days
         )));
     }
-    let verifier = match (&args.url, args.management_token.as_deref()) {
+    let token = args.management_token.as_ref().map(|t| t.expose_secret());
+    let verifier = match (&args.url, token) {
         (Some(_), None | Some("")) => {
             return Err(CliError::Simulate(
                 "sending needs SMARTCAR_MANAGEMENT_TOKEN (the server's) to sign the deliveries"
@@ -284,7 +293,7 @@ async fn simulate(args: &crate::config::SimulateArgs) -> Result<(), CliError> {
                 )));
             }
             Some(crate::webhook::signature::Verifier::new(
-                secrecy::SecretString::from(token.to_owned()),
+                secrecy::SecretString::from(token),
             ))
         }
         (None, _) => None,

@@ -9,27 +9,43 @@ use axum::http::HeaderMap;
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv6Addr};
 
+/// Whether the connection's peer is one of the proxies the operator trusts, whose
+/// forwarded headers (`X-Forwarded-For`, `-Proto`, `-Host`) are then believed.
+pub fn is_trusted_proxy(peer: IpAddr, trusted: &[IpNet]) -> bool {
+    let peer = canonical(peer);
+    trusted.iter().any(|net| net.contains(&peer))
+}
+
 /// The client's address: the connection's peer, or, when the peer is a trusted proxy,
-/// the right-most address in `X-Forwarded-For` that is not itself a trusted proxy.
+/// the address `X-Forwarded-For` names, read from the right (each proxy appends the
+/// address it saw): the first hop that is not a trusted proxy. A hop that cannot be
+/// read ends the walk at the trusted proxy before it, since everything to its left was
+/// written by someone untrusted.
 pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let peer = canonical(peer);
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
+    if !is_trusted_proxy(peer, trusted) {
         return peer;
     }
-    let hops: Vec<IpAddr> = headers
+    let values: Vec<&[u8]> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|hop| hop.trim().parse::<IpAddr>().map(canonical))
-        .collect::<Result<_, _>>()
-        // A list we cannot read entirely is not believed at all.
-        .unwrap_or_default();
+        .map(|v| v.as_bytes())
+        .collect();
+    let hops = values
+        .iter()
+        .rev()
+        .flat_map(|value| value.rsplit(|b| *b == b','));
     let mut client = peer;
-    for hop in hops.into_iter().rev() {
+    for hop in hops {
+        let Some(hop) = std::str::from_utf8(hop)
+            .ok()
+            .and_then(|h| h.trim().parse::<IpAddr>().ok())
+            .map(canonical)
+        else {
+            break;
+        };
         client = hop;
-        if !is_trusted(&hop) {
+        if !is_trusted_proxy(hop, trusted) {
             break;
         }
     }
@@ -111,6 +127,42 @@ mod tests {
         assert_eq!(
             client_address(ip("127.0.0.1"), &headers("1.2.3.4, junk"), &trusted),
             ip("127.0.0.1")
+        );
+        // Read from the right: junk the client wrote to the left of what the proxies
+        // appended does not hide the address they saw.
+        assert_eq!(
+            client_address(ip("127.0.0.1"), &headers("junk, 203.0.113.9"), &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_address(
+                ip("127.0.0.1"),
+                &headers("junk, 203.0.113.9, 10.0.0.2"),
+                &trusted
+            ),
+            ip("203.0.113.9")
+        );
+        // Junk between trusted hops: the last trusted hop before it.
+        assert_eq!(
+            client_address(
+                ip("127.0.0.1"),
+                &headers("203.0.113.9, junk, 10.0.0.2"),
+                &trusted
+            ),
+            ip("10.0.0.2")
+        );
+        // Two header lines are one list, the later line to the right.
+        let mut two = headers("198.51.100.1");
+        two.append("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        assert_eq!(
+            client_address(ip("127.0.0.1"), &two, &trusted),
+            ip("203.0.113.9")
+        );
+        // Only the trusted tail is read, however long the list.
+        let long = format!("{}203.0.113.9", "junk,".repeat(10_000));
+        assert_eq!(
+            client_address(ip("127.0.0.1"), &headers(&long), &trusted),
+            ip("203.0.113.9")
         );
         // No trusted proxies: the header means nothing.
         assert_eq!(

@@ -44,7 +44,8 @@ pub enum Command {
     /// only on the readings and the settings.
     Rederive(RederiveArgs),
     /// Remove the raw bodies of old deliveries that have been applied (their readings,
-    /// sessions and delivery rows stay). Safe while the server runs, and to repeat.
+    /// sessions and delivery rows stay), and old dead letters with their log lines. Safe
+    /// while the server runs, and to repeat.
     Prune(PruneArgs),
     /// Operator accounts: who may log in to the UI.
     #[command(subcommand)]
@@ -111,8 +112,8 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub truth: Option<PathBuf>,
     /// The key that signs deliveries, as the server's.
-    #[arg(long, env = "SMARTCAR_MANAGEMENT_TOKEN", hide_env_values = true)]
-    pub management_token: Option<String>,
+    #[arg(long, env = "SMARTCAR_MANAGEMENT_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub management_token: Option<SecretString>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,8 +152,8 @@ pub struct RederiveArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct PruneArgs {
-    /// Remove raw bodies of deliveries received longer ago than this: `90d`, `12w`,
-    /// `36h` (at least one day).
+    /// Remove raw bodies of deliveries received longer ago than this, and dead letters
+    /// last received longer ago: `90d`, `12w`, `36h` (at least one day).
     #[arg(long, value_parser = parse_retention)]
     pub raw_older_than: std::time::Duration,
     /// Only count what would be removed.
@@ -179,8 +180,14 @@ fn parse_retention(text: &str) -> Result<std::time::Duration, String> {
 pub struct DatabaseArgs {
     /// Database URL: `sqlite://path/to/file.db` (the default, created if missing) or
     /// `postgres://user:password@host:port/database`.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_SQLITE_URL, global = true, hide_env_values = true)]
-    pub database_url: String,
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_SQLITE_URL, global = true, hide_env_values = true, value_parser = secret)]
+    pub database_url: SecretString,
+}
+
+/// A secret from the command line or the environment: held so that `Debug` (and so any
+/// log of the parsed arguments) shows `[REDACTED]`, never the value.
+fn secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(text))
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -188,8 +195,8 @@ pub struct ServeArgs {
     /// Smartcar Application Management Token (Dashboard → Configuration → API Keys). It
     /// keys the webhook signatures; without it the webhook endpoint answers 503. Never
     /// logged.
-    #[arg(long, env = "SMARTCAR_MANAGEMENT_TOKEN", hide_env_values = true)]
-    pub management_token: Option<String>,
+    #[arg(long, env = "SMARTCAR_MANAGEMENT_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub management_token: Option<SecretString>,
     /// Address to listen on.
     #[arg(
         long = "addr",
@@ -205,8 +212,8 @@ pub struct ServeArgs {
     #[arg(long, env = "CHARGELOG_TIMEZONE", default_value = "UTC")]
     pub timezone: String,
     /// Bearer token that lets a scraper read `/metrics` on the main address. Never logged.
-    #[arg(long, env = "CHARGELOG_METRICS_TOKEN", hide_env_values = true)]
-    pub metrics_token: Option<String>,
+    #[arg(long, env = "CHARGELOG_METRICS_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub metrics_token: Option<SecretString>,
     /// A second listen address that serves only `/metrics`, without a token (bind it to
     /// localhost or a private network).
     #[arg(long, env = "CHARGELOG_METRICS_ADDR")]
@@ -216,6 +223,21 @@ pub struct ServeArgs {
     /// client rather than the proxy. Leave empty when nothing sits in front.
     #[arg(long, env = "CHARGELOG_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+    /// The address browsers use, `https://host[:port]`, when chargelog sits behind a TLS
+    /// proxy. The login cookie is then always `Secure` and `__Host-` prefixed, whatever
+    /// the forwarded headers say. Without it the cookie is `Secure` only when a trusted
+    /// proxy forwards `X-Forwarded-Proto: https`.
+    #[arg(long, env = "CHARGELOG_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Open connections at most, on the main address and on the metrics address each.
+    /// At the cap a new connection is answered 503 and closed at once.
+    #[arg(long, env = "CHARGELOG_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(8..=1_000_000))]
+    pub max_connections: u32,
+    /// Also accept plain-text HTTP/2 (h2c, by prior knowledge). Off by default: browsers
+    /// and Smartcar speak HTTP/1.1 to a proxy-less chargelog, and HTTP/2 from a TLS proxy
+    /// arrives as HTTP/1.1.
+    #[arg(long, env = "CHARGELOG_H2C")]
+    pub h2c: bool,
     /// Demo mode: an empty database gets a simulated fleet with three weeks of history,
     /// and one vehicle keeps charging live. Every page says the data is simulated. Use a
     /// database of its own (for example DATABASE_URL=sqlite://data/demo.db).
@@ -319,13 +341,64 @@ pub struct Settings {
     pub metrics_addr: Option<SocketAddr>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub demo: bool,
-    /// How long a client may take to send a request's head, and then its body: slower
-    /// clients are cut off, so they cannot hold connections open (slow-loris).
-    pub client_timeout: std::time::Duration,
+    /// See [`ServeArgs::public_url`].
+    pub public_url: Option<PublicUrl>,
+    /// The limits every connection lives under.
+    pub connections: ConnectionLimits,
 }
 
-/// See [`Settings::client_timeout`]. Smartcar sends a whole delivery at once.
-pub const CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// What a client's connection may hold, so that slow or idle clients cannot tie the
+/// server up (slow-loris). The same on the main and the metrics address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A connection that has not sent a whole request head this long after it was
+    /// accepted (or after its last response) is closed.
+    pub head_timeout: std::time::Duration,
+    /// A request's whole body must arrive within this long of its head.
+    pub body_timeout: std::time::Duration,
+    /// Open connections at most; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Whether plain-text HTTP/2 is served too.
+    pub h2c: bool,
+}
+
+pub const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Smartcar sends a whole delivery at once; a body still arriving after this is not one.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 1_024;
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            head_timeout: HEAD_TIMEOUT,
+            body_timeout: BODY_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS as usize,
+            h2c: false,
+        }
+    }
+}
+
+/// `CHARGELOG_PUBLIC_URL`, checked: an https origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// `https://host[:port]`, as a browser sends it in `Origin`.
+    pub origin: String,
+}
+
+impl PublicUrl {
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let bad = || ConfigError::PublicUrl(text.to_owned());
+        let uri: axum::http::Uri = text.trim().parse().map_err(|_| bad())?;
+        let authority = uri.authority().ok_or_else(bad)?;
+        let path_is_root = matches!(uri.path(), "" | "/") && uri.query().is_none();
+        if uri.scheme_str() != Some("https") || authority.as_str().contains('@') || !path_is_root {
+            return Err(bad());
+        }
+        Ok(Self {
+            origin: format!("https://{}", authority.as_str().to_ascii_lowercase()),
+        })
+    }
+}
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
@@ -353,6 +426,8 @@ pub enum ConfigError {
     WeakMetricsToken,
     #[error("CHARGELOG_TRUSTED_PROXIES: {0:?} is not an address or network (for example 127.0.0.1 or 10.0.0.0/8)")]
     TrustedProxy(String),
+    #[error("CHARGELOG_PUBLIC_URL {0:?} is not an https address without a path (for example https://chargelog.example.com)")]
+    PublicUrl(String),
 }
 
 impl DatabaseSettings {
@@ -390,20 +465,20 @@ impl DatabaseSettings {
 
 impl Settings {
     pub fn from_args(database: &DatabaseArgs, serve: &ServeArgs) -> Result<Self, ConfigError> {
-        let management_token = match serve.management_token.as_deref() {
+        let management_token = match serve.management_token.as_ref().map(|t| t.expose_secret()) {
             // The demo signs its own deliveries; without a configured key it makes one.
             None if serve.demo => Some(SecretString::from(crate::auth::new_secret())),
             None => None,
             Some("") => return Err(ConfigError::EmptyToken),
             Some(t) if t.trim() != t => return Err(ConfigError::TokenWhitespace),
-            Some(t) => Some(SecretString::from(t.to_owned())),
+            Some(t) => Some(SecretString::from(t)),
         };
         let addr = serve
             .addr
             .parse()
             .map_err(|_| ConfigError::BadAddr(serve.addr.clone()))?;
         Ok(Self {
-            database: DatabaseSettings::parse(&database.database_url)?,
+            database: DatabaseSettings::parse(database.database_url.expose_secret())?,
             management_token,
             addr,
             site_root: serve.site_root.clone(),
@@ -413,12 +488,12 @@ impl Settings {
                 .trim()
                 .parse()
                 .map_err(|_| ConfigError::Timezone(serve.timezone.clone()))?,
-            metrics_token: match serve.metrics_token.as_deref() {
+            metrics_token: match serve.metrics_token.as_ref().map(|t| t.expose_secret()) {
                 None => None,
                 Some(t) if t.len() < 16 || t.trim() != t => {
                     return Err(ConfigError::WeakMetricsToken)
                 }
-                Some(t) => Some(SecretString::from(t.to_owned())),
+                Some(t) => Some(SecretString::from(t)),
             },
             metrics_addr: serve
                 .metrics_addr
@@ -428,7 +503,17 @@ impl Settings {
             trusted_proxies: crate::client::parse_trusted(&serve.trusted_proxies)
                 .map_err(ConfigError::TrustedProxy)?,
             demo: serve.demo,
-            client_timeout: CLIENT_TIMEOUT,
+            public_url: serve
+                .public_url
+                .as_deref()
+                .filter(|u| !u.trim().is_empty())
+                .map(PublicUrl::parse)
+                .transpose()?,
+            connections: ConnectionLimits {
+                max_connections: serve.max_connections as usize,
+                h2c: serve.h2c,
+                ..ConnectionLimits::default()
+            },
         })
     }
 }
@@ -478,13 +563,16 @@ mod tests {
 
     fn serve(token: Option<&str>, addr: &str) -> ServeArgs {
         ServeArgs {
-            management_token: token.map(str::to_owned),
+            management_token: token.map(SecretString::from),
             addr: addr.into(),
             site_root: "target/site".into(),
             timezone: "UTC".into(),
             metrics_token: None,
             metrics_addr: None,
             trusted_proxies: String::new(),
+            public_url: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            h2c: false,
             demo: false,
             sessions: SessionArgs::default(),
         }
@@ -493,12 +581,12 @@ mod tests {
     #[test]
     fn metrics_settings_are_checked() {
         let mut args = serve(None, "127.0.0.1:3000");
-        args.metrics_token = Some("short".into());
+        args.metrics_token = Some(SecretString::from("short"));
         assert_eq!(
             Settings::from_args(&db(), &args).unwrap_err(),
             ConfigError::WeakMetricsToken
         );
-        args.metrics_token = Some("a-long-enough-token".into());
+        args.metrics_token = Some(SecretString::from("a-long-enough-token"));
         args.metrics_addr = Some("localhost".into());
         assert_eq!(
             Settings::from_args(&db(), &args).unwrap_err(),
@@ -537,7 +625,7 @@ mod tests {
 
     fn db() -> DatabaseArgs {
         DatabaseArgs {
-            database_url: DEFAULT_SQLITE_URL.into(),
+            database_url: SecretString::from(DEFAULT_SQLITE_URL),
         }
     }
 
@@ -580,6 +668,60 @@ mod tests {
         assert_eq!(args(-1.0, 12.0).engine(), Err(ConfigError::MergeGap(-1.0)));
         assert_eq!(args(10.0, 0.0).engine(), Err(ConfigError::StaleAfter(0.0)));
         assert!(args(f64::NAN, 12.0).engine().is_err());
+    }
+
+    #[test]
+    fn the_public_url_is_an_https_origin() {
+        assert_eq!(
+            PublicUrl::parse("https://Chargelog.example.com/")
+                .unwrap()
+                .origin,
+            "https://chargelog.example.com"
+        );
+        assert_eq!(
+            PublicUrl::parse("https://c.example:8443").unwrap().origin,
+            "https://c.example:8443"
+        );
+        for bad in [
+            "http://c.example",
+            "c.example",
+            "https://c.example/app",
+            "https://user@c.example",
+            "https://c.example/?a=1",
+        ] {
+            assert_eq!(
+                PublicUrl::parse(bad),
+                Err(ConfigError::PublicUrl(bad.into())),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn parsed_arguments_never_show_their_secrets() {
+        let cli = Cli::try_parse_from([
+            "chargelog",
+            "--database-url",
+            "postgres://u:db-password-1@h/db",
+            "serve",
+            "--management-token",
+            "amt-secret-2",
+            "--metrics-token",
+            "metrics-secret-3-long-enough",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        for secret in ["db-password-1", "amt-secret-2", "metrics-secret-3"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        let cli = Cli::try_parse_from([
+            "chargelog",
+            "simulate",
+            "--management-token",
+            "amt-secret-4",
+        ])
+        .unwrap();
+        assert!(!format!("{cli:?}").contains("amt-secret-4"));
     }
 
     #[test]

@@ -76,6 +76,26 @@ fn record(s: &SessionDto) -> [String; 22] {
     ]
 }
 
+/// A cell a spreadsheet will not run: one that begins with `=`, `+`, `-`, `@`, a tab or
+/// a carriage return (a formula, or what some spreadsheets read as one) gets a leading
+/// `'`, unless it is a plain number (`-3.5` stays a number). Vehicle ids and other text
+/// come from deliveries, and a CSV export is opened by people who trust it.
+fn inert(cell: String) -> String {
+    let formula = cell
+        .as_bytes()
+        .first()
+        .is_some_and(|b| matches!(b, b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'));
+    let number = cell
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+        && cell.parse::<f64>().is_ok_and(f64::is_finite);
+    if formula && !number {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
 fn csv_bytes(
     rows: impl IntoIterator<Item = [String; 22]>,
     header: bool,
@@ -85,7 +105,7 @@ fn csv_bytes(
         writer.write_record(HEADER)?;
     }
     for row in rows {
-        writer.write_record(&row)?;
+        writer.write_record(row.map(inert))?;
     }
     writer.flush()?;
     writer
@@ -215,4 +235,30 @@ fn stream_csv(state: AppState, vehicle: Option<String>, range: Range, filename: 
         Body::from_stream(body),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inert;
+
+    #[test]
+    fn cells_that_a_spreadsheet_would_run_are_quoted() {
+        for (cell, shown) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1+cmd|'/c calc'!A1", "'+1+cmd|'/c calc'!A1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("-inf", "'-inf"),
+            ("-3.5", "-3.5"),
+            ("+4", "+4"),
+            ("-1e3", "-1e3"),
+            ("abc=1", "abc=1"),
+            ("", ""),
+            ("2026-03-14T17:22:10+00:00", "2026-03-14T17:22:10+00:00"),
+        ] {
+            assert_eq!(inert(cell.to_owned()), shown, "{cell:?}");
+        }
+    }
 }

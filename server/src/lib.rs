@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod budget;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod live;
 pub mod metrics;
 pub mod prune;
 pub mod rederive;
+pub mod serve;
 pub mod simulate;
 pub mod startup;
 pub mod sweep;

@@ -8,10 +8,14 @@
 //! retry of a pruned event is still recognised as a repeat, and `raw_pruned_at` records
 //! when the body went.
 //!
+//! Dead letters go whole with the same cutoff, counted from their latest arrival, and so
+//! do their log rows: a correctly signed body that could not be processed is kept until
+//! the retention an operator chose, like the raw bodies, and no longer.
+//!
 //! Rows are pruned a thousand per transaction, so a running server's writes wait for one
 //! short transaction at most.
 
-use app::server::entities::deliveries;
+use app::server::entities::{dead_letters, deliveries, webhook_log};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
@@ -29,6 +33,11 @@ pub struct Pruned {
     pub bytes: i64,
     /// Old deliveries kept whole because they still wait or could not be applied.
     pub kept_unapplied: u64,
+    /// Dead letters removed (or that would be): none of their body's arrivals is newer
+    /// than the cutoff.
+    pub dead_letters: u64,
+    /// The bytes of their bodies.
+    pub dead_letter_bytes: i64,
 }
 
 /// The deliveries received before `before` (epoch ms) whose raw body may go.
@@ -91,7 +100,51 @@ pub async fn prune_raw(
         }
         txn.commit().await?;
     }
+    prune_dead_letters(db, before, dry_run, &mut pruned).await?;
     Ok(pruned)
+}
+
+/// Removes the dead letters last received before `before`, and their log rows.
+async fn prune_dead_letters(
+    db: &DatabaseConnection,
+    before: i64,
+    dry_run: bool,
+    pruned: &mut Pruned,
+) -> Result<(), DbErr> {
+    let mut after = 0i64;
+    loop {
+        let txn = db.begin().await?;
+        let chunk: Vec<(i64, Option<i64>)> = dead_letters::Entity::find()
+            .filter(dead_letters::Column::LastReceivedAt.lt(before))
+            .filter(dead_letters::Column::Id.gt(after))
+            .select_only()
+            .column(dead_letters::Column::Id)
+            .column_as(Expr::cust("CAST(length(raw_body) AS BIGINT)"), "bytes")
+            .order_by_asc(dead_letters::Column::Id)
+            .limit(CHUNK)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        let Some(&(last, _)) = chunk.last() else {
+            txn.commit().await?;
+            return Ok(());
+        };
+        after = last;
+        pruned.dead_letters += chunk.len() as u64;
+        pruned.dead_letter_bytes += chunk.iter().filter_map(|(_, b)| *b).sum::<i64>();
+        if !dry_run {
+            let ids = || chunk.iter().map(|(id, _)| *id);
+            webhook_log::Entity::delete_many()
+                .filter(webhook_log::Column::DeadLetterId.is_in(ids()))
+                .exec(&txn)
+                .await?;
+            dead_letters::Entity::delete_many()
+                .filter(dead_letters::Column::Id.is_in(ids()))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+    }
 }
 
 /// Gives the freed space back to the file system (SQLite) or marks it reusable

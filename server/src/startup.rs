@@ -23,7 +23,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 /// Each request's id: kept from the client (a proxy's) when sent, made up otherwise, and
@@ -49,8 +49,12 @@ pub struct Shared {
     pub verifier: Option<Arc<Verifier>>,
     /// Deliveries refused for a missing or wrong `SC-Signature` since start.
     pub rejected_signatures: Arc<AtomicU64>,
-    /// Limits log rows for refused requests.
-    pub log_budget: Arc<webhook::LogBudget>,
+    /// Log rows for requests that stored nothing, a second.
+    pub log_budget: Arc<crate::budget::PerSecond>,
+    /// Dead letters kept, a second.
+    pub dead_letter_budget: Arc<crate::budget::PerSecond>,
+    /// WARN lines about refused requests and logins, a second.
+    pub warn_budget: Arc<crate::budget::PerSecond>,
     pub engine: EngineConfig,
     pub live: Arc<LiveFeed>,
     pub timezone: chrono_tz::Tz,
@@ -64,10 +68,14 @@ pub struct Shared {
     pub demo: bool,
     /// How deliveries are committed (batched on SQLite).
     pub ingestor: crate::webhook::writer::Ingestor,
-    /// How long a request's body may take to arrive.
-    pub client_timeout: std::time::Duration,
+    /// What a connection may hold: head and body deadlines, how many at once.
+    pub connections: crate::config::ConnectionLimits,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// The https address browsers use, when configured: login cookies are then `Secure`.
+    pub public_url: Option<crate::config::PublicUrl>,
+    /// Where login passwords are checked, one at a time with a bounded queue.
+    pub password_hashing: Arc<crate::auth::PasswordHashing>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -153,6 +161,8 @@ impl Application {
                 .map(|t| Arc::new(Verifier::new(t))),
             rejected_signatures: Arc::new(AtomicU64::new(0)),
             log_budget: Arc::default(),
+            dead_letter_budget: Arc::default(),
+            warn_budget: Arc::default(),
             engine: settings.engine,
             live: live.clone(),
             timezone: settings.timezone,
@@ -160,7 +170,9 @@ impl Application {
             metrics_token: settings.metrics_token.clone(),
             login_limits: Arc::default(),
             demo: settings.demo,
-            client_timeout: settings.client_timeout,
+            connections: settings.connections,
+            public_url: settings.public_url.clone(),
+            password_hashing: Arc::default(),
             ingestor: crate::webhook::writer::Ingestor::start(
                 &db_for_setup,
                 appender,
@@ -176,6 +188,12 @@ impl Application {
                 },
             )),
         }));
+        if let Some(verifier) = &state.verifier {
+            tracing::info!(
+                key_fingerprint = %verifier.fingerprint(),
+                "webhook signatures are checked with the management token whose SHA-256 begins with key_fingerprint"
+            );
+        }
         if let Some(code) = state.setup.peek() {
             tracing::warn!(
                 "no operator account exists yet. Create the first one at \
@@ -236,29 +254,21 @@ impl Application {
         ));
         let feed = self.state.live.clone();
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let limits = self.state.connections;
         let metrics = self.metrics_listener.map(|listener| {
             let router = Router::new()
                 .route("/metrics", get(crate::metrics::open))
                 .with_state(self.state.clone());
             let mut stopped = stopped.clone();
-            tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.wait_for(|s| *s).await;
-                    })
-                    .await
-            })
+            tokio::spawn(crate::serve::serve(listener, router, limits, async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }))
         });
-        let served = serve(
-            self.listener,
-            self.router,
-            self.state.client_timeout,
-            async move {
-                shutdown_signal().await;
-                feed.close();
-                let _ = stop.send(true);
-            },
-        )
+        let served = crate::serve::serve(self.listener, self.router, limits, async move {
+            shutdown_signal().await;
+            feed.close();
+            let _ = stop.send(true);
+        })
         .await;
         if let Some(metrics) = metrics {
             let _ = metrics.await;
@@ -267,58 +277,6 @@ impl Application {
         live.abort();
         served
     }
-}
-
-/// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight
-/// finish. What `axum::serve` does, plus a deadline for a request's head: a client that
-/// has not sent it `head_timeout` after connecting or after its last response is
-/// disconnected (hyper's header read timeout, which `axum::serve` leaves off), so slow
-/// clients cannot hold connections open. The body has its own deadline (see `router`).
-async fn serve(
-    listener: TcpListener,
-    router: Router,
-    head_timeout: std::time::Duration,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto::Builder;
-    use hyper_util::service::TowerToHyperService;
-    use tower::Layer;
-
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(head_timeout);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    // Out of file descriptors, for instance: wait, do not spin.
-                    tracing::warn!(error = %err, "could not accept a connection");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let service = axum::Extension(axum::extract::ConnectInfo(peer)).layer(router.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, %peer, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -420,20 +378,52 @@ fn with_security_headers(router: Router) -> Router {
         ))
 }
 
-/// The request id (set by `SetRequestIdLayer`) in every request's log span.
+/// The request id (set by `SetRequestIdLayer`) in every request's log span, with the
+/// method and the path cut to [`LOGGED_PATH_CHARS`]: a log line is not a place for a
+/// stranger's 60 KB URL.
 fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
     let id = request
         .headers()
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    let method = request.method().as_str();
+    let path = request.uri().path();
     tracing::info_span!(
         "request",
-        method = %request.method(),
-        path = %request.uri().path(),
+        method = %&method[..method.floor_char_boundary(16)],
+        path = %&path[..path.floor_char_boundary(LOGGED_PATH_CHARS)],
         request_id = %id,
     )
 }
+
+/// Bytes of a request's path that its log span shows.
+const LOGGED_PATH_CHARS: usize = 256;
+
+/// A request id a client may choose: at most 64 letters, digits, `.`, `_` or `-`.
+fn plain_request_id(id: &[u8]) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Keeps a client's (or proxy's) `X-Request-Id` only when it is one plain id; anything
+/// else is dropped, and `SetRequestIdLayer` then makes one up, so an id cannot carry a
+/// payload into the logs or the response.
+async fn only_plain_request_ids(mut request: Request) -> Request {
+    let ids = request.headers().get_all(REQUEST_ID);
+    let mut ids = ids.iter();
+    let keep =
+        matches!((ids.next(), ids.next()), (Some(id), None) if plain_request_id(id.as_bytes()));
+    if !keep {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
+}
+
+/// Bodies `/login` and `/setup` accept at most: a name and one or two passwords.
+pub const FORM_BODY_BYTES: usize = 8 * 1024;
 
 /// The UI's routes, generated once per process. Generating them runs the app with
 /// resource loading suppressed process-wide (leptos#4773): a page rendering at that moment
@@ -448,6 +438,9 @@ pub fn router(state: AppState) -> Router {
     let routes = route_list();
     let context = state.server_context();
     let options = state.leptos_options.clone();
+    let pkg_dir =
+        std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    let body_timeout = state.connections.body_timeout;
     let router = Router::new()
         .route(
             "/webhooks/smartcar",
@@ -459,13 +452,20 @@ pub fn router(state: AppState) -> Router {
         .route("/live", get(crate::live::stream))
         .route(
             "/login",
-            get(crate::auth::login::form).post(crate::auth::login::submit),
+            get(crate::auth::login::form)
+                .post(crate::auth::login::submit)
+                .layer(DefaultBodyLimit::max(FORM_BODY_BYTES)),
         )
         .route("/logout", post(crate::auth::login::logout))
         .route(
             "/setup",
-            get(crate::auth::setup::show).post(crate::auth::setup::create),
+            get(crate::auth::setup::show)
+                .post(crate::auth::setup::create)
+                .layer(DefaultBodyLimit::max(FORM_BODY_BYTES)),
         )
+        // The browser code and stylesheet, straight from disk: a missing file is a plain
+        // 404, not a page rendered for whoever asks.
+        .nest_service("/pkg", ServeDir::new(pkg_dir))
         .merge(crate::api::routes())
         .route(
             "/api/{*fn_name}",
@@ -483,10 +483,13 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::auth::guard::require_operator,
         ))
-        .layer(RequestBodyTimeoutLayer::new(state.client_timeout))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            crate::serve::body_deadline(body_timeout, request, next)
+        }))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(only_plain_request_ids))
         .with_state(state);
     with_security_headers(router)
 }

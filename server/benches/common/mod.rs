@@ -17,7 +17,8 @@ pub fn settings(url: &str, dir: &std::path::Path, token: &str) -> Settings {
         metrics_addr: None,
         trusted_proxies: vec![],
         demo: false,
-        client_timeout: server::config::CLIENT_TIMEOUT,
+        public_url: None,
+        connections: server::config::ConnectionLimits::default(),
     }
 }
 

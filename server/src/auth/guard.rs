@@ -1,14 +1,17 @@
 //! The gate in front of every route: deny unless the path is one of the few open ones, or
 //! the request carries a live login session or (for the API and exports) an API token.
 
-use super::{now_ms, session_user, token_valid, SESSION_COOKIE};
+use super::login::session_cookie_name;
+use super::{now_ms, session_user, token_valid};
+use crate::client::is_trusted_proxy;
 use crate::startup::AppState;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use serde_json::json;
+use std::net::SocketAddr;
 
 /// Paths anyone may reach: the webhook (it has its signature), health checks, metrics
 /// (their own token), the login form, and the static assets the login page needs.
@@ -79,7 +82,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// host (or is `null`, as from a sandboxed frame), or the browser says it is cross-site
 /// (`Sec-Fetch-Site`). Browsers send `Origin` on every cross-site POST; tools that send
 /// none are not browsers and carry no ambient cookies worth forging.
-fn foreign_origin(request: &Request) -> bool {
+fn foreign_origin(request: &Request, state: &AppState) -> bool {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -93,8 +96,16 @@ fn foreign_origin(request: &Request) -> bool {
     let Some(origin) = header(header::ORIGIN.as_str()) else {
         return false;
     };
+    if state
+        .public_url
+        .as_ref()
+        .is_some_and(|url| url.origin.eq_ignore_ascii_case(origin))
+    {
+        return false;
+    }
     let origin_host = origin.split("://").nth(1).unwrap_or(origin);
-    // The host the browser used: `Host`, or what a proxy that rewrites it forwards.
+    // The host the browser used: `Host`, or what a trusted proxy that rewrites it
+    // forwards (anyone else's `X-Forwarded-Host` means nothing).
     let named = |name: &str| {
         request
             .headers()
@@ -102,8 +113,25 @@ fn foreign_origin(request: &Request) -> bool {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(',').next().unwrap_or_default().trim().to_owned())
     };
-    let hosts = [named("host"), named("x-forwarded-host")];
-    !hosts.iter().flatten().any(|h| h == origin_host)
+    let proxied = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|peer| is_trusted_proxy(peer.0.ip(), &state.trusted_proxies));
+    let forwarded = proxied.then(|| named("x-forwarded-host")).flatten();
+    ![named("host"), forwarded]
+        .iter()
+        .flatten()
+        .any(|h| h.eq_ignore_ascii_case(origin_host))
+}
+
+/// What a logged-in reader was shown is nobody else's: no browser, proxy or shared
+/// cache keeps a copy.
+fn private(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 fn unavailable() -> Response {
@@ -121,7 +149,7 @@ pub async fn require_operator(
 ) -> Response {
     let path = request.uri().path().to_owned();
     // Logging in, out or setting up from another site's page is refused too (login CSRF).
-    if path != WEBHOOK && foreign_origin(&request) {
+    if path != WEBHOOK && foreign_origin(&request, &state) {
         return (
             StatusCode::FORBIDDEN,
             Json(json!({ "error": "cross-site request refused" })),
@@ -132,9 +160,9 @@ pub async fn require_operator(
         return next.run(request).await;
     }
     let now = now_ms();
-    if let Some(token) = cookie(request.headers(), SESSION_COOKIE) {
+    if let Some(token) = cookie(request.headers(), session_cookie_name(&state)) {
         match session_user(&state.db, token, now).await {
-            Ok(Some(_)) => return next.run(request).await,
+            Ok(Some(_)) => return private(next.run(request).await),
             Ok(None) => {}
             Err(err) => {
                 tracing::error!(error = %err, "could not check a login session");
@@ -145,7 +173,7 @@ pub async fn require_operator(
     if takes_api_token(&path) {
         if let Some(token) = bearer(request.headers()) {
             match token_valid(&state.db, token, now).await {
-                Ok(true) => return next.run(request).await,
+                Ok(true) => return private(next.run(request).await),
                 Ok(false) => {}
                 Err(err) => {
                     tracing::error!(error = %err, "could not check an API token");
@@ -226,7 +254,7 @@ mod tests {
             header::COOKIE,
             "a=1; chargelog_session=abc ; b=2".parse().unwrap(),
         );
-        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&headers, super::super::SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(&headers, "c"), None);
     }
 }

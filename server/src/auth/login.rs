@@ -3,8 +3,9 @@
 //! Attempts are limited per account name and per client address, so guessing a password
 //! takes years, and a flood against one account cannot lock out the others.
 
-use super::{end_session, log_in, now_ms, SESSION_COOKIE};
+use super::{end_session, log_in, now_ms, AccountError, HOST_SESSION_COOKIE, SESSION_COOKIE};
 use crate::auth::guard::cookie;
+use crate::budgeted_warn;
 use crate::client::{client_address, limit_key};
 use crate::startup::AppState;
 use axum::extract::{ConnectInfo, Query, State};
@@ -28,11 +29,32 @@ pub const PER_ADDRESS_PER_MINUTE: u32 = 20;
 const KNOWN_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Known (account, client) pairs kept at most; the oldest go first.
 const KNOWN_MAX: usize = 10_000;
+/// Keys each limiter holds at most. Quiet keys (a full allowance again) are forgotten
+/// once a second while a limiter holds more than [`FORGET_ABOVE`]; if one is still full
+/// after that, attempts from clients it does not know are refused as over the limit
+/// until keys age out, and known operators still get in. With fixed-size keys this
+/// bounds the limiters' memory to a few MiB, however many addresses a flood comes from.
+pub const MAX_KEYS: usize = 65_536;
+const FORGET_ABOVE: usize = 10_000;
+
+/// An account name as the limiter counts it: the SHA-256 of its lower-case form, so
+/// every key has the same size and case does not make a new name to guess under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct NameKey([u8; 32]);
+
+impl NameKey {
+    fn of(name: &str) -> Self {
+        use sha2::Digest;
+        Self(sha2::Sha256::digest(name.to_ascii_lowercase().as_bytes()).into())
+    }
+}
 
 pub struct LoginLimits {
-    by_name: DefaultKeyedRateLimiter<String>,
+    by_name: DefaultKeyedRateLimiter<NameKey>,
     by_address: DefaultKeyedRateLimiter<IpAddr>,
-    known: Mutex<HashMap<(String, IpAddr), Instant>>,
+    known: Mutex<HashMap<(NameKey, IpAddr), Instant>>,
+    /// When quiet keys were last forgotten.
+    forgotten_at: Mutex<Instant>,
 }
 
 impl Default for LoginLimits {
@@ -42,6 +64,7 @@ impl Default for LoginLimits {
             by_name: RateLimiter::keyed(per_minute(PER_NAME_PER_MINUTE)),
             by_address: RateLimiter::keyed(per_minute(PER_ADDRESS_PER_MINUTE)),
             known: Mutex::default(),
+            forgotten_at: Mutex::new(Instant::now()),
         }
     }
 }
@@ -52,34 +75,50 @@ impl std::fmt::Debug for LoginLimits {
     }
 }
 
-/// One account name however it is typed: case and surrounding spaces do not make a new
-/// name to guess under.
-fn name_key(name: &str) -> String {
-    name.trim().to_lowercase()
-}
-
 impl LoginLimits {
-    /// Whether an attempt to log in as `name` from `client` may go ahead.
+    /// Whether an attempt to log in as `name` (a valid account name: see
+    /// [`crate::auth::valid_name`]) from `client` may go ahead.
     pub fn allow(&self, name: &str, client: IpAddr) -> bool {
-        // Forget quiet keys now and then so the maps stay small.
-        if self.by_name.len() > 10_000 {
-            self.by_name.retain_recent();
-        }
-        if self.by_address.len() > 10_000 {
-            self.by_address.retain_recent();
-        }
+        self.forget_quiet_keys();
         let client = limit_key(client);
-        let name = name_key(name);
+        let name = NameKey::of(name.trim());
+        let known = self.is_known(name, client);
+        let full = self.by_address.len() >= MAX_KEYS || self.by_name.len() >= MAX_KEYS;
+        if full && !known {
+            return false;
+        }
         if self.by_address.check_key(&client).is_err() {
             return false;
         }
-        self.is_known(&name, client) || self.by_name.check_key(&name).is_ok()
+        known || self.by_name.check_key(&name).is_ok()
     }
 
-    fn is_known(&self, name: &str, client: IpAddr) -> bool {
+    /// Keys held by the two limiters, for tests.
+    pub fn keys(&self) -> usize {
+        self.by_address.len() + self.by_name.len()
+    }
+
+    /// Forgets keys whose allowance is full again, at most once a second (it walks
+    /// every key) and only when there are many.
+    fn forget_quiet_keys(&self) {
+        if self.by_name.len() <= FORGET_ABOVE && self.by_address.len() <= FORGET_ABOVE {
+            return;
+        }
+        {
+            let mut at = self.forgotten_at.lock().unwrap_or_else(|p| p.into_inner());
+            if at.elapsed() < Duration::from_secs(1) {
+                return;
+            }
+            *at = Instant::now();
+        }
+        self.by_name.retain_recent();
+        self.by_address.retain_recent();
+    }
+
+    fn is_known(&self, name: NameKey, client: IpAddr) -> bool {
         let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
         known
-            .get(&(name.to_owned(), client))
+            .get(&(name, client))
             .is_some_and(|at| at.elapsed() < KNOWN_FOR)
     }
 
@@ -89,16 +128,15 @@ impl LoginLimits {
         if known.len() >= KNOWN_MAX {
             known.retain(|_, at| at.elapsed() < KNOWN_FOR);
             if known.len() >= KNOWN_MAX {
-                if let Some(oldest) = known
-                    .iter()
-                    .min_by_key(|(_, at)| **at)
-                    .map(|(k, _)| k.clone())
-                {
+                if let Some(oldest) = known.iter().min_by_key(|(_, at)| **at).map(|(k, _)| *k) {
                     known.remove(&oldest);
                 }
             }
         }
-        known.insert((name_key(name), limit_key(client)), Instant::now());
+        known.insert(
+            (NameKey::of(name.trim()), limit_key(client)),
+            Instant::now(),
+        );
     }
 }
 
@@ -202,17 +240,39 @@ pub struct Credentials {
     next: Option<String>,
 }
 
-pub fn session_cookie(value: &str, headers: &HeaderMap, max_age: Option<u32>) -> HeaderValue {
-    // Secure when the browser reached us over https (a TLS proxy says so).
-    let https = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
-    let mut cookie = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax");
+/// The login session cookie's name: `__Host-` prefixed when the public URL is known to
+/// be https, so that no other site or plain-http page on the host can set or shadow it.
+pub fn session_cookie_name(state: &AppState) -> &'static str {
+    if state.public_url.is_some() {
+        HOST_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// The `Set-Cookie` value for a login session. `Secure` always when a public https URL
+/// is configured; otherwise only when a trusted proxy (never the client itself) says
+/// the browser came over https.
+pub fn session_cookie(
+    state: &AppState,
+    value: &str,
+    peer: IpAddr,
+    headers: &HeaderMap,
+    max_age: Option<u32>,
+) -> HeaderValue {
+    let forwarded_https = || {
+        crate::client::is_trusted_proxy(peer, &state.trusted_proxies)
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+    };
+    let name = session_cookie_name(state);
+    let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
     if let Some(age) = max_age {
         cookie.push_str(&format!("; Max-Age={age}"));
     }
-    if https {
+    if state.public_url.is_some() || forwarded_https() {
         cookie.push_str("; Secure");
     }
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
@@ -226,10 +286,18 @@ pub async fn submit(
 ) -> Response {
     let next = safe_next(credentials.next.as_deref());
     let name = credentials.name.trim();
+    if !super::valid_name(name) {
+        // No account has such a name: nothing to count, look up or hash.
+        return page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            &next,
+            Some("That is not an account name: names are 1 to 64 letters, digits, ., _, - or @."),
+        );
+    }
     let client = client_address(peer.ip(), &headers, &state.trusted_proxies);
-    let logged_name = super::name_for_log(name);
     if !state.login_limits.allow(name, client) {
-        tracing::warn!(account = %logged_name, address = %client, "login attempts over the limit");
+        budgeted_warn!(state.warn_budget, account = %name, address = %client, "login attempts over the limit");
         let mut response = page(
             &state,
             StatusCode::TOO_MANY_REQUESTS,
@@ -241,18 +309,27 @@ pub async fn submit(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         return response;
     }
-    match log_in(&state.db, name, &credentials.password, now_ms()).await {
+    match log_in(
+        &state.db,
+        &state.password_hashing,
+        name,
+        &credentials.password,
+        now_ms(),
+    )
+    .await
+    {
         Ok(Some(token)) => {
             state.login_limits.remember(name, client);
-            tracing::info!(account = %logged_name, address = %client, "logged in");
+            tracing::info!(account = %name, address = %client, "logged in");
             let mut response = Redirect::to(&next).into_response();
-            response
-                .headers_mut()
-                .insert(header::SET_COOKIE, session_cookie(&token, &headers, None));
+            response.headers_mut().insert(
+                header::SET_COOKIE,
+                session_cookie(&state, &token, peer.ip(), &headers, None),
+            );
             response
         }
         Ok(None) => {
-            tracing::warn!(account = %logged_name, address = %client, "login refused");
+            budgeted_warn!(state.warn_budget, account = %name, address = %client, "login refused");
             page(
                 &state,
                 StatusCode::UNAUTHORIZED,
@@ -260,8 +337,21 @@ pub async fn submit(
                 Some("That name and password do not match an account."),
             )
         }
+        Err(AccountError::Busy) => {
+            budgeted_warn!(state.warn_budget, address = %client, "login answered 503: too many passwords waiting to be checked");
+            let mut response = page(
+                &state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &next,
+                Some("Too many logins at once. Try again in a moment."),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            response
+        }
         Err(err) => {
-            tracing::error!(error = %err, "login failed: database");
+            tracing::error!(error = %err, "login failed");
             page(
                 &state,
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -272,16 +362,21 @@ pub async fn submit(
     }
 }
 
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+pub async fn logout(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(token) = cookie(&headers, session_cookie_name(&state)) {
         if let Err(err) = end_session(&state.db, token).await {
             tracing::error!(error = %err, "logout: could not end the session");
         }
     }
     let mut response = Redirect::to("/login").into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, session_cookie("", &headers, Some(0)));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&state, "", peer.ip(), &headers, Some(0)),
+    );
     response
 }
 

@@ -20,6 +20,8 @@ use std::sync::LazyLock;
 
 /// The login session cookie.
 pub const SESSION_COOKIE: &str = "chargelog_session";
+/// Its name when `CHARGELOG_PUBLIC_URL` says browsers use https.
+pub const HOST_SESSION_COOKIE: &str = "__Host-chargelog_session";
 /// A login session unused for this long is over.
 pub const IDLE_MS: i64 = 12 * 3_600_000;
 /// A login session is over this long after it began, however busy: a stolen cookie does
@@ -46,6 +48,8 @@ pub enum AccountError {
     WeakPassword,
     #[error("could not hash the password")]
     Hash,
+    #[error("too many passwords are being checked right now; try again in a moment")]
+    Busy,
     #[error(transparent)]
     Database(#[from] DbErr),
 }
@@ -81,18 +85,53 @@ pub fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// At most this many password hashes are computed at once. Each takes about 19 MiB and
-/// tens of milliseconds of a core; a flood of logins waits its turn instead of starving
-/// the webhook.
-const HASHING_AT_ONCE: usize = 2;
-static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HASHING_AT_ONCE);
+/// Where passwords are hashed: one thread of its own, so at most one core's worth at a
+/// time (argon2id takes about 19 MiB and tens of milliseconds), with at most
+/// [`HASHING_QUEUE`] more waiting. Past that, [`AccountError::Busy`] at once: a flood
+/// of logins is answered 503 instead of queueing without end or starving the webhook of
+/// CPU. One thread also keeps one allocator arena: hashes spread over the blocking pool
+/// left about 19 MiB behind in each thread's arena (330 MiB after 1 200 logins).
+#[derive(Debug)]
+pub struct PasswordHashing {
+    jobs: std::sync::mpsc::SyncSender<HashJob>,
+}
 
-/// Runs password hashing on the blocking pool, never on the async workers.
-async fn off_the_runtime<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Option<T> {
-    let _turn = HASHING.acquire().await.ok()?;
-    tokio::task::spawn_blocking(work).await.ok()
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// Hashes that may wait for their turn behind the one running.
+pub const HASHING_QUEUE: usize = 8;
+
+impl Default for PasswordHashing {
+    fn default() -> Self {
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<HashJob>(HASHING_QUEUE);
+        // If the thread cannot start, the queue is closed and hashing fails cleanly.
+        let _ = std::thread::Builder::new()
+            .name("password-hashing".into())
+            .spawn(move || {
+                for job in queue {
+                    job();
+                }
+            });
+        Self { jobs }
+    }
+}
+
+impl PasswordHashing {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AccountError> {
+        use std::sync::mpsc::TrySendError;
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: HashJob = Box::new(move || {
+            let _ = done.send(work());
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => result.await.map_err(|_| AccountError::Hash),
+            Err(TrySendError::Full(_)) => Err(AccountError::Busy),
+            Err(TrySendError::Disconnected(_)) => Err(AccountError::Hash),
+        }
+    }
 }
 
 fn hash_now(password: &str) -> Result<String, AccountError> {
@@ -102,11 +141,12 @@ fn hash_now(password: &str) -> Result<String, AccountError> {
         .map_err(|_| AccountError::Hash)
 }
 
-pub async fn hash_password(password: &str) -> Result<String, AccountError> {
+pub async fn hash_password(
+    hashing: &PasswordHashing,
+    password: &str,
+) -> Result<String, AccountError> {
     let password = password.to_owned();
-    off_the_runtime(move || hash_now(&password))
-        .await
-        .unwrap_or(Err(AccountError::Hash))
+    hashing.run(move || hash_now(&password)).await?
 }
 
 fn verify_now(password: &str, phc: &str) -> bool {
@@ -119,18 +159,22 @@ fn verify_now(password: &str, phc: &str) -> bool {
         .unwrap_or(false)
 }
 
-async fn verify_password(password: &str, phc: Option<String>) -> bool {
+async fn verify_password(
+    hashing: &PasswordHashing,
+    password: &str,
+    phc: Option<String>,
+) -> Result<bool, AccountError> {
     let password = password.to_owned();
-    off_the_runtime(move || match phc {
-        Some(phc) => verify_now(&password, &phc),
-        None => {
-            // No such account: check the decoy, so the answer takes as long either way.
-            let _ = verify_now(&password, &DECOY);
-            false
-        }
-    })
-    .await
-    .unwrap_or(false)
+    hashing
+        .run(move || match phc {
+            Some(phc) => verify_now(&password, &phc),
+            None => {
+                // No such account: check the decoy, so the answer takes as long either way.
+                let _ = verify_now(&password, &DECOY);
+                false
+            }
+        })
+        .await
 }
 
 /// Checked against when the account does not exist, so that answering takes as long
@@ -138,12 +182,17 @@ async fn verify_password(password: &str, phc: Option<String>) -> bool {
 static DECOY: LazyLock<String> =
     LazyLock::new(|| hash_now("chargelog decoy password").unwrap_or_default());
 
-fn check_name(name: &str) -> Result<(), AccountError> {
-    let ok = (1..=64).contains(&name.chars().count())
+/// Whether `name` can be an account (or token) name: 1 to 64 letters, digits, `.`,
+/// `_`, `-` or `@`. Anything else is refused before it is looked up, counted or hashed.
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
         && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if ok {
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+}
+
+fn check_name(name: &str) -> Result<(), AccountError> {
+    if valid_name(name) {
         Ok(())
     } else {
         Err(AccountError::BadName(name.to_owned()))
@@ -166,6 +215,7 @@ pub fn name_for_log(name: &str) -> String {
 
 pub async fn add_user(
     db: &impl ConnectionTrait,
+    hashing: &PasswordHashing,
     name: &str,
     password: &str,
     now: i64,
@@ -184,7 +234,7 @@ pub async fn add_user(
     }
     let row = users::ActiveModel {
         name: Set(name.to_owned()),
-        password_hash: Set(hash_password(password).await?),
+        password_hash: Set(hash_password(hashing, password).await?),
         created_at: Set(now),
         ..Default::default()
     };
@@ -218,19 +268,26 @@ pub async fn remove_user(db: &impl ConnectionTrait, name: &str) -> Result<(), Ac
 }
 
 /// Checks a name and password; on success starts a login session and returns its token.
+/// [`AccountError::Busy`] when too many passwords wait to be checked.
 pub async fn log_in(
     db: &impl ConnectionTrait,
+    hashing: &PasswordHashing,
     name: &str,
     password: &str,
     now: i64,
-) -> Result<Option<String>, DbErr> {
+) -> Result<Option<String>, AccountError> {
     let user = users::Entity::find()
         .filter(users::Column::Name.eq(name))
         .one(db)
         .await?;
     // Verified even when the account does not exist (against a decoy), so the answer
     // takes as long either way.
-    let matches = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    let matches = verify_password(
+        hashing,
+        password,
+        user.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await?;
     match user {
         Some(user) if matches => Ok(Some(start_session(db, user.id, now).await?)),
         _ => Ok(None),

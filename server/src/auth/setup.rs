@@ -4,11 +4,12 @@
 
 use super::{add_user, now_ms, start_session, user_count, AccountError};
 use crate::startup::AppState;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
+use std::net::SocketAddr;
 use std::sync::Mutex;
 
 /// The pending setup code, if the server started without accounts.
@@ -122,6 +123,7 @@ pub struct NewAccount {
 
 pub async fn create(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(new): Form<NewAccount>,
 ) -> Response {
@@ -143,7 +145,15 @@ pub async fn create(
     let Some(code) = state.setup.take(&new.code) else {
         return expired(&state);
     };
-    let user = match add_user(&state.db, name, &new.password, now_ms()).await {
+    let user = match add_user(
+        &state.db,
+        &state.password_hashing,
+        name,
+        &new.password,
+        now_ms(),
+    )
+    .await
+    {
         Ok(id) => id,
         Err(AccountError::Database(_)) => {
             state.setup.put_back(code);
@@ -169,7 +179,7 @@ pub async fn create(
     let mut response = Redirect::to("/").into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        super::login::session_cookie(&token, &headers, None),
+        super::login::session_cookie(&state, &token, peer.ip(), &headers, None),
     );
     response
 }

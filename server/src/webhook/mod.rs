@@ -1,12 +1,17 @@
 //! `POST /webhooks/smartcar`: raw bytes in, verified, parsed, stored, then answered.
 //!
-//! Order of work (spec §11): read the raw body under a size limit; answer a VERIFY
-//! (guarded against the signing oracle); otherwise check `SC-Signature` on the raw
-//! bytes; then parse. A signed body we cannot process is kept as a dead letter (202), an
-//! event type we do not process is kept raw (200), and a delivery with vehicle data is
-//! committed raw before the 200 goes out; the processor then applies its readings and
-//! sessions from the stored body (`processor`). Only a storage failure answers 5xx,
-//! because only then does Smartcar's retry help.
+//! Order of work (spec §11), cheapest refusal first, so that what an anonymous client
+//! can make the server do is bounded: read the raw body under a size limit; refuse a
+//! body that does not begin a JSON object (400: nothing Smartcar sends, and nothing a
+//! signed VERIFY challenge can be, see [`Challenge`]); with an `SC-Signature`, check
+//! it on the raw bytes before reading anything else (one HMAC, then 401); without one,
+//! only a small VERIFY is read and answered (guarded against the signing oracle).
+//! Then parse. A signed body we cannot process is kept as a dead letter (202, one row
+//! per distinct body, at most [`crate::budget::PER_SECOND`] a second), an event type
+//! we do not process is kept raw (200), and a delivery with vehicle data is committed
+//! raw before the 200 goes out; the processor then applies its readings and sessions
+//! from the stored body (`processor`). Only a storage failure answers 5xx, because
+//! only then does Smartcar's retry help.
 
 pub mod append;
 pub mod processor;
@@ -14,6 +19,7 @@ pub mod signature;
 pub mod store;
 pub mod writer;
 
+use crate::budgeted_warn;
 use crate::startup::AppState;
 use app::domain::ids::{EventId, VehicleId};
 use app::domain::reading::Reading;
@@ -26,8 +32,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
-use signature::SignatureError;
+use serde_json::{json, Value};
+use signature::{SignatureError, Verifier};
 use std::sync::atomic::Ordering;
 use store::{
     DeadLetter, DeliveryRecord, Disposition, Effect, ErrorRecord, Outcome, Stored, VehicleFacts,
@@ -36,6 +42,10 @@ use tracing::Instrument;
 
 /// Larger bodies get 413. Smartcar documents 50 KB at most; this leaves room.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Only a VERIFY comes without `SC-Signature`, and Smartcar's are a few hundred bytes:
+/// a larger unsigned body is refused (401) without being read.
+pub const MAX_UNSIGNED_BYTES: usize = 4 * 1024;
 
 pub const SIGNATURE_HEADER: &str = "sc-signature";
 
@@ -91,9 +101,17 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     response
 }
 
+/// Whether a body begins a JSON object, as every Smartcar delivery does.
+fn begins_an_object(body: &[u8]) -> bool {
+    body.trim_ascii_start().first() == Some(&b'{')
+}
+
 async fn handle(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response {
     let Some(verifier) = state.verifier.as_deref() else {
-        tracing::warn!("webhook refused: SMARTCAR_MANAGEMENT_TOKEN is not configured");
+        budgeted_warn!(
+            state.warn_budget,
+            "webhook refused: SMARTCAR_MANAGEMENT_TOKEN is not configured"
+        );
         return handled(
             error_body(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -103,41 +121,48 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response 
         );
     };
     let received_at = now();
-    let signature = headers.get(SIGNATURE_HEADER).map(|v| v.as_bytes().to_vec());
-    let text = without_nul(&body);
-    let head = Head::parse(&text);
+    if !begins_an_object(&body) {
+        budgeted_warn!(
+            state.warn_budget,
+            bytes = body.len(),
+            "webhook refused: the body is not a JSON object"
+        );
+        return handled(
+            error_body(
+                StatusCode::BAD_REQUEST,
+                "not a Smartcar delivery: the body is not a JSON object",
+            ),
+            "not_an_object",
+        );
+    }
 
-    if let Ok(Head::Verify { challenge }) = &head {
-        // Smartcar does not document signing VERIFY; if it does sign one, hold it to it.
-        if signature.is_some() {
-            if let Err(err) = verifier.verify(&body, signature.as_deref()) {
-                return refuse_signature(state, err, verifier.sign(&body), received_at).await;
+    match headers.get(SIGNATURE_HEADER) {
+        Some(signature) => {
+            if let Err(err) = verifier.verify(&body, Some(signature.as_bytes())) {
+                return refuse_signature(state, verifier, err, received_at).await;
             }
         }
-        return match Challenge::parse(challenge.as_ref()) {
-            Ok(challenge) => {
-                tracing::info!("answered a VERIFY challenge");
-                log_unstored(state, received_at, Outcome::Verified, None).await;
-                handled(
-                    Json(json!({ "challenge": verifier.sign(challenge.as_str().as_bytes()) }))
-                        .into_response(),
-                    Outcome::Verified.as_str(),
-                )
-            }
-            Err(err) => {
-                tracing::warn!(reason = %err, "refused to sign a VERIFY challenge");
-                handled(
-                    error_body(StatusCode::BAD_REQUEST, format!("VERIFY refused: {err}")),
-                    "verify_refused",
-                )
-            }
-        };
+        None => {
+            // Unsigned: only a VERIFY is answered, and only a small body is read to
+            // find out.
+            let head = (body.len() <= MAX_UNSIGNED_BYTES)
+                .then(|| Head::parse(&body).ok())
+                .flatten();
+            return match head {
+                Some(Head::Verify { challenge }) => {
+                    answer_verify(state, verifier, challenge.as_ref(), received_at).await
+                }
+                _ => refuse_signature(state, verifier, SignatureError::Missing, received_at).await,
+            };
+        }
     }
 
-    if let Err(err) = verifier.verify(&body, signature.as_deref()) {
-        return refuse_signature(state, err, verifier.sign(&body), received_at).await;
+    // Signed from here on.
+    let text = without_nul(&body);
+    let head = Head::parse(&text);
+    if let Ok(Head::Verify { challenge }) = &head {
+        return answer_verify(state, verifier, challenge.as_ref(), received_at).await;
     }
-
     let signature = header_text(headers, SIGNATURE_HEADER);
     let user_agent = header_text(headers, header::USER_AGENT);
     let checked = head.and_then(|head| check(head, &text));
@@ -152,26 +177,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response 
                 error: err.to_string(),
                 raw_body: body.to_vec(),
             };
-            return match store::dead_letter(&state.db, letter).await {
-                Ok((id, _)) => {
-                    state.live.nudge();
-                    tracing::warn!(dead_letter_id = id, error = %err, "signed delivery could not be processed; kept as a dead letter");
-                    handled(
-                        (
-                            StatusCode::ACCEPTED,
-                            Json(json!({
-                                "status": "dead_letter",
-                                "id": id,
-                                "error": err.to_string(),
-                                "note": "the body was kept whole; chargelog could not process it",
-                            })),
-                        )
-                            .into_response(),
-                        Outcome::DeadLetter.as_str(),
-                    )
-                }
-                Err(db_err) => unavailable(&db_err),
-            };
+            return keep_dead_letter(state, letter).await;
         }
     };
 
@@ -224,31 +230,87 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response 
     }
 }
 
-/// Refused requests cost an attacker nothing, so at most this many a second are written
-/// to the webhook log; the rest are counted and logged only.
-const REFUSALS_LOGGED_PER_SECOND: u32 = 20;
-
-/// A per-second allowance of log rows for requests that store nothing.
-#[derive(Debug, Default)]
-pub struct LogBudget {
-    window: std::sync::Mutex<(i64, u32)>,
+/// Answers a VERIFY with the HMAC of its challenge, if the challenge has Smartcar's form.
+async fn answer_verify(
+    state: &AppState,
+    verifier: &Verifier,
+    challenge: Option<&Value>,
+    received_at: EpochMs,
+) -> Response {
+    match Challenge::parse(challenge) {
+        Ok(challenge) => {
+            tracing::info!("answered a VERIFY challenge");
+            log_unstored(state, received_at, Outcome::Verified, None).await;
+            handled(
+                Json(json!({ "challenge": verifier.sign(challenge.as_str().as_bytes()) }))
+                    .into_response(),
+                Outcome::Verified.as_str(),
+            )
+        }
+        Err(err) => {
+            budgeted_warn!(state.warn_budget, reason = %err, "refused to sign a VERIFY challenge");
+            handled(
+                error_body(StatusCode::BAD_REQUEST, format!("VERIFY refused: {err}")),
+                "verify_refused",
+            )
+        }
+    }
 }
 
-impl LogBudget {
-    fn take(&self, second: i64) -> bool {
-        let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        if window.0 != second {
-            *window = (second, 0);
+/// Keeps a signed body that cannot be processed: one row per distinct body, counted
+/// each time it comes again, at most [`crate::budget::PER_SECOND`] a second. Past that
+/// the sender is asked to retry (429), so nothing is lost and nothing piles up.
+async fn keep_dead_letter(state: &AppState, letter: DeadLetter) -> Response {
+    if state.dead_letter_budget.take().is_none() {
+        budgeted_warn!(
+            state.warn_budget,
+            error = %letter.error,
+            "signed delivery could not be processed, and too many did this second; answered 429 so it is sent again"
+        );
+        let mut response = error_body(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many unprocessable deliveries this second; not stored, retry later",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return handled(response, "dead_letter_deferred");
+    }
+    let error = letter.error.clone();
+    match store::dead_letter(&state.db, letter).await {
+        Ok(kept) => {
+            state.live.nudge();
+            budgeted_warn!(
+                state.warn_budget,
+                dead_letter_id = kept.id,
+                times_received = kept.times_received,
+                error = %error,
+                "signed delivery could not be processed; kept as a dead letter"
+            );
+            handled(
+                (
+                    StatusCode::ACCEPTED,
+                    Json(json!({
+                        "status": "dead_letter",
+                        "id": kept.id,
+                        "times_received": kept.times_received,
+                        "error": error,
+                        "note": "the body was kept whole; chargelog could not process it",
+                    })),
+                )
+                    .into_response(),
+                Outcome::DeadLetter.as_str(),
+            )
         }
-        window.1 += 1;
-        window.1 <= REFUSALS_LOGGED_PER_SECOND
+        Err(db_err) => unavailable(&db_err),
     }
 }
 
 /// Writes a log row for a request that stored nothing. Best effort: the answer to the
-/// request does not depend on it.
+/// request does not depend on it, and at most [`crate::budget::PER_SECOND`] are
+/// written a second, since refused requests cost an attacker nothing.
 async fn log_unstored(state: &AppState, at: EpochMs, outcome: Outcome, detail: Option<String>) {
-    if !state.log_budget.take(at.as_millis() / 1000) {
+    if state.log_budget.take().is_none() {
         return;
     }
     match store::log_unstored(&state.db, at, outcome, detail).await {
@@ -259,8 +321,8 @@ async fn log_unstored(state: &AppState, at: EpochMs, outcome: Outcome, detail: O
 
 async fn refuse_signature(
     state: &AppState,
+    verifier: &Verifier,
     err: SignatureError,
-    computed: String,
     received_at: EpochMs,
 ) -> Response {
     let count = state.rejected_signatures.fetch_add(1, Ordering::Relaxed) + 1;
@@ -270,12 +332,16 @@ async fn refuse_signature(
             received.clone()
         }
     };
-    tracing::warn!(
+    // Never the MAC this server computes over the body: that would sign a stranger's
+    // bytes for him. The key's fingerprint tells a wrong token apart instead.
+    budgeted_warn!(
+        state.warn_budget,
         reason = %err,
         received_signature = %received,
-        computed_signature = %computed,
+        key_fingerprint = %verifier.fingerprint(),
         rejected_total = count,
-        "webhook refused: bad SC-Signature (if every LIVE delivery fails, check the management token)"
+        "webhook refused: bad SC-Signature (if every LIVE delivery fails, check that the \
+         management token's fingerprint, printf %s \"$TOKEN\" | sha256sum, begins with key_fingerprint)"
     );
     log_unstored(
         state,

@@ -44,6 +44,16 @@ impl Verifier {
         }
     }
 
+    /// The first 12 hex characters of the key's SHA-256: enough to tell which key the
+    /// server holds (compare `printf %s "$SMARTCAR_MANAGEMENT_TOKEN" | sha256sum`),
+    /// nothing that helps forge a signature. Logged instead of any MAC, because a MAC
+    /// over bytes a stranger sent would sign them for him.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let digest = Sha256::digest(self.key.expose_secret().as_bytes());
+        hex::encode(&digest[..6])
+    }
+
     /// Lowercase hex HMAC-SHA256 of `message`.
     pub fn sign(&self, message: &[u8]) -> String {
         let mut mac = self.mac();
@@ -139,6 +149,13 @@ mod tests {
         assert!(v
             .verify(br#"{"pizza": "pasta"}"#, Some(sig.as_bytes()))
             .is_err());
+    }
+
+    #[test]
+    fn the_fingerprint_is_the_start_of_the_keys_sha256() {
+        // printf %s amt | sha256sum
+        assert_eq!(verifier("amt").fingerprint(), "9ff675fc4e1c");
+        assert_ne!(verifier("amt").fingerprint(), verifier("amu").fingerprint());
     }
 
     #[test]

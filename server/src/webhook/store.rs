@@ -931,30 +931,74 @@ pub struct DeadLetter {
     pub raw_body: Vec<u8>,
 }
 
-/// Keeps a dead letter and its log row; returns both ids.
-pub async fn dead_letter(db: &DatabaseConnection, letter: DeadLetter) -> Result<(i64, i64), DbErr> {
+/// A dead letter as kept: its row, and how often its body has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeadLettered {
+    pub id: i64,
+    pub times_received: i64,
+}
+
+/// The key a dead letter is kept under: the SHA-256 of its body, in hex.
+pub fn body_hash(raw_body: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(raw_body))
+}
+
+/// Keeps a dead letter and a log row for this arrival. A body that came before is not
+/// kept again: its row counts one more arrival (`times_received`), so a sender that
+/// repeats itself adds a log row, never another copy of the body.
+pub async fn dead_letter(
+    db: &DatabaseConnection,
+    letter: DeadLetter,
+) -> Result<DeadLettered, DbErr> {
+    use dead_letters::Column as C;
+    let hash = body_hash(&letter.raw_body);
+    let at = letter.received_at.as_millis();
     let txn = db.begin().await?;
-    let mut log = webhook_log::ActiveModel {
-        received_at: Set(letter.received_at.as_millis()),
-        outcome: Set(Outcome::DeadLetter.as_str().to_owned()),
-        detail: Set(Some(letter.error.clone())),
-        ..Default::default()
-    };
     let row = dead_letters::ActiveModel {
-        received_at: Set(letter.received_at.as_millis()),
+        received_at: Set(at),
+        last_received_at: Set(at),
+        times_received: Set(1),
+        body_hash: Set(Some(hash.clone())),
         signature: Set(letter.signature),
         user_agent: Set(letter.user_agent),
         content_type: Set(letter.content_type),
-        error: Set(letter.error),
+        error: Set(letter.error.clone()),
         raw_body: Set(letter.raw_body),
         ..Default::default()
     };
-    let id = dead_letters::Entity::insert(row)
-        .exec(&txn)
+    dead_letters::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(C::BodyHash)
+                .value(
+                    C::TimesReceived,
+                    Expr::cust("dead_letters.times_received + 1"),
+                )
+                .value(C::LastReceivedAt, Expr::cust("excluded.last_received_at"))
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+    let (id, times_received): (i64, i64) = dead_letters::Entity::find()
+        .select_only()
+        .column(C::Id)
+        .column(C::TimesReceived)
+        .filter(C::BodyHash.eq(hash))
+        .into_tuple()
+        .one(&txn)
         .await?
-        .last_insert_id;
-    log.dead_letter_id = Set(Some(id));
-    let log_id = insert_log(&txn, log).await?;
+        .ok_or_else(|| DbErr::RecordNotFound("the dead letter just kept".into()))?;
+    insert_log(
+        &txn,
+        webhook_log::ActiveModel {
+            received_at: Set(at),
+            outcome: Set(Outcome::DeadLetter.as_str().to_owned()),
+            detail: Set(Some(letter.error)),
+            dead_letter_id: Set(Some(id)),
+            ..Default::default()
+        },
+    )
+    .await?;
     txn.commit().await?;
-    Ok((id, log_id))
+    Ok(DeadLettered { id, times_received })
 }

@@ -97,7 +97,8 @@ async fn wait_for_server(stream: &mut TcpStream) -> (String, Duration) {
 
 async fn slow_heads_and_bodies_are_cut_off(backend: Backend) {
     let (mut settings, dir) = test_settings(backend).await;
-    settings.client_timeout = Duration::from_secs(1);
+    settings.connections.head_timeout = Duration::from_secs(1);
+    settings.connections.body_timeout = Duration::from_secs(1);
     let app = spawn_configured(backend, settings, dir).await;
 
     // A head that never ends: the connection is closed without an answer.

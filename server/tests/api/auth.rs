@@ -282,9 +282,10 @@ async fn logging_in_and_out(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
-    // Behind a TLS proxy the cookie is Secure.
-    let secure = log_in(&app, &browser, OPERATOR_PASSWORD, "https").await;
-    assert!(secure.headers()["set-cookie"]
+    // A client's own X-Forwarded-Proto does not make the cookie Secure: only a trusted
+    // proxy's or the public URL's word does (hardening.rs).
+    let forwarded = log_in(&app, &browser, OPERATOR_PASSWORD, "https").await;
+    assert!(!forwarded.headers()["set-cookie"]
         .to_str()
         .unwrap()
         .contains("Secure"));
@@ -359,9 +360,15 @@ async fn login_attempts_are_rate_limited(backend: Backend) {
         .unwrap();
     assert_eq!(disguised.status(), StatusCode::TOO_MANY_REQUESTS);
     // Another account is not locked out by attempts on this one.
-    server::auth::add_user(&app.db, "second", "another long password", 0)
-        .await
-        .unwrap();
+    server::auth::add_user(
+        &app.db,
+        &Default::default(),
+        "second",
+        "another long password",
+        0,
+    )
+    .await
+    .unwrap();
     let other = browser
         .post(app.url("/login"))
         .form(&[("name", "second"), ("password", "another long password")])
@@ -480,17 +487,25 @@ async fn cross_site_posts_are_refused(backend: Backend) {
     // Scripts and tools send no Origin; they are not browsers, so no forged cookie rides along.
     let tool = post("/api/fleet_overview", &[]).await.unwrap();
     assert_eq!(tool.status(), StatusCode::OK);
-    // Behind a proxy that rewrites `Host`, the forwarded host counts.
-    let proxied = post(
-        "/api/fleet_overview",
-        &[
-            ("origin", "https://chargelog.example.com"),
-            ("x-forwarded-host", "chargelog.example.com"),
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(proxied.status(), StatusCode::OK);
+    // A forwarded host from anyone but a trusted proxy means nothing.
+    let proxy_headers = [
+        ("origin", "https://chargelog.example.com"),
+        ("x-forwarded-host", "chargelog.example.com"),
+    ];
+    let unproxied = post("/api/fleet_overview", &proxy_headers).await.unwrap();
+    assert_eq!(unproxied.status(), StatusCode::FORBIDDEN);
+    // Behind a trusted proxy that rewrites `Host`, the forwarded host counts.
+    let (mut settings, dir) = crate::helpers::test_settings(backend).await;
+    settings.trusted_proxies = server::client::parse_trusted("127.0.0.1").unwrap();
+    let proxied_app = crate::helpers::spawn_configured(backend, settings, dir).await;
+    let mut request = proxied_app
+        .client
+        .post(proxied_app.url("/api/fleet_overview"))
+        .header("content-type", "application/x-www-form-urlencoded");
+    for (name, value) in proxy_headers {
+        request = request.header(name, value);
+    }
+    assert_eq!(request.send().await.unwrap().status(), StatusCode::OK);
     // Another site cannot log a browser in (to an account of its choosing), out, or set up.
     for path in ["/login", "/logout", "/setup"] {
         let r = post(path, &[("origin", "https://evil.example")])
@@ -719,7 +734,7 @@ async fn a_setup_link_makes_one_account_however_many_use_it_at_once() {
     // A second server, no account yet; then the CLI makes one.
     let (addr, setup, db, _dir2) = spawn_without_accounts().await;
     let code = setup.peek().expect("a setup code");
-    server::auth::add_user(&db, "fromcli", "a long password", 0)
+    server::auth::add_user(&db, &Default::default(), "fromcli", "a long password", 0)
         .await
         .unwrap();
     let form = browser

@@ -161,7 +161,8 @@ pub async fn spawn_app_with(
         metrics_addr: None,
         trusted_proxies: vec![],
         demo: false,
-        client_timeout: server::config::CLIENT_TIMEOUT,
+        public_url: None,
+        connections: server::config::ConnectionLimits::default(),
     };
     spawn_configured(backend, settings, dir).await
 }
@@ -195,9 +196,15 @@ pub async fn spawn_configured(
     let rejected = app.state().rejected_signatures.clone();
     tokio::spawn(app.run_until_stopped());
     // Tests act as a logged-in operator unless they use `anonymous()`.
-    let user = server::auth::add_user(&db, OPERATOR, OPERATOR_PASSWORD, server::auth::now_ms())
-        .await
-        .expect("an operator account");
+    let user = server::auth::add_user(
+        &db,
+        &Default::default(),
+        OPERATOR,
+        OPERATOR_PASSWORD,
+        server::auth::now_ms(),
+    )
+    .await
+    .expect("an operator account");
     let session = server::auth::start_session(&db, user, server::auth::now_ms())
         .await
         .expect("a login session");
@@ -237,7 +244,8 @@ pub async fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir) {
         metrics_addr: None,
         trusted_proxies: vec![],
         demo: false,
-        client_timeout: server::config::CLIENT_TIMEOUT,
+        public_url: None,
+        connections: server::config::ConnectionLimits::default(),
     };
     (settings, dir)
 }

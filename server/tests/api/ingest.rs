@@ -380,8 +380,7 @@ async fn unprocessable_signed_bodies_become_dead_letters(backend: Backend) {
         serde_json::to_vec(&v).unwrap()
     };
     let bodies: Vec<(Vec<u8>, &str)> = vec![
-        (b"this is not json \xff".to_vec(), "not JSON"),
-        (b"[1,2,3]".to_vec(), "not an object"),
+        (b"{this is not json \xff".to_vec(), "not JSON"),
         (br#"{"hello":"world"}"#.to_vec(), "eventType is required"),
         (no_event_id, "eventId is required"),
         (no_vehicle, "data.vehicle.id is required"),
@@ -412,6 +411,17 @@ async fn unprocessable_signed_bodies_become_dead_letters(backend: Backend) {
         assert_eq!(row.signature.as_deref(), Some(sign(body).as_str()));
         assert_eq!(app.count("dead_letters").await, i as i64 + 1);
     }
+    // A body that does not even begin a JSON object is no delivery: refused, not kept.
+    for body in [&b"[1,2,3]"[..], b"not json", b""] {
+        let response = app.post_signed(body.to_vec()).await;
+        assert_eq!(response.status(), 400);
+        let json: Value = response.json().await.unwrap();
+        assert!(json["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a JSON object"));
+    }
+    assert_eq!(app.count("dead_letters").await, bodies.len() as i64);
     assert_eq!(app.count("deliveries").await, 0);
     assert_eq!(app.count("vehicles").await, 0);
 }
@@ -482,7 +492,7 @@ async fn database_gone_answers_503_and_stores_nothing(backend: Backend) {
     let body: Value = response.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("retry"));
     // A dead letter cannot be kept either: still 503, so Smartcar retries.
-    let response = app.post_signed(b"not json".to_vec()).await;
+    let response = app.post_signed(b"{not json".to_vec()).await;
     assert_eq!(response.status(), 503);
 }
 

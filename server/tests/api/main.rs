@@ -13,6 +13,7 @@ mod crash;
 mod events;
 mod fleet_page;
 mod fuzz_regressions;
+mod hardening;
 mod ingest;
 mod json_api;
 mod openapi;

@@ -89,6 +89,15 @@ pub fn assert_same_sessions(
     );
 }
 
+/// The binary under test: this build's, or another named by `CHARGELOG_TEST_BINARY`
+/// (to run these tests against a release build, or an earlier version).
+fn binary() -> PathBuf {
+    std::env::var_os("CHARGELOG_TEST_BINARY").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_chargelog")),
+        PathBuf::from,
+    )
+}
+
 /// One running `chargelog serve`, killed when dropped.
 pub struct ServerProcess {
     child: tokio::process::Child,
@@ -100,6 +109,11 @@ impl ServerProcess {
     /// Starts the binary on `database_url` and a free port, and waits until `/readyz`
     /// answers 200. Its log goes to a file in `dir`.
     pub async fn start(database_url: &str, dir: &Path) -> ServerProcess {
+        Self::start_with(database_url, dir, &[]).await
+    }
+
+    /// [`ServerProcess::start`] with more environment variables.
+    pub async fn start_with(database_url: &str, dir: &Path, env: &[(&str, &str)]) -> ServerProcess {
         // The free port is found by binding and letting go; should another process take
         // it in between, the server exits and the next port is tried.
         for _ in 0..3 {
@@ -108,7 +122,7 @@ impl ServerProcess {
                 .expect("a free port");
             let log = dir.join(format!("server-{}.log", addr.port()));
             let file = std::fs::File::create(&log).expect("log file");
-            let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chargelog"))
+            let child = tokio::process::Command::new(binary())
                 .arg("serve")
                 .env("DATABASE_URL", database_url)
                 .env("SMARTCAR_MANAGEMENT_TOKEN", TOKEN)
@@ -117,6 +131,7 @@ impl ServerProcess {
                 .env("CHARGELOG_STALE_AFTER_HOURS", STALE_AFTER_HOURS.to_string())
                 .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn")
                 .env_remove("CHARGELOG_DEMO")
+                .envs(env.iter().copied())
                 .stdin(std::process::Stdio::null())
                 .stdout(file.try_clone().expect("log file"))
                 .stderr(file)
@@ -163,6 +178,22 @@ impl ServerProcess {
     /// SIGKILL: no shutdown, no flush, requests in flight cut off.
     pub async fn kill(&mut self) {
         self.child.kill().await.expect("SIGKILL the server");
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The process's resident memory, in KiB (Linux).
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.id().expect("the server runs");
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .expect("/proc/<pid>/status")
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/<pid>/status")
     }
 
     /// The last lines the server logged, for failure messages.

@@ -60,13 +60,19 @@ async fn verify_cannot_be_used_to_sign_arbitrary_bodies(backend: Backend) {
         let response = app
             .post_webhook(serde_json::to_vec(&body).unwrap(), None)
             .await;
-        assert_eq!(response.status(), 400);
+        // 400 for a challenge not of Smartcar's form; 401 for a VERIFY too large to be
+        // read without a signature (the pretty-printed fixture).
+        let status = response.status();
         let text = response.text().await.unwrap();
         assert!(
             !text.contains(&sign(challenge.as_bytes())),
             "must not sign it"
         );
-        assert!(text.contains("VERIFY refused"), "{text}");
+        match status.as_u16() {
+            400 => assert!(text.contains("VERIFY refused"), "{text}"),
+            401 => assert!(challenge.len() > server::webhook::MAX_UNSIGNED_BYTES / 2),
+            other => panic!("{other}: {text}"),
+        }
     }
     // A VERIFY that carries a wrong SC-Signature is refused before any signing.
     let response = app

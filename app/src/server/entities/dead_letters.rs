@@ -1,4 +1,5 @@
-//! Correctly signed bodies that could not be processed, kept whole with the reason.
+//! Correctly signed bodies that could not be processed, kept whole with the reason: one
+//! row per distinct body, counting how often it came.
 
 use sea_orm::entity::prelude::*;
 
@@ -7,7 +8,15 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
+    /// The first arrival.
     pub received_at: i64,
+    /// The latest arrival.
+    pub last_received_at: i64,
+    /// Arrivals of this body, the first included.
+    pub times_received: i64,
+    /// SHA-256 of `raw_body`, hex: one row per body. `None` only while a migration runs.
+    #[sea_orm(unique)]
+    pub body_hash: Option<String>,
     pub signature: Option<String>,
     pub user_agent: Option<String>,
     pub content_type: Option<String>,
