@@ -19,7 +19,7 @@ use app::server::entities::{dead_letters, deliveries, webhook_log};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 
 /// Deliveries pruned per transaction.
@@ -73,16 +73,7 @@ pub async fn prune_raw(
     let mut after = 0i64;
     loop {
         let txn = db.begin().await?;
-        let chunk: Vec<(i64, Option<i64>)> = prunable(before)
-            .filter(deliveries::Column::Id.gt(after))
-            .select_only()
-            .column(deliveries::Column::Id)
-            .column_as(Expr::cust("CAST(length(raw_body) AS BIGINT)"), "bytes")
-            .order_by_asc(deliveries::Column::Id)
-            .limit(CHUNK)
-            .into_tuple()
-            .all(&txn)
-            .await?;
+        let chunk = next_chunk(prunable(before), deliveries::Column::Id, after, &txn).await?;
         let Some(&(last, _)) = chunk.last() else {
             txn.commit().await?;
             break;
@@ -104,6 +95,25 @@ pub async fn prune_raw(
     Ok(pruned)
 }
 
+/// The next [`CHUNK`] of `rows` after id `after`, in id order: each row's id and the size
+/// of its raw body.
+async fn next_chunk<E: EntityTrait>(
+    rows: sea_orm::Select<E>,
+    id: E::Column,
+    after: i64,
+    txn: &impl ConnectionTrait,
+) -> Result<Vec<(i64, Option<i64>)>, DbErr> {
+    rows.filter(id.gt(after))
+        .select_only()
+        .column(id)
+        .column_as(Expr::cust("CAST(length(raw_body) AS BIGINT)"), "bytes")
+        .order_by_asc(id)
+        .limit(CHUNK)
+        .into_tuple()
+        .all(txn)
+        .await
+}
+
 /// Removes the dead letters last received before `before`, and their log rows.
 async fn prune_dead_letters(
     db: &DatabaseConnection,
@@ -114,17 +124,9 @@ async fn prune_dead_letters(
     let mut after = 0i64;
     loop {
         let txn = db.begin().await?;
-        let chunk: Vec<(i64, Option<i64>)> = dead_letters::Entity::find()
-            .filter(dead_letters::Column::LastReceivedAt.lt(before))
-            .filter(dead_letters::Column::Id.gt(after))
-            .select_only()
-            .column(dead_letters::Column::Id)
-            .column_as(Expr::cust("CAST(length(raw_body) AS BIGINT)"), "bytes")
-            .order_by_asc(dead_letters::Column::Id)
-            .limit(CHUNK)
-            .into_tuple()
-            .all(&txn)
-            .await?;
+        let old =
+            dead_letters::Entity::find().filter(dead_letters::Column::LastReceivedAt.lt(before));
+        let chunk = next_chunk(old, dead_letters::Column::Id, after, &txn).await?;
         let Some(&(last, _)) = chunk.last() else {
             txn.commit().await?;
             return Ok(());
@@ -133,13 +135,24 @@ async fn prune_dead_letters(
         pruned.dead_letters += chunk.len() as u64;
         pruned.dead_letter_bytes += chunk.iter().filter_map(|(_, b)| *b).sum::<i64>();
         if !dry_run {
-            let ids = || chunk.iter().map(|(id, _)| *id);
+            // Checked again as they go: a body that came back meanwhile stays, with
+            // its log lines.
+            let still_old = || {
+                sea_orm::Condition::all()
+                    .add(dead_letters::Column::Id.is_in(chunk.iter().map(|(id, _)| *id)))
+                    .add(dead_letters::Column::LastReceivedAt.lt(before))
+            };
+            let going = dead_letters::Entity::find()
+                .select_only()
+                .column(dead_letters::Column::Id)
+                .filter(still_old())
+                .into_query();
             webhook_log::Entity::delete_many()
-                .filter(webhook_log::Column::DeadLetterId.is_in(ids()))
+                .filter(webhook_log::Column::DeadLetterId.in_subquery(going))
                 .exec(&txn)
                 .await?;
             dead_letters::Entity::delete_many()
-                .filter(dead_letters::Column::Id.is_in(ids()))
+                .filter(still_old())
                 .exec(&txn)
                 .await?;
         }
