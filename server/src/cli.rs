@@ -246,6 +246,8 @@ async fn serve(database: &crate::config::DatabaseArgs, args: &ServeArgs) -> Resu
             "SMARTCAR_MANAGEMENT_TOKEN is not set: the UI works, but /webhooks/smartcar answers 503 until it is"
         );
     }
+    let listeners = 1 + usize::from(settings.metrics_addr.is_some());
+    crate::serve::open_files_for(&settings.connections, listeners);
     let app = Application::build(settings).await?;
     tracing::info!(addr = %app.local_addr(), "chargelog is listening");
     app.run_until_stopped().await.map_err(CliError::Serve)

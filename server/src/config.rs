@@ -229,8 +229,9 @@ pub struct ServeArgs {
     /// proxy forwards `X-Forwarded-Proto: https`.
     #[arg(long, env = "CHARGELOG_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// Open connections at most, on the main address and on the metrics address each.
-    /// At the cap a new connection is answered 503 and closed at once.
+    /// Open connections at most, on the main address and on the metrics address each;
+    /// one client (other than a trusted proxy) may hold a quarter of them. Past either,
+    /// a new connection is answered 503 and closed at once.
     #[arg(long, env = "CHARGELOG_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(8..=1_000_000))]
     pub max_connections: u32,
     /// Also accept plain-text HTTP/2 (h2c, by prior knowledge). Off by default: browsers
@@ -360,12 +361,22 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     /// Whether plain-text HTTP/2 is served too.
     pub h2c: bool,
+    /// A write to a client that makes no progress this long closes the connection.
+    pub write_stall: std::time::Duration,
+}
+
+impl ConnectionLimits {
+    /// Connections one client (not a trusted proxy) may hold: a quarter of the cap.
+    pub fn per_client(&self) -> usize {
+        (self.max_connections / 4).max(1)
+    }
 }
 
 pub const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Smartcar sends a whole delivery at once; a body still arriving after this is not one.
 pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 1_024;
+pub const WRITE_STALL: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
@@ -374,6 +385,7 @@ impl Default for ConnectionLimits {
             body_timeout: BODY_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS as usize,
             h2c: false,
+            write_stall: WRITE_STALL,
         }
     }
 }

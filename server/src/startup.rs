@@ -4,7 +4,7 @@
 use crate::config::Settings;
 use crate::db;
 use crate::live::LiveFeed;
-use crate::webhook::{self, signature::Verifier, MAX_BODY_BYTES};
+use crate::webhook::{self, signature::Verifier};
 use app::domain::sessions::EngineConfig;
 use app::server::ServerContext;
 use app::{shell, App};
@@ -55,6 +55,8 @@ pub struct Shared {
     pub dead_letter_budget: Arc<crate::budget::PerSecond>,
     /// WARN lines about refused requests and logins, a second.
     pub warn_budget: Arc<crate::budget::PerSecond>,
+    /// Webhook bodies arriving at once, in KiB (see `webhook::BODIES_IN_FLIGHT_KIB`).
+    pub webhook_bodies: Arc<tokio::sync::Semaphore>,
     pub engine: EngineConfig,
     pub live: Arc<LiveFeed>,
     pub timezone: chrono_tz::Tz,
@@ -163,6 +165,7 @@ impl Application {
             log_budget: Arc::default(),
             dead_letter_budget: Arc::default(),
             warn_budget: Arc::default(),
+            webhook_bodies: Arc::new(tokio::sync::Semaphore::new(webhook::BODIES_IN_FLIGHT_KIB)),
             engine: settings.engine,
             live: live.clone(),
             timezone: settings.timezone,
@@ -260,11 +263,19 @@ impl Application {
                 .route("/metrics", get(crate::metrics::open))
                 .with_state(self.state.clone());
             let mut stopped = stopped.clone();
-            tokio::spawn(crate::serve::serve(listener, router, limits, async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            }))
+            let trusted = self.state.trusted_proxies.clone();
+            tokio::spawn(crate::serve::serve(
+                listener,
+                router,
+                limits,
+                trusted,
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+            ))
         });
-        let served = crate::serve::serve(self.listener, self.router, limits, async move {
+        let trusted = self.state.trusted_proxies.clone();
+        let served = crate::serve::serve(self.listener, self.router, limits, trusted, async move {
             shutdown_signal().await;
             feed.close();
             let _ = stop.send(true);
@@ -441,10 +452,13 @@ pub fn router(state: AppState) -> Router {
     let pkg_dir =
         std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
     let body_timeout = state.connections.body_timeout;
+    let fallback_context = state.server_context();
+    let pkg_route = format!("/{}", options.site_pkg_dir);
     let router = Router::new()
         .route(
             "/webhooks/smartcar",
-            post(webhook::receive).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+            // The handler reads its body itself, under its own limits.
+            post(webhook::receive),
         )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -465,7 +479,7 @@ pub fn router(state: AppState) -> Router {
         )
         // The browser code and stylesheet, straight from disk: a missing file is a plain
         // 404, not a page rendered for whoever asks.
-        .nest_service("/pkg", ServeDir::new(pkg_dir))
+        .nest_service(&pkg_route, ServeDir::new(pkg_dir))
         .merge(crate::api::routes())
         .route(
             "/api/{*fn_name}",
@@ -477,7 +491,12 @@ pub fn router(state: AppState) -> Router {
             move || provide_context(context.clone()),
             move || shell(options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
+            move || provide_context(fallback_context.clone()), shell
+        ))
         // Deny by default: only the open paths pass without a login or an API token.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -486,7 +505,13 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(move |request, next| {
             crate::serve::body_deadline(body_timeout, request, next)
         }))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // No line per 5xx answer: a stranger can cause those at will (a full hashing
+        // queue, say); each cause logs its own, within a budget where a stranger causes it.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_failure(()),
+        )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(axum::middleware::map_request(only_plain_request_ids))

@@ -3,7 +3,7 @@
 //! Attempts are limited per account name and per client address, so guessing a password
 //! takes years, and a flood against one account cannot lock out the others.
 
-use super::{end_session, log_in, now_ms, AccountError, HOST_SESSION_COOKIE, SESSION_COOKIE};
+use super::{end_session, log_in, now_ms, AccountError, Lane, HOST_SESSION_COOKIE, SESSION_COOKIE};
 use crate::auth::guard::cookie;
 use crate::budgeted_warn;
 use crate::client::{client_address, limit_key};
@@ -91,6 +91,11 @@ impl LoginLimits {
             return false;
         }
         known || self.by_name.check_key(&name).is_ok()
+    }
+
+    /// Whether `client` logged in to `name` lately (see [`KNOWN_FOR`]).
+    pub fn knows(&self, name: &str, client: IpAddr) -> bool {
+        self.is_known(NameKey::of(name.trim()), limit_key(client))
     }
 
     /// Keys held by the two limiters, for tests.
@@ -309,9 +314,15 @@ pub async fn submit(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         return response;
     }
+    let lane = if state.login_limits.knows(name, client) {
+        Lane::Known
+    } else {
+        Lane::Stranger
+    };
     match log_in(
         &state.db,
         &state.password_hashing,
+        lane,
         name,
         &credentials.password,
         now_ms(),

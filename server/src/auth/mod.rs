@@ -16,7 +16,7 @@ use sea_orm::{
     QueryFilter, QueryOrder,
 };
 use sha2::{Digest, Sha256};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 /// The login session cookie.
 pub const SESSION_COOKIE: &str = "chargelog_session";
@@ -89,48 +89,126 @@ pub fn secret_hash(secret: &str) -> String {
 /// time (argon2id takes about 19 MiB and tens of milliseconds), with at most
 /// [`HASHING_QUEUE`] more waiting. Past that, [`AccountError::Busy`] at once: a flood
 /// of logins is answered 503 instead of queueing without end or starving the webhook of
-/// CPU. One thread also keeps one allocator arena: hashes spread over the blocking pool
-/// left about 19 MiB behind in each thread's arena (330 MiB after 1 200 logins).
+/// CPU. Operators the server knows (a login from the same address before, or creating
+/// an account) wait in a lane of their own, [`KNOWN_QUEUE`] long and served first, so a
+/// flood from strangers cannot keep them out. One thread also keeps one allocator arena:
+/// hashes spread over the blocking pool left about 19 MiB behind in each thread's arena
+/// (330 MiB after 1 200 logins).
 #[derive(Debug)]
 pub struct PasswordHashing {
-    jobs: std::sync::mpsc::SyncSender<HashJob>,
+    lanes: Arc<Lanes>,
+}
+
+/// Hashes from strangers that may wait behind the one running.
+pub const HASHING_QUEUE: usize = 8;
+/// Hashes from known operators that may wait, served before the strangers'.
+pub const KNOWN_QUEUE: usize = 4;
+
+/// Whose password is checked: see [`PasswordHashing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Known,
+    Stranger,
 }
 
 type HashJob = Box<dyn FnOnce() + Send>;
 
-/// Hashes that may wait for their turn behind the one running.
-pub const HASHING_QUEUE: usize = 8;
+#[derive(Default)]
+struct Lanes {
+    queues: std::sync::Mutex<Queues>,
+    ready: std::sync::Condvar,
+}
+
+impl std::fmt::Debug for Lanes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Lanes")
+    }
+}
+
+#[derive(Default)]
+struct Queues {
+    known: std::collections::VecDeque<HashJob>,
+    strangers: std::collections::VecDeque<HashJob>,
+    closed: bool,
+}
+
+impl Lanes {
+    fn queues(&self) -> std::sync::MutexGuard<'_, Queues> {
+        self.queues.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The hashing thread: the known lane first, until the queues are closed.
+    fn work(&self) {
+        loop {
+            let job = {
+                let mut queues = self.queues();
+                loop {
+                    if let Some(job) = queues.known.pop_front() {
+                        break job;
+                    }
+                    if let Some(job) = queues.strangers.pop_front() {
+                        break job;
+                    }
+                    if queues.closed {
+                        return;
+                    }
+                    queues = self.ready.wait(queues).unwrap_or_else(|p| p.into_inner());
+                }
+            };
+            // A job that panics loses its answer (the caller sees `Hash`), not the thread.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+        }
+    }
+}
 
 impl Default for PasswordHashing {
     fn default() -> Self {
-        let (jobs, queue) = std::sync::mpsc::sync_channel::<HashJob>(HASHING_QUEUE);
-        // If the thread cannot start, the queue is closed and hashing fails cleanly.
-        let _ = std::thread::Builder::new()
+        let lanes = Arc::new(Lanes::default());
+        let worker = lanes.clone();
+        // If the thread cannot start, the queues are closed and hashing fails cleanly.
+        if std::thread::Builder::new()
             .name("password-hashing".into())
-            .spawn(move || {
-                for job in queue {
-                    job();
-                }
-            });
-        Self { jobs }
+            .spawn(move || worker.work())
+            .is_err()
+        {
+            lanes.queues().closed = true;
+        }
+        Self { lanes }
+    }
+}
+
+impl Drop for PasswordHashing {
+    fn drop(&mut self) {
+        self.lanes.queues().closed = true;
+        self.lanes.ready.notify_all();
     }
 }
 
 impl PasswordHashing {
     async fn run<T: Send + 'static>(
         &self,
+        lane: Lane,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AccountError> {
-        use std::sync::mpsc::TrySendError;
         let (done, result) = tokio::sync::oneshot::channel();
-        let job: HashJob = Box::new(move || {
-            let _ = done.send(work());
-        });
-        match self.jobs.try_send(job) {
-            Ok(()) => result.await.map_err(|_| AccountError::Hash),
-            Err(TrySendError::Full(_)) => Err(AccountError::Busy),
-            Err(TrySendError::Disconnected(_)) => Err(AccountError::Hash),
+        {
+            let mut queues = self.lanes.queues();
+            if queues.closed {
+                return Err(AccountError::Hash);
+            }
+            let (queue, room) = match lane {
+                Lane::Known => (&mut queues.known, KNOWN_QUEUE),
+                Lane::Stranger => (&mut queues.strangers, HASHING_QUEUE),
+            };
+            if queue.len() >= room {
+                return Err(AccountError::Busy);
+            }
+            queue.push_back(Box::new(move || {
+                let _ = done.send(work());
+            }));
         }
+        self.lanes.ready.notify_one();
+        result.await.map_err(|_| AccountError::Hash)
     }
 }
 
@@ -146,7 +224,9 @@ pub async fn hash_password(
     password: &str,
 ) -> Result<String, AccountError> {
     let password = password.to_owned();
-    hashing.run(move || hash_now(&password)).await?
+    hashing
+        .run(Lane::Known, move || hash_now(&password))
+        .await?
 }
 
 fn verify_now(password: &str, phc: &str) -> bool {
@@ -161,12 +241,13 @@ fn verify_now(password: &str, phc: &str) -> bool {
 
 async fn verify_password(
     hashing: &PasswordHashing,
+    lane: Lane,
     password: &str,
     phc: Option<String>,
 ) -> Result<bool, AccountError> {
     let password = password.to_owned();
     hashing
-        .run(move || match phc {
+        .run(lane, move || match phc {
             Some(phc) => verify_now(&password, &phc),
             None => {
                 // No such account: check the decoy, so the answer takes as long either way.
@@ -272,6 +353,7 @@ pub async fn remove_user(db: &impl ConnectionTrait, name: &str) -> Result<(), Ac
 pub async fn log_in(
     db: &impl ConnectionTrait,
     hashing: &PasswordHashing,
+    lane: Lane,
     name: &str,
     password: &str,
     now: i64,
@@ -284,6 +366,7 @@ pub async fn log_in(
     // takes as long either way.
     let matches = verify_password(
         hashing,
+        lane,
         password,
         user.as_ref().map(|u| u.password_hash.clone()),
     )
@@ -437,4 +520,73 @@ pub async fn token_valid(db: &impl ConnectionTrait, token: &str, now: i64) -> Re
 /// Now in epoch milliseconds.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    async fn until(mut done: impl FnMut() -> bool) {
+        for _ in 0..500 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("waited 5 s");
+    }
+
+    #[tokio::test]
+    async fn known_operators_get_past_a_full_queue_of_strangers_and_go_first() {
+        let hashing = Arc::new(PasswordHashing::default());
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        // Hold the thread with one job.
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let running = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let held = {
+            let (hashing, running) = (hashing.clone(), running.clone());
+            tokio::spawn(async move {
+                hashing
+                    .run(Lane::Stranger, move || {
+                        running.store(true, std::sync::atomic::Ordering::SeqCst);
+                        let _ = gate.recv();
+                    })
+                    .await
+            })
+        };
+        until(|| running.load(std::sync::atomic::Ordering::SeqCst)).await;
+        let mut waiting = Vec::new();
+        for (lane, count, label) in [
+            (Lane::Stranger, HASHING_QUEUE, "stranger"),
+            (Lane::Known, 1, "known"),
+        ] {
+            for _ in 0..count {
+                let (hashing, order) = (hashing.clone(), order.clone());
+                waiting.push(tokio::spawn(async move {
+                    hashing
+                        .run(lane, move || order.lock().unwrap().push(label))
+                        .await
+                }));
+            }
+            let queued = || {
+                let queues = hashing.lanes.queues();
+                queues.strangers.len() + queues.known.len()
+            };
+            let expected = waiting.len();
+            until(|| queued() == expected).await;
+        }
+        assert!(matches!(
+            hashing.run(Lane::Stranger, || ()).await,
+            Err(AccountError::Busy)
+        ));
+        release.send(()).unwrap();
+        held.await.unwrap().unwrap();
+        for job in waiting {
+            job.await.unwrap().unwrap();
+        }
+        let order = order.lock().unwrap();
+        assert_eq!(order.len(), HASHING_QUEUE + 1);
+        assert_eq!(order[0], "known");
+    }
 }

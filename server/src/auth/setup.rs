@@ -159,6 +159,20 @@ pub async fn create(
             state.setup.put_back(code);
             return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
         }
+        Err(AccountError::Busy) => {
+            state.setup.put_back(code);
+            let mut response = form(
+                &state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &new.code,
+                Some("Too many passwords are being checked right now. Try again in a moment."),
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("2"),
+            );
+            return response;
+        }
         Err(err) => {
             state.setup.put_back(code);
             return form(

@@ -27,7 +27,7 @@ use app::domain::time::EpochMs;
 use app::domain::webhook::{
     parse_json, Challenge, Checked, Envelope, EventType, Head, Mode, PayloadError,
 };
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -62,15 +62,22 @@ fn error_body(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
-fn unavailable(err: &sea_orm::DbErr) -> Response {
-    tracing::error!(error = %err, "could not store a webhook delivery; answering 503 so Smartcar retries");
-    let mut response = error_body(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "storage is unavailable; the delivery was not stored, retry later",
-    );
+/// An answer that asks the sender to come back in `seconds`.
+fn retry_later(status: StatusCode, message: &str, seconds: &'static str) -> Response {
+    let mut response = error_body(status, message);
     response
         .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
+    response
+}
+
+fn unavailable(err: &sea_orm::DbErr) -> Response {
+    tracing::error!(error = %err, "could not store a webhook delivery; answering 503 so Smartcar retries");
+    let response = retry_later(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage is unavailable; the delivery was not stored, retry later",
+        "30",
+    );
     handled(response, "unavailable")
 }
 
@@ -90,9 +97,27 @@ fn handled(mut response: Response, outcome: &'static str) -> Response {
     response
 }
 
-pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let started = std::time::Instant::now();
-    let response = handle(&state, &headers, body).await;
+    let response = match state.verifier.as_deref() {
+        None => {
+            budgeted_warn!(
+                state.warn_budget,
+                "webhook refused: SMARTCAR_MANAGEMENT_TOKEN is not configured"
+            );
+            handled(
+                error_body(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "webhooks are not configured on this server (no SMARTCAR_MANAGEMENT_TOKEN)",
+                ),
+                "not_configured",
+            )
+        }
+        Some(verifier) => match read_body(&state, verifier, &headers, body).await {
+            Ok(body) => handle(&state, verifier, &headers, body).await,
+            Err(refused) => refused,
+        },
+    };
     let outcome = response
         .extensions()
         .get::<Handled>()
@@ -101,25 +126,87 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     response
 }
 
+/// Webhook bodies all requests together may hold in memory while they arrive, in KiB:
+/// 64 MiB, sixty-four of the largest or some sixteen thousand of Smartcar's usual 4 KB.
+pub const BODIES_IN_FLIGHT_KIB: usize = 64 * 1024;
+
+/// Reads a webhook body: at most [`MAX_BODY_BYTES`] with a signature, and at most
+/// [`MAX_UNSIGNED_BYTES`] without one (only a VERIFY comes unsigned), refused before it
+/// is read when its `Content-Length` says more. While it arrives it holds its declared
+/// size (or the most it may be) of [`BODIES_IN_FLIGHT_KIB`]; when those are taken, 503.
+async fn read_body(
+    state: &AppState,
+    verifier: &Verifier,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, Response> {
+    use http_body_util::BodyExt;
+    let signed = headers.contains_key(SIGNATURE_HEADER);
+    let limit = if signed {
+        MAX_BODY_BYTES
+    } else {
+        MAX_UNSIGNED_BYTES
+    };
+    // Too large: 413 for a signed body; an unsigned one is refused as unsigned.
+    let refuse_size = || async move {
+        if signed {
+            handled(
+                error_body(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+                ),
+                "too_large",
+            )
+        } else {
+            refuse_signature(state, verifier, SignatureError::Missing, now()).await
+        }
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(refuse_size().await);
+    }
+    let kib = u32::try_from(declared.unwrap_or(limit).div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+    let Ok(_held) = state.webhook_bodies.try_acquire_many(kib) else {
+        budgeted_warn!(
+            state.warn_budget,
+            "webhook answered 503: too many bodies arriving at once"
+        );
+        return Err(handled(
+            retry_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many deliveries arriving at once; retry later",
+                "1",
+            ),
+            "bodies_in_flight",
+        ));
+    };
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(refuse_size().await),
+        Err(_) => Err(handled(
+            error_body(
+                StatusCode::BAD_REQUEST,
+                "the body did not arrive whole in time",
+            ),
+            "incomplete",
+        )),
+    }
+}
+
 /// Whether a body begins a JSON object, as every Smartcar delivery does.
 fn begins_an_object(body: &[u8]) -> bool {
     body.trim_ascii_start().first() == Some(&b'{')
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response {
-    let Some(verifier) = state.verifier.as_deref() else {
-        budgeted_warn!(
-            state.warn_budget,
-            "webhook refused: SMARTCAR_MANAGEMENT_TOKEN is not configured"
-        );
-        return handled(
-            error_body(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "webhooks are not configured on this server (no SMARTCAR_MANAGEMENT_TOKEN)",
-            ),
-            "not_configured",
-        );
-    };
+async fn handle(
+    state: &AppState,
+    verifier: &Verifier,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
     let received_at = now();
     if !begins_an_object(&body) {
         budgeted_warn!(
@@ -143,12 +230,9 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Bytes) -> Response 
             }
         }
         None => {
-            // Unsigned: only a VERIFY is answered, and only a small body is read to
-            // find out.
-            let head = (body.len() <= MAX_UNSIGNED_BYTES)
-                .then(|| Head::parse(&body).ok())
-                .flatten();
-            return match head {
+            // Unsigned: only a VERIFY is answered (the body is at most
+            // MAX_UNSIGNED_BYTES: `read_body`).
+            return match Head::parse(&body).ok() {
                 Some(Head::Verify { challenge }) => {
                     answer_verify(state, verifier, challenge.as_ref(), received_at).await
                 }
@@ -239,7 +323,11 @@ async fn answer_verify(
 ) -> Response {
     match Challenge::parse(challenge) {
         Ok(challenge) => {
-            tracing::info!("answered a VERIFY challenge");
+            crate::budgeted_event!(
+                state.warn_budget,
+                tracing::Level::INFO,
+                "answered a VERIFY challenge"
+            );
             log_unstored(state, received_at, Outcome::Verified, None).await;
             handled(
                 Json(json!({ "challenge": verifier.sign(challenge.as_str().as_bytes()) }))
@@ -267,13 +355,11 @@ async fn keep_dead_letter(state: &AppState, letter: DeadLetter) -> Response {
             error = %letter.error,
             "signed delivery could not be processed, and too many did this second; answered 429 so it is sent again"
         );
-        let mut response = error_body(
+        let response = retry_later(
             StatusCode::TOO_MANY_REQUESTS,
             "too many unprocessable deliveries this second; not stored, retry later",
+            "1",
         );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return handled(response, "dead_letter_deferred");
     }
     let error = letter.error.clone();

@@ -18,6 +18,7 @@ use tokio::net::TcpStream;
 crate::on_both_backends!(
     a_signed_challenge_is_never_a_delivery,
     dead_letters_are_kept_once_counted_and_pruned,
+    the_migration_merges_dead_letters_kept_before_it,
     csv_cells_cannot_run_in_a_spreadsheet,
 );
 
@@ -30,6 +31,10 @@ mod sqlite_only {
     #[tokio::test]
     async fn connections_past_the_cap_are_turned_away_and_h2c_is_off() {
         super::connections_past_the_cap_are_turned_away_and_h2c_is_off().await
+    }
+    #[tokio::test]
+    async fn webhook_bodies_are_bounded_before_they_are_read() {
+        super::webhook_bodies_are_bounded_before_they_are_read().await
     }
     #[tokio::test]
     async fn login_attempts_cannot_grow_memory_or_queue_hashing() {
@@ -55,6 +60,20 @@ async fn binary(env: &[(&str, &str)]) -> (ServerProcess, tempfile::TempDir) {
     let url = format!("sqlite://{}", dir.path().join("chargelog.db").display());
     let server = ServerProcess::start_with(&url, dir.path(), env).await;
     (server, dir)
+}
+
+/// A connection to `addr` from the loopback address 127.0.0.`host`: every 127/8 address
+/// is this machine, and each is a client of its own to the server.
+async fn connect_from(host: u8, addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(([127, 0, 0, host], 0).into()).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// Tests that hold many sockets need more open files than some machines allow a process
+/// by default (the server raises its own limit the same way).
+fn enough_open_files() {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
 }
 
 fn free_port() -> String {
@@ -192,6 +211,78 @@ async fn dead_letters_are_kept_once_counted_and_pruned(backend: Backend) {
     );
 }
 
+/// A database that kept a copy of every repeated dead letter (as the VERIFY replay made
+/// it do) gets one row per body, counted, with every log row pointing at a row that is
+/// there; and the migration can be undone.
+async fn the_migration_merges_dead_letters_kept_before_it(backend: Backend) {
+    use app::server::entities::{dead_letters, webhook_log};
+    use migrations::MigratorTrait;
+    use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::helpers::database_url(backend, &dir).await;
+    let settings = server::config::DatabaseSettings::parse(&url).unwrap();
+    let db = server::db::connect(&settings).await.unwrap();
+    migrations::Migrator::up(&db, Some(7)).await.unwrap();
+    for (at, body) in [
+        (1_000, "{\"a\":1}"),
+        (2_000, "{\"b\":2}"),
+        (3_000, "{\"a\":1}"),
+    ] {
+        let id = dead_letters::Entity::insert(dead_letters::ActiveModel {
+            received_at: Set(at),
+            error: Set("eventType is required".to_owned()),
+            raw_body: Set(body.as_bytes().to_vec()),
+            ..Default::default()
+        })
+        .exec(&db)
+        .await
+        .unwrap()
+        .last_insert_id;
+        webhook_log::Entity::insert(webhook_log::ActiveModel {
+            received_at: Set(at),
+            outcome: Set("dead_letter".to_owned()),
+            dead_letter_id: Set(Some(id)),
+            ..Default::default()
+        })
+        .exec(&db)
+        .await
+        .unwrap();
+    }
+    migrations::Migrator::up(&db, None).await.unwrap();
+    let rows = dead_letters::Entity::find()
+        .order_by_asc(dead_letters::Column::Id)
+        .all(&db)
+        .await
+        .unwrap();
+    let got: Vec<_> = rows
+        .iter()
+        .map(|r| (r.received_at, r.last_received_at, r.times_received))
+        .collect();
+    assert_eq!(got, vec![(1_000, 3_000, 2), (2_000, 2_000, 1)]);
+    assert_eq!(
+        rows[0].body_hash.as_deref(),
+        Some(server::webhook::store::body_hash(b"{\"a\":1}").as_str())
+    );
+    let pointed: Vec<Option<i64>> = webhook_log::Entity::find()
+        .order_by_asc(webhook_log::Column::Id)
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.dead_letter_id)
+        .collect();
+    assert_eq!(
+        pointed,
+        vec![Some(rows[0].id), Some(rows[1].id), Some(rows[0].id)]
+    );
+    migrations::Migrator::down(&db, Some(1)).await.unwrap();
+    migrations::Migrator::up(&db, None).await.unwrap();
+    assert_eq!(
+        crate::helpers::scalar_i64(&db, "SELECT COUNT(*) FROM dead_letters").await,
+        2
+    );
+}
+
 /// Vehicle ids come from deliveries; a CSV export must not hand a spreadsheet a formula.
 async fn csv_cells_cannot_run_in_a_spreadsheet(backend: Backend) {
     let app = spawn_app_with(backend, Some(TOKEN), crate::helpers::engine_for_fixtures()).await;
@@ -256,14 +347,34 @@ async fn signed_delivery(addr: SocketAddr) -> (StatusCode, Duration) {
 /// sockets are closed 10 s after they connected; the trickle is cut off 30 s after its
 /// head, although no gap between its bytes reaches 10 s.
 async fn idle_and_trickling_clients_are_cut_off_and_others_served() {
+    enough_open_files();
     let metrics = free_port();
-    let (server, _dir) = binary(&[("CHARGELOG_METRICS_ADDR", metrics.as_str())]).await;
+    let (server, dir) = binary(&[("CHARGELOG_METRICS_ADDR", metrics.as_str())]).await;
     let metrics: SocketAddr = metrics.parse().unwrap();
+    // The first delivery opens the database's files; what is measured is the next.
+    assert_eq!(signed_delivery(server.addr).await.0, 200);
 
+    // A large file that a client asks for and never reads.
+    let pkg = dir.path().join("site/pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let big = 32 * 1024 * 1024;
+    std::fs::write(pkg.join("big.wasm"), vec![0u8; big]).unwrap();
+    let mut unread = {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stream = socket.connect(server.addr).await.unwrap();
+        stream
+            .write_all(b"GET /pkg/big.wasm HTTP/1.1\r\nHost: c\r\n\r\n")
+            .await
+            .unwrap();
+        stream
+    };
+
+    // 1 000 idle sockets, from four addresses (a client may hold a quarter of the cap).
     let opened = Instant::now();
     let mut idle = Vec::new();
-    for _ in 0..1_000 {
-        idle.push(TcpStream::connect(server.addr).await.unwrap());
+    for i in 0..1_000 {
+        idle.push(connect_from(2 + (i % 4) as u8, server.addr).await);
     }
     let mut idle_metrics = TcpStream::connect(metrics).await.unwrap();
     let (status, took) = signed_delivery(server.addr).await;
@@ -322,10 +433,26 @@ async fn idle_and_trickling_clients_are_cut_off_and_others_served() {
     assert!(closed.is_some(), "the metrics address kept an idle socket");
 
     let cut_after = trickle.await.unwrap();
+    // By now the reader that never read has been disconnected: what it can still read
+    // is what was in flight, not the file.
+    let mut got = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), unread.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => got += n,
+            Err(_) => panic!("the unread answer's connection is still open"),
+        }
+    }
+    assert!(
+        got < big,
+        "read {got} of {big} bytes: the connection was kept"
+    );
     eprintln!(
         "1 000 idle sockets: a signed delivery answered in {took:?}; the idle sockets closed \
          {latest:?} after they connected at the latest; the trickling body cut off {cut_after:?} \
-         after its head"
+         after its head; a client that read none of a {big}-byte answer was disconnected after \
+         {got} bytes"
     );
     assert!(
         (Duration::from_secs(25)..Duration::from_secs(40)).contains(&cut_after),
@@ -335,10 +462,16 @@ async fn idle_and_trickling_clients_are_cut_off_and_others_served() {
     assert_eq!(signed_delivery(server.addr).await.0, 200);
 }
 
-/// Whether the server answers a plain GET on a new connection with `status`.
+/// The status line the server answers a plain GET with, on a new connection, and how
+/// long it took.
 async fn get_status(addr: SocketAddr, path: &str) -> (String, Duration) {
+    get_status_from(1, addr, path).await
+}
+
+/// [`get_status`] from the loopback address 127.0.0.`host`.
+async fn get_status_from(host: u8, addr: SocketAddr, path: &str) -> (String, Duration) {
     let started = Instant::now();
-    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut stream = connect_from(host, addr).await;
     let _ = stream
         .write_all(
             format!("GET {path} HTTP/1.1\r\nHost: c\r\nConnection: close\r\n\r\n").as_bytes(),
@@ -368,19 +501,34 @@ async fn connections_past_the_cap_are_turned_away_and_h2c_is_off() {
         } else {
             "/healthz"
         };
-        // Let the readiness check's connection go first.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // One client holds a quarter of the cap at most.
         let mut held = Vec::new();
-        for _ in 0..32 {
-            held.push(TcpStream::connect(addr).await.unwrap());
+        for _ in 0..8 {
+            held.push(connect_from(2, addr).await);
         }
-        let (line, took) = get_status(addr, path).await;
+        let (line, took) = get_status_from(2, addr, path).await;
+        assert!(line.starts_with("HTTP/1.1 503"), "{line:?}");
+        assert!(took < Duration::from_millis(500), "{took:?}");
+        // Four clients fill it: a fifth is turned away, at once.
+        for host in 3..6 {
+            for _ in 0..8 {
+                held.push(connect_from(host, addr).await);
+            }
+        }
+        let (line, took) = get_status_from(6, addr, path).await;
         assert!(line.starts_with("HTTP/1.1 503"), "{line:?}");
         assert!(took < Duration::from_millis(500), "{took:?}");
         eprintln!("{addr}: the connection past the cap answered {line:?} in {took:?}");
+        // Once some close, others are served again.
         held.truncate(16);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let (line, _) = get_status(addr, path).await;
+        let mut line = String::new();
+        for _ in 0..50 {
+            line = get_status_from(6, addr, path).await.0;
+            if line.starts_with("HTTP/1.1 200") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         assert!(line.starts_with("HTTP/1.1 200"), "{line:?}");
     }
 
@@ -433,6 +581,63 @@ async fn connections_past_the_cap_are_turned_away_and_h2c_is_off() {
         get_status(server.addr, "/healthz").await.0,
         "HTTP/1.1 200 OK"
     );
+}
+
+/// Bodies are bounded before they are read: an unsigned one by the size a VERIFY can
+/// have, and all of them together by [`server::webhook::BODIES_IN_FLIGHT_KIB`], so that
+/// clients that announce large bodies and send them slowly cannot fill the memory.
+async fn webhook_bodies_are_bounded_before_they_are_read() {
+    let (server, _dir) = binary(&[]).await;
+    let head = |signed: bool, length: usize| {
+        format!(
+            "POST /webhooks/smartcar HTTP/1.1\r\nHost: c\r\nContent-Type: application/json\r\n\
+             {}Content-Length: {length}\r\n\r\n{{",
+            if signed { "SC-Signature: 00\r\n" } else { "" }
+        )
+    };
+    async fn status(stream: &mut TcpStream) -> String {
+        let mut got = [0u8; 12];
+        tokio::time::timeout(Duration::from_secs(2), stream.read_exact(&mut got))
+            .await
+            .expect("an answer at once")
+            .unwrap();
+        String::from_utf8_lossy(&got).into_owned()
+    }
+    // Unsigned and larger than a VERIFY: refused from its head.
+    let mut unsigned = TcpStream::connect(server.addr).await.unwrap();
+    unsigned
+        .write_all(head(false, 5_000).as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(status(&mut unsigned).await, "HTTP/1.1 401");
+    // 64 bodies of 1 MiB announced and not sent take every KiB allowed...
+    let mut arriving = Vec::new();
+    for _ in 0..server::webhook::BODIES_IN_FLIGHT_KIB / 1024 {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream
+            .write_all(head(true, 1024 * 1024).as_bytes())
+            .await
+            .unwrap();
+        arriving.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ...so the next is answered 503 at once, and a small one too.
+    for length in [1024 * 1024, 4_000] {
+        let mut next = TcpStream::connect(server.addr).await.unwrap();
+        next.write_all(head(true, length).as_bytes()).await.unwrap();
+        assert_eq!(status(&mut next).await, "HTTP/1.1 503", "{length}");
+    }
+    // Once they are gone, deliveries are taken again.
+    drop(arriving);
+    let mut answered = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..50 {
+        answered = signed_delivery(server.addr).await.0;
+        if answered == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(answered, StatusCode::OK);
 }
 
 /// 1 MiB names, thousands of made-up names from thousands of addresses, and a burst of
@@ -542,6 +747,15 @@ async fn login_attempts_cannot_grow_memory_or_queue_hashing() {
         .await
         .unwrap();
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    // Thousands of refusals and 503s, and not one ERROR line; the warnings stop at
+    // their budget.
+    let log = server.log();
+    assert!(!log.contains("ERROR"), "{}", server.log_tail());
+    assert!(
+        log.lines().filter(|l| l.contains("WARN")).count() < 1_000,
+        "{}",
+        server.log_tail()
+    );
 }
 
 /// Refused requests do not put the server's MAC of their body in the log, a client's
@@ -639,7 +853,7 @@ async fn logs_hold_no_mac_no_long_id_and_a_bounded_number_of_warnings() {
         "{warnings} refusal warnings in {seconds} s"
     );
     assert!(
-        log.contains("warnings about refused requests were not printed"),
+        log.contains("log lines about requests from outside were not printed"),
         "{}",
         server.log_tail()
     );
