@@ -190,6 +190,13 @@ fn secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(text))
 }
 
+/// An on/off setting, as the environment usually spells it: `1`, `true`, `yes`, `on`,
+/// `y`, `t` and `0`, `false`, `no`, `off`, `n`, `f`, in any case. (A bare `bool` flag
+/// takes only `true` and `false`, so `CHARGELOG_DEMO=1` stopped the server.)
+fn boolish() -> clap::builder::BoolishValueParser {
+    clap::builder::BoolishValueParser::new()
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct ServeArgs {
     /// Smartcar Application Management Token (Dashboard → Configuration → API Keys). It
@@ -237,12 +244,12 @@ pub struct ServeArgs {
     /// Also accept plain-text HTTP/2 (h2c, by prior knowledge). Off by default: browsers
     /// and Smartcar speak HTTP/1.1 to a proxy-less chargelog, and HTTP/2 from a TLS proxy
     /// arrives as HTTP/1.1.
-    #[arg(long, env = "CHARGELOG_H2C")]
+    #[arg(long, env = "CHARGELOG_H2C", value_parser = boolish())]
     pub h2c: bool,
     /// Demo mode: an empty database gets a simulated fleet with three weeks of history,
     /// and one vehicle keeps charging live. Every page says the data is simulated. Use a
     /// database of its own (for example DATABASE_URL=sqlite://data/demo.db).
-    #[arg(long, env = "CHARGELOG_DEMO")]
+    #[arg(long, env = "CHARGELOG_DEMO", value_parser = boolish())]
     pub demo: bool,
     #[command(flatten)]
     pub sessions: SessionArgs,

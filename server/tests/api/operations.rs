@@ -275,3 +275,46 @@ async fn sigterm_finishes_the_webhook_in_flight() {
         .unwrap();
     assert_eq!(stored.len(), 1);
 }
+
+/// On/off settings take the spellings an environment file usually has: `./scripts/run
+/// --demo` exports `CHARGELOG_DEMO=1`, which a bare `bool` refused, so the demo never
+/// started. A value that is neither on nor off still stops the server, naming it.
+#[tokio::test]
+async fn on_off_settings_take_the_usual_spellings() {
+    use crate::process::ServerProcess;
+    let dir = tempfile::tempdir().unwrap();
+    let url = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
+
+    let demo = ServerProcess::start_with(
+        &url("demo.db"),
+        dir.path(),
+        &[("CHARGELOG_DEMO", "1"), ("CHARGELOG_H2C", "Off")],
+    )
+    .await;
+    assert!(
+        demo.log()
+            .contains("demo mode: this server shows simulated vehicles"),
+        "{}",
+        demo.log_tail()
+    );
+    drop(demo);
+    let plain = ServerProcess::start_with(
+        &url("plain.db"),
+        dir.path(),
+        &[("CHARGELOG_DEMO", "no"), ("CHARGELOG_H2C", "YES")],
+    )
+    .await;
+    assert!(!plain.log().contains("demo mode"), "{}", plain.log_tail());
+    drop(plain);
+
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_chargelog"))
+        .arg("serve")
+        .env("DATABASE_URL", url("refused.db"))
+        .env("CHARGELOG_DEMO", "maybe")
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(said.contains("invalid value 'maybe'"), "{said}");
+}
