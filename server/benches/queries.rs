@@ -34,8 +34,8 @@ async fn server() -> Server {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let (base, db) = common::start(&url, dir.path(), "bench-token").await;
-    let now = server::auth::now_ms();
-    let user = server::auth::add_user(
+    let now = server::http::auth::now_ms();
+    let user = server::http::auth::add_user(
         &db,
         &Default::default(),
         "bench",
@@ -44,12 +44,12 @@ async fn server() -> Server {
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    let token = server::auth::start_session(&db, user, now)
+    let token = server::http::auth::start_session(&db, user, now)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     Server {
         base,
-        cookie: format!("{}={token}", server::auth::SESSION_COOKIE),
+        cookie: format!("{}={token}", server::http::auth::SESSION_COOKIE),
         db,
         _dir: dir,
     }

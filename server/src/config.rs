@@ -486,7 +486,7 @@ impl Settings {
     pub fn from_args(database: &DatabaseArgs, serve: &ServeArgs) -> Result<Self, ConfigError> {
         let management_token = match serve.management_token.as_ref().map(|t| t.expose_secret()) {
             // The demo signs its own deliveries; without a configured key it makes one.
-            None if serve.demo => Some(SecretString::from(crate::auth::new_secret())),
+            None if serve.demo => Some(SecretString::from(crate::http::auth::new_secret())),
             None => None,
             Some("") => return Err(ConfigError::EmptyToken),
             Some(t) if t.trim() != t => return Err(ConfigError::TokenWhitespace),
@@ -519,7 +519,7 @@ impl Settings {
                 .as_deref()
                 .map(|a| a.parse().map_err(|_| ConfigError::BadAddr(a.to_owned())))
                 .transpose()?,
-            trusted_proxies: crate::client::parse_trusted(&serve.trusted_proxies)
+            trusted_proxies: crate::http::client::parse_trusted(&serve.trusted_proxies)
                 .map_err(ConfigError::TrustedProxy)?,
             demo: serve.demo,
             public_url: serve

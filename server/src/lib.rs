@@ -1,21 +1,28 @@
-//! chargelog's server: configuration, the webhook ingest, the HTTP application, the CLI.
+//! chargelog's server, grouped by what runs it:
+//!
+//! - `webhook`: Smartcar's deliveries, from raw bytes to stored rows (the handler, and
+//!   the ingest pipeline behind it).
+//! - `http`: everything else a client reaches: the UI's pages, the JSON API and exports,
+//!   login and its gates, health, metrics, the live stream, static files, and the
+//!   connection handling under them.
+//! - `tasks`: what runs in the background beside them (sweeping stale sessions, the
+//!   demo's simulated fleet).
+//! - `cli`: the commands of the `chargelog` binary (serve, migrate, user, token,
+//!   rederive, prune, simulate).
+//! - infrastructure: `config` (settings), `db` (connections, migrations), `state` (what
+//!   handlers share), `startup` (composing it all), `telemetry` (logs), `budget` (rates of
+//!   log lines and rows a stranger can cause).
+//! - `simulate`: the fleet simulator, for `chargelog simulate`, demo mode, tests and
+//!   benchmarks.
 
-pub mod api;
-pub mod auth;
 pub mod budget;
 pub mod cli;
-pub mod client;
 pub mod config;
 pub mod db;
-pub mod demo;
-pub mod export;
-pub mod live;
-pub mod metrics;
-pub mod prune;
-pub mod rederive;
-pub mod serve;
+pub mod http;
 pub mod simulate;
 pub mod startup;
-pub mod sweep;
+pub mod state;
+pub mod tasks;
 pub mod telemetry;
 pub mod webhook;

@@ -20,7 +20,7 @@ pub mod store;
 pub mod writer;
 
 use crate::budgeted_warn;
-use crate::startup::AppState;
+use crate::state::AppState;
 use app::domain::ids::{EventId, VehicleId};
 use app::domain::reading::Reading;
 use app::domain::time::EpochMs;
@@ -97,9 +97,15 @@ fn handled(mut response: Response, outcome: &'static str) -> Response {
     response
 }
 
+/// `POST /webhooks/smartcar`, open to anyone: its guard is the signature. The handler
+/// reads its body itself, under its own limits.
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new().route("/webhooks/smartcar", axum::routing::post(receive))
+}
+
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let started = std::time::Instant::now();
-    let response = match state.verifier.as_deref() {
+    let response = match state.webhook.verifier.as_deref() {
         None => {
             budgeted_warn!(
                 state.warn_budget,
@@ -169,7 +175,7 @@ async fn read_body(
         return Err(refuse_size().await);
     }
     let kib = u32::try_from(declared.unwrap_or(limit).div_ceil(1024).max(1)).unwrap_or(u32::MAX);
-    let Ok(_held) = state.webhook_bodies.try_acquire_many(kib) else {
+    let Ok(_held) = state.webhook.bodies.try_acquire_many(kib) else {
         budgeted_warn!(
             state.warn_budget,
             "webhook answered 503: too many bodies arriving at once"
@@ -283,6 +289,7 @@ async fn handle(
         event_type = %record.event_type,
     );
     match state
+        .webhook
         .ingestor
         .ingest(&state.db, record, disposition)
         .instrument(span.clone())
@@ -349,7 +356,7 @@ async fn answer_verify(
 /// each time it comes again, at most [`crate::budget::PER_SECOND`] a second. Past that
 /// the sender is asked to retry (429), so nothing is lost and nothing piles up.
 async fn keep_dead_letter(state: &AppState, letter: DeadLetter) -> Response {
-    if state.dead_letter_budget.take().is_none() {
+    if state.webhook.dead_letter_budget.take().is_none() {
         budgeted_warn!(
             state.warn_budget,
             error = %letter.error,
@@ -396,7 +403,7 @@ async fn keep_dead_letter(state: &AppState, letter: DeadLetter) -> Response {
 /// request does not depend on it, and at most [`crate::budget::PER_SECOND`] are
 /// written a second, since refused requests cost an attacker nothing.
 async fn log_unstored(state: &AppState, at: EpochMs, outcome: Outcome, detail: Option<String>) {
-    if state.log_budget.take().is_none() {
+    if state.webhook.log_budget.take().is_none() {
         return;
     }
     match store::log_unstored(&state.db, at, outcome, detail).await {
@@ -411,7 +418,11 @@ async fn refuse_signature(
     err: SignatureError,
     received_at: EpochMs,
 ) -> Response {
-    let count = state.rejected_signatures.fetch_add(1, Ordering::Relaxed) + 1;
+    let count = state
+        .webhook
+        .rejected_signatures
+        .fetch_add(1, Ordering::Relaxed)
+        + 1;
     let received = match &err {
         SignatureError::Missing => String::new(),
         SignatureError::Malformed { received } | SignatureError::Mismatch { received } => {

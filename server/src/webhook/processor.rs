@@ -30,7 +30,7 @@
 
 use super::store::{self, Failed};
 use super::writer::JobHandle;
-use crate::live::LiveFeed;
+use crate::http::live::LiveFeed;
 use app::domain::sessions::EngineConfig;
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;

@@ -22,7 +22,7 @@
 use super::append::Appender;
 use super::processor::{self, Activity, Gate, WriterWatch};
 use super::store::{self, DeliveryRecord, Disposition, Stored};
-use crate::live::LiveFeed;
+use crate::http::live::LiveFeed;
 use app::domain::sessions::EngineConfig;
 use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr, TransactionTrait};
 use std::sync::Arc;

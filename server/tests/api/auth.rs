@@ -36,7 +36,7 @@ async fn raw_get(addr: std::net::SocketAddr, path: &str, cookie: &str) -> (Strin
 /// Every path the router serves, with parameters filled in: the UI's routes (from the
 /// app itself), every registered server function, and the other routes.
 fn every_route() -> Vec<(reqwest::Method, String)> {
-    let mut routes: Vec<(reqwest::Method, String)> = server::startup::route_list()
+    let mut routes: Vec<(reqwest::Method, String)> = server::http::pages::route_list()
         .iter()
         .map(|r| {
             let path = r
@@ -76,6 +76,9 @@ fn every_route() -> Vec<(reqwest::Method, String)> {
         "/sessions.csv",
         "/live",
         "/no/such/page",
+        "/loginx",
+        "/pkgx",
+        "/healthzx",
     ] {
         routes.push((reqwest::Method::GET, path.to_owned()));
     }
@@ -145,6 +148,14 @@ async fn every_route_but_the_open_ones_refuses_strangers(backend: Backend) {
         let status = stranger.get(app.url(path)).send().await.unwrap().status();
         assert_eq!(status, StatusCode::OK, "{path}");
     }
+    // A browser file that is not there is not found, and no more.
+    let missing = stranger
+        .get(app.url("/pkg/chargelog-missing.wasm"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(missing, StatusCode::NOT_FOUND);
     // `/setup` is open but, with accounts in place, has nothing to offer.
     let setup = stranger
         .get(app.url("/setup"))
@@ -177,8 +188,8 @@ async fn every_route_but_the_open_ones_refuses_strangers(backend: Backend) {
 async fn api_tokens_open_the_api_until_revoked(backend: Backend) {
     let app = spawn_app(backend).await;
     let stranger = TestApp::anonymous();
-    let now = server::auth::now_ms();
-    let token = server::auth::create_token(&app.db, "grafana", now)
+    let now = server::http::auth::now_ms();
+    let token = server::http::auth::create_token(&app.db, "grafana", now)
         .await
         .unwrap();
     let with = |path: &str, token: &str| stranger.get(app.url(path)).bearer_auth(token).send();
@@ -187,11 +198,34 @@ async fn api_tokens_open_the_api_until_revoked(backend: Backend) {
         200
     );
     assert_eq!(with("/sessions.csv", &token).await.unwrap().status(), 200);
-    // Tokens are for the API, not for pages.
+    // Past the gate: there is no such vehicle.
+    assert_eq!(
+        with("/vehicles/abc/sessions.csv", &token)
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    // Tokens are for the API and the two exports, not for pages, server functions or
+    // anything that merely looks like an export.
     assert_eq!(
         with("/", &token).await.unwrap().status(),
         StatusCode::SEE_OTHER
     );
+    for path in [
+        "/api/fleet_overview",
+        "/events.csv",
+        "/vehicles//sessions.csv",
+        "/vehicles/a/b/sessions.csv",
+        "/pkg/x.csv",
+        "/live",
+    ] {
+        let status = with(path, &token).await.unwrap().status();
+        assert!(
+            status == 401 || status == 404,
+            "{path}: a token got {status}"
+        );
+    }
     assert_eq!(
         with("/api/v1/vehicles", "clg_0000").await.unwrap().status(),
         401
@@ -203,16 +237,16 @@ async fn api_tokens_open_the_api_until_revoked(backend: Backend) {
         ))
         .await;
     assert_eq!(stored, 0);
-    let listed = server::auth::list_tokens(&app.db).await.unwrap();
+    let listed = server::http::auth::list_tokens(&app.db).await.unwrap();
     assert!(listed[0].last_used_at.is_some());
-    server::auth::revoke_token(&app.db, "grafana", now)
+    server::http::auth::revoke_token(&app.db, "grafana", now)
         .await
         .unwrap();
     assert_eq!(
         with("/api/v1/vehicles", &token).await.unwrap().status(),
         401
     );
-    assert!(server::auth::revoke_token(&app.db, "grafana", now)
+    assert!(server::http::auth::revoke_token(&app.db, "grafana", now)
         .await
         .is_err());
 }
@@ -324,7 +358,7 @@ async fn logging_in_and_out(backend: Backend) {
 async fn idle_sessions_expire(backend: Backend) {
     let app = spawn_app(backend).await;
     assert_eq!(app.get("/api/v1/vehicles").await.status(), 200);
-    let long_ago = server::auth::now_ms() - server::auth::IDLE_MS - 1;
+    let long_ago = server::http::auth::now_ms() - server::http::auth::IDLE_MS - 1;
     app.scalar_i64(&format!(
         "UPDATE login_sessions SET last_seen_at = {long_ago} RETURNING user_id AS n"
     ))
@@ -340,7 +374,7 @@ async fn idle_sessions_expire(backend: Backend) {
 async fn login_attempts_are_rate_limited(backend: Backend) {
     let app = spawn_app(backend).await;
     let browser = TestApp::anonymous();
-    let limit = server::auth::login::PER_NAME_PER_MINUTE;
+    let limit = server::http::auth::login::PER_NAME_PER_MINUTE;
     for _ in 0..limit {
         let r = log_in(&app, &browser, "guess", "http").await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
@@ -360,7 +394,7 @@ async fn login_attempts_are_rate_limited(backend: Backend) {
         .unwrap();
     assert_eq!(disguised.status(), StatusCode::TOO_MANY_REQUESTS);
     // Another account is not locked out by attempts on this one.
-    server::auth::add_user(
+    server::http::auth::add_user(
         &app.db,
         &Default::default(),
         "second",
@@ -382,7 +416,7 @@ async fn login_attempts_are_rate_limited(backend: Backend) {
 /// is not locked out of its account by a stranger's guessing.
 async fn login_limits_count_the_client_behind_a_trusted_proxy(backend: Backend) {
     let (mut settings, dir) = crate::helpers::test_settings(backend).await;
-    settings.trusted_proxies = server::client::parse_trusted("127.0.0.1").unwrap();
+    settings.trusted_proxies = server::http::client::parse_trusted("127.0.0.1").unwrap();
     let app = crate::helpers::spawn_configured(backend, settings, dir).await;
     let browser = TestApp::anonymous();
     let attempt = |client: &'static str, name: String, password: &'static str| {
@@ -400,7 +434,7 @@ async fn login_limits_count_the_client_behind_a_trusted_proxy(backend: Backend) 
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
     // A stranger sprays names from one address until the address is held back.
     let stranger = "203.0.113.1";
-    for i in 0..server::auth::login::PER_ADDRESS_PER_MINUTE {
+    for i in 0..server::http::auth::login::PER_ADDRESS_PER_MINUTE {
         let r = attempt(stranger, format!("user{i}"), "guess")
             .await
             .unwrap();
@@ -413,7 +447,7 @@ async fn login_limits_count_the_client_behind_a_trusted_proxy(backend: Backend) 
     // A second stranger guesses the operator's password until the name is held back (the
     // office's first login, from a client not yet known, counted too)...
     let second = "203.0.113.2";
-    for _ in 1..server::auth::login::PER_NAME_PER_MINUTE {
+    for _ in 1..server::http::auth::login::PER_NAME_PER_MINUTE {
         let r = attempt(second, OPERATOR.to_owned(), "guess").await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
@@ -432,23 +466,30 @@ async fn old_login_sessions_end_and_are_swept(backend: Backend) {
     let app = spawn_app(backend).await;
     assert_eq!(app.get("/api/v1/vehicles").await.status(), 200);
     // Busy all along, but begun longer ago than a session may last.
-    let now = server::auth::now_ms();
-    let begun = now - server::auth::LIFETIME_MS - 1;
+    let now = server::http::auth::now_ms();
+    let begun = now - server::http::auth::LIFETIME_MS - 1;
     app.scalar_i64(&format!(
         "UPDATE login_sessions SET created_at = {begun}, last_seen_at = {now} RETURNING user_id AS n"
     ))
     .await;
     assert_eq!(app.get("/api/v1/vehicles").await.status(), 401);
     // The sweep removes sessions that are over and keeps live ones.
-    let live = server::auth::start_session(&app.db, 1, now).await.unwrap();
-    let idle = server::auth::start_session(&app.db, 1, now - server::auth::IDLE_MS - 1)
+    let live = server::http::auth::start_session(&app.db, 1, now)
+        .await
+        .unwrap();
+    let idle = server::http::auth::start_session(&app.db, 1, now - server::http::auth::IDLE_MS - 1)
         .await
         .unwrap();
     let _ = idle;
-    assert_eq!(server::auth::sweep_sessions(&app.db, now).await.unwrap(), 1);
+    assert_eq!(
+        server::http::auth::sweep_sessions(&app.db, now)
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(app.count("login_sessions").await, 1);
     assert_eq!(
-        server::auth::session_user(&app.db, &live, now)
+        server::http::auth::session_user(&app.db, &live, now)
             .await
             .unwrap(),
         Some(1)
@@ -496,7 +537,7 @@ async fn cross_site_posts_are_refused(backend: Backend) {
     assert_eq!(unproxied.status(), StatusCode::FORBIDDEN);
     // Behind a trusted proxy that rewrites `Host`, the forwarded host counts.
     let (mut settings, dir) = crate::helpers::test_settings(backend).await;
-    settings.trusted_proxies = server::client::parse_trusted("127.0.0.1").unwrap();
+    settings.trusted_proxies = server::http::client::parse_trusted("127.0.0.1").unwrap();
     let proxied_app = crate::helpers::spawn_configured(backend, settings, dir).await;
     let mut request = proxied_app
         .client
@@ -601,14 +642,14 @@ fn accounts_and_tokens_from_the_command_line() {
 /// database, and the folder that holds it.
 async fn spawn_without_accounts() -> (
     std::net::SocketAddr,
-    std::sync::Arc<server::auth::setup::SetupCode>,
+    std::sync::Arc<server::http::auth::setup::SetupCode>,
     sea_orm::DatabaseConnection,
     tempfile::TempDir,
 ) {
     let (settings, dir) = crate::helpers::test_settings(Backend::Sqlite).await;
     let app = server::startup::Application::build(settings).await.unwrap();
     let addr = app.local_addr();
-    let setup = app.state().setup.clone();
+    let setup = app.state().logins.setup.clone();
     let db = app.state().db.clone();
     tokio::spawn(app.run_until_stopped());
     (addr, setup, db, dir)
@@ -674,7 +715,7 @@ async fn the_first_account_comes_from_a_one_time_link() {
         .await
         .unwrap();
     assert_eq!(fleet.status(), 200, "logged in as the new account");
-    assert_eq!(server::auth::user_count(&db).await.unwrap(), 1);
+    assert_eq!(server::http::auth::user_count(&db).await.unwrap(), 1);
     // The link works once.
     let again = browser
         .post(url("/setup"))
@@ -688,7 +729,7 @@ async fn the_first_account_comes_from_a_one_time_link() {
         .await
         .unwrap();
     assert_eq!(again.status(), 404);
-    assert_eq!(server::auth::user_count(&db).await.unwrap(), 1);
+    assert_eq!(server::http::auth::user_count(&db).await.unwrap(), 1);
 }
 
 /// Two people racing with the same setup link: one account, never two. An account made
@@ -729,12 +770,12 @@ async fn a_setup_link_makes_one_account_however_many_use_it_at_once() {
             .all(|s| *s == StatusCode::SEE_OTHER || *s == StatusCode::NOT_FOUND),
         "{statuses:?}"
     );
-    assert_eq!(server::auth::user_count(&db).await.unwrap(), 1);
+    assert_eq!(server::http::auth::user_count(&db).await.unwrap(), 1);
 
     // A second server, no account yet; then the CLI makes one.
     let (addr, setup, db, _dir2) = spawn_without_accounts().await;
     let code = setup.peek().expect("a setup code");
-    server::auth::add_user(&db, &Default::default(), "fromcli", "a long password", 0)
+    server::http::auth::add_user(&db, &Default::default(), "fromcli", "a long password", 0)
         .await
         .unwrap();
     let form = browser

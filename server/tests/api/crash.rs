@@ -168,7 +168,7 @@ pub async fn sessions_equal_a_fresh_rederive(db: &DatabaseConnection, seed: u64)
     let derived = all().await;
     assert!(derived.len() >= 10, "seed {seed}: a real test");
     let as_of = app::domain::time::EpochMs::from_datetime(chrono::Utc::now()).unwrap();
-    server::rederive::run(db, None, &engine(), as_of, false)
+    server::cli::rederive::run(db, None, &engine(), as_of, false)
         .await
         .unwrap();
     let rederived = all().await;

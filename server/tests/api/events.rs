@@ -20,11 +20,22 @@ async fn old_log_lines_of_requests_that_stored_nothing_are_pruned(backend: Backe
     app.post_webhook(b"{}".to_vec(), None).await;
     let before = app.count("webhook_log").await;
     let soon = app::domain::time::EpochMs::from_datetime(chrono::Utc::now()).unwrap();
-    assert_eq!(server::sweep::prune_log(&app.db, soon).await.unwrap(), 0);
+    assert_eq!(
+        server::tasks::sweep::prune_log(&app.db, soon)
+            .await
+            .unwrap(),
+        0
+    );
     let later =
-        app::domain::time::EpochMs::new(soon.as_millis() + server::sweep::LOG_KEEP_MS + 1).unwrap();
+        app::domain::time::EpochMs::new(soon.as_millis() + server::tasks::sweep::LOG_KEEP_MS + 1)
+            .unwrap();
     // The VERIFY answer, the duplicate and the refusal go; the 10 stored stay.
-    assert_eq!(server::sweep::prune_log(&app.db, later).await.unwrap(), 3);
+    assert_eq!(
+        server::tasks::sweep::prune_log(&app.db, later)
+            .await
+            .unwrap(),
+        3
+    );
     assert_eq!(app.count("webhook_log").await, before - 3);
     assert_eq!(
         app.scalar_i64("SELECT COUNT(*) AS n FROM webhook_log WHERE outcome = 'stored'")

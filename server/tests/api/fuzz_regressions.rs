@@ -55,7 +55,7 @@ async fn saved_fuzz_inputs_keep_their_promises(backend: Backend) {
         let kept = app.sessions().await;
         assert!(!kept.is_empty(), "{name}: it derives a session");
         let as_of = app::domain::time::EpochMs::from_datetime(chrono::Utc::now()).unwrap();
-        server::rederive::run(&app.db, None, &engine_for_fixtures(), as_of, false)
+        server::cli::rederive::run(&app.db, None, &engine_for_fixtures(), as_of, false)
             .await
             .unwrap();
         assert_eq!(

@@ -189,16 +189,16 @@ async fn dead_letters_are_kept_once_counted_and_pruned(backend: Backend) {
     // Retention: a cutoff before they came keeps them, one after removes them and their
     // log lines.
     let now = chrono::Utc::now().timestamp_millis();
-    let kept_back = server::prune::prune_raw(&app.db, now - 60_000, now, false)
+    let kept_back = server::cli::prune::prune_raw(&app.db, now - 60_000, now, false)
         .await
         .unwrap();
     assert_eq!(kept_back.dead_letters, 0);
-    let dry = server::prune::prune_raw(&app.db, now + 1, now, true)
+    let dry = server::cli::prune::prune_raw(&app.db, now + 1, now, true)
         .await
         .unwrap();
     assert_eq!(dry.dead_letters, 2);
     assert_eq!(app.count("dead_letters").await, 2);
-    let pruned = server::prune::prune_raw(&app.db, now + 1, now, false)
+    let pruned = server::cli::prune::prune_raw(&app.db, now + 1, now, false)
         .await
         .unwrap();
     assert_eq!(pruned.dead_letters, 2);
@@ -537,7 +537,7 @@ async fn connections_past_the_cap_are_turned_away_and_h2c_is_off() {
     big.write_all(
         format!(
             "GET /healthz HTTP/1.1\r\nHost: c\r\nX-Big: {}\r\n\r\n",
-            "a".repeat(server::serve::MAX_HEAD_BYTES + 1024)
+            "a".repeat(server::http::serve::MAX_HEAD_BYTES + 1024)
         )
         .as_bytes(),
     )
@@ -648,7 +648,7 @@ async fn login_attempts_cannot_grow_memory_or_queue_hashing() {
     {
         let url = format!("sqlite://{}", dir.path().join("chargelog.db").display());
         let db = sea_orm::Database::connect(&url).await.unwrap();
-        server::auth::add_user(&db, &Default::default(), OPERATOR, OPERATOR_PASSWORD, 0)
+        server::http::auth::add_user(&db, &Default::default(), OPERATOR, OPERATOR_PASSWORD, 0)
             .await
             .unwrap();
     }
@@ -904,7 +904,7 @@ async fn the_cookie_is_secure_only_when_known_to_be_and_pages_are_not_cached() {
 
     // A trusted proxy's word counts.
     let (mut settings, dir) = test_settings(backend).await;
-    settings.trusted_proxies = server::client::parse_trusted("127.0.0.1").unwrap();
+    settings.trusted_proxies = server::http::client::parse_trusted("127.0.0.1").unwrap();
     let app = spawn_configured(backend, settings, dir).await;
     assert!(set_cookie(&log_in_from(&app, Some("https")).await).contains("; Secure"));
     assert!(!set_cookie(&log_in_from(&app, None).await).contains("Secure"));
@@ -947,7 +947,7 @@ async fn the_cookie_is_secure_only_when_known_to_be_and_pages_are_not_cached() {
 async fn forwarded_addresses_are_read_from_the_right() {
     let backend = Backend::Sqlite;
     let (mut settings, dir) = test_settings(backend).await;
-    settings.trusted_proxies = server::client::parse_trusted("127.0.0.1").unwrap();
+    settings.trusted_proxies = server::http::client::parse_trusted("127.0.0.1").unwrap();
     let app = spawn_configured(backend, settings, dir).await;
     let tries = std::sync::atomic::AtomicU32::new(0);
     let attempt = |forwarded: Option<&'static str>| {
@@ -966,7 +966,7 @@ async fn forwarded_addresses_are_read_from_the_right() {
     // One client's allowance, spent through junk it prepended (each attempt under a
     // new name, so only the address limit counts).
     let mut statuses = Vec::new();
-    for _ in 0..server::auth::login::PER_ADDRESS_PER_MINUTE + 1 {
+    for _ in 0..server::http::auth::login::PER_ADDRESS_PER_MINUTE + 1 {
         statuses.push(attempt(Some("junk, 203.0.113.9")).await);
     }
     assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS));

@@ -193,19 +193,19 @@ pub async fn spawn_configured(
     let metrics_addr = app.metrics_addr();
     let addr = app.local_addr();
     let db = app.state().db.clone();
-    let rejected = app.state().rejected_signatures.clone();
+    let rejected = app.state().webhook.rejected_signatures.clone();
     tokio::spawn(app.run_until_stopped());
     // Tests act as a logged-in operator unless they use `anonymous()`.
-    let user = server::auth::add_user(
+    let user = server::http::auth::add_user(
         &db,
         &Default::default(),
         OPERATOR,
         OPERATOR_PASSWORD,
-        server::auth::now_ms(),
+        server::http::auth::now_ms(),
     )
     .await
     .expect("an operator account");
-    let session = server::auth::start_session(&db, user, server::auth::now_ms())
+    let session = server::http::auth::start_session(&db, user, server::http::auth::now_ms())
         .await
         .expect("a login session");
     let mut headers = reqwest::header::HeaderMap::new();

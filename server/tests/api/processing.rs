@@ -230,7 +230,7 @@ async fn pruning_removes_old_applied_bodies_and_nothing_sessions_need(backend: B
     .unwrap();
 
     let cutoff = now.as_millis() - 90 * day;
-    let dry = server::prune::prune_raw(&db, cutoff, now.as_millis(), true)
+    let dry = server::cli::prune::prune_raw(&db, cutoff, now.as_millis(), true)
         .await
         .unwrap();
     assert_eq!(dry.deliveries as i64, old_count);
@@ -245,7 +245,7 @@ async fn pruning_removes_old_applied_bodies_and_nothing_sessions_need(backend: B
         0
     );
 
-    let pruned = server::prune::prune_raw(&db, cutoff, now.as_millis(), false)
+    let pruned = server::cli::prune::prune_raw(&db, cutoff, now.as_millis(), false)
         .await
         .unwrap();
     assert_eq!(pruned, dry);
@@ -266,7 +266,7 @@ async fn pruning_removes_old_applied_bodies_and_nothing_sessions_need(backend: B
         assert!(body_len > 1000, "delivery {id} lost its body");
     }
     // Again: nothing left to prune.
-    let again = server::prune::prune_raw(&db, cutoff, now.as_millis(), false)
+    let again = server::cli::prune::prune_raw(&db, cutoff, now.as_millis(), false)
         .await
         .unwrap();
     assert_eq!(again.deliveries, 0);
@@ -278,7 +278,7 @@ async fn pruning_removes_old_applied_bodies_and_nothing_sessions_need(backend: B
         store::Stored::Duplicate { .. }
     ));
     // Sessions re-derived from what is left are the ones before.
-    server::rederive::run(&db, None, &engine, now, false)
+    server::cli::rederive::run(&db, None, &engine, now, false)
         .await
         .unwrap();
     let after = sessions(

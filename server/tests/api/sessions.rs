@@ -132,12 +132,12 @@ async fn rederive_rebuilds_the_same_sessions_and_is_idempotent(backend: Backend)
 
     sessions::Entity::delete_many().exec(&app.db).await.unwrap();
     assert!(app.sessions().await.is_empty());
-    let summary = server::rederive::run(&app.db, None, &engine_for_fixtures(), as_of, false)
+    let summary = server::cli::rederive::run(&app.db, None, &engine_for_fixtures(), as_of, false)
         .await
         .unwrap();
     assert_eq!(
         summary,
-        server::rederive::Summary {
+        server::cli::rederive::Summary {
             vehicles: 2,
             sessions: 2
         }
@@ -145,10 +145,10 @@ async fn rederive_rebuilds_the_same_sessions_and_is_idempotent(backend: Backend)
     assert_eq!(app.sessions().await, expected);
 
     // Again, and for one vehicle: nothing changes.
-    server::rederive::run(&app.db, None, &engine_for_fixtures(), as_of, false)
+    server::cli::rederive::run(&app.db, None, &engine_for_fixtures(), as_of, false)
         .await
         .unwrap();
-    server::rederive::run(
+    server::cli::rederive::run(
         &app.db,
         Some(VEHICLE_A),
         &engine_for_fixtures(),
@@ -160,10 +160,11 @@ async fn rederive_rebuilds_the_same_sessions_and_is_idempotent(backend: Backend)
     assert_eq!(app.sessions().await, expected);
 
     let unknown =
-        server::rederive::run(&app.db, Some("nope"), &engine_for_fixtures(), as_of, false).await;
+        server::cli::rederive::run(&app.db, Some("nope"), &engine_for_fixtures(), as_of, false)
+            .await;
     assert!(matches!(
         unknown,
-        Err(server::rederive::RederiveError::UnknownVehicle(_))
+        Err(server::cli::rederive::RederiveError::UnknownVehicle(_))
     ));
 }
 
@@ -220,7 +221,7 @@ async fn incremental_updates_equal_a_full_rederive(backend: Backend) {
         .all(|s| s.status == "completed" && s.start_observed));
 
     let as_of = app::domain::time::EpochMs::from_datetime(chrono::Utc::now()).unwrap();
-    server::rederive::run(&app.db, None, &engine_for_fixtures(), as_of, false)
+    server::cli::rederive::run(&app.db, None, &engine_for_fixtures(), as_of, false)
         .await
         .unwrap();
     assert_eq!(app.sessions().await, incremental);
@@ -239,7 +240,7 @@ async fn the_sweep_closes_sessions_that_went_silent(backend: Backend) {
     let now = app::domain::time::EpochMs::from_datetime(chrono::Utc::now()).unwrap();
     // Nothing is silent for ten years yet.
     assert_eq!(
-        server::sweep::sweep_once(&app.db, &engine_for_fixtures(), now)
+        server::tasks::sweep::sweep_once(&app.db, &engine_for_fixtures(), now)
             .await
             .unwrap(),
         0
@@ -247,7 +248,7 @@ async fn the_sweep_closes_sessions_that_went_silent(backend: Backend) {
     // With the ordinary 12 hours, the March session has gone silent.
     let engine = app::domain::sessions::EngineConfig::default();
     assert_eq!(
-        server::sweep::sweep_once(&app.db, &engine, now)
+        server::tasks::sweep::sweep_once(&app.db, &engine, now)
             .await
             .unwrap(),
         1
@@ -258,7 +259,7 @@ async fn the_sweep_closes_sessions_that_went_silent(backend: Backend) {
     assert!(swept[0].end_inferred);
     assert_eq!(swept[0].ended_at, Some(1_773_515_140_000)); // 04's time, the last heard
     assert_eq!(
-        server::sweep::sweep_once(&app.db, &engine, now)
+        server::tasks::sweep::sweep_once(&app.db, &engine, now)
             .await
             .unwrap(),
         0

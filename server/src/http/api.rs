@@ -1,7 +1,7 @@
 //! `/api/v1`: the JSON API. Handlers parse their parameters (naming the one at fault in
 //! a 400), call a query, and map to the shared DTOs.
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use app::domain::api::{ApiErrorBody, EnergyBuckets, SessionDetail, SessionPage, VehicleList};
 use app::domain::buckets::Bucket;
 use app::domain::time::EpochMs;
@@ -284,9 +284,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/sessions/{id}", get(get_session))
         .route(
             "/vehicles/{id}/sessions.csv",
-            get(crate::export::sessions_csv),
+            get(crate::http::export::sessions_csv),
         )
-        .route("/sessions.csv", get(crate::export::fleet_sessions_csv))
+        .route(
+            "/sessions.csv",
+            get(crate::http::export::fleet_sessions_csv),
+        )
         .route(
             "/api/v1/{*rest}",
             get(|| async { ApiError::NotFound("no such API route".into()) }),

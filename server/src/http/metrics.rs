@@ -5,7 +5,7 @@
 //! or on a separate listen address (`CHARGELOG_METRICS_ADDR`, typically localhost or a
 //! private network); with neither configured, `/metrics` does not exist.
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -202,7 +202,17 @@ fn exposition(text: String) -> Response {
 }
 
 /// `/metrics` on the main address: only with the metrics token.
-pub async fn with_token(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// `/metrics` on the main address, for a scraper with the metrics token.
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new().route("/metrics", axum::routing::get(with_token))
+}
+
+/// `/metrics` on its own address (`CHARGELOG_METRICS_ADDR`), without a token.
+pub fn open_routes() -> axum::Router<AppState> {
+    axum::Router::new().route("/metrics", axum::routing::get(open))
+}
+
+async fn with_token(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(expected) = state.metrics_token.as_ref() else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -211,7 +221,8 @@ pub async fn with_token(State(state): State<AppState>, headers: HeaderMap) -> Re
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    let matches = crate::auth::same_secret(given.as_bytes(), expected.expose_secret().as_bytes());
+    let matches =
+        crate::http::auth::same_secret(given.as_bytes(), expected.expose_secret().as_bytes());
     if !matches {
         return (
             StatusCode::UNAUTHORIZED,
@@ -224,6 +235,6 @@ pub async fn with_token(State(state): State<AppState>, headers: HeaderMap) -> Re
 }
 
 /// `/metrics` on the separate metrics address: no token (the address is the guard).
-pub async fn open(State(state): State<AppState>) -> Response {
+async fn open(State(state): State<AppState>) -> Response {
     exposition(state.metrics.render(&state.db).await)
 }

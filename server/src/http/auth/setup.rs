@@ -3,7 +3,7 @@
 //! memory only, works once, and stops working as soon as any account exists.
 
 use super::{add_user, now_ms, start_session, user_count, AccountError};
-use crate::startup::AppState;
+use crate::state::AppState;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -88,12 +88,12 @@ fn form(state: &AppState, status: StatusCode, code: &str, message: Option<&str>)
 }
 
 async fn still_open(state: &AppState, code: &str) -> Result<bool, sea_orm::DbErr> {
-    if !state.setup.matches(code) {
+    if !state.logins.setup.matches(code) {
         return Ok(false);
     }
     if user_count(&state.db).await? > 0 {
         // An account was made another way (`chargelog user add`): the link is spent.
-        state.setup.forget();
+        state.logins.setup.forget();
         return Ok(false);
     }
     Ok(true)
@@ -142,12 +142,12 @@ pub async fn create(
     }
     let name = new.name.trim();
     // Held from here: a second request with the same code finds none.
-    let Some(code) = state.setup.take(&new.code) else {
+    let Some(code) = state.logins.setup.take(&new.code) else {
         return expired(&state);
     };
     let user = match add_user(
         &state.db,
-        &state.password_hashing,
+        &state.logins.password_hashing,
         name,
         &new.password,
         now_ms(),
@@ -156,11 +156,11 @@ pub async fn create(
     {
         Ok(id) => id,
         Err(AccountError::Database(_)) => {
-            state.setup.put_back(code);
+            state.logins.setup.put_back(code);
             return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
         }
         Err(AccountError::Busy) => {
-            state.setup.put_back(code);
+            state.logins.setup.put_back(code);
             let mut response = form(
                 &state,
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -174,7 +174,7 @@ pub async fn create(
             return response;
         }
         Err(err) => {
-            state.setup.put_back(code);
+            state.logins.setup.put_back(code);
             return form(
                 &state,
                 StatusCode::BAD_REQUEST,

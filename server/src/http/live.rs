@@ -6,7 +6,7 @@
 //! that another process stored (several servers on one PostgreSQL). The webhook handler
 //! wakes the task right after a commit, so in one process the delay is a query, not a poll.
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use app::domain::events::LiveEvent;
 use app::server::entities::webhook_log;
 use axum::extract::State;
@@ -147,9 +147,14 @@ pub async fn run(feed: Arc<LiveFeed>, db: DatabaseConnection) {
     }
 }
 
+/// `/live`, for logged-in operators.
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new().route("/live", axum::routing::get(stream))
+}
+
 /// `GET /live`: `delivery` events with a [`LiveEvent`] as JSON; `resync` when this
 /// client fell behind and should reload everything.
-pub async fn stream(
+async fn stream(
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let receiver = state.live.subscribe();

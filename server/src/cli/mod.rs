@@ -1,4 +1,8 @@
-//! The command line: `serve` (default) and `migrate`.
+//! The commands of the `chargelog` binary: `serve` (the default), `migrate`, `user`,
+//! `token`, `rederive`, `prune` and `simulate`. Their arguments are in `config`.
+
+pub mod prune;
+pub mod rederive;
 
 use crate::config::{
     Cli, Command, ConfigError, DatabaseSettings, ServeArgs, Settings, TokenCommand, UserCommand,
@@ -21,7 +25,7 @@ enum CliError {
     #[error("could not read migration status")]
     Status(#[source] sea_orm::DbErr),
     #[error(transparent)]
-    Rederive(#[from] crate::rederive::RederiveError),
+    Rederive(#[from] crate::cli::rederive::RederiveError),
     #[error("the server stopped with an error")]
     Serve(#[source] std::io::Error),
     #[error("the system clock is before 1970")]
@@ -29,7 +33,7 @@ enum CliError {
     #[error("could not start the async runtime")]
     Runtime(#[source] std::io::Error),
     #[error(transparent)]
-    Account(#[from] crate::auth::AccountError),
+    Account(#[from] crate::http::auth::AccountError),
     #[error("could not read the password")]
     Password(#[source] std::io::Error),
     #[error("the two passwords differ")]
@@ -74,7 +78,7 @@ async fn accounts(
     database: &crate::config::DatabaseArgs,
     command: UserCommand,
 ) -> Result<(), CliError> {
-    use crate::auth;
+    use crate::http::auth;
     let settings = DatabaseSettings::parse(database.database_url.expose_secret())?;
     let db = db::connect(&settings).await?;
     db::migrate(&db).await?;
@@ -109,7 +113,7 @@ async fn tokens(
     database: &crate::config::DatabaseArgs,
     command: TokenCommand,
 ) -> Result<(), CliError> {
-    use crate::auth;
+    use crate::http::auth;
     let settings = DatabaseSettings::parse(database.database_url.expose_secret())?;
     let db = db::connect(&settings).await?;
     db::migrate(&db).await?;
@@ -193,7 +197,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let now = chrono::Utc::now().timestamp_millis();
             let age = i64::try_from(args.raw_older_than.as_millis()).unwrap_or(i64::MAX);
             let before = now.saturating_sub(age);
-            let pruned = crate::prune::prune_raw(&db, before, now, args.dry_run).await?;
+            let pruned = crate::cli::prune::prune_raw(&db, before, now, args.dry_run).await?;
             let cutoff = chrono::DateTime::from_timestamp_millis(before).map_or_else(
                 || before.to_string(),
                 |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -212,7 +216,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 pruned.dead_letter_bytes as f64 / (1024.0 * 1024.0),
             );
             if args.vacuum && !args.dry_run {
-                crate::prune::vacuum(&db).await?;
+                crate::cli::prune::vacuum(&db).await?;
                 println!("vacuumed");
             }
             Ok(())
@@ -228,7 +232,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .map_err(|_| CliError::Clock)?;
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let summary =
-                crate::rederive::run(&db, args.vehicle.as_deref(), &engine, as_of, progress)
+                crate::cli::rederive::run(&db, args.vehicle.as_deref(), &engine, as_of, progress)
                     .await?;
             println!(
                 "re-derived {} session(s) for {} vehicle(s)",
@@ -247,7 +251,7 @@ async fn serve(database: &crate::config::DatabaseArgs, args: &ServeArgs) -> Resu
         );
     }
     let listeners = 1 + usize::from(settings.metrics_addr.is_some());
-    crate::serve::open_files_for(&settings.connections, listeners);
+    crate::http::serve::open_files_for(&settings.connections, listeners);
     let app = Application::build(settings).await?;
     tracing::info!(addr = %app.local_addr(), "chargelog is listening");
     app.run_until_stopped().await.map_err(CliError::Serve)

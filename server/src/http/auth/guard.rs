@@ -1,10 +1,14 @@
-//! The gate in front of every route: deny unless the path is one of the few open ones, or
-//! the request carries a live login session or (for the API and exports) an API token.
+//! The gates in front of the operators' routes (`startup` puts each part of the router
+//! behind its own): a live login session for pages, server functions and the live stream
+//! ([`require_operator`]); a login session or an API token for the JSON API and the CSV
+//! exports ([`require_operator_or_token`]). And the cross-site check in front of every
+//! form and state-changing route ([`refuse_cross_site`]). Routes outside them (the
+//! webhook, health, metrics, login, setup, assets) are open by being outside.
 
 use super::login::session_cookie_name;
 use super::{now_ms, session_user, token_valid};
-use crate::client::is_trusted_proxy;
-use crate::startup::AppState;
+use crate::http::client::is_trusted_proxy;
+use crate::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
@@ -12,43 +16,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use serde_json::json;
 use std::net::SocketAddr;
-
-/// Paths anyone may reach: the webhook (it has its signature), health checks, metrics
-/// (their own token), the login form, and the static assets the login page needs.
-pub fn is_open(path: &str) -> bool {
-    matches!(
-        path,
-        WEBHOOK
-            | "/healthz"
-            | "/readyz"
-            | "/metrics"
-            | "/login"
-            | "/logout"
-            | "/setup"
-            | "/favicon.svg"
-    ) || (path.starts_with("/pkg/") && plain_path(path))
-}
-
-/// No `.` or `..` segment and no percent-escape: a path that means what it says, so an
-/// open prefix cannot be walked out of (`/pkg/../vehicles/…`).
-fn plain_path(path: &str) -> bool {
-    !path.contains('%') && !path.split('/').any(|seg| seg == "." || seg == "..")
-}
-
-/// The webhook: signed by Smartcar's servers, which send no `Origin`.
-const WEBHOOK: &str = "/webhooks/smartcar";
-
-/// Where an API token is accepted as well as a login: the API and the two CSV exports.
-fn takes_api_token(path: &str) -> bool {
-    path.starts_with("/api/v1/") || path == "/sessions.csv" || is_vehicle_export(path)
-}
-
-/// `/vehicles/{id}/sessions.csv`.
-fn is_vehicle_export(path: &str) -> bool {
-    path.strip_prefix("/vehicles/")
-        .and_then(|rest| rest.strip_suffix("/sessions.csv"))
-        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
-}
 
 /// A request a browser navigates to, which is sent to the login page rather than refused.
 fn is_page(method: &Method, path: &str) -> bool {
@@ -97,6 +64,7 @@ fn foreign_origin(request: &Request, state: &AppState) -> bool {
         return false;
     };
     if state
+        .network
         .public_url
         .as_ref()
         .is_some_and(|url| url.origin.eq_ignore_ascii_case(origin))
@@ -116,7 +84,7 @@ fn foreign_origin(request: &Request, state: &AppState) -> bool {
     let proxied = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|peer| is_trusted_proxy(peer.0.ip(), &state.trusted_proxies));
+        .is_some_and(|peer| is_trusted_proxy(peer.0.ip(), &state.network.trusted_proxies));
     let forwarded = proxied.then(|| named("x-forwarded-host")).flatten();
     ![named("host"), forwarded]
         .iter()
@@ -142,47 +110,82 @@ fn unavailable() -> Response {
         .into_response()
 }
 
-pub async fn require_operator(
+/// Middleware: refuses a state-changing request from another site's page (403), logging
+/// in, out and setting up included (login CSRF). The webhook is judged by its signature
+/// alone and does not pass here.
+pub async fn refuse_cross_site(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let path = request.uri().path().to_owned();
-    // Logging in, out or setting up from another site's page is refused too (login CSRF).
-    if path != WEBHOOK && foreign_origin(&request, &state) {
+    if foreign_origin(&request, &state) {
         return (
             StatusCode::FORBIDDEN,
             Json(json!({ "error": "cross-site request refused" })),
         )
             .into_response();
     }
-    if is_open(&path) {
-        return next.run(request).await;
+    next.run(request).await
+}
+
+/// Middleware: only a logged-in operator passes. Anyone else is sent to the login page
+/// (a page a browser navigates to) or refused (401).
+pub async fn require_operator(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match logged_in(&state, request.headers()).await {
+        Ok(true) => private(next.run(request).await),
+        Ok(false) => refuse(&request),
+        Err(unavailable) => unavailable,
     }
-    let now = now_ms();
-    if let Some(token) = cookie(request.headers(), session_cookie_name(&state)) {
-        match session_user(&state.db, token, now).await {
-            Ok(Some(_)) => return private(next.run(request).await),
-            Ok(None) => {}
+}
+
+/// Middleware: a logged-in operator or a script with an API token passes (the JSON API
+/// and the CSV exports); anyone else is refused (401).
+pub async fn require_operator_or_token(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match logged_in(&state, request.headers()).await {
+        Ok(true) => return private(next.run(request).await),
+        Ok(false) => {}
+        Err(unavailable) => return unavailable,
+    }
+    if let Some(token) = bearer(request.headers()) {
+        match token_valid(&state.db, token, now_ms()).await {
+            Ok(true) => return private(next.run(request).await),
+            Ok(false) => {}
             Err(err) => {
-                tracing::error!(error = %err, "could not check a login session");
+                tracing::error!(error = %err, "could not check an API token");
                 return unavailable();
             }
         }
     }
-    if takes_api_token(&path) {
-        if let Some(token) = bearer(request.headers()) {
-            match token_valid(&state.db, token, now).await {
-                Ok(true) => return private(next.run(request).await),
-                Ok(false) => {}
-                Err(err) => {
-                    tracing::error!(error = %err, "could not check an API token");
-                    return unavailable();
-                }
-            }
+    refuse(&request)
+}
+
+/// Whether the request carries a live login session; `Err` with the answer to give when
+/// the database cannot tell.
+async fn logged_in(state: &AppState, headers: &HeaderMap) -> Result<bool, Response> {
+    let Some(token) = cookie(headers, session_cookie_name(state)) else {
+        return Ok(false);
+    };
+    match session_user(&state.db, token, now_ms()).await {
+        Ok(user) => Ok(user.is_some()),
+        Err(err) => {
+            tracing::error!(error = %err, "could not check a login session");
+            Err(unavailable())
         }
     }
-    if is_page(request.method(), &path) {
+}
+
+/// The answer to a stranger: the login page, coming back here afterwards, for a page a
+/// browser navigates to; 401 for anything else.
+fn refuse(request: &Request) -> Response {
+    if is_page(request.method(), request.uri().path()) {
         let target = request
             .uri()
             .path_and_query()
@@ -201,51 +204,6 @@ pub async fn require_operator(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_the_listed_paths_are_open() {
-        for open in [
-            "/webhooks/smartcar",
-            "/healthz",
-            "/readyz",
-            "/login",
-            "/pkg/chargelog.wasm",
-        ] {
-            assert!(is_open(open), "{open}");
-        }
-        for closed in [
-            "/",
-            "/events",
-            "/api/v1/vehicles",
-            "/live",
-            "/sessions.csv",
-            "/loginx",
-            "/pkgx",
-        ] {
-            assert!(!is_open(closed), "{closed}");
-        }
-    }
-
-    #[test]
-    fn tokens_open_the_api_and_the_two_exports_only() {
-        for yes in [
-            "/api/v1/vehicles",
-            "/sessions.csv",
-            "/vehicles/abc/sessions.csv",
-        ] {
-            assert!(takes_api_token(yes), "{yes}");
-        }
-        for no in [
-            "/",
-            "/api/fleet_overview",
-            "/events.csv",
-            "/vehicles//sessions.csv",
-            "/vehicles/a/b/sessions.csv",
-            "/pkg/x.csv",
-        ] {
-            assert!(!takes_api_token(no), "{no}");
-        }
-    }
 
     #[test]
     fn cookies_are_found_among_others() {

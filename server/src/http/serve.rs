@@ -195,13 +195,13 @@ impl Seats {
 
     fn take(self: &Arc<Self>, peer: IpAddr) -> Option<Seat> {
         let total = self.total.clone().try_acquire_owned().ok()?;
-        if crate::client::is_trusted_proxy(peer, &self.trusted) {
+        if crate::http::client::is_trusted_proxy(peer, &self.trusted) {
             return Some(Seat {
                 _total: total,
                 client: None,
             });
         }
-        let client = crate::client::limit_key(peer);
+        let client = crate::http::client::limit_key(peer);
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         let held = clients.entry(client).or_insert(0);
         if *held >= self.per_client {

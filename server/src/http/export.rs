@@ -5,8 +5,8 @@
 //! viewer's (the vehicle page's cookie), else the server's default: the download holds
 //! exactly the sessions the page lists.
 
-use crate::api::ApiError;
-use crate::startup::AppState;
+use crate::http::api::ApiError;
+use crate::state::AppState;
 use app::domain::api::SessionDto;
 use app::domain::time::EpochMs;
 use app::server::sessions::{export_chunk, ExportCursor};
@@ -140,7 +140,7 @@ pub async fn sessions_csv(
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let range = date_range(&state, &params, &headers)?;
-    crate::api::require_vehicle(&state, &id).await?;
+    crate::http::api::require_vehicle(&state, &id).await?;
     let name: String = id
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')

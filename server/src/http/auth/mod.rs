@@ -6,6 +6,29 @@ pub mod guard;
 pub mod login;
 pub mod setup;
 
+/// Bodies `/login` and `/setup` accept at most: a name and one or two passwords.
+pub const FORM_BODY_BYTES: usize = 8 * 1024;
+
+/// The forms anyone may reach: logging in and out, and creating the first account.
+pub fn routes() -> axum::Router<crate::state::AppState> {
+    use axum::extract::DefaultBodyLimit;
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route(
+            "/login",
+            get(login::form)
+                .post(login::submit)
+                .layer(DefaultBodyLimit::max(FORM_BODY_BYTES)),
+        )
+        .route("/logout", post(login::logout))
+        .route(
+            "/setup",
+            get(setup::show)
+                .post(setup::create)
+                .layer(DefaultBodyLimit::max(FORM_BODY_BYTES)),
+        )
+}
+
 use app::server::entities::{api_tokens, login_sessions, users};
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};

@@ -4,10 +4,10 @@
 //! takes years, and a flood against one account cannot lock out the others.
 
 use super::{end_session, log_in, now_ms, AccountError, Lane, HOST_SESSION_COOKIE, SESSION_COOKIE};
-use crate::auth::guard::cookie;
 use crate::budgeted_warn;
-use crate::client::{client_address, limit_key};
-use crate::startup::AppState;
+use crate::http::auth::guard::cookie;
+use crate::http::client::{client_address, limit_key};
+use crate::state::AppState;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -77,7 +77,7 @@ impl std::fmt::Debug for LoginLimits {
 
 impl LoginLimits {
     /// Whether an attempt to log in as `name` (a valid account name: see
-    /// [`crate::auth::valid_name`]) from `client` may go ahead.
+    /// [`crate::http::auth::valid_name`]) from `client` may go ahead.
     pub fn allow(&self, name: &str, client: IpAddr) -> bool {
         self.forget_quiet_keys();
         let client = limit_key(client);
@@ -248,7 +248,7 @@ pub struct Credentials {
 /// The login session cookie's name: `__Host-` prefixed when the public URL is known to
 /// be https, so that no other site or plain-http page on the host can set or shadow it.
 pub fn session_cookie_name(state: &AppState) -> &'static str {
-    if state.public_url.is_some() {
+    if state.network.public_url.is_some() {
         HOST_SESSION_COOKIE
     } else {
         SESSION_COOKIE
@@ -266,7 +266,7 @@ pub fn session_cookie(
     max_age: Option<u32>,
 ) -> HeaderValue {
     let forwarded_https = || {
-        crate::client::is_trusted_proxy(peer, &state.trusted_proxies)
+        crate::http::client::is_trusted_proxy(peer, &state.network.trusted_proxies)
             && headers
                 .get("x-forwarded-proto")
                 .and_then(|v| v.to_str().ok())
@@ -277,7 +277,7 @@ pub fn session_cookie(
     if let Some(age) = max_age {
         cookie.push_str(&format!("; Max-Age={age}"));
     }
-    if state.public_url.is_some() || forwarded_https() {
+    if state.network.public_url.is_some() || forwarded_https() {
         cookie.push_str("; Secure");
     }
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
@@ -300,8 +300,8 @@ pub async fn submit(
             Some("That is not an account name: names are 1 to 64 letters, digits, ., _, - or @."),
         );
     }
-    let client = client_address(peer.ip(), &headers, &state.trusted_proxies);
-    if !state.login_limits.allow(name, client) {
+    let client = client_address(peer.ip(), &headers, &state.network.trusted_proxies);
+    if !state.logins.limits.allow(name, client) {
         budgeted_warn!(state.warn_budget, account = %name, address = %client, "login attempts over the limit");
         let mut response = page(
             &state,
@@ -314,14 +314,14 @@ pub async fn submit(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         return response;
     }
-    let lane = if state.login_limits.knows(name, client) {
+    let lane = if state.logins.limits.knows(name, client) {
         Lane::Known
     } else {
         Lane::Stranger
     };
     match log_in(
         &state.db,
-        &state.password_hashing,
+        &state.logins.password_hashing,
         lane,
         name,
         &credentials.password,
@@ -330,7 +330,7 @@ pub async fn submit(
     .await
     {
         Ok(Some(token)) => {
-            state.login_limits.remember(name, client);
+            state.logins.limits.remember(name, client);
             tracing::info!(account = %name, address = %client, "logged in");
             let mut response = Redirect::to(&next).into_response();
             response.headers_mut().insert(

@@ -1,0 +1,15 @@
+//! What a client reaches over HTTP, apart from the webhook (`crate::webhook`): each
+//! module exports its `routes()`, and `startup::router` composes them, open or behind the
+//! operator gates (`auth::guard`).
+
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod client;
+pub mod export;
+pub mod health;
+pub mod layers;
+pub mod live;
+pub mod metrics;
+pub mod pages;
+pub mod serve;

@@ -1,0 +1,53 @@
+//! The UI: every Leptos page (server-rendered, then hydrated), the server functions its
+//! pages call (`/api/{fn}`), and the answer to any path nothing else serves. All of it
+//! is for logged-in operators; `startup` puts it behind the gate.
+
+use crate::state::AppState;
+use app::{shell, App};
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+
+/// The UI's routes, generated once per process. Generating them runs the app with
+/// resource loading suppressed process-wide (leptos#4773): a page rendering at that moment
+/// would wait forever. Once, before any router exists, nothing renders meanwhile.
+pub fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
+/// The pages, the server functions, and the fallback (Leptos's page for a path it does
+/// not know).
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let context = state.server_context();
+    let fallback_context = context.clone();
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route(
+            "/api/{*fn_name}",
+            get(server_fn_handler).post(server_fn_handler),
+        )
+        .leptos_routes_with_context(
+            state,
+            route_list(),
+            move || provide_context(context.clone()),
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(
+            move || provide_context(fallback_context.clone()), shell
+        ))
+}
+
+async fn server_fn_handler(State(state): State<AppState>, request: Request) -> Response {
+    let context = state.server_context();
+    handle_server_fns_with_context(move || provide_context(context.clone()), request)
+        .await
+        .into_response()
+}
