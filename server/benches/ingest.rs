@@ -28,8 +28,8 @@
 mod common;
 use axum::routing::post;
 use secrecy::SecretString;
-use server::simulate::{self, send, Delivery, Noise, SimConfig};
 use server::webhook::signature::Verifier;
+use simulator::{self, send, Delivery, Noise, SimConfig};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,7 +108,7 @@ async fn drive(target: &str, url: String, deliveries: &[Delivery], concurrency: 
             }
         })
     };
-    let report = send::send(deliveries, &verifier, &options)
+    let report = send::send(deliveries, |body| verifier.sign(body), &options)
         .await
         .unwrap_or_else(|e| panic!("{target}: {e}"));
     sampler.abort();
@@ -305,7 +305,7 @@ async fn run() {
     let days = knob("BENCH_DAYS", 3);
     let concurrency = knob("BENCH_CONCURRENCY", 32);
     let rounds = knob("BENCH_ROUNDS", 3).max(1);
-    let sim = simulate::generate(&SimConfig {
+    let sim = simulator::generate(&SimConfig {
         vehicles,
         days: days as f64,
         seed: 42,

@@ -11,7 +11,7 @@ mod common;
 use app::domain::sessions::EngineConfig;
 use app::domain::time::EpochMs;
 use sea_orm::{DatabaseConnection, TransactionTrait};
-use server::simulate::{self, Noise, SimConfig};
+use simulator::{self, Noise, SimConfig};
 use std::time::{Duration, Instant};
 
 const DAY_MS: i64 = 86_400_000;
@@ -60,7 +60,7 @@ async fn server() -> Server {
 async fn load(db: &DatabaseConnection, vehicles: usize, days: usize, seed: u64) -> Vec<String> {
     let started = Instant::now();
     let now = chrono::Utc::now().timestamp_millis();
-    let sim = simulate::generate(&SimConfig {
+    let sim = simulator::generate(&SimConfig {
         vehicles,
         days: days as f64,
         seed,

@@ -70,8 +70,8 @@ pub enum NoiseLevel {
 }
 
 impl NoiseLevel {
-    pub fn noise(self) -> crate::simulate::Noise {
-        use crate::simulate::Noise;
+    pub fn noise(self) -> simulator::Noise {
+        use simulator::Noise;
         match self {
             NoiseLevel::None => Noise::NONE,
             NoiseLevel::Realistic => Noise::REALISTIC,

@@ -12,15 +12,15 @@
 //! - infrastructure: `config` (settings), `db` (connections, migrations), `state` (what
 //!   handlers share), `startup` (composing it all), `telemetry` (logs), `budget` (rates of
 //!   log lines and rows a stranger can cause).
-//! - `simulate`: the fleet simulator, for `chargelog simulate`, demo mode, tests and
-//!   benchmarks.
+//!
+//! The fleet simulator (`chargelog simulate`, demo mode, tests and benchmarks) is a crate
+//! of its own, `simulator`.
 
 pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
-pub mod simulate;
 pub mod startup;
 pub mod state;
 pub mod tasks;

@@ -277,7 +277,7 @@ fn write_out(
 }
 
 async fn simulate(args: &crate::config::SimulateArgs) -> Result<(), CliError> {
-    use crate::simulate::{self, send, SimConfig};
+    use simulator::{self, send, SimConfig};
     if !(args.days.is_finite() && args.days > 0.0 && args.days <= 3660.0) {
         return Err(CliError::Simulate(format!(
             "--days must be more than 0 and at most 3660, got {}",
@@ -312,7 +312,7 @@ async fn simulate(args: &crate::config::SimulateArgs) -> Result<(), CliError> {
         start_ms: now - (args.days * 86_400_000.0) as i64,
         noise: args.noise.noise(),
     };
-    let sim = simulate::generate(&config);
+    let sim = simulator::generate(&config);
     let deliveries = &sim.deliveries;
     eprintln!(
         "simulated {} vehicle(s) over {} day(s): {} charging session(s), {} deliveries ({} retries, {} TEST)",
@@ -341,7 +341,7 @@ async fn simulate(args: &crate::config::SimulateArgs) -> Result<(), CliError> {
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             attempts: 4,
         };
-        let report = send::send(deliveries, &verifier, &options)
+        let report = send::send(deliveries, |body| verifier.sign(body), &options)
             .await
             .map_err(|e| CliError::Simulate(format!("could not send: {e}")))?;
         eprintln!(

@@ -3,10 +3,10 @@
 //! through the real webhook endpoint; then one vehicle keeps charging and driving in real
 //! time. Every page says the data is simulated. Off unless asked for.
 
-use crate::simulate::live::{LiveVehicle, EVERY_MS};
-use crate::simulate::{self, send, Noise, SimConfig};
 use crate::webhook::signature::Verifier;
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use simulator::live::{LiveVehicle, EVERY_MS};
+use simulator::{self, send, Noise, SimConfig};
 use std::time::Duration;
 
 pub const VEHICLES: usize = 8;
@@ -33,7 +33,7 @@ pub async fn run(db: DatabaseConnection, webhook_url: String, verifier: Verifier
 
 async fn seed(webhook_url: &str, verifier: &Verifier) {
     let now = chrono::Utc::now().timestamp_millis();
-    let sim = simulate::generate(&SimConfig {
+    let sim = simulator::generate(&SimConfig {
         vehicles: VEHICLES,
         days: DAYS,
         seed: SEED,
@@ -53,7 +53,7 @@ async fn seed(webhook_url: &str, verifier: &Verifier) {
         progress: false,
         attempts: 4,
     };
-    match send::send(&sim.deliveries, verifier, &options).await {
+    match send::send(&sim.deliveries, |body| verifier.sign(body), &options).await {
         Ok(report) if report.failed.is_empty() => tracing::info!(
             deliveries = report.accepted,
             sessions = sim.truth.sessions.len(),

@@ -749,12 +749,12 @@ mod tests {
             }
         }
         assert!(seen > 12, "{seen} files");
-        let sim = crate::simulate::generate(&crate::simulate::SimConfig {
+        let sim = simulator::generate(&simulator::SimConfig {
             vehicles: 6,
             days: 3.0,
             seed: 7,
             start_ms: 1_773_525_000_000,
-            noise: crate::simulate::Noise::HEAVY,
+            noise: simulator::Noise::HEAVY,
         });
         for delivery in &sim.deliveries {
             assert_check_agrees_with_plan(delivery.body.as_bytes());
@@ -813,5 +813,80 @@ mod tests {
             without_nul(br#"{"a":"plain"}"#),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+}
+
+/// The simulator's fleets, many seeds and heavy noise, without a database: the
+/// deliveries go through the webhook's parsing and the pure engine, as ingest would
+/// store and derive them, and come out as the simulator's truth.
+#[cfg(test)]
+mod engine_agrees {
+    use super::store::Effect;
+    use app::domain::sessions::Session;
+    use app::domain::sessions::{derive, EngineConfig, Observation};
+    use app::domain::time::EpochMs;
+    use simulator::{compare, generate, Noise, SimConfig, Simulation};
+    use std::collections::{BTreeMap, HashSet};
+
+    fn derived(sim: &Simulation, now: i64) -> Vec<Session> {
+        let mut seen = HashSet::new();
+        let mut by_vehicle: BTreeMap<String, Vec<Observation>> = BTreeMap::new();
+        for delivery in &sim.deliveries {
+            let at = EpochMs::new(delivery.delivered_at).unwrap();
+            let (record, effect) = super::plan_body(delivery.body.as_bytes(), at).unwrap();
+            // A retry of a stored event changes nothing.
+            if !seen.insert(record.event_id.clone()) {
+                continue;
+            }
+            if let Effect::State {
+                vehicle,
+                readings,
+                first_delivery,
+            } = effect
+            {
+                by_vehicle
+                    .entry(vehicle.id.to_string())
+                    .or_default()
+                    .extend(
+                        readings
+                            .iter()
+                            .filter_map(|r| Observation::from_reading(r, first_delivery)),
+                    );
+            }
+        }
+        let as_of = EpochMs::new(now).unwrap();
+        by_vehicle
+            .iter()
+            .flat_map(|(id, obs)| derive(id, obs, &EngineConfig::default(), as_of))
+            .collect()
+    }
+
+    #[test]
+    fn the_engine_derives_the_truth_for_many_seeds() {
+        let now = 1_800_000_000_000;
+        let mut sessions = 0;
+        for seed in 100..106 {
+            let days = 8.0;
+            let sim = generate(&SimConfig {
+                vehicles: 10,
+                days,
+                seed,
+                start_ms: now - (days * 86_400_000.0) as i64,
+                noise: Noise::HEAVY,
+            });
+            let problems = compare(&sim.truth.sessions, &derived(&sim, now));
+            assert!(
+                problems.is_empty(),
+                "seed {seed}: {}",
+                problems
+                    .iter()
+                    .take(10)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            sessions += sim.truth.sessions.len();
+        }
+        assert!(sessions > 200, "{sessions} sessions checked");
     }
 }

@@ -9,7 +9,7 @@ use crate::process::{
     ServerProcess, Targets,
 };
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
-use server::simulate::Noise;
+use simulator::Noise;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

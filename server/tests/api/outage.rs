@@ -10,7 +10,7 @@ use crate::process::{
 };
 use futures::StreamExt;
 use sea_orm::{Database, EntityTrait};
-use server::simulate::{self, Delivery, Noise};
+use simulator::{self, Delivery, Noise};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -133,7 +133,7 @@ async fn a_database_outage_is_answered_503_and_the_server_recovers_by_itself() {
             .iter()
             .filter_map(app::server::sessions::from_row)
             .collect();
-    let problems = simulate::compare(&sim.truth.sessions, &derived);
+    let problems = simulator::compare(&sim.truth.sessions, &derived);
     assert!(
         problems.is_empty(),
         "seed {seed}: {} of {} sessions differ from the truth, first: {:?}",

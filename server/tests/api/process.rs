@@ -4,7 +4,7 @@
 
 use crate::helpers::{sign, TOKEN};
 use sea_orm::DatabaseConnection;
-use server::simulate::{Delivery, Noise, SimConfig, Simulation};
+use simulator::{Delivery, Noise, SimConfig, Simulation};
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,7 +36,7 @@ pub fn seed(replay: &str) -> u64 {
 
 /// A simulated fleet's history that ends now, so no session in it is stale.
 pub fn history_ending_now(vehicles: usize, days: f64, seed: u64, noise: Noise) -> Simulation {
-    server::simulate::generate(&SimConfig {
+    simulator::generate(&SimConfig {
         vehicles,
         days,
         seed,

@@ -10,7 +10,7 @@ use crate::process::{
     ServerProcess, Targets,
 };
 use sea_orm::{Database, DatabaseConnection};
-use server::simulate::{Delivery, Noise};
+use simulator::{Delivery, Noise};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;

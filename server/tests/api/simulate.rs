@@ -6,8 +6,8 @@ use crate::helpers::{spawn_app, Backend, TestApp, TOKEN};
 use app::server::entities::sessions;
 use sea_orm::EntityTrait;
 use secrecy::SecretString;
-use server::simulate::{self, send, Noise, SimConfig};
 use server::webhook::signature::Verifier;
+use simulator::{self, send, Noise, SimConfig};
 
 crate::on_both_backends!(derived_sessions_equal_the_simulated_truth);
 
@@ -33,7 +33,7 @@ async fn run(app: &TestApp, seed: u64, noise: Noise) {
         start_ms: end_ms() - (days * 86_400_000.0) as i64,
         noise,
     };
-    let sim = simulate::generate(&config);
+    let sim = simulator::generate(&config);
     let verifier = Verifier::new(SecretString::from(TOKEN.to_owned()));
     let options = send::SendOptions {
         url: app.url("/webhooks/smartcar"),
@@ -42,7 +42,7 @@ async fn run(app: &TestApp, seed: u64, noise: Noise) {
         progress: false,
         attempts: 4,
     };
-    let report = send::send(&sim.deliveries, &verifier, &options)
+    let report = send::send(&sim.deliveries, |body| verifier.sign(body), &options)
         .await
         .unwrap();
     assert!(report.failed.is_empty(), "{:?}", report.failed.first());
@@ -62,7 +62,7 @@ async fn run(app: &TestApp, seed: u64, noise: Noise) {
         .filter(|row| ids.contains(&row.vehicle_id.as_str()))
         .filter_map(app::server::sessions::from_row)
         .collect();
-    let mut problems = simulate::compare(&sim.truth.sessions, &derived);
+    let mut problems = simulator::compare(&sim.truth.sessions, &derived);
     for v in &sim.truth.vehicles {
         for p in problems.iter_mut().filter(|p| p.contains(&v.id)) {
             p.push_str(&format!(" [{} {}, {}]", v.make, v.model, v.energy_counter));

@@ -2,7 +2,6 @@
 //! rate, several at once; or writing them out as JSON lines.
 
 use super::Delivery;
-use crate::webhook::signature::Verifier;
 use futures::StreamExt;
 use governor::{Quota, RateLimiter};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -58,11 +57,12 @@ enum Outcome {
     Failed(String, u32),
 }
 
-/// Signs and posts every delivery; a failed one is tried again (after 0.2, 1 and 3 s) up
-/// to `attempts` times, the way Smartcar retries.
+/// Signs each body with `sign` (what goes in `SC-Signature`: the receiver's HMAC of the
+/// raw bytes) and posts every delivery; a failed one is tried again (after 0.2, 1 and
+/// 3 s) up to `attempts` times, the way Smartcar retries.
 pub async fn send(
     deliveries: &[Delivery],
-    verifier: &Verifier,
+    sign: impl Fn(&[u8]) -> String + Send + Sync,
     options: &SendOptions,
 ) -> Result<SendReport, reqwest::Error> {
     let client = reqwest::Client::builder()
@@ -97,7 +97,7 @@ pub async fn send(
         let bar = bar.clone();
         let url = options.url.clone();
         let body = delivery.body.clone();
-        let signature = verifier.sign(body.as_bytes());
+        let signature = sign(body.as_bytes());
         async move {
             if let Some(limiter) = limiter.as_ref() {
                 limiter.until_ready().await;
