@@ -2,7 +2,7 @@
 //!
 //! The input is a sequence of webhook bodies separated by the byte 0x1E (ASCII record
 //! separator, as in RFC 7464 JSON text sequences); the seeds are the fixtures joined that
-//! way. Each body is planned with `server::webhook::plan_body`; the readings of every
+//! way. Each body is planned with `server::webhook::plan::plan_body`; the readings of every
 //! VEHICLE_STATE effect are kept as the store keeps them (the first delivery of an
 //! `eventId` wins, a repeat stores nothing), and then, per vehicle:
 //!
@@ -32,8 +32,8 @@ use app::domain::time::EpochMs;
 use app::server::sessions::ENGINE_CODES;
 use input::Input;
 use libfuzzer_sys::fuzz_target;
-use server::webhook::plan_body;
-use server::webhook::store::Effect;
+use server::webhook::plan::plan_body;
+use server::webhook::plan::Effect;
 use std::collections::{BTreeMap, BTreeSet};
 
 fuzz_target!(|data: &[u8]| {
@@ -173,7 +173,7 @@ enum Touched {
 }
 
 /// One vehicle's stored readings (with the delivery each came in) and sessions: a
-/// database-free copy of what `apply` in server/src/webhook/store.rs does with them
+/// database-free copy of what `apply` in server/src/webhook/apply.rs does with them
 /// through `app::server::sessions::{touched, update_vehicle, resume_input}`.
 #[derive(Default)]
 struct Store {

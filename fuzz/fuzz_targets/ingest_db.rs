@@ -2,8 +2,8 @@
 //! failure of `ingest` is chargelog's, not the database-free mirror's.
 //!
 //! Same input format (bodies separated by 0x1E) and the same "now". Each planned body is
-//! stored with `server::webhook::store::accept` in a fresh SQLite database and applied
-//! at once by the processor (`store::drain`, one delivery a batch); after each one the
+//! stored with `server::webhook::accept::accept` in a fresh SQLite database and applied
+//! at once by the processor (`apply::drain`, one delivery a batch); after each one the
 //! vehicle's stored sessions must equal `derive` over its stored readings. About 36
 //! inputs a second on 2 cores (a database and its migrations each), so it is a replay
 //! tool rather than a fuzzer:
@@ -17,8 +17,9 @@ use app::server::entities::sessions;
 use input::Input;
 use libfuzzer_sys::fuzz_target;
 use sea_orm::{ColumnTrait, Database, EntityTrait, QueryFilter};
-use server::webhook::plan_body;
-use server::webhook::store::{self, Effect};
+use server::webhook::plan::plan_body;
+use server::webhook::plan::Effect;
+use server::webhook::{accept, apply};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -57,8 +58,8 @@ async fn run(data: &[u8], path: &std::path::Path) {
         if let Effect::State { vehicle, .. } = &effect {
             vehicles.insert(vehicle.id.as_str().to_owned());
         }
-        store::accept(&db, record, &effect).await.expect("stored");
-        store::drain(&db, &config, 1, as_of)
+        accept::accept(&db, record, &effect).await.expect("stored");
+        apply::drain(&db, &config, 1, as_of)
             .await
             .unwrap_or_else(|e| panic!("the processor failed: {e:?}"));
         for vehicle in &vehicles {

@@ -1,6 +1,6 @@
 //! Any bytes as a signed webhook body (docs/FUZZING.md).
 //!
-//! Planning a body (`server::webhook::plan_body`: NUL escapes, routing, the typed
+//! Planning a body (`server::webhook::plan::plan_body`: NUL escapes, routing, the typed
 //! envelope, one reading per signal) must never panic, whatever it is given; the quick
 //! routing look at the raw bytes (`Head::parse`) must agree with `Head::of` on the parsed
 //! body, as `head_from_raw_bytes_agrees_with_head_of_the_parsed_body` in
@@ -14,8 +14,7 @@ use app::domain::time::EpochMs;
 use app::domain::webhook::{parse_json, Challenge, Head};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
-use server::webhook::store::{Disposition, Effect};
-use server::webhook::{check_body, plan_body, without_nul};
+use server::webhook::plan::{check_body, plan_body, without_nul, Disposition, Effect};
 
 /// 2026-03-14 21:50 UTC, the fixtures' "now".
 const RECEIVED_AT_MS: i64 = 1_773_525_000_000;

@@ -171,7 +171,7 @@ async fn durable_floor(path: &std::path::Path) -> String {
     std::thread::spawn(move || {
         while let Ok(first) = inbox.recv() {
             let mut batch = vec![first];
-            while batch.len() < server::webhook::writer::MAX_BATCH {
+            while batch.len() < server::webhook::ingestor::MAX_BATCH {
                 match inbox.try_recv() {
                     Ok(next) => batch.push(next),
                     Err(_) => break,
@@ -231,7 +231,7 @@ async fn chargelog(url: &str, dir: &std::path::Path) -> (String, sea_orm::Databa
 async fn drained(db: &sea_orm::DatabaseConnection) -> (Duration, u64) {
     use sea_orm::{EntityTrait, PaginatorTrait};
     let started = std::time::Instant::now();
-    while server::webhook::store::count_waiting(db)
+    while server::webhook::queue::count_waiting(db)
         .await
         .unwrap_or_else(|e| panic!("count: {e}"))
         > 0

@@ -72,16 +72,16 @@ async fn load(db: &DatabaseConnection, vehicles: usize, days: usize, seed: u64) 
         let txn = db.begin().await.unwrap_or_else(|e| panic!("{e}"));
         for delivery in chunk {
             let at = EpochMs::new(delivery.delivered_at).unwrap_or_else(|e| panic!("{e}"));
-            let (record, effect) = server::webhook::plan_body(delivery.body.as_bytes(), at)
+            let (record, effect) = server::webhook::plan::plan_body(delivery.body.as_bytes(), at)
                 .unwrap_or_else(|e| panic!("{e}"));
-            server::webhook::store::accept_in(&txn, record, &effect)
+            server::webhook::accept::accept_in(&txn, record, &effect)
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         txn.commit().await.unwrap_or_else(|e| panic!("{e}"));
     }
     let as_of = EpochMs::new(now).unwrap_or_else(|e| panic!("{e}"));
-    server::webhook::store::drain(db, &EngineConfig::default(), 2_000, as_of)
+    server::webhook::apply::drain(db, &EngineConfig::default(), 2_000, as_of)
         .await
         .unwrap_or_else(|e| panic!("{:?}", e.error));
     let ids: Vec<String> = sim.truth.vehicles.iter().map(|v| v.id.clone()).collect();

@@ -167,7 +167,7 @@ async fn bench_ingest(days: i64) {
             assert!(response.status().is_success(), "{}", response.status());
             window.push(started.elapsed());
             // Applied: the processor has stored its readings and updated the sessions.
-            while server::webhook::store::count_waiting(&db)
+            while server::webhook::queue::count_waiting(&db)
                 .await
                 .unwrap_or_else(|e| panic!("count: {e}"))
                 > 0

@@ -114,9 +114,9 @@ pub async fn connect_processor(
 /// `webhook::append`). Opened after the migrations, so the file and its tables exist.
 pub fn open_appender(
     settings: &DatabaseSettings,
-) -> Result<Option<crate::webhook::append::Appender>, DbSetupError> {
+) -> Result<Option<crate::webhook::sqlite_append::Appender>, DbSetupError> {
     match (&settings.backend, &settings.sqlite_path) {
-        (Backend::Sqlite, Some(path)) => crate::webhook::append::Appender::open(path)
+        (Backend::Sqlite, Some(path)) => crate::webhook::sqlite_append::Appender::open(path)
             .map(Some)
             .map_err(DbSetupError::Appender),
         _ => Ok(None),

@@ -18,6 +18,7 @@
 
 pub mod budget;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod http;

@@ -97,8 +97,8 @@ impl Application {
                 rejected_signatures: Arc::new(AtomicU64::new(0)),
                 log_budget: Default::default(),
                 dead_letter_budget: Default::default(),
-                bodies: tokio::sync::Semaphore::new(webhook::BODIES_IN_FLIGHT_KIB),
-                ingestor: webhook::writer::Ingestor::start(
+                bodies: tokio::sync::Semaphore::new(webhook::endpoint::BODIES_IN_FLIGHT_KIB),
+                ingestor: webhook::ingestor::Ingestor::start(
                     &db_for_setup,
                     appender,
                     processor_db,

@@ -14,8 +14,8 @@ use crate::http::auth::setup::SetupCode;
 use crate::http::auth::PasswordHashing;
 use crate::http::live::LiveFeed;
 use crate::http::metrics::Metrics;
+use crate::webhook::ingestor::Ingestor;
 use crate::webhook::signature::Verifier;
-use crate::webhook::writer::Ingestor;
 use app::domain::sessions::EngineConfig;
 use app::server::ServerContext;
 use axum::extract::FromRef;
@@ -79,7 +79,7 @@ pub struct Webhooks {
     pub log_budget: PerSecond,
     /// Dead letters kept, a second.
     pub dead_letter_budget: PerSecond,
-    /// Webhook bodies arriving at once, in KiB (see `webhook::BODIES_IN_FLIGHT_KIB`).
+    /// Webhook bodies arriving at once, in KiB (see `webhook::endpoint::BODIES_IN_FLIGHT_KIB`).
     pub bodies: tokio::sync::Semaphore,
     /// How deliveries are committed (batched on SQLite).
     pub ingestor: Ingestor,

@@ -23,6 +23,9 @@ pub enum TimeError {
 const MAX_MS: i64 = 253_402_300_799_999;
 
 impl EpochMs {
+    /// The first valid time, 1 ms after 1970 began.
+    pub const FIRST: EpochMs = EpochMs(1);
+
     pub fn new(ms: i64) -> Result<Self, TimeError> {
         if ms <= 0 {
             Err(TimeError::NotPositive(ms))

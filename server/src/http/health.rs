@@ -31,7 +31,7 @@ async fn readyz(State(db): State<DatabaseConnection>) -> Response {
         )
     };
     let (status, body) = match migrations::Migrator::get_pending_migrations(&db).await {
-        Ok(pending) if pending.is_empty() => match crate::webhook::store::backlog(&db).await {
+        Ok(pending) if pending.is_empty() => match crate::webhook::queue::backlog(&db).await {
             Ok(backlog) => (
                 StatusCode::OK,
                 json!({

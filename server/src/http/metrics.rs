@@ -135,7 +135,7 @@ impl Metrics {
             .await?;
         self.sessions_charging
             .set(i64::try_from(charging).unwrap_or(i64::MAX));
-        let backlog = crate::webhook::store::backlog(db).await?;
+        let backlog = crate::webhook::queue::backlog(db).await?;
         self.waiting
             .set(i64::try_from(backlog.waiting).unwrap_or(i64::MAX));
         let now = chrono::Utc::now().timestamp_millis();

@@ -59,7 +59,7 @@ async fn acknowledged_deliveries_survive_sigkill_under_load(backend: Backend) {
         killer
     );
     let db = Database::connect(&url).await.unwrap();
-    let waiting = server::webhook::store::count_waiting(&db).await.unwrap();
+    let waiting = server::webhook::queue::count_waiting(&db).await.unwrap();
     if waiting > 0 {
         // Killed again while it applies what waits.
         server.kill().await;

@@ -261,7 +261,7 @@ async fn the_migration_merges_dead_letters_kept_before_it(backend: Backend) {
     assert_eq!(got, vec![(1_000, 3_000, 2), (2_000, 2_000, 1)]);
     assert_eq!(
         rows[0].body_hash.as_deref(),
-        Some(server::webhook::store::body_hash(b"{\"a\":1}").as_str())
+        Some(server::webhook::accept::body_hash(b"{\"a\":1}").as_str())
     );
     let pointed: Vec<Option<i64>> = webhook_log::Entity::find()
         .order_by_asc(webhook_log::Column::Id)
@@ -584,7 +584,7 @@ async fn connections_past_the_cap_are_turned_away_and_h2c_is_off() {
 }
 
 /// Bodies are bounded before they are read: an unsigned one by the size a VERIFY can
-/// have, and all of them together by [`server::webhook::BODIES_IN_FLIGHT_KIB`], so that
+/// have, and all of them together by [`server::webhook::endpoint::BODIES_IN_FLIGHT_KIB`], so that
 /// clients that announce large bodies and send them slowly cannot fill the memory.
 async fn webhook_bodies_are_bounded_before_they_are_read() {
     let (server, _dir) = binary(&[]).await;
@@ -612,7 +612,7 @@ async fn webhook_bodies_are_bounded_before_they_are_read() {
     assert_eq!(status(&mut unsigned).await, "HTTP/1.1 401");
     // 64 bodies of 1 MiB announced and not sent take every KiB allowed...
     let mut arriving = Vec::new();
-    for _ in 0..server::webhook::BODIES_IN_FLIGHT_KIB / 1024 {
+    for _ in 0..server::webhook::endpoint::BODIES_IN_FLIGHT_KIB / 1024 {
         let mut stream = TcpStream::connect(server.addr).await.unwrap();
         stream
             .write_all(head(true, 1024 * 1024).as_bytes())

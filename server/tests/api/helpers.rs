@@ -349,7 +349,7 @@ impl TestApp {
     pub async fn settle(&self) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
-            let waiting = server::webhook::store::count_waiting(&self.db)
+            let waiting = server::webhook::queue::count_waiting(&self.db)
                 .await
                 .expect("counting waiting deliveries");
             if waiting == 0 {

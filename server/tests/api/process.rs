@@ -49,7 +49,7 @@ pub fn history_ending_now(vehicles: usize, days: f64, seed: u64, noise: Noise) -
 /// and checks none failed.
 pub async fn all_applied(db: &DatabaseConnection, servers: &[&ServerProcess], seed: u64) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while server::webhook::store::count_waiting(db).await.unwrap() > 0 {
+    while server::webhook::queue::count_waiting(db).await.unwrap() > 0 {
         assert!(
             Instant::now() < deadline,
             "seed {seed}: deliveries still wait after 60 s:\n{}",

@@ -8,7 +8,7 @@ use crate::helpers::{
 use app::domain::time::EpochMs;
 use app::server::entities::deliveries;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-use server::webhook::store;
+use server::webhook::{accept, apply, queue};
 
 crate::on_both_backends!(
     deliveries_left_waiting_are_applied_at_the_next_start,
@@ -26,11 +26,11 @@ async fn deliveries_left_waiting_are_applied_at_the_next_start(backend: Backend)
     let now = EpochMs::new(chrono::Utc::now().timestamp_millis()).unwrap();
     for name in crate::ingest::SCENARIO {
         // The VERIFY challenge is answered, never stored.
-        if let Ok((record, effect)) = server::webhook::plan_body(&fixture(name), now) {
-            store::accept(&db, record, &effect).await.unwrap();
+        if let Ok((record, effect)) = server::webhook::plan::plan_body(&fixture(name), now) {
+            accept::accept(&db, record, &effect).await.unwrap();
         }
     }
-    let waiting = store::count_waiting(&db).await.unwrap();
+    let waiting = queue::count_waiting(&db).await.unwrap();
     assert!(waiting >= 8, "{waiting} waiting");
     assert!(app::server::entities::sessions::Entity::find()
         .all(&db)
@@ -147,7 +147,7 @@ async fn a_delivery_that_cannot_be_applied_is_marked_and_the_rest_go_on(backend:
         .latest_num(VEHICLE_A, "tractionbattery-stateofcharge")
         .await
         .is_some());
-    assert_eq!(store::count_waiting(&app.db).await.unwrap(), 0);
+    assert_eq!(queue::count_waiting(&app.db).await.unwrap(), 0);
 }
 
 async fn the_backlog_is_reported(backend: Backend) {
@@ -156,7 +156,7 @@ async fn the_backlog_is_reported(backend: Backend) {
     let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
     assert_eq!(ready["waiting"], 0);
     assert_eq!(ready["failed"], 0);
-    let backlog = store::backlog(&app.db).await.unwrap();
+    let backlog = queue::backlog(&app.db).await.unwrap();
     assert_eq!(backlog.waiting, 0);
     assert_eq!(backlog.oldest_received_at, None);
 }
@@ -173,11 +173,11 @@ async fn pruning_removes_old_applied_bodies_and_nothing_sessions_need(backend: B
     let engine = crate::helpers::engine_for_fixtures();
     let now = EpochMs::new(chrono::Utc::now().timestamp_millis()).unwrap();
     for name in crate::ingest::SCENARIO {
-        if let Ok((record, effect)) = server::webhook::plan_body(&fixture(name), now) {
-            store::accept(&db, record, &effect).await.unwrap();
+        if let Ok((record, effect)) = server::webhook::plan::plan_body(&fixture(name), now) {
+            accept::accept(&db, record, &effect).await.unwrap();
         }
     }
-    store::drain(&db, &engine, 128, now).await.unwrap();
+    apply::drain(&db, &engine, 128, now).await.unwrap();
     let sessions = |rows: Vec<app::server::entities::sessions::Model>| {
         rows.iter()
             .filter_map(app::server::sessions::from_row)
@@ -190,7 +190,7 @@ async fn pruning_removes_old_applied_bodies_and_nothing_sessions_need(backend: B
             .unwrap(),
     );
     assert!(!before.is_empty());
-    let applied = store::count_waiting(&db).await.unwrap();
+    let applied = queue::count_waiting(&db).await.unwrap();
     assert_eq!(applied, 0);
     // Everything so far is 100 days old; then one waiting, one failed, one new.
     let day = 86_400_000i64;
@@ -208,9 +208,9 @@ async fn pruning_removes_old_applied_bodies_and_nothing_sessions_need(backend: B
         value["eventId"] = serde_json::json!(event_id);
         let body = serde_json::to_vec(&value).unwrap();
         let at = EpochMs::new(now.as_millis() - age_days * day).unwrap();
-        let (record, effect) = server::webhook::plan_body(&body, at).unwrap();
-        let stored = store::accept(&db, record, &effect).await.unwrap();
-        let store::Stored::New {
+        let (record, effect) = server::webhook::plan::plan_body(&body, at).unwrap();
+        let stored = accept::accept(&db, record, &effect).await.unwrap();
+        let accept::Stored::New {
             delivery_row_id, ..
         } = stored
         else {
@@ -218,7 +218,7 @@ async fn pruning_removes_old_applied_bodies_and_nothing_sessions_need(backend: B
         };
         extra.push(delivery_row_id);
     }
-    store::mark_failed(&db, extra[1], "refused", now)
+    queue::mark_failed(&db, extra[1], "refused", now)
         .await
         .unwrap();
     db.execute_unprepared(&format!(
@@ -272,10 +272,10 @@ async fn pruning_removes_old_applied_bodies_and_nothing_sessions_need(backend: B
     assert_eq!(again.deliveries, 0);
     // The rows stay, so a retry of a pruned event is still a repeat.
     let (record, effect) =
-        server::webhook::plan_body(&fixture("03_charge_start.json"), now).unwrap();
+        server::webhook::plan::plan_body(&fixture("03_charge_start.json"), now).unwrap();
     assert!(matches!(
-        store::accept(&db, record, &effect).await.unwrap(),
-        store::Stored::Duplicate { .. }
+        accept::accept(&db, record, &effect).await.unwrap(),
+        accept::Stored::Duplicate { .. }
     ));
     // Sessions re-derived from what is left are the ones before.
     server::cli::rederive::run(&db, None, &engine, now, false)

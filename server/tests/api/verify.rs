@@ -70,7 +70,7 @@ async fn verify_cannot_be_used_to_sign_arbitrary_bodies(backend: Backend) {
         );
         match status.as_u16() {
             400 => assert!(text.contains("VERIFY refused"), "{text}"),
-            401 => assert!(challenge.len() > server::webhook::MAX_UNSIGNED_BYTES / 2),
+            401 => assert!(challenge.len() > server::webhook::endpoint::MAX_UNSIGNED_BYTES / 2),
             other => panic!("{other}: {text}"),
         }
     }

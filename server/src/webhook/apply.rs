@@ -1,232 +1,33 @@
-//! Storing deliveries, in two steps.
-//!
-//! 1. **Accept** ([`accept_in`]), before the webhook answers: the delivery row, raw body
-//!    included. Idempotency is the database's job: the row is inserted with
-//!    `ON CONFLICT (event_id) DO NOTHING`, so a retry of an event already stored inserts
-//!    nothing. Being the first statement, it also takes SQLite's write lock before
-//!    anything is read. On SQLite, deliveries arriving together share one transaction
-//!    (see `writer`), each in its own savepoint.
-//! 2. **Process** ([`process_waiting`]), right after: the vehicle, its readings, latest
-//!    state, error counts and errors, the log row, and its sessions, for a batch of
-//!    waiting deliveries at once, committed together or not at all. A delivery is
-//!    waiting until that commit, so a crash in between only delays it.
+//! Applying accepted deliveries, after the webhook has answered for them: the vehicle,
+//! its readings, latest state, error counts and errors, the log rows, and its charging
+//! sessions, for a batch of one vehicle's waiting deliveries at once, committed together
+//! or not at all. Each delivery is planned again from its stored raw body
+//! (`plan::plan_body`). A delivery waits until that commit, so a crash in between only
+//! delays it.
 
-pub use app::domain::events::Outcome;
-use app::domain::ids::{EventId, VehicleId};
+use super::accept::log_row;
+use super::plan::{plan_body, Effect, ErrorRecord, VehicleFacts};
+use super::queue::{self, record_failure, Waiting};
+use app::domain::events::Outcome;
+use app::domain::ids::VehicleId;
 use app::domain::reading::{Reading, ReadingOutcome, ReadingValue};
 use app::domain::sessions::EngineConfig;
 use app::domain::time::EpochMs;
 use app::server::entities::{
-    dead_letters, deliveries, signal_readings, vehicle_errors, vehicle_latest, vehicles,
-    webhook_log,
+    deliveries, signal_readings, vehicle_errors, vehicle_latest, vehicles, webhook_log,
 };
 use app::server::sessions;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QuerySelect, TransactionTrait, TryInsertResult,
+    QueryFilter, TransactionTrait,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
-/// The delivery row, as the handler saw it.
-#[derive(Debug, Clone)]
-pub struct DeliveryRecord {
-    pub event_id: Option<EventId>,
-    pub delivery_id: Option<String>,
-    pub webhook_id: Option<String>,
-    pub event_type: String,
-    pub mode: Option<String>,
-    pub vehicle_id: Option<VehicleId>,
-    pub triggers: Vec<String>,
-    pub delivered_at: Option<EpochMs>,
-    pub received_at: EpochMs,
-    pub signature: Option<String>,
-    pub user_agent: Option<String>,
-    pub raw_body: Vec<u8>,
-}
-
-#[derive(Debug, Clone)]
-pub struct VehicleFacts {
-    pub id: VehicleId,
-    pub make: Option<String>,
-    pub model: Option<String>,
-    pub year: Option<i32>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ErrorRecord {
-    pub kind: Option<String>,
-    pub code: Option<String>,
-    pub state: Option<String>,
-    pub description: Option<String>,
-    pub suggested_user_message: Option<String>,
-    pub doc_url: Option<String>,
-    pub resolution: Option<String>,
-    pub signals: Vec<String>,
-}
-
-/// What storing a delivery needs to know of it: whether it is complete once stored,
-/// or waits for the processor to apply its vehicle data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Disposition {
-    /// Stored with this outcome; nothing else to do.
-    Complete(Outcome),
-    /// Vehicle data (VEHICLE_STATE with this many signals, or VEHICLE_ERROR) that the
-    /// processor applies after the webhook has answered.
-    Waiting { signal_count: usize },
-}
-
-impl From<&Effect> for Disposition {
-    fn from(effect: &Effect) -> Self {
-        match effect {
-            Effect::Nothing(outcome) => Disposition::Complete(*outcome),
-            Effect::State { readings, .. } => Disposition::Waiting {
-                signal_count: readings.len(),
-            },
-            Effect::Errors { .. } => Disposition::Waiting { signal_count: 0 },
-        }
-    }
-}
-
-/// What the delivery does beyond being stored.
-#[derive(Debug, Clone)]
-pub enum Effect {
-    /// Stored raw; changes nothing else.
-    Nothing(Outcome),
-    /// VEHICLE_STATE: the vehicle, one row per signal, and its latest state.
-    State {
-        vehicle: VehicleFacts,
-        readings: Vec<Reading>,
-        /// The delivery carried a FIRST_DELIVERY trigger.
-        first_delivery: bool,
-    },
-    /// VEHICLE_ERROR: the vehicle and its error entries.
-    Errors {
-        vehicle: VehicleFacts,
-        errors: Vec<ErrorRecord>,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stored {
-    /// The delivery is on disk. A delivery with vehicle data then waits for the
-    /// processor (`waiting`); anything else is complete, its log row included.
-    New { delivery_row_id: i64, waiting: bool },
-    /// The eventId was already stored: nothing changed but the log.
-    Duplicate { log_id: i64 },
-}
-
-/// Stores one delivery in its own transaction (see [`accept_in`]).
-pub async fn accept(
-    db: &DatabaseConnection,
-    record: DeliveryRecord,
-    disposition: impl Into<Disposition>,
-) -> Result<Stored, DbErr> {
-    let txn = db.begin().await?;
-    let stored = accept_in(&txn, record, disposition).await?;
-    txn.commit().await?;
-    Ok(stored)
-}
-
-/// What the webhook commits before it answers: the delivery row, raw body included.
-/// A repeated eventId stores nothing but a log row. Vehicle data (readings, errors,
-/// sessions) is applied afterwards by [`process_waiting`], from the stored raw body, so
-/// the answer waits for one insert and a commit, never for session derivation.
-pub async fn accept_in(
-    txn: &impl ConnectionTrait,
-    record: DeliveryRecord,
-    disposition: impl Into<Disposition>,
-) -> Result<Stored, DbErr> {
-    let (outcome, waiting, signal_count) = match disposition.into() {
-        Disposition::Complete(outcome) => (outcome, false, 0),
-        Disposition::Waiting { signal_count } => (Outcome::Stored, true, signal_count),
-    };
-    let mut log = log_row(&record, outcome);
-    let event_id = record.event_id.as_ref().map(|e| e.to_string());
-    let row = delivery_row(&record, outcome, waiting, signal_count);
-    let inserted = deliveries::Entity::insert(row)
-        .on_conflict_do_nothing_on([deliveries::Column::EventId])
-        .exec(txn)
-        .await?;
-    let delivery_row_id = match inserted {
-        TryInsertResult::Inserted(result) => result.last_insert_id,
-        TryInsertResult::Conflicted | TryInsertResult::Empty => {
-            // Nothing but the log changes: the repeat is recorded against the delivery
-            // stored first.
-            let first = deliveries::Entity::find()
-                .select_only()
-                .column(deliveries::Column::Id)
-                .filter(deliveries::Column::EventId.eq(event_id))
-                .into_tuple::<i64>()
-                .one(txn)
-                .await?;
-            log.outcome = Set(Outcome::Duplicate.as_str().to_owned());
-            log.delivery_row_id = Set(first);
-            let log_id = insert_log(txn, log).await?;
-            return Ok(Stored::Duplicate { log_id });
-        }
-    };
-    if !waiting {
-        log.delivery_row_id = Set(Some(delivery_row_id));
-        insert_log(txn, log).await?;
-    }
-    Ok(Stored::New {
-        delivery_row_id,
-        waiting,
-    })
-}
-
-fn delivery_row(
-    record: &DeliveryRecord,
-    outcome: Outcome,
-    waiting: bool,
-    signal_count: usize,
-) -> deliveries::ActiveModel {
-    let received_at = record.received_at.as_millis();
-    deliveries::ActiveModel {
-        event_id: Set(record.event_id.as_ref().map(|e| e.to_string())),
-        delivery_id: Set(record.delivery_id.clone()),
-        webhook_id: Set(record.webhook_id.clone()),
-        event_type: Set(record.event_type.clone()),
-        mode: Set(record.mode.clone()),
-        vehicle_id: Set(record.vehicle_id.as_ref().map(|v| v.to_string())),
-        triggers: Set(json!(record.triggers)),
-        delivered_at: Set(record.delivered_at.map(EpochMs::as_millis)),
-        received_at: Set(received_at),
-        signature: Set(record.signature.clone()),
-        user_agent: Set(record.user_agent.clone()),
-        outcome: Set(outcome.as_str().to_owned()),
-        signal_count: Set(i32::try_from(signal_count).unwrap_or(i32::MAX)),
-        raw_body: Set(record.raw_body.clone()),
-        processed_at: Set((!waiting).then_some(received_at)),
-        process_error: Set(None),
-        ..Default::default()
-    }
-}
-
-fn log_row(record: &DeliveryRecord, outcome: Outcome) -> webhook_log::ActiveModel {
-    webhook_log::ActiveModel {
-        received_at: Set(record.received_at.as_millis()),
-        outcome: Set(outcome.as_str().to_owned()),
-        event_type: Set(Some(record.event_type.clone())),
-        event_id: Set(record.event_id.as_ref().map(|e| e.to_string())),
-        vehicle_id: Set(record.vehicle_id.as_ref().map(|v| v.to_string())),
-        triggers: Set(Some(json!(record.triggers).to_string())),
-        ..Default::default()
-    }
-}
-
-/// One waiting delivery, as read back for processing.
-struct Waiting {
-    id: i64,
-    received_at: i64,
-    raw_body: Vec<u8>,
-}
-
-/// What one call of [`process_waiting`] did.
+/// What one call of [`process_waiting`] applied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Processed {
+pub struct Applied {
     /// Deliveries taken from the queue (applied or marked failed).
     pub deliveries: usize,
     /// Vehicles whose sessions were brought up to date.
@@ -236,7 +37,7 @@ pub struct Processed {
     ids: Vec<i64>,
 }
 
-impl Processed {
+impl Applied {
     /// The delivery row ids taken from the queue.
     pub fn ids(&self) -> impl Iterator<Item = i64> + '_ {
         self.ids.iter().copied()
@@ -304,7 +105,7 @@ impl VehicleWork {
 /// On PostgreSQL the deliveries are claimed with `FOR UPDATE SKIP LOCKED`, so
 /// processors of several server processes share the queue without taking the same
 /// delivery twice, and the vehicle's row lock orders two batches of one vehicle. On
-/// SQLite the caller serialises writers (see `processor::Gate`).
+/// SQLite the caller serialises writers (see `turns::Gate`).
 ///
 /// The commit does not wait for the disk (SQLite `synchronous=NORMAL` on the
 /// processor's connection, PostgreSQL `synchronous_commit = off`): the deliveries
@@ -315,9 +116,8 @@ pub async fn process_waiting(
     engine: &EngineConfig,
     limit: u64,
     now: EpochMs,
-) -> Result<Processed, Failed> {
-    use sea_orm::sea_query::{LockBehavior, LockType};
-    use sea_orm::{DatabaseBackend, QueryOrder};
+) -> Result<Applied, Failed> {
+    use sea_orm::DatabaseBackend;
     let txn = db.begin().await?;
     let backend = txn.get_database_backend();
     match backend {
@@ -333,49 +133,11 @@ pub async fn process_waiting(
         }
         _ => {}
     }
-    let waiting = || {
-        let query = deliveries::Entity::find()
-            .select_only()
-            .filter(deliveries::Column::ProcessedAt.is_null())
-            .order_by_asc(deliveries::Column::Id);
-        if backend == DatabaseBackend::Postgres {
-            query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        } else {
-            query
-        }
-    };
-    let oldest: Option<(i64, Option<String>)> = waiting()
-        .columns([deliveries::Column::Id, deliveries::Column::VehicleId])
-        .limit(1)
-        .into_tuple()
-        .one(&txn)
-        .await?;
-    let Some((oldest, vehicle)) = oldest else {
+    let waiting = queue::claim(&txn, limit).await?;
+    if waiting.is_empty() {
         txn.commit().await?;
-        return Ok(Processed::default());
-    };
-    let mut batch = waiting().columns([
-        deliveries::Column::Id,
-        deliveries::Column::ReceivedAt,
-        deliveries::Column::RawBody,
-    ]);
-    batch = match vehicle {
-        Some(vehicle) => batch
-            .filter(deliveries::Column::VehicleId.eq(vehicle))
-            .limit(limit),
-        None => batch.filter(deliveries::Column::Id.eq(oldest)),
-    };
-    let waiting: Vec<Waiting> = batch
-        .into_tuple::<(i64, i64, Vec<u8>)>()
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|(id, received_at, raw_body)| Waiting {
-            id,
-            received_at,
-            raw_body,
-        })
-        .collect();
+        return Ok(Applied::default());
+    }
     let ids: Vec<i64> = waiting.iter().map(|w| w.id).collect();
     let failed = |error| Failed {
         error,
@@ -411,14 +173,14 @@ async fn apply(
     waiting: Vec<Waiting>,
     engine: &EngineConfig,
     now: EpochMs,
-) -> Result<Processed, DbErr> {
+) -> Result<Applied, DbErr> {
     let mut work: BTreeMap<String, VehicleWork> = BTreeMap::new();
     let mut logs = Vec::with_capacity(waiting.len());
     let mut failed: Vec<(i64, String)> = Vec::new();
     let mut done: Vec<i64> = Vec::with_capacity(waiting.len());
     for delivery in waiting {
         let received_at = EpochMs::new(delivery.received_at).unwrap_or(now);
-        let (record, effect) = match super::plan_body(&delivery.raw_body, received_at) {
+        let (record, effect) = match plan_body(&delivery.raw_body, received_at) {
             Ok(planned) => planned,
             Err(err) => {
                 // It was planned once already, when it arrived; only a change of the
@@ -490,108 +252,12 @@ async fn apply(
             .exec_without_returning(txn)
             .await?;
     }
-    Ok(Processed {
+    Ok(Applied {
         deliveries: done.len() + failed.len(),
         vehicles,
         failed: failed.len(),
         ids: Vec::new(),
     })
-}
-
-/// Marks one waiting delivery as failed, its error kept; the raw body stays.
-pub async fn mark_failed(
-    db: &DatabaseConnection,
-    delivery_row_id: i64,
-    error: &str,
-    now: EpochMs,
-) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
-    record_failure(
-        &txn,
-        delivery_row_id,
-        &format!("could not be processed: {error}"),
-        now,
-    )
-    .await?;
-    txn.commit().await
-}
-
-/// Marks a waiting delivery processed with its error, and logs it as a dead letter.
-async fn record_failure(
-    txn: &impl ConnectionTrait,
-    delivery_row_id: i64,
-    error: &str,
-    now: EpochMs,
-) -> Result<(), DbErr> {
-    let updated = deliveries::Entity::update_many()
-        .col_expr(
-            deliveries::Column::ProcessedAt,
-            Expr::value(now.as_millis()),
-        )
-        .col_expr(
-            deliveries::Column::ProcessError,
-            Expr::value(error.to_owned()),
-        )
-        .filter(deliveries::Column::Id.eq(delivery_row_id))
-        .filter(deliveries::Column::ProcessedAt.is_null())
-        .exec(txn)
-        .await?;
-    if updated.rows_affected > 0 {
-        insert_log(
-            txn,
-            webhook_log::ActiveModel {
-                received_at: Set(now.as_millis()),
-                outcome: Set(Outcome::DeadLetter.as_str().to_owned()),
-                delivery_row_id: Set(Some(delivery_row_id)),
-                detail: Set(Some(error.to_owned())),
-                ..Default::default()
-            },
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// The processor's queue, for `/readyz` and `/metrics`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backlog {
-    pub waiting: u64,
-    /// When the oldest waiting delivery was received.
-    pub oldest_received_at: Option<i64>,
-    /// Deliveries that could not be processed.
-    pub failed: u64,
-}
-
-pub async fn backlog(db: &impl ConnectionTrait) -> Result<Backlog, DbErr> {
-    use sea_orm::PaginatorTrait;
-    use sea_orm::QueryOrder;
-    let oldest = deliveries::Entity::find()
-        .select_only()
-        .column(deliveries::Column::ReceivedAt)
-        .filter(deliveries::Column::ProcessedAt.is_null())
-        .order_by_asc(deliveries::Column::Id)
-        .limit(1)
-        .into_tuple::<i64>()
-        .one(db)
-        .await?;
-    let failed = deliveries::Entity::find()
-        .filter(deliveries::Column::ProcessError.is_not_null())
-        .count(db)
-        .await?;
-    Ok(Backlog {
-        waiting: count_waiting(db).await?,
-        oldest_received_at: oldest,
-        failed,
-    })
-}
-
-/// How many deliveries wait to be processed.
-pub async fn count_waiting(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
-    use sea_orm::PaginatorTrait;
-    deliveries::Entity::find()
-        .filter(deliveries::Column::ProcessedAt.is_null())
-        .count(db)
-        .await
 }
 
 /// Ids per `IN (…)` list.
@@ -600,33 +266,6 @@ const ID_CHUNK: usize = 500;
 const LOG_CHUNK: usize = 500;
 /// Readings per INSERT (17 columns each; SQLite allows 32 766 parameters).
 const READING_CHUNK: usize = 1000;
-
-async fn insert_log(
-    db: &impl ConnectionTrait,
-    row: webhook_log::ActiveModel,
-) -> Result<i64, DbErr> {
-    Ok(webhook_log::Entity::insert(row)
-        .exec(db)
-        .await?
-        .last_insert_id)
-}
-
-/// Records a request that stored nothing: a refused signature or an answered VERIFY.
-/// The body of a refused request is not trusted, so nothing from it is kept.
-pub async fn log_unstored(
-    db: &DatabaseConnection,
-    received_at: EpochMs,
-    outcome: Outcome,
-    detail: Option<String>,
-) -> Result<i64, DbErr> {
-    let row = webhook_log::ActiveModel {
-        received_at: Set(received_at.as_millis()),
-        outcome: Set(outcome.as_str().to_owned()),
-        detail: Set(detail),
-        ..Default::default()
-    };
-    insert_log(db, row).await
-}
 
 async fn upsert_vehicle(
     db: &impl ConnectionTrait,
@@ -918,87 +557,4 @@ async fn store_errors(
         .exec_without_returning(db)
         .await?;
     Ok(())
-}
-
-/// A signed body that could not be processed, kept whole.
-#[derive(Debug, Clone)]
-pub struct DeadLetter {
-    pub received_at: EpochMs,
-    pub signature: Option<String>,
-    pub user_agent: Option<String>,
-    pub content_type: Option<String>,
-    pub error: String,
-    pub raw_body: Vec<u8>,
-}
-
-/// A dead letter as kept: its row, and how often its body has come.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeadLettered {
-    pub id: i64,
-    pub times_received: i64,
-}
-
-/// The key a dead letter is kept under: the SHA-256 of its body, in hex.
-pub fn body_hash(raw_body: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(raw_body))
-}
-
-/// Keeps a dead letter and a log row for this arrival. A body that came before is not
-/// kept again: its row counts one more arrival (`times_received`), so a sender that
-/// repeats itself adds a log row, never another copy of the body.
-pub async fn dead_letter(
-    db: &DatabaseConnection,
-    letter: DeadLetter,
-) -> Result<DeadLettered, DbErr> {
-    use dead_letters::Column as C;
-    let hash = body_hash(&letter.raw_body);
-    let at = letter.received_at.as_millis();
-    let txn = db.begin().await?;
-    let row = dead_letters::ActiveModel {
-        received_at: Set(at),
-        last_received_at: Set(at),
-        times_received: Set(1),
-        body_hash: Set(Some(hash.clone())),
-        signature: Set(letter.signature),
-        user_agent: Set(letter.user_agent),
-        content_type: Set(letter.content_type),
-        error: Set(letter.error.clone()),
-        raw_body: Set(letter.raw_body),
-        ..Default::default()
-    };
-    dead_letters::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(C::BodyHash)
-                .value(
-                    C::TimesReceived,
-                    Expr::cust("dead_letters.times_received + 1"),
-                )
-                .value(C::LastReceivedAt, Expr::cust("excluded.last_received_at"))
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
-    let (id, times_received): (i64, i64) = dead_letters::Entity::find()
-        .select_only()
-        .column(C::Id)
-        .column(C::TimesReceived)
-        .filter(C::BodyHash.eq(hash))
-        .into_tuple()
-        .one(&txn)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("the dead letter just kept".into()))?;
-    insert_log(
-        &txn,
-        webhook_log::ActiveModel {
-            received_at: Set(at),
-            outcome: Set(Outcome::DeadLetter.as_str().to_owned()),
-            detail: Set(Some(letter.error)),
-            dead_letter_id: Set(Some(id)),
-            ..Default::default()
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(DeadLettered { id, times_received })
 }

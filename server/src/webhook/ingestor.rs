@@ -1,27 +1,30 @@
-//! How accepted deliveries reach the database, and the processor that applies them.
+//! The ingestor: how accepted deliveries reach the database, and the processor that
+//! applies them afterwards. The webhook hands it a checked delivery
+//! ([`Ingestor::ingest`]) and answers once it is committed.
 //!
-//! Group commit for SQLite: one writer task stores deliveries that arrive together in one
-//! transaction, with one fsync, and answers each request only after that commit.
+//! PostgreSQL keeps one transaction per request ([`Writes::PerRequest`]): several
+//! processes share the database.
 //!
-//! SQLite has a single writer. Without this, concurrent requests each open a transaction
-//! and wait for the write lock by polling (the busy timeout), so throughput falls and
-//! latency jumps under load. With it, requests queue in memory while a batch commits and
+//! SQLite has a single writer. Without a group commit, concurrent requests each open a
+//! transaction and wait for the write lock by polling (the busy timeout), so throughput
+//! falls and latency jumps under load. So one writer task stores deliveries that arrive
+//! together in one transaction, with one fsync, and answers each request only after that
+//! commit ([`Writes::GroupCommit`]): requests queue in memory while a batch commits and
 //! form the next batch. The common deliveries of a batch (vehicle data, a new eventId)
-//! are appended by `append` on a connection of its own, one prepared statement per row;
-//! the rest (retries, TEST and other deliveries that write a log row too) are stored
-//! through SeaORM, each in its own savepoint. Either way one delivery that fails is
-//! undone alone and answered 503; the others are committed. If a commit fails, every
+//! are appended by `sqlite_append` on a connection of its own; the rest (retries, TEST
+//! and other deliveries that write a log row too) are stored through SeaORM
+//! (`accept::accept_in`), each in its own savepoint. Either way one delivery that fails
+//! is undone alone and answered 503; the others are committed. If a commit fails, every
 //! delivery in it is answered 503: nothing is acknowledged that is not on disk.
 //!
-//! PostgreSQL keeps one transaction per request: several processes share the database.
-//!
-//! After each commit the processor (see `processor`) is woken to apply what waits. On
-//! SQLite the writer and the processor take turns through one gate, so neither waits on
-//! SQLite's busy timeout.
+//! After each commit the processor is woken to apply what waits; on SQLite the writer
+//! and the processor take turns (`turns`), so neither waits on SQLite's busy timeout.
 
-use super::append::Appender;
-use super::processor::{self, Activity, Gate, WriterWatch};
-use super::store::{self, DeliveryRecord, Disposition, Stored};
+use super::accept::{self, Stored};
+use super::plan::{DeliveryRecord, Disposition};
+use super::processor;
+use super::sqlite_append::{Appender, Fate};
+use super::turns::{Activity, Gate, Turns, WriterWatch};
 use crate::http::live::LiveFeed;
 use app::domain::sessions::EngineConfig;
 use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr, TransactionTrait};
@@ -33,46 +36,40 @@ pub const MAX_BATCH: usize = 128;
 /// Deliveries waiting for the writer at most; beyond that requests wait to be queued.
 const QUEUE: usize = 4 * MAX_BATCH;
 
-pub(super) struct Job {
-    pub(super) record: DeliveryRecord,
-    pub(super) disposition: Disposition,
-    pub(super) reply: oneshot::Sender<Result<Stored, DbErr>>,
+/// A delivery waiting for the writer, and where its answer goes.
+struct Job {
+    record: DeliveryRecord,
+    disposition: Disposition,
+    reply: oneshot::Sender<Result<Stored, DbErr>>,
 }
 
 /// How deliveries reach the database.
 #[derive(Debug, Clone)]
 pub struct Ingestor {
-    mode: Mode,
+    writes: Writes,
     /// Wakes the processor.
     wake: Arc<Notify>,
 }
 
-#[derive(Debug, Clone)]
-enum Mode {
+#[derive(Clone)]
+enum Writes {
     /// One transaction per request (PostgreSQL).
-    Direct,
+    PerRequest,
     /// Through the group-commit writer (SQLite).
-    Batched(mpsc::Sender<JobHandle>),
+    GroupCommit(mpsc::Sender<Job>),
 }
 
-/// A queued delivery (opaque outside this module).
-pub struct JobHandle(Job);
-
-/// Deliveries queued for the writer and not yet taken into a batch.
-pub fn queued(writer: &mpsc::WeakSender<JobHandle>) -> usize {
-    writer
-        .upgrade()
-        .map_or(0, |queue| queue.max_capacity() - queue.capacity())
-}
-
-impl std::fmt::Debug for JobHandle {
+impl std::fmt::Debug for Writes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("JobHandle")
+        f.write_str(match self {
+            Writes::PerRequest => "PerRequest",
+            Writes::GroupCommit(_) => "GroupCommit",
+        })
     }
 }
 
 impl Ingestor {
-    /// The writer suited to the database (for SQLite this starts the writer task), and
+    /// The writes suited to the database (for SQLite this starts the writer task), and
     /// the processor task.
     pub fn start(
         db: &DatabaseConnection,
@@ -82,7 +79,7 @@ impl Ingestor {
         live: Arc<LiveFeed>,
     ) -> Self {
         let wake = Arc::new(Notify::new());
-        let (mode, turns) = match db.get_database_backend() {
+        let (writes, turns) = match db.get_database_backend() {
             DatabaseBackend::Sqlite => {
                 let gate = Gate::exclusive();
                 let (tx, rx) = mpsc::channel(QUEUE);
@@ -97,18 +94,24 @@ impl Ingestor {
                     },
                     rx,
                 ));
-                let turns = processor::Turns {
+                let queue = tx.downgrade();
+                let queued = move || {
+                    queue
+                        .upgrade()
+                        .map_or(0, |queue| queue.max_capacity() - queue.capacity())
+                };
+                let turns = Turns {
                     gate,
                     writer: Some(WriterWatch {
-                        queue: tx.downgrade(),
+                        queued: Arc::new(queued),
                         activity,
                     }),
                 };
-                (Mode::Batched(tx), turns)
+                (Writes::GroupCommit(tx), turns)
             }
             _ => (
-                Mode::Direct,
-                processor::Turns {
+                Writes::PerRequest,
+                Turns {
                     gate: Gate::open(),
                     writer: None,
                 },
@@ -121,7 +124,7 @@ impl Ingestor {
             wake.clone(),
             live,
         ));
-        Ingestor { mode, wake }
+        Ingestor { writes, wake }
     }
 
     /// Stores a delivery; returns once it is committed (or failed). Its vehicle data is
@@ -132,22 +135,22 @@ impl Ingestor {
         record: DeliveryRecord,
         disposition: Disposition,
     ) -> Result<Stored, DbErr> {
-        match &self.mode {
-            Mode::Direct => {
-                let stored = store::accept(db, record, disposition).await?;
+        match &self.writes {
+            Writes::PerRequest => {
+                let stored = accept::accept(db, record, disposition).await?;
                 if matches!(stored, Stored::New { waiting: true, .. }) {
                     self.wake.notify_one();
                 }
                 Ok(stored)
             }
-            Mode::Batched(queue) => {
+            Writes::GroupCommit(queue) => {
                 let (reply, answer) = oneshot::channel();
                 queue
-                    .send(JobHandle(Job {
+                    .send(Job {
                         record,
                         disposition,
                         reply,
-                    }))
+                    })
                     .await
                     .map_err(|_| stopped())?;
                 answer.await.map_err(|_| stopped())?
@@ -170,14 +173,14 @@ struct Writer {
     activity: Arc<Activity>,
 }
 
-async fn run(writer: Writer, mut queue: mpsc::Receiver<JobHandle>) {
+async fn run(writer: Writer, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Some(JobHandle(first)) = queue.recv().await {
+    while let Some(first) = queue.recv().await {
         batch.push(first);
         // Everything that queued while the last batch was committing goes in this one.
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(JobHandle(job)) => batch.push(job),
+                Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
@@ -186,9 +189,9 @@ async fn run(writer: Writer, mut queue: mpsc::Receiver<JobHandle>) {
             let _turn = writer.gate.enter().await;
             let mut appended = false;
             if let Some(appender) = &writer.appender {
-                let done = appender.append(std::mem::take(&mut batch)).await;
-                appended = done.stored;
-                batch = done.rest;
+                let (rest, stored) = append(appender, std::mem::take(&mut batch)).await;
+                appended = stored;
+                batch = rest;
             }
             let committed = !batch.is_empty() && commit(&writer.db, &mut batch).await;
             appended || committed
@@ -198,6 +201,39 @@ async fn run(writer: Writer, mut queue: mpsc::Receiver<JobHandle>) {
             writer.wake.notify_one();
         }
     }
+}
+
+/// Offers a batch to the fast path and answers what it stored or failed; returns the
+/// jobs it left for the general path, and whether it stored any.
+async fn append(appender: &Appender, batch: Vec<Job>) -> (Vec<Job>, bool) {
+    let (offered, replies): (Vec<_>, Vec<_>) = batch
+        .into_iter()
+        .map(|job| ((job.record, job.disposition), job.reply))
+        .unzip();
+    let mut rest = Vec::new();
+    let mut stored = false;
+    for (((record, disposition), fate), reply) in
+        appender.append(offered).await.into_iter().zip(replies)
+    {
+        match fate {
+            Fate::Stored(delivery_row_id) => {
+                stored = true;
+                let _ = reply.send(Ok(Stored::New {
+                    delivery_row_id,
+                    waiting: true,
+                }));
+            }
+            Fate::Failed(why) => {
+                let _ = reply.send(Err(DbErr::Custom(why)));
+            }
+            Fate::Rest => rest.push(Job {
+                record,
+                disposition,
+                reply,
+            }),
+        }
+    }
+    (rest, stored)
 }
 
 /// Stores and commits one batch, then answers every request in it. Returns whether a
@@ -217,7 +253,7 @@ async fn commit(db: &DatabaseConnection, batch: &mut Vec<Job>) -> bool {
     for job in batch.drain(..) {
         let result = match txn.begin().await {
             Ok(savepoint) => {
-                match store::accept_in(&savepoint, job.record, job.disposition).await {
+                match accept::accept_in(&savepoint, job.record, job.disposition).await {
                     Ok(stored) => savepoint.commit().await.map(|()| stored),
                     Err(err) => {
                         let _ = savepoint.rollback().await;

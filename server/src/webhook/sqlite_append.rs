@@ -1,48 +1,54 @@
-//! The webhook's hot path on SQLite: appending delivery rows on a connection of its own.
+//! The accept phase's fast path on SQLite: appending delivery rows on a connection of
+//! its own.
 //!
 //! Under load, what a webhook request waits for is its delivery row and one commit per
-//! batch (see `writer`). Through SeaORM and sqlx every batch is a generated multi-row
+//! batch (see `ingestor`). Through SeaORM and sqlx every batch is a generated multi-row
 //! statement handed to sqlx's connection thread; here it is one prepared statement, run
 //! once per row on a dedicated `rusqlite` connection, on a thread of its own. Both link
 //! the same SQLite library, so locking and the WAL behave as between any two
-//! connections; the writer's gate still gives one of them the write lock at a time.
+//! connections; the ingestor's turns still give one of them the write lock at a time.
 //!
 //! Only the common case comes here: a delivery with vehicle data (it waits for the
 //! processor) and an eventId not repeated within the batch. A row the statement does not
-//! insert (its eventId is already stored) or refuses goes back to the caller, which
-//! stores it the general way (`store::accept_in`); a statement that fails in SQLite
+//! insert (its eventId is already stored) or refuses is handed back ([`Fate::Rest`]) to
+//! be stored the general way (`accept::accept_in`); a statement that fails in SQLite
 //! undoes only itself, so one bad row does not spoil the others. If the transaction
-//! cannot begin (the database stayed locked past the busy timeout) or commit, the
-//! batch is answered 503 at once: trying again the general way would wait as long
-//! again, past Smartcar's 15 s.
+//! cannot begin (the database stayed locked past the busy timeout) or commit, the rows
+//! it held fail at once ([`Fate::Failed`]): trying again the general way would wait as
+//! long again, past Smartcar's 15 s.
 
-use super::store::{DeliveryRecord, Disposition, Stored};
-use super::writer::Job;
+use super::plan::{DeliveryRecord, Disposition};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-/// The same row as `store::delivery_row` for a waiting delivery.
+/// The same row as `accept::delivery_row` for a waiting delivery.
 const INSERT: &str = "INSERT INTO deliveries (event_id, delivery_id, webhook_id, event_type, \
      mode, vehicle_id, triggers, delivered_at, received_at, signature, user_agent, outcome, \
      signal_count, raw_body, processed_at, process_error) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'stored', ?12, ?13, NULL, NULL) \
      ON CONFLICT (event_id) DO NOTHING RETURNING id";
 
-/// A batch for the appender thread, and where the jobs it did not store go back.
-struct Batch {
-    jobs: Vec<Job>,
-    rest: oneshot::Sender<Appended>,
+/// A delivery offered to the fast path.
+pub type Offered = (DeliveryRecord, Disposition);
+
+/// What became of one offered delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fate {
+    /// Stored and committed, as this delivery row.
+    Stored(i64),
+    /// Not taken: store it the general way.
+    Rest,
+    /// Nothing of it is stored, and trying again now would not help: answer 503.
+    Failed(String),
 }
 
-/// What the appender did with a batch.
-pub(super) struct Appended {
-    /// Jobs it did not store, in their order, for the general path.
-    pub(super) rest: Vec<Job>,
-    /// Whether it stored (and answered) at least one delivery.
-    pub(super) stored: bool,
+/// A batch for the appender thread, and where its fates go.
+struct Batch {
+    offered: Vec<Offered>,
+    fates: oneshot::Sender<Vec<(Offered, Fate)>>,
 }
 
 /// The appender thread's mailbox. Dropping every handle stops the thread.
@@ -68,35 +74,33 @@ impl Appender {
             .name("chargelog-append".to_owned())
             .spawn(move || {
                 let mut conn = conn;
-                while let Ok(Batch { jobs, rest }) = inbox.recv() {
-                    let _ = rest.send(append(&mut conn, jobs));
+                while let Ok(Batch { offered, fates }) = inbox.recv() {
+                    let _ = fates.send(append(&mut conn, offered));
                 }
             })
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         Ok(Appender { batches })
     }
 
-    /// Stores what it can of `jobs` in one transaction and answers those requests after
-    /// the commit; returns the rest. If the thread has stopped, returns every job.
-    pub(super) async fn append(&self, jobs: Vec<Job>) -> Appended {
-        let (rest, back) = oneshot::channel();
-        match self.batches.send(Batch { jobs, rest }) {
-            Ok(()) => back.await.unwrap_or_else(|_| Appended {
-                rest: Vec::new(),
-                stored: false,
-            }),
-            Err(std::sync::mpsc::SendError(batch)) => Appended {
-                rest: batch.jobs,
-                stored: false,
-            },
+    /// Stores what it can of `offered` in one transaction; returns every delivery with
+    /// its fate, in the order given. If the thread has stopped, every one is `Rest`.
+    pub async fn append(&self, offered: Vec<Offered>) -> Vec<(Offered, Fate)> {
+        let (fates, back) = oneshot::channel();
+        match self.batches.send(Batch { offered, fates }) {
+            Ok(()) => back.await.unwrap_or_default(),
+            Err(std::sync::mpsc::SendError(batch)) => batch
+                .offered
+                .into_iter()
+                .map(|offered| (offered, Fate::Rest))
+                .collect(),
         }
     }
 }
 
-/// Whether a job takes the fast path: vehicle data to process, and an eventId.
-fn eligible(job: &Job) -> Option<&str> {
-    match job.disposition {
-        Disposition::Waiting { .. } => job.record.event_id.as_ref().map(|e| e.as_str()),
+/// Whether a delivery takes the fast path: vehicle data to process, and an eventId.
+fn eligible((record, disposition): &Offered) -> Option<&str> {
+    match disposition {
+        Disposition::Waiting { .. } => record.event_id.as_ref().map(|e| e.as_str()),
         Disposition::Complete(_) => None,
     }
 }
@@ -108,81 +112,64 @@ fn signal_count(disposition: Disposition) -> i64 {
     }
 }
 
-fn append(conn: &mut Connection, jobs: Vec<Job>) -> Appended {
+fn append(conn: &mut Connection, offered: Vec<Offered>) -> Vec<(Offered, Fate)> {
     let mut seen = HashSet::new();
-    let (fast, mut rest): (Vec<Job>, Vec<Job>) = jobs
-        .into_iter()
-        .partition(|job| eligible(job).is_some_and(|id| seen.insert(id.to_owned())));
-    if fast.is_empty() {
-        return Appended {
-            rest,
-            stored: false,
-        };
+    let fast: Vec<bool> = offered
+        .iter()
+        .map(|o| eligible(o).is_some_and(|id| seen.insert(id.to_owned())))
+        .collect();
+    let mut fates = vec![Fate::Rest; offered.len()];
+    if !fast.contains(&true) {
+        return offered.into_iter().zip(fates).collect();
     }
     if let Err(err) = conn.execute_batch("BEGIN IMMEDIATE") {
         // The database is locked past the busy timeout, or failing: the general way
         // would wait as long again, past Smartcar's timeout. Answer 503 now.
-        refuse(fast, &err);
-        return Appended {
-            rest,
-            stored: false,
-        };
+        fail(&mut fates, &fast, &err);
+        return offered.into_iter().zip(fates).collect();
     }
-    let mut inserted = Vec::with_capacity(fast.len());
-    let mut refused = Vec::new();
+    let mut inserted = false;
     match conn.prepare_cached(INSERT) {
         Ok(mut statement) => {
-            for job in fast {
-                match insert(&mut statement, &job.record, job.disposition) {
-                    Ok(Some(id)) => inserted.push((job, id)),
+            for (i, (record, disposition)) in offered.iter().enumerate() {
+                if !fast[i] {
+                    continue;
+                }
+                match insert(&mut statement, record, *disposition) {
+                    Ok(Some(id)) => {
+                        fates[i] = Fate::Stored(id);
+                        inserted = true;
+                    }
                     // Already stored (a retry): the general path logs the repeat.
-                    Ok(None) => refused.push(job),
+                    Ok(None) => {}
                     Err(err) => {
                         tracing::warn!(error = %err, "the appender could not store a delivery; storing it the general way");
-                        refused.push(job);
                     }
                 }
             }
         }
         Err(err) => {
             tracing::warn!(error = %err, "the appender could not prepare its statement");
-            refused.extend(fast);
         }
     }
-    if inserted.is_empty() {
+    if !inserted {
         let _ = conn.execute_batch("ROLLBACK");
-        rest.extend(refused);
-        return Appended {
-            rest,
-            stored: false,
-        };
+        return offered.into_iter().zip(fates).collect();
     }
     if let Err(err) = conn.execute_batch("COMMIT") {
         // After a failed COMMIT the transaction may still be open; close it.
         let _ = conn.execute_batch("ROLLBACK");
-        refuse(refused, &err);
-        refuse(inserted.into_iter().map(|(job, _)| job), &err);
-        return Appended {
-            rest,
-            stored: false,
-        };
+        fail(&mut fates, &fast, &err);
     }
-    for (job, delivery_row_id) in inserted {
-        let _ = job.reply.send(Ok(Stored::New {
-            delivery_row_id,
-            waiting: true,
-        }));
-    }
-    rest.extend(refused);
-    Appended { rest, stored: true }
+    offered.into_iter().zip(fates).collect()
 }
 
-/// Answers every job 503: nothing of theirs is stored.
-fn refuse(jobs: impl IntoIterator<Item = Job>, err: &rusqlite::Error) {
+/// Every delivery the transaction held fails: nothing of theirs is stored.
+fn fail(fates: &mut [Fate], fast: &[bool], err: &rusqlite::Error) {
     let why = format!("SQLite: {err}");
     tracing::error!(error = %why, "could not store a batch of deliveries; answering 503");
-    for job in jobs {
-        let _ = job.reply.send(Err(sea_orm::DbErr::Custom(why.clone())));
+    for (fate, _) in fates.iter_mut().zip(fast).filter(|(_, fast)| **fast) {
+        *fate = Fate::Failed(why.clone());
     }
 }
 
