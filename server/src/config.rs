@@ -486,7 +486,7 @@ impl Settings {
     pub fn from_args(database: &DatabaseArgs, serve: &ServeArgs) -> Result<Self, ConfigError> {
         let management_token = match serve.management_token.as_ref().map(|t| t.expose_secret()) {
             // The demo signs its own deliveries; without a configured key it makes one.
-            None if serve.demo => Some(SecretString::from(crate::http::auth::new_secret())),
+            None if serve.demo => Some(SecretString::from(crate::secret::new_secret())),
             None => None,
             Some("") => return Err(ConfigError::EmptyToken),
             Some(t) if t.trim() != t => return Err(ConfigError::TokenWhitespace),

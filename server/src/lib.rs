@@ -22,6 +22,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod secret;
 pub mod startup;
 pub mod state;
 pub mod tasks;

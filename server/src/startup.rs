@@ -3,12 +3,17 @@
 //! composes: the state is `state`, each part of the router comes from its module's
 //! `routes()`, the layers around it from `layers`, the serving loop from `serve`.
 
+use crate::budget::PerSecond;
 use crate::config::Settings;
 use crate::db;
+use crate::http::auth::login::LoginLimits;
+use crate::http::auth::{AuthState, PasswordHashing};
 use crate::http::live::LiveFeed;
-use crate::http::{api, assets, auth, health, layers, live, metrics, pages, serve};
-use crate::state::{AppState, Logins, Network, Shared, Webhooks};
+use crate::http::metrics::Metrics;
+use crate::http::{api, assets, auth, export, health, layers, live, metrics, pages, serve};
+use crate::state::{AppState, Network, Shared};
 use crate::tasks;
+use crate::webhook::endpoint::Webhooks;
 use crate::webhook::{self, signature::Verifier};
 use axum::middleware::from_fn_with_state;
 use axum::Router;
@@ -71,49 +76,63 @@ impl Application {
             addr: settings.addr,
             source,
         })?;
-        let db_for_setup = db.clone();
         let processor_db = db::connect_processor(&settings.database, &db).await?;
         let appender = db::open_appender(&settings.database)?;
         let live = LiveFeed::new();
-        let setup_code = match auth::user_count(&db_for_setup).await {
+        let setup_code = match auth::user_count(&db).await {
             Ok(0) => Some(auth::new_secret()),
             _ => None,
         };
+        let leptos_options = leptos_options(&settings, addr);
+        let metrics = Arc::<Metrics>::default();
+        let warn_budget = Arc::<PerSecond>::default();
+        let trusted_proxies = Arc::new(settings.trusted_proxies.clone());
+        let webhook = Webhooks {
+            db: db.clone(),
+            verifier: settings
+                .management_token
+                .clone()
+                .map(|t| Arc::new(Verifier::new(t))),
+            rejected_signatures: Arc::new(AtomicU64::new(0)),
+            log_budget: PerSecond::default(),
+            dead_letter_budget: PerSecond::default(),
+            warn_budget: warn_budget.clone(),
+            bodies: tokio::sync::Semaphore::new(webhook::endpoint::BODIES_IN_FLIGHT_KIB),
+            ingestor: webhook::ingestor::Ingestor::start(
+                &db,
+                appender,
+                processor_db,
+                settings.engine,
+                live.clone(),
+            ),
+            live: live.clone(),
+            metrics: metrics.clone(),
+        };
+        let auth = AuthState {
+            db: db.clone(),
+            limits: LoginLimits::default(),
+            setup: Arc::new(auth::setup::SetupCode::new(setup_code)),
+            password_hashing: PasswordHashing::default(),
+            trusted_proxies: trusted_proxies.clone(),
+            public_url: settings.public_url.clone(),
+            warn_budget: warn_budget.clone(),
+            output_name: leptos_options.output_name.to_string(),
+        };
         let state = AppState::new(Shared {
-            leptos_options: leptos_options(&settings, addr),
+            leptos_options,
             db,
             engine: settings.engine,
-            live: live.clone(),
+            live,
             timezone: settings.timezone,
-            metrics: Arc::default(),
+            metrics,
             metrics_token: settings.metrics_token.clone(),
             demo: settings.demo,
-            warn_budget: Arc::default(),
-            webhook: Webhooks {
-                verifier: settings
-                    .management_token
-                    .clone()
-                    .map(|t| Arc::new(Verifier::new(t))),
-                rejected_signatures: Arc::new(AtomicU64::new(0)),
-                log_budget: Default::default(),
-                dead_letter_budget: Default::default(),
-                bodies: tokio::sync::Semaphore::new(webhook::endpoint::BODIES_IN_FLIGHT_KIB),
-                ingestor: webhook::ingestor::Ingestor::start(
-                    &db_for_setup,
-                    appender,
-                    processor_db,
-                    settings.engine,
-                    live,
-                ),
-            },
-            logins: Logins {
-                limits: Default::default(),
-                setup: Arc::new(auth::setup::SetupCode::new(setup_code)),
-                password_hashing: Default::default(),
-            },
+            warn_budget,
+            webhook: Arc::new(webhook),
+            auth: Arc::new(auth),
             network: Network {
                 connections: settings.connections,
-                trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
+                trusted_proxies,
                 public_url: settings.public_url.clone(),
             },
         });
@@ -123,7 +142,7 @@ impl Application {
                 "webhook signatures are checked with the management token whose SHA-256 begins with key_fingerprint"
             );
         }
-        if let Some(code) = state.logins.setup.peek() {
+        if let Some(code) = state.auth.setup.peek() {
             tracing::warn!(
                 "no operator account exists yet. Create the first one at \
                  http://{addr}/setup?code={code} (works once, until an account exists; a new \
@@ -238,23 +257,27 @@ async fn shutdown_signal() {
 /// A path nothing serves falls to the operators' part: to a stranger it is the login
 /// page or 401, never a hint of what exists.
 pub fn router(state: AppState) -> Router {
-    let cross_site = || from_fn_with_state(state.clone(), auth::guard::refuse_cross_site);
+    use auth::guard;
+    let gate = state.auth.clone();
+    let cross_site = || from_fn_with_state(gate.clone(), guard::refuse_cross_site);
     let open = Router::new()
         .merge(webhook::routes())
         .merge(health::routes())
         .merge(metrics::routes())
         .merge(auth::routes().route_layer(cross_site()))
-        .merge(assets::routes(&state));
-    let api = api::routes().route_layer(from_fn_with_state(
-        state.clone(),
-        auth::guard::require_operator_or_token,
-    ));
-    let ui = pages::routes(&state)
-        .merge(live::routes())
-        .layer(from_fn_with_state(
-            state.clone(),
-            auth::guard::require_operator,
+        .merge(
+            assets::routes(&state.leptos_options)
+                .route_layer(from_fn_with_state(gate.clone(), guard::plain_paths_only)),
+        );
+    let api = api::routes()
+        .merge(export::routes())
+        .route_layer(from_fn_with_state(
+            gate.clone(),
+            guard::require_operator_or_token,
         ));
+    let ui = pages::routes(&state, state.server_context())
+        .merge(live::routes())
+        .layer(from_fn_with_state(gate.clone(), guard::require_operator));
     let operators = api.merge(ui).layer(cross_site());
     let body_timeout = state.network.connections.body_timeout;
     layers::around(open.merge(operators).with_state(state), body_timeout)

@@ -2,26 +2,24 @@
 //! request as axum's `State`.
 //!
 //! [`AppState`] is one `Arc`: cloning it for a request is a reference count, not a copy
-//! of every setting. Its parts are grouped by who needs them: the webhook's
-//! ([`Webhooks`]), the login and setup forms' ([`Logins`]), and what the network in
-//! front of the server means ([`Network`]). A handler that needs only the database takes
-//! `State<DatabaseConnection>` (see the `FromRef` impls below).
+//! of every setting. No handler sees all of it: each module declares the part it works
+//! with (the webhook's [`Webhooks`], the login forms' and gates' [`AuthState`], the API's
+//! [`Reads`], `/metrics`' [`Scrape`], the live feed, the database) and takes it with
+//! `State<…>`; the `FromRef` impls below hand each its part. So this module depends on
+//! the handlers' modules, and none of them on it.
 
 use crate::budget::PerSecond;
 use crate::config::{ConnectionLimits, PublicUrl};
-use crate::http::auth::login::LoginLimits;
-use crate::http::auth::setup::SetupCode;
-use crate::http::auth::PasswordHashing;
+use crate::http::api::Reads;
+use crate::http::auth::AuthState;
 use crate::http::live::LiveFeed;
-use crate::http::metrics::Metrics;
-use crate::webhook::ingestor::Ingestor;
-use crate::webhook::signature::Verifier;
+use crate::http::metrics::{Metrics, Scrape};
+use crate::webhook::endpoint::Webhooks;
 use app::domain::sessions::EngineConfig;
 use app::server::ServerContext;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sea_orm::DatabaseConnection;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -56,6 +54,7 @@ pub struct Shared {
     pub db: DatabaseConnection,
     pub engine: EngineConfig,
     pub live: Arc<LiveFeed>,
+    /// The zone for readers that name none.
     pub timezone: chrono_tz::Tz,
     pub metrics: Arc<Metrics>,
     /// Lets a scraper read `/metrics` on the main address.
@@ -64,34 +63,9 @@ pub struct Shared {
     pub demo: bool,
     /// WARN lines about what strangers cause (refused requests, logins), a second.
     pub warn_budget: Arc<PerSecond>,
-    pub webhook: Webhooks,
-    pub logins: Logins,
+    pub webhook: Arc<Webhooks>,
+    pub auth: Arc<AuthState>,
     pub network: Network,
-}
-
-/// What `POST /webhooks/smartcar` needs beyond the database.
-pub struct Webhooks {
-    /// `None` when no management token is configured: webhooks are then refused.
-    pub verifier: Option<Arc<Verifier>>,
-    /// Deliveries refused for a missing or wrong `SC-Signature` since start.
-    pub rejected_signatures: Arc<AtomicU64>,
-    /// Log rows for requests that stored nothing, a second.
-    pub log_budget: PerSecond,
-    /// Dead letters kept, a second.
-    pub dead_letter_budget: PerSecond,
-    /// Webhook bodies arriving at once, in KiB (see `webhook::endpoint::BODIES_IN_FLIGHT_KIB`).
-    pub bodies: tokio::sync::Semaphore,
-    /// How deliveries are committed (batched on SQLite).
-    pub ingestor: Ingestor,
-}
-
-/// What the login and setup forms need beyond the database.
-pub struct Logins {
-    pub limits: LoginLimits,
-    /// The one-time code that creates the first account, while none exists.
-    pub setup: Arc<SetupCode>,
-    /// Where passwords are checked, one at a time with a bounded queue.
-    pub password_hashing: PasswordHashing,
 }
 
 /// What the network in front of the server means, and what a connection may hold.
@@ -113,5 +87,43 @@ impl FromRef<AppState> for LeptosOptions {
 impl FromRef<AppState> for DatabaseConnection {
     fn from_ref(state: &AppState) -> Self {
         state.db.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Webhooks> {
+    fn from_ref(state: &AppState) -> Self {
+        state.webhook.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<AuthState> {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<LiveFeed> {
+    fn from_ref(state: &AppState) -> Self {
+        state.live.clone()
+    }
+}
+
+impl FromRef<AppState> for Reads {
+    fn from_ref(state: &AppState) -> Self {
+        Reads {
+            db: state.db.clone(),
+            engine: state.engine,
+            timezone: state.timezone,
+        }
+    }
+}
+
+impl FromRef<AppState> for Scrape {
+    fn from_ref(state: &AppState) -> Self {
+        Scrape {
+            metrics: state.metrics.clone(),
+            db: state.db.clone(),
+            token: state.metrics_token.clone(),
+        }
     }
 }

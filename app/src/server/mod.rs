@@ -76,14 +76,20 @@ pub fn viewer_tz() -> chrono_tz::Tz {
 
 /// The zone named by the [`crate::viewer::ZONE_COOKIE`] cookie, if it is a real one.
 pub fn zone_from_cookies(headers: &http::HeaderMap) -> Option<chrono_tz::Tz> {
+    cookie(headers, crate::viewer::ZONE_COOKIE).and_then(|value| value.parse().ok())
+}
+
+/// The value of the cookie called `name`, among all the request's `Cookie` headers: the
+/// one parser of cookies, for the server's login session as for the zone.
+pub fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == crate::viewer::ZONE_COOKIE)
-        .and_then(|(_, value)| value.trim().parse().ok())
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.trim())
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! `/api/v1`: the JSON API. Handlers parse their parameters (naming the one at fault in
 //! a 400), call a query, and map to the shared DTOs.
 
-use crate::state::AppState;
 use app::domain::api::{ApiErrorBody, EnergyBuckets, SessionDetail, SessionPage, VehicleList};
 use app::domain::buckets::Bucket;
 use app::domain::time::EpochMs;
@@ -93,7 +92,7 @@ fn now() -> Result<EpochMs, ApiError> {
     EpochMs::from_datetime(Utc::now()).map_err(|_| ApiError::Internal)
 }
 
-pub(crate) async fn require_vehicle(state: &AppState, id: &str) -> Result<(), ApiError> {
+pub(crate) async fn require_vehicle(state: &Reads, id: &str) -> Result<(), ApiError> {
     match vehicles::Entity::find_by_id(id.to_owned())
         .one(&state.db)
         .await?
@@ -111,7 +110,7 @@ pub(crate) async fn require_vehicle(state: &AppState, id: &str) -> Result<(), Ap
         (status = 200, description = "Every vehicle with its latest state", body = VehicleList),
     )
 )]
-async fn list_vehicles(State(state): State<AppState>) -> Result<Json<VehicleList>, ApiError> {
+async fn list_vehicles(State(state): State<Reads>) -> Result<Json<VehicleList>, ApiError> {
     Ok(Json(VehicleList {
         vehicles: fleet::vehicle_items(&state.db).await?,
     }))
@@ -135,7 +134,7 @@ async fn list_vehicles(State(state): State<AppState>) -> Result<Json<VehicleList
     )
 )]
 async fn list_sessions(
-    State(state): State<AppState>,
+    State(state): State<Reads>,
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Json<SessionPage>, ApiError> {
@@ -190,7 +189,7 @@ async fn list_sessions(
     )
 )]
 async fn get_session(
-    State(state): State<AppState>,
+    State(state): State<Reads>,
     Path(id): Path<String>,
 ) -> Result<Json<SessionDetail>, ApiError> {
     sessions::detail(&state.db, &id, &state.engine, now()?)
@@ -217,7 +216,7 @@ async fn get_session(
     )
 )]
 async fn vehicle_energy(
-    State(state): State<AppState>,
+    State(state): State<Reads>,
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Json<EnergyBuckets>, ApiError> {
@@ -275,21 +274,26 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(<ApiDoc as utoipa::OpenApi>::openapi())
 }
 
-pub fn routes() -> Router<AppState> {
+/// What the API and the CSV exports read with (their part of the server's state).
+#[derive(Clone)]
+pub struct Reads {
+    pub db: sea_orm::DatabaseConnection,
+    pub engine: app::domain::sessions::EngineConfig,
+    /// The zone for readers that name none.
+    pub timezone: chrono_tz::Tz,
+}
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Reads: axum::extract::FromRef<S>,
+{
     Router::new()
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/vehicles", get(list_vehicles))
         .route("/api/v1/vehicles/{id}/sessions", get(list_sessions))
         .route("/api/v1/vehicles/{id}/energy", get(vehicle_energy))
         .route("/api/v1/sessions/{id}", get(get_session))
-        .route(
-            "/vehicles/{id}/sessions.csv",
-            get(crate::http::export::sessions_csv),
-        )
-        .route(
-            "/sessions.csv",
-            get(crate::http::export::fleet_sessions_csv),
-        )
         .route(
             "/api/v1/{*rest}",
             get(|| async { ApiError::NotFound("no such API route".into()) }),

@@ -6,7 +6,7 @@
 //! exactly the sessions the page lists.
 
 use crate::http::api::ApiError;
-use crate::state::AppState;
+use crate::http::api::Reads;
 use app::domain::api::SessionDto;
 use app::domain::time::EpochMs;
 use app::server::sessions::{export_chunk, ExportCursor};
@@ -133,8 +133,22 @@ fn date(
 }
 
 /// One vehicle's sessions.
-pub async fn sessions_csv(
-    State(state): State<AppState>,
+/// The two CSV exports: one vehicle's sessions, and the fleet's.
+pub fn routes<S>() -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Reads: axum::extract::FromRef<S>,
+{
+    axum::Router::new()
+        .route(
+            "/vehicles/{id}/sessions.csv",
+            axum::routing::get(sessions_csv),
+        )
+        .route("/sessions.csv", axum::routing::get(fleet_sessions_csv))
+}
+
+async fn sessions_csv(
+    State(state): State<Reads>,
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
     headers: axum::http::HeaderMap,
@@ -154,8 +168,8 @@ pub async fn sessions_csv(
 }
 
 /// Every vehicle's sessions.
-pub async fn fleet_sessions_csv(
-    State(state): State<AppState>,
+async fn fleet_sessions_csv(
+    State(state): State<Reads>,
     Query(params): Query<HashMap<String, String>>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -173,7 +187,7 @@ type Range = (Option<i64>, Option<i64>);
 /// `from` and `to` as instants, read in the zone `tz`, else the viewer's, else the
 /// server's default.
 fn date_range(
-    state: &AppState,
+    state: &Reads,
     params: &HashMap<String, String>,
     headers: &axum::http::HeaderMap,
 ) -> Result<Range, ApiError> {
@@ -187,7 +201,7 @@ fn date_range(
     Ok((date(params, "from", 0, tz)?, date(params, "to", 1, tz)?))
 }
 
-fn stream_csv(state: AppState, vehicle: Option<String>, range: Range, filename: &str) -> Response {
+fn stream_csv(state: Reads, vehicle: Option<String>, range: Range, filename: &str) -> Response {
     let (from, to) = range;
     let now = EpochMs::from_datetime(chrono::Utc::now())
         .unwrap_or_else(|_| EpochMs::new(1).unwrap_or_else(|_| unreachable!()));

@@ -1,7 +1,7 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (it can serve: the database
 //! answers and no migration is pending), open to anyone, for orchestrators and proxies.
 
-use crate::state::AppState;
+use axum::extract::FromRef;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -10,7 +10,11 @@ use axum::{Json, Router};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    DatabaseConnection: FromRef<S>,
+{
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -6,9 +6,9 @@
 //! that another process stored (several servers on one PostgreSQL). The webhook handler
 //! wakes the task right after a commit, so in one process the delay is a query, not a poll.
 
-use crate::state::AppState;
 use app::domain::events::LiveEvent;
 use app::server::entities::webhook_log;
+use axum::extract::FromRef;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
@@ -148,17 +148,21 @@ pub async fn run(feed: Arc<LiveFeed>, db: DatabaseConnection) {
 }
 
 /// `/live`, for logged-in operators.
-pub fn routes() -> axum::Router<AppState> {
+pub fn routes<S>() -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<LiveFeed>: FromRef<S>,
+{
     axum::Router::new().route("/live", axum::routing::get(stream))
 }
 
 /// `GET /live`: `delivery` events with a [`LiveEvent`] as JSON; `resync` when this
 /// client fell behind and should reload everything.
 async fn stream(
-    State(state): State<AppState>,
+    State(feed): State<Arc<LiveFeed>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let receiver = state.live.subscribe();
-    let closing = state.live.closing.subscribe();
+    let receiver = feed.subscribe();
+    let closing = feed.closing.subscribe();
     let hello = Event::default()
         .event("hello")
         .retry(Duration::from_secs(2))

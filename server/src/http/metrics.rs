@@ -5,7 +5,6 @@
 //! or on a separate listen address (`CHARGELOG_METRICS_ADDR`, typically localhost or a
 //! private network); with neither configured, `/metrics` does not exist.
 
-use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +18,7 @@ use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
 };
 use secrecy::ExposeSecret;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -201,19 +201,35 @@ fn exposition(text: String) -> Response {
         .into_response()
 }
 
-/// `/metrics` on the main address: only with the metrics token.
+/// What `/metrics` works with (its part of the server's state).
+#[derive(Clone)]
+pub struct Scrape {
+    pub metrics: Arc<Metrics>,
+    pub db: DatabaseConnection,
+    /// Lets a scraper read `/metrics` on the main address.
+    pub token: Option<secrecy::SecretString>,
+}
+
 /// `/metrics` on the main address, for a scraper with the metrics token.
-pub fn routes() -> axum::Router<AppState> {
+pub fn routes<S>() -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Scrape: axum::extract::FromRef<S>,
+{
     axum::Router::new().route("/metrics", axum::routing::get(with_token))
 }
 
 /// `/metrics` on its own address (`CHARGELOG_METRICS_ADDR`), without a token.
-pub fn open_routes() -> axum::Router<AppState> {
+pub fn open_routes<S>() -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Scrape: axum::extract::FromRef<S>,
+{
     axum::Router::new().route("/metrics", axum::routing::get(open))
 }
 
-async fn with_token(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(expected) = state.metrics_token.as_ref() else {
+async fn with_token(State(state): State<Scrape>, headers: HeaderMap) -> Response {
+    let Some(expected) = state.token.as_ref() else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let given = headers
@@ -221,8 +237,7 @@ async fn with_token(State(state): State<AppState>, headers: HeaderMap) -> Respon
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    let matches =
-        crate::http::auth::same_secret(given.as_bytes(), expected.expose_secret().as_bytes());
+    let matches = crate::secret::same_secret(given.as_bytes(), expected.expose_secret().as_bytes());
     if !matches {
         return (
             StatusCode::UNAUTHORIZED,
@@ -235,6 +250,6 @@ async fn with_token(State(state): State<AppState>, headers: HeaderMap) -> Respon
 }
 
 /// `/metrics` on the separate metrics address: no token (the address is the guard).
-async fn open(State(state): State<AppState>) -> Response {
+async fn open(State(state): State<Scrape>) -> Response {
     exposition(state.metrics.render(&state.db).await)
 }

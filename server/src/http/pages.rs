@@ -2,10 +2,11 @@
 //! pages call (`/api/{fn}`), and the answer to any path nothing else serves. All of it
 //! is for logged-in operators; `startup` puts it behind the gate.
 
-use crate::state::AppState;
+use app::server::ServerContext;
 use app::{shell, App};
-use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::FromRef;
+use axum::extract::Request;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::*;
@@ -21,33 +22,33 @@ pub fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 }
 
 /// The pages, the server functions, and the fallback (Leptos's page for a path it does
-/// not know).
-pub fn routes(state: &AppState) -> Router<AppState> {
-    let context = state.server_context();
+/// not know), each given `context`.
+pub fn routes<S>(state: &S, context: ServerContext) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    LeptosOptions: FromRef<S>,
+{
     let fallback_context = context.clone();
-    let options = state.leptos_options.clone();
+    let server_fn_context = context.clone();
+    let options = LeptosOptions::from_ref(state);
+    let server_fns = move |request: Request| {
+        let context = server_fn_context.clone();
+        async move {
+            handle_server_fns_with_context(move || provide_context(context.clone()), request)
+                .await
+                .into_response()
+        }
+    };
     Router::new()
-        .route(
-            "/api/{*fn_name}",
-            get(server_fn_handler).post(server_fn_handler),
-        )
+        .route("/api/{*fn_name}", get(server_fns.clone()).post(server_fns))
         .leptos_routes_with_context(
             state,
             route_list(),
             move || provide_context(context.clone()),
             move || shell(options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(
-            move || provide_context(fallback_context.clone()), shell
+        .fallback(leptos_axum::file_and_error_handler_with_context::<S, _>(
+            move || provide_context(fallback_context.clone()),
+            shell,
         ))
-}
-
-async fn server_fn_handler(State(state): State<AppState>, request: Request) -> Response {
-    let context = state.server_context();
-    handle_server_fns_with_context(move || provide_context(context.clone()), request)
-        .await
-        .into_response()
 }

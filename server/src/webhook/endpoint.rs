@@ -12,11 +12,14 @@
 //! storage failure answers 5xx, because only then does Smartcar's retry help.
 
 use super::accept::{self, DeadLetter, Stored};
+use super::ingestor::Ingestor;
 use super::plan::{self, without_nul, DeliveryRecord, Disposition};
 use super::signature::{SignatureError, Verifier};
+use crate::budget::PerSecond;
 use crate::budgeted_warn;
 use crate::clock::now;
-use crate::state::AppState;
+use crate::http::live::LiveFeed;
+use crate::http::metrics::Metrics;
 use app::domain::events::Outcome;
 use app::domain::ids::{EventId, VehicleId};
 use app::domain::time::EpochMs;
@@ -26,8 +29,11 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use sea_orm::DatabaseConnection;
 use serde_json::{json, Value};
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use tracing::Instrument;
 
 /// Larger bodies get 413. Smartcar documents 50 KB at most; this leaves room.
@@ -38,6 +44,28 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const MAX_UNSIGNED_BYTES: usize = 4 * 1024;
 
 pub const SIGNATURE_HEADER: &str = "sc-signature";
+
+/// What the endpoint works with (its part of the server's state).
+pub struct Webhooks {
+    pub db: DatabaseConnection,
+    /// `None` when no management token is configured: webhooks are then refused.
+    pub verifier: Option<Arc<Verifier>>,
+    /// Deliveries refused for a missing or wrong `SC-Signature` since start.
+    pub rejected_signatures: Arc<AtomicU64>,
+    /// Log rows for requests that stored nothing, a second.
+    pub log_budget: PerSecond,
+    /// Dead letters kept, a second.
+    pub dead_letter_budget: PerSecond,
+    /// WARN lines about what strangers cause, a second (shared with the login forms).
+    pub warn_budget: Arc<PerSecond>,
+    /// Webhook bodies arriving at once, in KiB (see [`BODIES_IN_FLIGHT_KIB`]).
+    pub bodies: tokio::sync::Semaphore,
+    /// How deliveries are committed (batched on SQLite).
+    pub ingestor: Ingestor,
+    /// Told when something new is stored.
+    pub live: Arc<LiveFeed>,
+    pub metrics: Arc<Metrics>,
+}
 
 fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<String> {
     headers.get(name).map(|v| {
@@ -80,9 +108,13 @@ fn answered(mut response: Response, outcome: &'static str) -> Response {
     response
 }
 
-pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn receive(
+    State(state): State<Arc<Webhooks>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let started = std::time::Instant::now();
-    let response = match state.webhook.verifier.as_deref() {
+    let response = match state.verifier.as_deref() {
         None => {
             budgeted_warn!(
                 state.warn_budget,
@@ -118,7 +150,7 @@ pub const BODIES_IN_FLIGHT_KIB: usize = 64 * 1024;
 /// is read when its `Content-Length` says more. While it arrives it holds its declared
 /// size (or the most it may be) of [`BODIES_IN_FLIGHT_KIB`]; when those are taken, 503.
 async fn read_body(
-    state: &AppState,
+    state: &Webhooks,
     verifier: &Verifier,
     headers: &HeaderMap,
     body: Body,
@@ -152,7 +184,7 @@ async fn read_body(
         return Err(refuse_size().await);
     }
     let kib = u32::try_from(declared.unwrap_or(limit).div_ceil(1024).max(1)).unwrap_or(u32::MAX);
-    let Ok(_held) = state.webhook.bodies.try_acquire_many(kib) else {
+    let Ok(_held) = state.bodies.try_acquire_many(kib) else {
         budgeted_warn!(
             state.warn_budget,
             "webhook answered 503: too many bodies arriving at once"
@@ -185,7 +217,7 @@ fn begins_an_object(body: &[u8]) -> bool {
 }
 
 async fn handle(
-    state: &AppState,
+    state: &Webhooks,
     verifier: &Verifier,
     headers: &HeaderMap,
     body: Bytes,
@@ -266,7 +298,6 @@ async fn handle(
         event_type = %record.event_type,
     );
     match state
-        .webhook
         .ingestor
         .ingest(&state.db, record, disposition)
         .instrument(span.clone())
@@ -300,7 +331,7 @@ async fn handle(
 
 /// Answers a VERIFY with the HMAC of its challenge, if the challenge has Smartcar's form.
 async fn answer_verify(
-    state: &AppState,
+    state: &Webhooks,
     verifier: &Verifier,
     challenge: Option<&Value>,
     received_at: EpochMs,
@@ -332,8 +363,8 @@ async fn answer_verify(
 /// Keeps a signed body that cannot be processed: one row per distinct body, counted
 /// each time it comes again, at most [`crate::budget::PER_SECOND`] a second. Past that
 /// the sender is asked to retry (429), so nothing is lost and nothing piles up.
-async fn keep_dead_letter(state: &AppState, letter: DeadLetter) -> Response {
-    if state.webhook.dead_letter_budget.take().is_none() {
+async fn keep_dead_letter(state: &Webhooks, letter: DeadLetter) -> Response {
+    if state.dead_letter_budget.take().is_none() {
         budgeted_warn!(
             state.warn_budget,
             error = %letter.error,
@@ -379,8 +410,8 @@ async fn keep_dead_letter(state: &AppState, letter: DeadLetter) -> Response {
 /// Writes a log row for a request that stored nothing. Best effort: the answer to the
 /// request does not depend on it, and at most [`crate::budget::PER_SECOND`] are
 /// written a second, since refused requests cost an attacker nothing.
-async fn log_unstored(state: &AppState, at: EpochMs, outcome: Outcome, detail: Option<String>) {
-    if state.webhook.log_budget.take().is_none() {
+async fn log_unstored(state: &Webhooks, at: EpochMs, outcome: Outcome, detail: Option<String>) {
+    if state.log_budget.take().is_none() {
         return;
     }
     match accept::log_unstored(&state.db, at, outcome, detail).await {
@@ -390,16 +421,12 @@ async fn log_unstored(state: &AppState, at: EpochMs, outcome: Outcome, detail: O
 }
 
 async fn refuse_signature(
-    state: &AppState,
+    state: &Webhooks,
     verifier: &Verifier,
     err: SignatureError,
     received_at: EpochMs,
 ) -> Response {
-    let count = state
-        .webhook
-        .rejected_signatures
-        .fetch_add(1, Ordering::Relaxed)
-        + 1;
+    let count = state.rejected_signatures.fetch_add(1, Ordering::Relaxed) + 1;
     let received = match &err {
         SignatureError::Missing => String::new(),
         SignatureError::Malformed { received } | SignatureError::Mismatch { received } => {

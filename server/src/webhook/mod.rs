@@ -40,10 +40,15 @@ pub mod signature;
 pub mod sqlite_append;
 pub mod turns;
 
-use crate::state::AppState;
+use axum::extract::FromRef;
+use std::sync::Arc;
 
 /// `POST /webhooks/smartcar`, open to anyone: its guard is the signature. The handler
 /// reads its body itself, under its own limits.
-pub fn routes() -> axum::Router<AppState> {
+pub fn routes<S>() -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<endpoint::Webhooks>: FromRef<S>,
+{
     axum::Router::new().route("/webhooks/smartcar", axum::routing::post(endpoint::receive))
 }

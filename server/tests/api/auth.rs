@@ -649,7 +649,7 @@ async fn spawn_without_accounts() -> (
     let (settings, dir) = crate::helpers::test_settings(Backend::Sqlite).await;
     let app = server::startup::Application::build(settings).await.unwrap();
     let addr = app.local_addr();
-    let setup = app.state().logins.setup.clone();
+    let setup = app.state().auth.setup.clone();
     let db = app.state().db.clone();
     tokio::spawn(app.run_until_stopped());
     (addr, setup, db, dir)

@@ -6,9 +6,10 @@
 //! webhook, health, metrics, login, setup, assets) are open by being outside.
 
 use super::login::session_cookie_name;
+use super::AuthState;
 use super::{now_ms, session_user, token_valid};
 use crate::http::client::is_trusted_proxy;
-use crate::state::AppState;
+use app::server::cookie;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
@@ -16,6 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use serde_json::json;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// A request a browser navigates to, which is sent to the login page rather than refused.
 fn is_page(method: &Method, path: &str) -> bool {
@@ -23,17 +25,6 @@ fn is_page(method: &Method, path: &str) -> bool {
         && !path.starts_with("/api/")
         && path != "/live"
         && !path.ends_with(".csv")
-}
-
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.trim())
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -49,7 +40,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// host (or is `null`, as from a sandboxed frame), or the browser says it is cross-site
 /// (`Sec-Fetch-Site`). Browsers send `Origin` on every cross-site POST; tools that send
 /// none are not browsers and carry no ambient cookies worth forging.
-fn foreign_origin(request: &Request, state: &AppState) -> bool {
+fn foreign_origin(request: &Request, state: &AuthState) -> bool {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -64,7 +55,6 @@ fn foreign_origin(request: &Request, state: &AppState) -> bool {
         return false;
     };
     if state
-        .network
         .public_url
         .as_ref()
         .is_some_and(|url| url.origin.eq_ignore_ascii_case(origin))
@@ -84,7 +74,7 @@ fn foreign_origin(request: &Request, state: &AppState) -> bool {
     let proxied = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|peer| is_trusted_proxy(peer.0.ip(), &state.network.trusted_proxies));
+        .is_some_and(|peer| is_trusted_proxy(peer.0.ip(), &state.trusted_proxies));
     let forwarded = proxied.then(|| named("x-forwarded-host")).flatten();
     ![named("host"), forwarded]
         .iter()
@@ -114,7 +104,7 @@ fn unavailable() -> Response {
 /// in, out and setting up included (login CSRF). The webhook is judged by its signature
 /// alone and does not pass here.
 pub async fn refuse_cross_site(
-    State(state): State<AppState>,
+    State(state): State<Arc<AuthState>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -131,7 +121,7 @@ pub async fn refuse_cross_site(
 /// Middleware: only a logged-in operator passes. Anyone else is sent to the login page
 /// (a page a browser navigates to) or refused (401).
 pub async fn require_operator(
-    State(state): State<AppState>,
+    State(state): State<Arc<AuthState>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -145,7 +135,7 @@ pub async fn require_operator(
 /// Middleware: a logged-in operator or a script with an API token passes (the JSON API
 /// and the CSV exports); anyone else is refused (401).
 pub async fn require_operator_or_token(
-    State(state): State<AppState>,
+    State(state): State<Arc<AuthState>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -167,9 +157,25 @@ pub async fn require_operator_or_token(
     refuse(&request)
 }
 
+/// Middleware for the open files: a path with a `.` or `..` segment or a percent-escape
+/// does not name a file (it may try to walk out of the open folder,
+/// `/pkg/../vehicles/…`), so it meets the operator gate like any other path.
+pub async fn plain_paths_only(
+    state: State<Arc<AuthState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    if !path.contains('%') && !path.split('/').any(|seg| seg == "." || seg == "..") {
+        next.run(request).await
+    } else {
+        require_operator(state, request, next).await
+    }
+}
+
 /// Whether the request carries a live login session; `Err` with the answer to give when
 /// the database cannot tell.
-async fn logged_in(state: &AppState, headers: &HeaderMap) -> Result<bool, Response> {
+async fn logged_in(state: &AuthState, headers: &HeaderMap) -> Result<bool, Response> {
     let Some(token) = cookie(headers, session_cookie_name(state)) else {
         return Ok(false);
     };

@@ -3,11 +3,11 @@
 //! Attempts are limited per account name and per client address, so guessing a password
 //! takes years, and a flood against one account cannot lock out the others.
 
+use super::AuthState;
 use super::{end_session, log_in, now_ms, AccountError, Lane, HOST_SESSION_COOKIE, SESSION_COOKIE};
 use crate::budgeted_warn;
-use crate::http::auth::guard::cookie;
 use crate::http::client::{client_address, limit_key};
-use crate::state::AppState;
+use app::server::cookie;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -17,6 +17,7 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -174,8 +175,8 @@ const PAGE_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self';
 
 /// A page outside the app (login, first account): the app's stylesheet, no scripts, and a
 /// policy that allows nothing else.
-pub fn standalone_page(state: &AppState, status: StatusCode, title: &str, body: &str) -> Response {
-    let css = format!("/pkg/{}.css", state.leptos_options.output_name);
+pub fn standalone_page(state: &AuthState, status: StatusCode, title: &str, body: &str) -> Response {
+    let css = format!("/pkg/{}.css", state.output_name);
     let html = format!(
         r#"<!DOCTYPE html>
 <html lang="en">
@@ -206,7 +207,7 @@ pub fn standalone_page(state: &AppState, status: StatusCode, title: &str, body: 
         .into_response()
 }
 
-fn page(state: &AppState, status: StatusCode, next: &str, message: Option<&str>) -> Response {
+fn page(state: &AuthState, status: StatusCode, next: &str, message: Option<&str>) -> Response {
     let message = message
         .map(|m| {
             format!(
@@ -234,7 +235,7 @@ pub struct NextParam {
     next: Option<String>,
 }
 
-pub async fn form(State(state): State<AppState>, Query(q): Query<NextParam>) -> Response {
+pub async fn form(State(state): State<Arc<AuthState>>, Query(q): Query<NextParam>) -> Response {
     page(&state, StatusCode::OK, &safe_next(q.next.as_deref()), None)
 }
 
@@ -247,8 +248,8 @@ pub struct Credentials {
 
 /// The login session cookie's name: `__Host-` prefixed when the public URL is known to
 /// be https, so that no other site or plain-http page on the host can set or shadow it.
-pub fn session_cookie_name(state: &AppState) -> &'static str {
-    if state.network.public_url.is_some() {
+pub fn session_cookie_name(state: &AuthState) -> &'static str {
+    if state.public_url.is_some() {
         HOST_SESSION_COOKIE
     } else {
         SESSION_COOKIE
@@ -259,14 +260,14 @@ pub fn session_cookie_name(state: &AppState) -> &'static str {
 /// is configured; otherwise only when a trusted proxy (never the client itself) says
 /// the browser came over https.
 pub fn session_cookie(
-    state: &AppState,
+    state: &AuthState,
     value: &str,
     peer: IpAddr,
     headers: &HeaderMap,
     max_age: Option<u32>,
 ) -> HeaderValue {
     let forwarded_https = || {
-        crate::http::client::is_trusted_proxy(peer, &state.network.trusted_proxies)
+        crate::http::client::is_trusted_proxy(peer, &state.trusted_proxies)
             && headers
                 .get("x-forwarded-proto")
                 .and_then(|v| v.to_str().ok())
@@ -277,14 +278,14 @@ pub fn session_cookie(
     if let Some(age) = max_age {
         cookie.push_str(&format!("; Max-Age={age}"));
     }
-    if state.network.public_url.is_some() || forwarded_https() {
+    if state.public_url.is_some() || forwarded_https() {
         cookie.push_str("; Secure");
     }
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 pub async fn submit(
-    State(state): State<AppState>,
+    State(state): State<Arc<AuthState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(credentials): Form<Credentials>,
@@ -300,8 +301,8 @@ pub async fn submit(
             Some("That is not an account name: names are 1 to 64 letters, digits, ., _, - or @."),
         );
     }
-    let client = client_address(peer.ip(), &headers, &state.network.trusted_proxies);
-    if !state.logins.limits.allow(name, client) {
+    let client = client_address(peer.ip(), &headers, &state.trusted_proxies);
+    if !state.limits.allow(name, client) {
         budgeted_warn!(state.warn_budget, account = %name, address = %client, "login attempts over the limit");
         let mut response = page(
             &state,
@@ -314,14 +315,14 @@ pub async fn submit(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         return response;
     }
-    let lane = if state.logins.limits.knows(name, client) {
+    let lane = if state.limits.knows(name, client) {
         Lane::Known
     } else {
         Lane::Stranger
     };
     match log_in(
         &state.db,
-        &state.logins.password_hashing,
+        &state.password_hashing,
         lane,
         name,
         &credentials.password,
@@ -330,7 +331,7 @@ pub async fn submit(
     .await
     {
         Ok(Some(token)) => {
-            state.logins.limits.remember(name, client);
+            state.limits.remember(name, client);
             tracing::info!(account = %name, address = %client, "logged in");
             let mut response = Redirect::to(&next).into_response();
             response.headers_mut().insert(
@@ -374,7 +375,7 @@ pub async fn submit(
 }
 
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<Arc<AuthState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {

@@ -9,8 +9,31 @@ pub mod setup;
 /// Bodies `/login` and `/setup` accept at most: a name and one or two passwords.
 pub const FORM_BODY_BYTES: usize = 8 * 1024;
 
+/// What logging in, setting up and the gates work with (their part of the server's
+/// state).
+pub struct AuthState {
+    pub db: sea_orm::DatabaseConnection,
+    pub limits: login::LoginLimits,
+    /// The one-time code that creates the first account, while none exists.
+    pub setup: Arc<setup::SetupCode>,
+    /// Where passwords are checked, one at a time with a bounded queue.
+    pub password_hashing: PasswordHashing,
+    /// Proxies whose `X-Forwarded-For`, `-Proto` and `-Host` are believed.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// The https address browsers use, when configured: login cookies are then `Secure`.
+    pub public_url: Option<crate::config::PublicUrl>,
+    /// WARN lines about what strangers cause, a second (shared with the webhook).
+    pub warn_budget: Arc<crate::budget::PerSecond>,
+    /// The name of the built stylesheet (`/pkg/<name>.css`) the standalone pages link.
+    pub output_name: String,
+}
+
 /// The forms anyone may reach: logging in and out, and creating the first account.
-pub fn routes() -> axum::Router<crate::state::AppState> {
+pub fn routes<S>() -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<AuthState>: axum::extract::FromRef<S>,
+{
     use axum::extract::DefaultBodyLimit;
     use axum::routing::{get, post};
     axum::Router::new()
@@ -77,31 +100,7 @@ pub enum AccountError {
     Database(#[from] DbErr),
 }
 
-/// A fresh random secret, as text.
-pub fn new_secret() -> String {
-    let mut bytes = [0u8; 32];
-    // The operating system's generator; without it nothing here is safe, so stop.
-    getrandom::fill(&mut bytes)
-        .unwrap_or_else(|e| panic!("the system random number generator failed: {e}"));
-    hex::encode(bytes)
-}
-
-/// Whether two secrets are equal, in time that depends on neither where they differ nor
-/// how long their common prefix is: both go through one keyed HMAC, and `verify_slice`
-/// compares the tags in constant time.
-pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    use hmac::{KeyInit, Mac};
-    let keyed = || {
-        <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(b"chargelog secret comparison")
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
-    };
-    let mut tag = keyed();
-    tag.update(a);
-    let tag = tag.finalize().into_bytes();
-    let mut other = keyed();
-    other.update(b);
-    other.verify_slice(&tag).is_ok()
-}
+pub use crate::secret::{new_secret, same_secret};
 
 /// What is stored for a secret.
 pub fn secret_hash(secret: &str) -> String {

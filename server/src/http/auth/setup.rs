@@ -2,14 +2,15 @@
 //! prints a one-time link (`/setup?code=…`) that creates the first one. The code lives in
 //! memory only, works once, and stops working as soon as any account exists.
 
+use super::AuthState;
 use super::{add_user, now_ms, start_session, user_count, AccountError};
-use crate::state::AppState;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::Mutex;
 
 /// The pending setup code, if the server started without accounts.
@@ -50,11 +51,11 @@ impl SetupCode {
     }
 }
 
-fn page(state: &AppState, status: StatusCode, body: &str) -> Response {
+fn page(state: &AuthState, status: StatusCode, body: &str) -> Response {
     super::login::standalone_page(state, status, "First account", body)
 }
 
-fn expired(state: &AppState) -> Response {
+fn expired(state: &AuthState) -> Response {
     page(
         state,
         StatusCode::NOT_FOUND,
@@ -64,7 +65,7 @@ fn expired(state: &AppState) -> Response {
     )
 }
 
-fn form(state: &AppState, status: StatusCode, code: &str, message: Option<&str>) -> Response {
+fn form(state: &AuthState, status: StatusCode, code: &str, message: Option<&str>) -> Response {
     let message = message
         .map(|m| format!(r#"<p class="notice notice-error" role="alert">{m}</p>"#))
         .unwrap_or_default();
@@ -87,13 +88,13 @@ fn form(state: &AppState, status: StatusCode, code: &str, message: Option<&str>)
     )
 }
 
-async fn still_open(state: &AppState, code: &str) -> Result<bool, sea_orm::DbErr> {
-    if !state.logins.setup.matches(code) {
+async fn still_open(state: &AuthState, code: &str) -> Result<bool, sea_orm::DbErr> {
+    if !state.setup.matches(code) {
         return Ok(false);
     }
     if user_count(&state.db).await? > 0 {
         // An account was made another way (`chargelog user add`): the link is spent.
-        state.logins.setup.forget();
+        state.setup.forget();
         return Ok(false);
     }
     Ok(true)
@@ -104,7 +105,7 @@ pub struct CodeParam {
     code: Option<String>,
 }
 
-pub async fn show(State(state): State<AppState>, Query(q): Query<CodeParam>) -> Response {
+pub async fn show(State(state): State<Arc<AuthState>>, Query(q): Query<CodeParam>) -> Response {
     let code = q.code.unwrap_or_default();
     match still_open(&state, &code).await {
         Ok(true) => form(&state, StatusCode::OK, &code, None),
@@ -122,7 +123,7 @@ pub struct NewAccount {
 }
 
 pub async fn create(
-    State(state): State<AppState>,
+    State(state): State<Arc<AuthState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(new): Form<NewAccount>,
@@ -142,12 +143,12 @@ pub async fn create(
     }
     let name = new.name.trim();
     // Held from here: a second request with the same code finds none.
-    let Some(code) = state.logins.setup.take(&new.code) else {
+    let Some(code) = state.setup.take(&new.code) else {
         return expired(&state);
     };
     let user = match add_user(
         &state.db,
-        &state.logins.password_hashing,
+        &state.password_hashing,
         name,
         &new.password,
         now_ms(),
@@ -156,11 +157,11 @@ pub async fn create(
     {
         Ok(id) => id,
         Err(AccountError::Database(_)) => {
-            state.logins.setup.put_back(code);
+            state.setup.put_back(code);
             return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
         }
         Err(AccountError::Busy) => {
-            state.logins.setup.put_back(code);
+            state.setup.put_back(code);
             let mut response = form(
                 &state,
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -174,7 +175,7 @@ pub async fn create(
             return response;
         }
         Err(err) => {
-            state.logins.setup.put_back(code);
+            state.setup.put_back(code);
             return form(
                 &state,
                 StatusCode::BAD_REQUEST,
