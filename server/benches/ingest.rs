@@ -25,6 +25,12 @@
 //! Knobs: `BENCH_VEHICLES` (200), `BENCH_DAYS` (3), `BENCH_CONCURRENCY` (32),
 //! `BENCH_ROUNDS` (3).
 
+#![allow(
+    unused_crate_dependencies,
+    reason = "a benchmark shares the package's dependencies and uses a part of them"
+)]
+#![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+
 mod common;
 use axum::routing::post;
 use secrecy::SecretString;

@@ -7,6 +7,12 @@
 //! vehicle with 1 year and with 10 years of history; and the fleet page and vehicle list
 //! for a fleet of 1 000 vehicles. Knobs: `BENCH_FLEET` (1000), `BENCH_FLEET_DAYS` (3).
 
+#![allow(
+    unused_crate_dependencies,
+    reason = "a benchmark shares the package's dependencies and uses a part of them"
+)]
+#![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+
 mod common;
 use app::domain::sessions::EngineConfig;
 use app::domain::time::EpochMs;
@@ -34,7 +40,7 @@ async fn server() -> Server {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let (base, db) = common::start(&url, dir.path(), "bench-token").await;
-    let now = server::http::auth::now_ms();
+    let now = server::clock::now_ms();
     let user = server::http::auth::add_user(
         &db,
         &Default::default(),

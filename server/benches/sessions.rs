@@ -6,6 +6,12 @@
 //! 2. what one delivery costs end to end (HTTP, signature, one SQLite transaction with
 //!    readings, latest state and session update, fsync) as the vehicle's history grows.
 
+#![allow(
+    unused_crate_dependencies,
+    reason = "a benchmark shares the package's dependencies and uses a part of them"
+)]
+#![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+
 mod common;
 use app::domain::sessions::{derive, EngineConfig, Observation, ObservedValue};
 use app::domain::signals::*;

@@ -5,6 +5,12 @@
 //! request before the received value is looked at, and compared with `Mac::verify_slice`
 //! (constant time), so a wrong signature teaches a prober nothing by its timing.
 
+#![allow(
+    unused_crate_dependencies,
+    reason = "a benchmark shares the package's dependencies and uses a part of them"
+)]
+#![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+
 use secrecy::SecretString;
 use server::webhook::signature::Verifier;
 use std::time::Instant;

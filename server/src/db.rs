@@ -4,7 +4,7 @@
 use crate::config::{Backend, DatabaseSettings};
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlxSqliteConnector};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -64,7 +64,7 @@ async fn connect_sqlite(settings: &DatabaseSettings) -> Result<DatabaseConnectio
     }
     // WAL lets pages read while a webhook writes; FULL sync makes a commit survive power
     // loss, not only a crash, which is what "acknowledged means stored" needs.
-    let options = sqlite_options(settings, SqliteSynchronous::Full)?;
+    let options = sqlite_options(settings, Sync::Full)?;
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -74,17 +74,61 @@ async fn connect_sqlite(settings: &DatabaseSettings) -> Result<DatabaseConnectio
     Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
 }
 
+/// How every connection to the SQLite file is set up, the pool's (sqlx) and the
+/// webhook's own (`rusqlite`, see [`open_appender`]) alike: WAL, so pages read while a
+/// delivery is written; the given sync level (`FULL` wherever a commit acknowledges a
+/// delivery: it then survives power loss, not only a crash); foreign keys enforced.
+fn sqlite_pragmas(synchronous: Sync) -> [(&'static str, &'static str); 3] {
+    [
+        ("journal_mode", "WAL"),
+        (
+            "synchronous",
+            match synchronous {
+                Sync::Full => "FULL",
+                Sync::Normal => "NORMAL",
+            },
+        ),
+        ("foreign_keys", "ON"),
+    ]
+}
+
+/// How long a connection waits for SQLite's write lock before it gives up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether a commit waits for the disk (see [`sqlite_pragmas`]).
+#[derive(Debug, Clone, Copy)]
+enum Sync {
+    Full,
+    Normal,
+}
+
 fn sqlite_options(
     settings: &DatabaseSettings,
-    synchronous: SqliteSynchronous,
+    synchronous: Sync,
 ) -> Result<SqliteConnectOptions, DbSetupError> {
-    Ok(SqliteConnectOptions::from_str(settings.url())
+    let options = SqliteConnectOptions::from_str(settings.url())
         .map_err(DbSetupError::Sqlite)?
         .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(synchronous)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10)))
+        .busy_timeout(SQLITE_BUSY_TIMEOUT);
+    Ok(sqlite_pragmas(synchronous)
+        .into_iter()
+        .fold(options, |options, (name, value)| {
+            options.pragma(name, value)
+        }))
+}
+
+/// The webhook's own connection to the SQLite file, set up as the pool's.
+fn open_sqlite_writer(path: &std::path::Path) -> Result<rusqlite::Connection, rusqlite::Error> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
+    for (name, value) in sqlite_pragmas(Sync::Full) {
+        conn.pragma_update(None, name, value)?;
+    }
+    Ok(conn)
 }
 
 /// The connection the delivery processor writes with. On SQLite, one connection whose
@@ -102,7 +146,7 @@ pub async fn connect_processor(
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(sqlite_options(settings, SqliteSynchronous::Normal)?)
+                .connect_with(sqlite_options(settings, Sync::Normal)?)
                 .await
                 .map_err(DbSetupError::Sqlite)?;
             Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
@@ -111,12 +155,13 @@ pub async fn connect_processor(
 }
 
 /// The webhook's own connection for appending deliveries (SQLite; see
-/// `webhook::append`). Opened after the migrations, so the file and its tables exist.
+/// `webhook::sqlite_append`). Opened after the migrations, so the file and its tables exist.
 pub fn open_appender(
     settings: &DatabaseSettings,
 ) -> Result<Option<crate::webhook::sqlite_append::Appender>, DbSetupError> {
     match (&settings.backend, &settings.sqlite_path) {
-        (Backend::Sqlite, Some(path)) => crate::webhook::sqlite_append::Appender::open(path)
+        (Backend::Sqlite, Some(path)) => open_sqlite_writer(path)
+            .and_then(crate::webhook::sqlite_append::Appender::start)
             .map(Some)
             .map_err(DbSetupError::Appender),
         _ => Ok(None),
@@ -152,4 +197,56 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbSetupError> {
         tracing::warn!(error = %err, "could not close the migration lock's connection");
     }
     migrated
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pool and the webhook's own connection are set up alike: WAL, and a commit
+    /// that acknowledges a delivery waits for the disk (`synchronous=FULL`, 2).
+    #[tokio::test]
+    async fn every_connection_that_acknowledges_runs_wal_with_full_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pragmas.db");
+        let settings = DatabaseSettings::parse(&format!("sqlite://{}", path.display())).unwrap();
+        let pool = connect(&settings).await.unwrap();
+        let read = |sql: &'static str| {
+            let pool = pool.clone();
+            async move {
+                use sea_orm::{ConnectionTrait, Statement};
+                let row = pool
+                    .query_one_raw(Statement::from_string(pool.get_database_backend(), sql))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                row.try_get_by_index::<sea_orm::prelude::Json>(0)
+                    .map(|v| v.to_string())
+                    .or_else(|_| row.try_get_by_index::<String>(0))
+                    .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+                    .unwrap()
+            }
+        };
+        assert_eq!(read("PRAGMA journal_mode").await, "wal");
+        assert_eq!(read("PRAGMA synchronous").await, "2");
+        assert_eq!(read("PRAGMA foreign_keys").await, "1");
+
+        let writer = open_sqlite_writer(&path).unwrap();
+        let pragma = |name: &str| -> String {
+            writer
+                .query_row(&format!("PRAGMA {name}"), [], |row| {
+                    row.get::<_, rusqlite::types::Value>(0)
+                })
+                .map(|value| match value {
+                    rusqlite::types::Value::Text(t) => t,
+                    rusqlite::types::Value::Integer(n) => n.to_string(),
+                    other => format!("{other:?}"),
+                })
+                .unwrap()
+        };
+        assert_eq!(pragma("journal_mode"), "wal");
+        assert_eq!(pragma("synchronous"), "2");
+        assert_eq!(pragma("foreign_keys"), "1");
+        assert_eq!(pragma("busy_timeout"), "10000");
+    }
 }

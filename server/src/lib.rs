@@ -16,6 +16,14 @@
 //! The fleet simulator (`chargelog simulate`, demo mode, tests and benchmarks) is a crate
 //! of its own, `simulator`.
 
+#![cfg_attr(
+    test,
+    allow(
+        unused_crate_dependencies,
+        reason = "the dev-dependencies serve the integration tests and benchmarks"
+    )
+)]
+
 pub mod budget;
 pub mod cli;
 pub mod clock;

@@ -506,7 +506,10 @@ pub type ExportCursor = (i64, String);
 /// started in `[from, to)`; and where the next chunk starts. Rows are ordered by start and
 /// then id, so sessions of different vehicles that start at the same moment are neither
 /// lost nor repeated between chunks.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one row's columns, named at the call"
+)]
 pub async fn export_chunk(
     db: &impl ConnectionTrait,
     vehicle_id: Option<&str>,

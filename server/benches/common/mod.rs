@@ -9,7 +9,7 @@ pub fn settings(url: &str, dir: &std::path::Path, token: &str) -> Settings {
     Settings {
         database: DatabaseSettings::parse(url).unwrap_or_else(|e| panic!("{e}")),
         management_token: Some(SecretString::from(token.to_owned())),
-        addr: "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         site_root: dir.join("site"),
         engine: EngineConfig::default(),
         timezone: chrono_tz::Tz::UTC,

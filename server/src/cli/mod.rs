@@ -1,6 +1,11 @@
 //! The commands of the `chargelog` binary: `serve` (the default), `migrate`, `user`,
 //! `token`, `rederive`, `prune` and `simulate`. Their arguments are in `config`.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "a command's result is its output: accounts, tokens, migrations, counts"
+)]
+
 pub mod prune;
 pub mod rederive;
 
@@ -89,7 +94,7 @@ async fn accounts(
         } => {
             let password = read_password(password_stdin)?;
             let hashing = auth::PasswordHashing::default();
-            auth::add_user(&db, &hashing, &name, &password, auth::now_ms()).await?;
+            auth::add_user(&db, &hashing, &name, &password, crate::clock::now_ms()).await?;
             println!("created the account {name:?}");
         }
         UserCommand::List => {
@@ -119,7 +124,7 @@ async fn tokens(
     db::migrate(&db).await?;
     match command {
         TokenCommand::Create { name } => {
-            let token = auth::create_token(&db, &name, auth::now_ms()).await?;
+            let token = auth::create_token(&db, &name, crate::clock::now_ms()).await?;
             eprintln!("created the token {name:?}; it is shown only now:");
             println!("{token}");
         }
@@ -138,7 +143,7 @@ async fn tokens(
             }
         }
         TokenCommand::Revoke { name } => {
-            auth::revoke_token(&db, &name, auth::now_ms()).await?;
+            auth::revoke_token(&db, &name, crate::clock::now_ms()).await?;
             println!("revoked the token {name:?}");
         }
     }
@@ -194,7 +199,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let settings = DatabaseSettings::parse(cli.database.database_url.expose_secret())?;
             let db = db::connect(&settings).await?;
             db::migrate(&db).await?;
-            let now = chrono::Utc::now().timestamp_millis();
+            let now = crate::clock::now_ms();
             let age = i64::try_from(args.raw_older_than.as_millis()).unwrap_or(i64::MAX);
             let before = now.saturating_sub(age);
             let pruned = crate::cli::prune::prune_raw(&db, before, now, args.dry_run).await?;
@@ -228,8 +233,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let settings = DatabaseSettings::parse(cli.database.database_url.expose_secret())?;
             let db = db::connect(&settings).await?;
             db::migrate(&db).await?;
-            let as_of = app::domain::time::EpochMs::from_datetime(chrono::Utc::now())
-                .map_err(|_| CliError::Clock)?;
+            let as_of = crate::clock::checked_now().ok_or(CliError::Clock)?;
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let summary =
                 crate::cli::rederive::run(&db, args.vehicle.as_deref(), &engine, as_of, progress)
@@ -304,7 +308,7 @@ async fn simulate(args: &crate::config::SimulateArgs) -> Result<(), CliError> {
         }
         (None, _) => None,
     };
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = crate::clock::now_ms();
     let config = SimConfig {
         vehicles: args.vehicles as usize,
         days: args.days,

@@ -89,7 +89,7 @@ fn time_param(params: &Params, name: &'static str) -> Result<Option<DateTime<Utc
 }
 
 fn now() -> Result<EpochMs, ApiError> {
-    EpochMs::from_datetime(Utc::now()).map_err(|_| ApiError::Internal)
+    crate::clock::checked_now().ok_or(ApiError::Internal)
 }
 
 pub(crate) async fn require_vehicle(state: &Reads, id: &str) -> Result<(), ApiError> {

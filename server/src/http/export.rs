@@ -8,7 +8,6 @@
 use crate::http::api::ApiError;
 use crate::http::api::Reads;
 use app::domain::api::SessionDto;
-use app::domain::time::EpochMs;
 use app::server::sessions::{export_chunk, ExportCursor};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -203,8 +202,7 @@ fn date_range(
 
 fn stream_csv(state: Reads, vehicle: Option<String>, range: Range, filename: &str) -> Response {
     let (from, to) = range;
-    let now = EpochMs::from_datetime(chrono::Utc::now())
-        .unwrap_or_else(|_| EpochMs::new(1).unwrap_or_else(|_| unreachable!()));
+    let now = crate::clock::now();
     // State of the stream: where the next chunk starts (`None`: done), and whether the
     // header row is still to be written.
     let start: Option<Option<ExportCursor>> = Some(None);

@@ -138,7 +138,7 @@ impl Metrics {
         let backlog = crate::webhook::queue::backlog(db).await?;
         self.waiting
             .set(i64::try_from(backlog.waiting).unwrap_or(i64::MAX));
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = crate::clock::now_ms();
         self.waiting_age.set(
             backlog
                 .oldest_received_at

@@ -32,7 +32,7 @@ pub async fn run(db: DatabaseConnection, webhook_url: String, verifier: Verifier
 }
 
 async fn seed(webhook_url: &str, verifier: &Verifier) {
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = crate::clock::now_ms();
     let sim = simulator::generate(&SimConfig {
         vehicles: VEHICLES,
         days: DAYS,
@@ -85,7 +85,7 @@ async fn live(webhook_url: &str, verifier: &Verifier) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let body = car.tick(chrono::Utc::now().timestamp_millis());
+        let body = car.tick(crate::clock::now_ms());
         let sent = client
             .post(webhook_url)
             .header("content-type", "application/json")

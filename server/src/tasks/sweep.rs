@@ -55,7 +55,7 @@ pub async fn run(db: DatabaseConnection, engine: EngineConfig) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let Ok(now) = EpochMs::from_datetime(chrono::Utc::now()) else {
+        let Some(now) = crate::clock::checked_now() else {
             continue;
         };
         match sweep_once(&db, &engine, now).await {

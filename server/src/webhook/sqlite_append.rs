@@ -18,10 +18,8 @@
 //! long again, past Smartcar's 15 s.
 
 use super::plan::{DeliveryRecord, Disposition};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashSet;
-use std::path::Path;
-use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// The same row as `accept::delivery_row` for a waiting delivery.
@@ -58,17 +56,9 @@ pub struct Appender {
 }
 
 impl Appender {
-    /// Opens its own connection to the SQLite file (WAL, `synchronous=FULL`, as the
-    /// pool's) and starts its thread.
-    pub fn open(path: &Path) -> Result<Self, rusqlite::Error> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
+    /// Starts the appender's thread on its own connection to the SQLite file (opened,
+    /// set up as the pool's, by `db::open_appender`).
+    pub fn start(conn: Connection) -> Result<Self, rusqlite::Error> {
         let (batches, inbox) = std::sync::mpsc::channel::<Batch>();
         std::thread::Builder::new()
             .name("chargelog-append".to_owned())

@@ -188,7 +188,7 @@ async fn every_route_but_the_open_ones_refuses_strangers(backend: Backend) {
 async fn api_tokens_open_the_api_until_revoked(backend: Backend) {
     let app = spawn_app(backend).await;
     let stranger = TestApp::anonymous();
-    let now = server::http::auth::now_ms();
+    let now = server::clock::now_ms();
     let token = server::http::auth::create_token(&app.db, "grafana", now)
         .await
         .unwrap();
@@ -358,7 +358,7 @@ async fn logging_in_and_out(backend: Backend) {
 async fn idle_sessions_expire(backend: Backend) {
     let app = spawn_app(backend).await;
     assert_eq!(app.get("/api/v1/vehicles").await.status(), 200);
-    let long_ago = server::http::auth::now_ms() - server::http::auth::IDLE_MS - 1;
+    let long_ago = server::clock::now_ms() - server::http::auth::IDLE_MS - 1;
     app.scalar_i64(&format!(
         "UPDATE login_sessions SET last_seen_at = {long_ago} RETURNING user_id AS n"
     ))
@@ -466,7 +466,7 @@ async fn old_login_sessions_end_and_are_swept(backend: Backend) {
     let app = spawn_app(backend).await;
     assert_eq!(app.get("/api/v1/vehicles").await.status(), 200);
     // Busy all along, but begun longer ago than a session may last.
-    let now = server::http::auth::now_ms();
+    let now = server::clock::now_ms();
     let begun = now - server::http::auth::LIFETIME_MS - 1;
     app.scalar_i64(&format!(
         "UPDATE login_sessions SET created_at = {begun}, last_seen_at = {now} RETURNING user_id AS n"

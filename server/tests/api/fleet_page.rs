@@ -66,7 +66,7 @@ async fn a_fresh_session_without_energy_yet_counts_as_none(backend: Backend) {
     use sea_orm::ConnectionTrait;
     let app = spawn_app(backend).await;
     assert_eq!(app.deliver("02_first_delivery.json").await.0, 200);
-    let now = server::http::auth::now_ms();
+    let now = server::clock::now_ms();
     for (n, started) in [(1, now - 3_600_000), (2, now - 10 * 86_400_000)] {
         app.db
             .execute_unprepared(&format!(

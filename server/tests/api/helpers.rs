@@ -1,4 +1,7 @@
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test module uses its own share of the helpers"
+)]
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use secrecy::SecretString;
@@ -201,11 +204,11 @@ pub async fn spawn_configured(
         &Default::default(),
         OPERATOR,
         OPERATOR_PASSWORD,
-        server::http::auth::now_ms(),
+        server::clock::now_ms(),
     )
     .await
     .expect("an operator account");
-    let session = server::http::auth::start_session(&db, user, server::http::auth::now_ms())
+    let session = server::http::auth::start_session(&db, user, server::clock::now_ms())
         .await
         .expect("a login session");
     let mut headers = reqwest::header::HeaderMap::new();

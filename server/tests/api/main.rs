@@ -2,7 +2,15 @@
 //! SQLite always and on PostgreSQL when `CHARGELOG_TEST_POSTGRES_URL` names a server
 //! (the README's test command starts one).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    unused_crate_dependencies,
+    reason = "the tests share the package's dependencies and use a part of them"
+)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test stops at the first surprise"
+)]
 
 mod helpers;
 

@@ -7,7 +7,7 @@
 
 use super::login::session_cookie_name;
 use super::AuthState;
-use super::{now_ms, session_user, token_valid};
+use super::{session_user, token_valid};
 use crate::http::client::is_trusted_proxy;
 use app::server::cookie;
 use axum::extract::{ConnectInfo, Request, State};
@@ -145,7 +145,7 @@ pub async fn require_operator_or_token(
         Err(unavailable) => return unavailable,
     }
     if let Some(token) = bearer(request.headers()) {
-        match token_valid(&state.db, token, now_ms()).await {
+        match token_valid(&state.db, token, crate::clock::now_ms()).await {
             Ok(true) => return private(next.run(request).await),
             Ok(false) => {}
             Err(err) => {
@@ -179,7 +179,7 @@ async fn logged_in(state: &AuthState, headers: &HeaderMap) -> Result<bool, Respo
     let Some(token) = cookie(headers, session_cookie_name(state)) else {
         return Ok(false);
     };
-    match session_user(&state.db, token, now_ms()).await {
+    match session_user(&state.db, token, crate::clock::now_ms()).await {
         Ok(user) => Ok(user.is_some()),
         Err(err) => {
             tracing::error!(error = %err, "could not check a login session");

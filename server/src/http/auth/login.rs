@@ -4,7 +4,7 @@
 //! takes years, and a flood against one account cannot lock out the others.
 
 use super::AuthState;
-use super::{end_session, log_in, now_ms, AccountError, Lane, HOST_SESSION_COOKIE, SESSION_COOKIE};
+use super::{end_session, log_in, AccountError, Lane, HOST_SESSION_COOKIE, SESSION_COOKIE};
 use crate::budgeted_warn;
 use crate::http::client::{client_address, limit_key};
 use app::server::cookie;
@@ -326,7 +326,7 @@ pub async fn submit(
         lane,
         name,
         &credentials.password,
-        now_ms(),
+        crate::clock::now_ms(),
     )
     .await
     {

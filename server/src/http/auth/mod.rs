@@ -539,11 +539,6 @@ pub async fn token_valid(db: &impl ConnectionTrait, token: &str, now: i64) -> Re
     Ok(true)
 }
 
-/// Now in epoch milliseconds.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

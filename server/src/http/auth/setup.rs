@@ -3,7 +3,7 @@
 //! memory only, works once, and stops working as soon as any account exists.
 
 use super::AuthState;
-use super::{add_user, now_ms, start_session, user_count, AccountError};
+use super::{add_user, start_session, user_count, AccountError};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -151,7 +151,7 @@ pub async fn create(
         &state.password_hashing,
         name,
         &new.password,
-        now_ms(),
+        crate::clock::now_ms(),
     )
     .await
     {
@@ -188,7 +188,7 @@ pub async fn create(
         account = %super::name_for_log(name),
         "created the first account through the setup link"
     );
-    let Ok(token) = start_session(&state.db, user, now_ms()).await else {
+    let Ok(token) = start_session(&state.db, user, crate::clock::now_ms()).await else {
         return Redirect::to("/login").into_response();
     };
     let mut response = Redirect::to("/").into_response();
