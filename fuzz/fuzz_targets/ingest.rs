@@ -14,9 +14,10 @@
 //!    exactly while it is charging, its end is inferred exactly when it is stale, and no
 //!    two sessions share a start (their id).
 //! 3. **Incremental = from scratch**: the deliveries are applied one at a time the way
-//!    `app::server::sessions::{touched, update_vehicle}` apply them (mirrored here without
-//!    a database: see `Store`), and after each one the kept sessions equal `derive` over
-//!    every stored reading, as that module's doc promises.
+//!    `app::server::sessions::{touched, update_vehicle}` apply them (the same rule of what
+//!    a delivery touches, `app::domain::sessions::touched`, fed here from memory; the
+//!    rest mirrored without a database: see `Store`), and after each one the kept
+//!    sessions equal `derive` over every stored reading, as that module's doc promises.
 //!
 //! Nothing may panic on the way.
 #![no_main]
@@ -25,7 +26,8 @@ mod input;
 
 use app::domain::reading::{Reading, ReadingOutcome, ReadingValue};
 use app::domain::sessions::{
-    derive, derive_from, EngineConfig, Observation, Resume, Session, SessionStatus, ValueKind,
+    derive, derive_from, new_capacity, repeat_times, touched, EngineConfig, Observation, Resume,
+    Session, SessionStatus, Touched, ValueKind,
 };
 use app::domain::signals;
 use app::domain::time::EpochMs;
@@ -165,13 +167,6 @@ impl Row {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Touched {
-    Nothing,
-    From(i64),
-    Everything,
-}
-
 /// One vehicle's stored readings (with the delivery each came in) and sessions: a
 /// database-free copy of what `apply` in server/src/webhook/apply.rs does with them
 /// through `app::server::sessions::{touched, update_vehicle, resume_input}`.
@@ -200,65 +195,32 @@ impl Store {
         self.update(vehicle, touched, config, as_of);
     }
 
-    /// `touched()`.
+    /// `touched()`: the same rule (`app::domain::sessions::touched`), fed from memory.
     fn touched(&self, delivery: usize) -> Touched {
-        let relevant: Vec<(&Row, &Observation)> = self
+        let new: Vec<Observation> = self
             .rows
             .iter()
             .filter(|(d, r)| *d == delivery && r.engine())
-            .filter_map(|(_, r)| Some((r, r.observation.as_ref()?)))
+            .filter_map(|(_, r)| r.observation.clone())
             .collect();
-        let capacities: Vec<f64> = relevant
-            .iter()
-            .filter(|(r, o)| o.at.is_none() && r.code == signals::NOMINAL_CAPACITY)
-            .filter_map(|(r, _)| r.value_num)
-            .collect();
-        if !capacities.is_empty() {
-            let largest = capacities.iter().copied().fold(f64::MIN, f64::max);
-            let covered = self.rows.iter().any(|(d, r)| {
+        let capacity_covered = new_capacity(&new).is_none_or(|largest| {
+            self.rows.iter().any(|(d, r)| {
                 *d != delivery
                     && r.ok
                     && r.code == signals::NOMINAL_CAPACITY
                     && r.at.is_none()
                     && r.value_num.is_some_and(|n| n >= largest)
-            });
-            if !covered {
-                return Touched::Everything;
-            }
-        }
-        let timed: Vec<&Observation> = relevant
-            .iter()
-            .map(|(_, o)| *o)
-            .filter(|o| o.at.is_some())
-            .collect();
-        if timed.is_empty() {
-            return Touched::Nothing;
-        }
-        let times: BTreeSet<i64> = timed
-            .iter()
-            .filter_map(|o| o.at.map(EpochMs::as_millis))
-            .collect();
-        let existing: Vec<&Observation> = self
+            })
+        });
+        let times: BTreeSet<i64> = repeat_times(&new).into_iter().collect();
+        let stored: Vec<Observation> = self
             .rows
             .iter()
             .filter(|(d, r)| *d != delivery && r.engine())
             .filter(|(_, r)| r.at.is_some_and(|t| times.contains(&t)))
-            .filter_map(|(_, r)| r.observation.as_ref())
+            .filter_map(|(_, r)| r.observation.clone())
             .collect();
-        let repeats = |new: &Observation| {
-            existing.iter().any(|e| {
-                e.at == new.at
-                    && e.code == new.code
-                    && e.value == new.value
-                    && (!e.first_delivery || new.first_delivery)
-            })
-        };
-        timed
-            .iter()
-            .filter(|o| !repeats(o))
-            .filter_map(|o| o.at)
-            .min()
-            .map_or(Touched::Nothing, |t| Touched::From(t.as_millis()))
+        touched(&new, capacity_covered, &stored)
     }
 
     /// `update_vehicle()`.
@@ -266,7 +228,7 @@ impl Store {
         let earliest = match touched {
             Touched::Nothing => return,
             Touched::Everything => return self.rederive(vehicle, config, as_of),
-            Touched::From(t) => t,
+            Touched::From(t) => t.as_millis(),
         };
         let anchor = self
             .sessions

@@ -75,7 +75,7 @@ impl SessionDto {
     ) -> SessionDto {
         let mut s = session.clone();
         if s.status == SessionStatus::Charging
-            && now.as_millis() - s.last_reading_at.as_millis() > engine.stale_after_ms
+            && engine.is_stale(s.last_reading_at.as_millis(), now.as_millis())
         {
             s.status = SessionStatus::Stale;
             s.ended_at = Some(s.last_reading_at);

@@ -125,42 +125,28 @@ fn active_model(vehicle_id: &str, s: &Session) -> sessions::ActiveModel {
     }
 }
 
-/// Which part of a vehicle's history new readings can change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Touched {
-    /// None of the readings is one the engine reads.
-    Nothing,
-    /// The earliest OEM time among the new readings the engine reads.
-    From(EpochMs),
-    /// A reading without a time (a static fact such as capacity): everything.
-    Everything,
-}
+pub use crate::domain::sessions::Touched;
 
-/// What newly stored readings (of the deliveries `delivery_row_ids`) can change. A reading the engine does not
-/// read, or one that repeats a stored reading exactly, changes nothing; a static capacity
-/// matters only if it is larger than any stored before (the engine takes the largest);
-/// otherwise the earliest new reading's time is where sessions may change.
+/// What newly stored readings (of the deliveries `delivery_row_ids`) can change: the
+/// rule is `domain::sessions::touched`; this reads what it needs from the database (the
+/// largest stored static capacity, and the stored readings at the new readings' times).
 pub async fn touched(
     db: &impl ConnectionTrait,
     vehicle_id: &str,
     delivery_row_ids: &[i64],
     new_rows: &[signal_readings::Model],
 ) -> Result<Touched, DbErr> {
+    use crate::domain::sessions::{new_capacity, repeat_times};
     use sea_orm::QuerySelect;
-    let relevant: Vec<(&signal_readings::Model, Observation)> = new_rows
+    let new: Vec<Observation> = new_rows
         .iter()
         .filter(|r| r.status == "ok" && ENGINE_CODES.contains(&r.code.as_str()))
-        .filter_map(|r| Some((r, observation(r.clone())?)))
+        .filter_map(|r| observation(r.clone()))
         .collect();
-    let capacities: Vec<f64> = relevant
-        .iter()
-        .filter(|(r, o)| o.at.is_none() && r.code == signals::NOMINAL_CAPACITY)
-        .filter_map(|(r, _)| r.value_num)
-        .collect();
-    if !capacities.is_empty() {
-        let largest = capacities.iter().copied().fold(f64::MIN, f64::max);
+    let capacity_covered = match new_capacity(&new) {
+        None => true,
         // Any stored static capacity at least as large means this one changes nothing.
-        let covered = signal_readings::Entity::find()
+        Some(largest) => signal_readings::Entity::find()
             .select_only()
             .column(signal_readings::Column::Id)
             .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
@@ -174,46 +160,32 @@ pub async fn touched(
             .limit(1)
             .into_tuple::<i64>()
             .one(db)
-            .await?;
-        if covered.is_none() {
-            return Ok(Touched::Everything);
-        }
-    }
-    let timed: Vec<&(&signal_readings::Model, Observation)> =
-        relevant.iter().filter(|(_, o)| o.at.is_some()).collect();
-    if timed.is_empty() {
-        return Ok(Touched::Nothing);
-    }
-    let mut times: Vec<i64> = timed.iter().filter_map(|(r, _)| r.oem_updated_at).collect();
-    times.sort_unstable();
-    times.dedup();
-    let existing: Vec<Observation> = signal_readings::Entity::find()
-        .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
-        .filter(signal_readings::Column::Code.is_in(ENGINE_CODES))
-        .filter(signal_readings::Column::Status.eq("ok"))
-        .filter(signal_readings::Column::OemUpdatedAt.is_in(times))
-        .filter(signal_readings::Column::DeliveryRowId.is_not_in(delivery_row_ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(observation)
-        .collect();
-    // A repeat changes nothing, unless it is the first normal copy of a reading that so
-    // far only came in FIRST_DELIVERYs.
-    let repeats = |new: &Observation| {
-        existing.iter().any(|e| {
-            e.at == new.at
-                && e.code == new.code
-                && e.value == new.value
-                && (!e.first_delivery || new.first_delivery)
-        })
+            .await?
+            .is_some(),
     };
-    Ok(timed
-        .iter()
-        .filter(|(_, o)| !repeats(o))
-        .filter_map(|(_, o)| o.at)
-        .min()
-        .map_or(Touched::Nothing, Touched::From))
+    let times = repeat_times(&new);
+    let stored: Vec<Observation> = if !capacity_covered || times.is_empty() {
+        Vec::new()
+    } else {
+        signal_readings::Entity::find()
+            .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
+            .filter(signal_readings::Column::Code.is_in(ENGINE_CODES))
+            .filter(signal_readings::Column::Status.eq("ok"))
+            .filter(signal_readings::Column::OemUpdatedAt.is_in(times))
+            .filter(
+                signal_readings::Column::DeliveryRowId.is_not_in(delivery_row_ids.iter().copied()),
+            )
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(observation)
+            .collect()
+    };
+    Ok(crate::domain::sessions::touched(
+        &new,
+        capacity_covered,
+        &stored,
+    ))
 }
 
 /// Brings the vehicle's sessions up to date after readings from `touched` on arrived:
@@ -680,7 +652,7 @@ pub async fn gone_silent(
         .column(sessions::Column::VehicleId)
         .column(sessions::Column::StartedAt)
         .filter(sessions::Column::Status.eq("charging"))
-        .filter(sessions::Column::LastReadingAt.lt(now.as_millis() - config.stale_after_ms))
+        .filter(sessions::Column::LastReadingAt.lt(config.stale_before(now.as_millis())))
         .into_tuple()
         .all(db)
         .await

@@ -185,7 +185,7 @@ pub(super) fn bounds(
     for (i, snap) in snaps.enumerate() {
         // Time passing closes what it closes before this snapshot is applied.
         state = match state {
-            State::Charging(f) if snap.at - f.last_at > config.stale_after_ms => {
+            State::Charging(f) if config.is_stale(f.last_at, snap.at) => {
                 let last = f.last_at;
                 sessions.push(finish(f, last, SessionStatus::Stale, None));
                 awaiting_unplug = Some(sessions.len() - 1);
@@ -276,7 +276,7 @@ pub(super) fn bounds(
     match state {
         State::Idle => {}
         State::Charging(f) => {
-            if as_of.as_millis() - f.last_at > config.stale_after_ms {
+            if config.is_stale(f.last_at, as_of.as_millis()) {
                 let last = f.last_at;
                 sessions.push(finish(f, last, SessionStatus::Stale, None));
             } else {

@@ -8,8 +8,10 @@ mod energy;
 mod engine;
 #[cfg(test)]
 mod tests;
+mod touched;
 
 pub use engine::{derive, derive_from, Resume};
+pub use touched::{new_capacity, repeat_times, touched, Touched};
 
 use crate::domain::time::EpochMs;
 use serde::{Deserialize, Serialize};
@@ -101,6 +103,22 @@ pub struct EngineConfig {
     pub stale_after_ms: i64,
     /// Power samples further apart than this are not integrated across.
     pub power_gap_ms: i64,
+}
+
+impl EngineConfig {
+    /// The stale rule, the one place it is written: a session still charging whose last
+    /// reading came at `last_reading_ms` has gone stale at `now_ms` once it has heard
+    /// nothing for longer than [`EngineConfig::stale_after_ms`]. It is then closed at
+    /// that last reading. The engine, the pages and the sweep all judge by it.
+    pub fn is_stale(&self, last_reading_ms: i64, now_ms: i64) -> bool {
+        now_ms - last_reading_ms > self.stale_after_ms
+    }
+
+    /// The rule as a bound for a query: a charging session is stale at `now_ms` when its
+    /// last reading came before this.
+    pub fn stale_before(&self, now_ms: i64) -> i64 {
+        now_ms - self.stale_after_ms
+    }
 }
 
 impl Default for EngineConfig {
