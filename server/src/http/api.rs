@@ -1,70 +1,26 @@
 //! `/api/v1`: the JSON API. Handlers parse their parameters (naming the one at fault in
 //! a 400), call a query, and map to the shared DTOs.
 
+use crate::http::error::HttpError;
 use app::domain::api::{ApiErrorBody, EnergyBuckets, SessionDetail, SessionPage, VehicleList};
 use app::domain::buckets::Bucket;
 use app::domain::time::EpochMs;
 use app::server::sessions::{self, SessionFilter};
 use app::server::{entities::vehicles, fleet};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use sea_orm::{DbErr, EntityTrait};
+use sea_orm::EntityTrait;
 use std::collections::HashMap;
 
 pub const DEFAULT_PAGE: u64 = 50;
 pub const MAX_PAGE: u64 = 500;
 pub const MAX_BUCKETS: usize = 1000;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("invalid `{param}`: {message}")]
-    BadRequest {
-        param: &'static str,
-        message: String,
-    },
-    #[error("the database is not reachable; try again shortly")]
-    Unavailable,
-    #[error("internal error")]
-    Internal,
-}
-
-impl From<DbErr> for ApiError {
-    fn from(err: DbErr) -> Self {
-        tracing::error!(error = %err, "API query failed");
-        match err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => ApiError::Unavailable,
-            _ => ApiError::Internal,
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = match &self {
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        (
-            status,
-            Json(ApiErrorBody {
-                error: self.to_string(),
-            }),
-        )
-            .into_response()
-    }
-}
-
-fn bad(param: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::BadRequest {
+fn bad(param: &'static str, message: impl Into<String>) -> HttpError {
+    HttpError::BadRequest {
         param,
         message: message.into(),
     }
@@ -72,7 +28,7 @@ fn bad(param: &'static str, message: impl Into<String>) -> ApiError {
 
 type Params = Query<HashMap<String, String>>;
 
-fn time_param(params: &Params, name: &'static str) -> Result<Option<DateTime<Utc>>, ApiError> {
+fn time_param(params: &Params, name: &'static str) -> Result<Option<DateTime<Utc>>, HttpError> {
     params
         .get(name)
         .map(|raw| {
@@ -88,17 +44,17 @@ fn time_param(params: &Params, name: &'static str) -> Result<Option<DateTime<Utc
         .transpose()
 }
 
-fn now() -> Result<EpochMs, ApiError> {
-    crate::clock::checked_now().ok_or(ApiError::Internal)
+fn now() -> Result<EpochMs, HttpError> {
+    crate::clock::checked_now().ok_or(HttpError::Internal)
 }
 
-pub(crate) async fn require_vehicle(state: &Reads, id: &str) -> Result<(), ApiError> {
+pub(crate) async fn require_vehicle(state: &Reads, id: &str) -> Result<(), HttpError> {
     match vehicles::Entity::find_by_id(id.to_owned())
         .one(&state.db)
         .await?
     {
         Some(_) => Ok(()),
-        None => Err(ApiError::NotFound(format!("no vehicle with id {id:?}"))),
+        None => Err(HttpError::NotFound(format!("no vehicle with id {id:?}"))),
     }
 }
 
@@ -110,7 +66,7 @@ pub(crate) async fn require_vehicle(state: &Reads, id: &str) -> Result<(), ApiEr
         (status = 200, description = "Every vehicle with its latest state", body = VehicleList),
     )
 )]
-async fn list_vehicles(State(state): State<Reads>) -> Result<Json<VehicleList>, ApiError> {
+async fn list_vehicles(State(state): State<Reads>) -> Result<Json<VehicleList>, HttpError> {
     Ok(Json(VehicleList {
         vehicles: fleet::vehicle_items(&state.db).await?,
     }))
@@ -137,7 +93,7 @@ async fn list_sessions(
     State(state): State<Reads>,
     Path(id): Path<String>,
     params: Params,
-) -> Result<Json<SessionPage>, ApiError> {
+) -> Result<Json<SessionPage>, HttpError> {
     let from = time_param(&params, "from")?;
     let to = time_param(&params, "to")?;
     if let (Some(from), Some(to)) = (from, to) {
@@ -191,11 +147,11 @@ async fn list_sessions(
 async fn get_session(
     State(state): State<Reads>,
     Path(id): Path<String>,
-) -> Result<Json<SessionDetail>, ApiError> {
+) -> Result<Json<SessionDetail>, HttpError> {
     sessions::detail(&state.db, &id, &state.engine, now()?)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no session with id {id:?}")))
+        .ok_or_else(|| HttpError::NotFound(format!("no session with id {id:?}")))
 }
 
 #[utoipa::path(
@@ -219,7 +175,7 @@ async fn vehicle_energy(
     State(state): State<Reads>,
     Path(id): Path<String>,
     params: Params,
-) -> Result<Json<EnergyBuckets>, ApiError> {
+) -> Result<Json<EnergyBuckets>, HttpError> {
     let bucket = match params.get("bucket") {
         None => Bucket::Day,
         Some(raw) => {
@@ -296,6 +252,6 @@ where
         .route("/api/v1/sessions/{id}", get(get_session))
         .route(
             "/api/v1/{*rest}",
-            get(|| async { ApiError::NotFound("no such API route".into()) }),
+            get(|| async { HttpError::NotFound("no such API route".into()) }),
         )
 }

@@ -5,8 +5,8 @@
 //! viewer's (the vehicle page's cookie), else the server's default: the download holds
 //! exactly the sessions the page lists.
 
-use crate::http::api::ApiError;
 use crate::http::api::Reads;
+use crate::http::error::HttpError;
 use app::domain::api::SessionDto;
 use app::server::sessions::{export_chunk, ExportCursor};
 use axum::body::{Body, Bytes};
@@ -118,14 +118,14 @@ fn date(
     name: &'static str,
     days_after: u64,
     tz: chrono_tz::Tz,
-) -> Result<Option<i64>, ApiError> {
+) -> Result<Option<i64>, HttpError> {
     let Some(raw) = params.get(name).filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
     app::domain::buckets::parse_date(raw)
         .and_then(|d| d.checked_add_days(chrono::Days::new(days_after)))
         .map(|d| Some(app::domain::buckets::day_start(tz, d).timestamp_millis()))
-        .ok_or(ApiError::BadRequest {
+        .ok_or(HttpError::BadRequest {
             param: name,
             message: "expected a date such as 2026-03-14".into(),
         })
@@ -151,7 +151,7 @@ async fn sessions_csv(
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
     headers: axum::http::HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     let range = date_range(&state, &params, &headers)?;
     crate::http::api::require_vehicle(&state, &id).await?;
     let name: String = id
@@ -171,7 +171,7 @@ async fn fleet_sessions_csv(
     State(state): State<Reads>,
     Query(params): Query<HashMap<String, String>>,
     headers: axum::http::HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     let range = date_range(&state, &params, &headers)?;
     Ok(stream_csv(
         state,
@@ -189,9 +189,9 @@ fn date_range(
     state: &Reads,
     params: &HashMap<String, String>,
     headers: &axum::http::HeaderMap,
-) -> Result<Range, ApiError> {
+) -> Result<Range, HttpError> {
     let tz = match params.get("tz").filter(|s| !s.is_empty()) {
-        Some(raw) => raw.parse().map_err(|_| ApiError::BadRequest {
+        Some(raw) => raw.parse().map_err(|_| HttpError::BadRequest {
             param: "tz",
             message: "expected an IANA time zone such as Europe/Stockholm".into(),
         })?,

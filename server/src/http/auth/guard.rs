@@ -93,11 +93,7 @@ fn private(mut response: Response) -> Response {
 }
 
 fn unavailable() -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({ "error": "the database is not reachable; try again shortly" })),
-    )
-        .into_response()
+    crate::http::error::HttpError::Unavailable.into_response()
 }
 
 /// Middleware: refuses a state-changing request from another site's page (403), logging
