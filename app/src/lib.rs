@@ -9,6 +9,7 @@ pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod server;
 pub mod viewer;
+pub mod wire;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};

@@ -13,6 +13,23 @@ use leptos::prelude::*;
 /// The cookie that carries the browser's IANA time zone name.
 pub const ZONE_COOKIE: &str = "chargelog_tz";
 
+/// The viewer's time zone: the one their browser stored in the
+/// [`ZONE_COOKIE`] cookie, else the server's default.
+#[cfg(feature = "ssr")]
+pub fn viewer_tz() -> chrono_tz::Tz {
+    let default = leptos::prelude::use_context::<crate::server::ServerContext>()
+        .map_or(chrono_tz::Tz::UTC, |c| c.timezone);
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|parts| zone_from_cookies(&parts.headers))
+        .unwrap_or(default)
+}
+
+/// The zone named by the [`ZONE_COOKIE`] cookie, if it is a real one.
+#[cfg(feature = "ssr")]
+pub fn zone_from_cookies(headers: &http::HeaderMap) -> Option<chrono_tz::Tz> {
+    crate::server::cookie(headers, ZONE_COOKIE).and_then(|value| value.parse().ok())
+}
+
 /// The viewer's zone name and a clock for relative times, provided by the app.
 #[derive(Clone, Copy, Debug)]
 pub struct Viewer {
@@ -32,7 +49,7 @@ impl Viewer {
     pub fn provide() -> Viewer {
         #[cfg(feature = "ssr")]
         let zone_name = {
-            let tz = crate::server::viewer_tz();
+            let tz = viewer_tz();
             provide_context(RenderZone(tz));
             tz.name().to_owned()
         };
@@ -185,5 +202,26 @@ pub mod browser {
             move || viewer.now_ms.set(super::system_now_ms()),
             std::time::Duration::from_secs(30),
         );
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod zone_cookie_tests {
+    use super::*;
+
+    #[test]
+    fn the_zone_cookie_is_read_among_others_and_checked() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::COOKIE,
+            "a=1; chargelog_tz=Europe/Berlin; b=2".parse().unwrap(),
+        );
+        assert_eq!(zone_from_cookies(&headers), Some(chrono_tz::Europe::Berlin));
+        headers.insert(
+            http::header::COOKIE,
+            "chargelog_tz=Mars/Olympus".parse().unwrap(),
+        );
+        assert_eq!(zone_from_cookies(&headers), None);
+        assert_eq!(zone_from_cookies(&http::HeaderMap::new()), None);
     }
 }

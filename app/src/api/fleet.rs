@@ -12,7 +12,7 @@ pub async fn get_fleet_overview() -> Result<FleetOverview, AppError> {
 #[cfg(feature = "ssr")]
 async fn get_fleet_overview_inner() -> Result<FleetOverview, AppError> {
     let ctx = crate::server::context()?;
-    let tz = crate::server::viewer_tz();
+    let tz = crate::viewer::viewer_tz();
     let vehicles = crate::server::fleet::vehicle_summaries(&ctx.db).await?;
     let now = crate::server::now()?.to_datetime();
     let (totals, daily) = crate::server::fleet::fleet_energy(&ctx.db, &vehicles, tz, now).await?;

@@ -1,5 +1,5 @@
 use crate::api::error::AppError;
-use crate::domain::api::{SessionDetail, VehicleView};
+use crate::wire::{SessionDetail, VehicleView};
 use leptos::prelude::*;
 
 /// Sessions per page on the vehicle page.
@@ -47,7 +47,7 @@ async fn get_vehicle_view_inner(
     use crate::domain::buckets::{chart_range, day_start, Bucket};
     use crate::server::sessions::{energy_series, page, SessionFilter};
     let ctx = crate::server::context()?;
-    let tz = crate::server::viewer_tz();
+    let tz = crate::viewer::viewer_tz();
     let vehicle = crate::server::fleet::vehicle_item(&ctx.db, &id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("There is no vehicle with id {id}.")))?;

@@ -1,7 +1,7 @@
-use crate::domain::api::Sample;
 use crate::domain::chart::{line_path, ticks_from_zero, Scale};
 use crate::domain::fleet::format_number;
 use crate::viewer::local;
+use crate::wire::Sample;
 use leptos::prelude::*;
 
 const W: f64 = 720.0;

@@ -1,8 +1,8 @@
-use crate::domain::api::EnergyBucket;
 use crate::domain::buckets::Bucket;
 use crate::domain::chart::{bucket_label, label_step, ticks_from_zero, Scale};
 use crate::domain::fleet::format_number;
 use crate::viewer::local;
+use crate::wire::EnergyBucket;
 use leptos::prelude::*;
 
 const W: f64 = 720.0;

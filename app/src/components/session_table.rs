@@ -1,7 +1,7 @@
-use crate::domain::api::SessionDto;
 use crate::domain::fleet::path_escape;
 use crate::domain::fleet::{format_duration, format_number};
 use crate::viewer::Timestamp;
+use crate::wire::SessionDto;
 use leptos::prelude::*;
 
 fn kwh(s: &SessionDto) -> String {

@@ -157,6 +157,15 @@ pub fn bucket_starts(
     out
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct EnergyBucket {
+    /// The bucket's first instant (local midnight in the requested zone), in UTC.
+    pub start: DateTime<Utc>,
+    pub energy_kwh: f64,
+    pub sessions: i64,
+}
+
 /// Sums sessions' energy into the buckets of `[from, to)` by the bucket their start
 /// falls in. Every bucket of the range is listed, empty ones with 0.
 pub fn energy_buckets(
@@ -165,11 +174,11 @@ pub fn energy_buckets(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     sessions: &[(DateTime<Utc>, Option<f64>)],
-) -> Vec<crate::domain::api::EnergyBucket> {
+) -> Vec<EnergyBucket> {
     let starts = bucket_starts(bucket, tz, from, to);
-    let mut out: Vec<crate::domain::api::EnergyBucket> = starts
+    let mut out: Vec<EnergyBucket> = starts
         .iter()
-        .map(|&start| crate::domain::api::EnergyBucket {
+        .map(|&start| EnergyBucket {
             start,
             energy_kwh: 0.0,
             sessions: 0,

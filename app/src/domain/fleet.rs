@@ -112,7 +112,7 @@ pub struct FleetTotals {
 pub struct FleetOverview {
     pub totals: FleetTotals,
     /// Energy added per day over the last 30 days (by session start).
-    pub daily: Vec<crate::domain::api::EnergyBucket>,
+    pub daily: Vec<crate::domain::buckets::EnergyBucket>,
     pub vehicles: Vec<VehicleSummary>,
     /// Whether the server has a management token, so webhooks can be accepted.
     pub webhooks_enabled: bool,

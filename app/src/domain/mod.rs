@@ -1,6 +1,5 @@
 //! Pure types and logic shared by the server and the browser: no I/O here.
 
-pub mod api;
 pub mod buckets;
 pub mod chart;
 pub mod events;

@@ -102,7 +102,7 @@ async fn summaries(
 /// `/api/v1/vehicles`: the summaries plus each vehicle's session count, in one more query.
 pub async fn vehicle_items(
     db: &impl ConnectionTrait,
-) -> Result<Vec<crate::domain::api::VehicleItem>, DbErr> {
+) -> Result<Vec<crate::wire::VehicleItem>, DbErr> {
     items(db, None).await
 }
 
@@ -110,16 +110,16 @@ pub async fn vehicle_items(
 pub async fn vehicle_item(
     db: &impl ConnectionTrait,
     id: &str,
-) -> Result<Option<crate::domain::api::VehicleItem>, DbErr> {
+) -> Result<Option<crate::wire::VehicleItem>, DbErr> {
     Ok(items(db, Some(id)).await?.into_iter().next())
 }
 
 async fn items(
     db: &impl ConnectionTrait,
     only: Option<&str>,
-) -> Result<Vec<crate::domain::api::VehicleItem>, DbErr> {
+) -> Result<Vec<crate::wire::VehicleItem>, DbErr> {
     use super::entities::sessions;
-    use crate::domain::api::{LatestState, VehicleItem};
+    use crate::wire::{LatestState, VehicleItem};
     let mut counts = sessions::Entity::find();
     if let Some(id) = only {
         counts = counts.filter(sessions::Column::VehicleId.eq(id));
@@ -200,7 +200,7 @@ pub async fn fleet_energy(
 ) -> Result<
     (
         crate::domain::fleet::FleetTotals,
-        Vec<crate::domain::api::EnergyBucket>,
+        Vec<crate::wire::EnergyBucket>,
     ),
     DbErr,
 > {

@@ -64,21 +64,6 @@ pub fn set_page_security_policy() {
     }
 }
 
-/// The viewer's time zone: the one their browser stored in the
-/// [`crate::viewer::ZONE_COOKIE`] cookie, else the server's default.
-pub fn viewer_tz() -> chrono_tz::Tz {
-    let default =
-        leptos::prelude::use_context::<ServerContext>().map_or(chrono_tz::Tz::UTC, |c| c.timezone);
-    leptos::prelude::use_context::<http::request::Parts>()
-        .and_then(|parts| zone_from_cookies(&parts.headers))
-        .unwrap_or(default)
-}
-
-/// The zone named by the [`crate::viewer::ZONE_COOKIE`] cookie, if it is a real one.
-pub fn zone_from_cookies(headers: &http::HeaderMap) -> Option<chrono_tz::Tz> {
-    cookie(headers, crate::viewer::ZONE_COOKIE).and_then(|value| value.parse().ok())
-}
-
 /// The value of the cookie called `name`, among all the request's `Cookie` headers: the
 /// one parser of cookies, for the server's login session as for the zone.
 pub fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
@@ -90,25 +75,4 @@ pub fn cookie<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(n, _)| *n == name)
         .map(|(_, v)| v.trim())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_zone_cookie_is_read_among_others_and_checked() {
-        let mut headers = http::HeaderMap::new();
-        headers.insert(
-            http::header::COOKIE,
-            "a=1; chargelog_tz=Europe/Berlin; b=2".parse().unwrap(),
-        );
-        assert_eq!(zone_from_cookies(&headers), Some(chrono_tz::Europe::Berlin));
-        headers.insert(
-            http::header::COOKIE,
-            "chargelog_tz=Mars/Olympus".parse().unwrap(),
-        );
-        assert_eq!(zone_from_cookies(&headers), None);
-        assert_eq!(zone_from_cookies(&http::HeaderMap::new()), None);
-    }
 }

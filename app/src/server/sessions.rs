@@ -491,7 +491,7 @@ pub async fn export_chunk(
     limit: u64,
     config: &EngineConfig,
     now: EpochMs,
-) -> Result<(Vec<crate::domain::api::SessionDto>, Option<ExportCursor>), DbErr> {
+) -> Result<(Vec<crate::wire::SessionDto>, Option<ExportCursor>), DbErr> {
     use sea_orm::sea_query::Condition;
     use sea_orm::QuerySelect;
     use sessions::Column as C;
@@ -539,8 +539,8 @@ pub async fn samples(
     vehicle_id: &str,
     start: i64,
     end: i64,
-) -> Result<Vec<crate::domain::api::Sample>, DbErr> {
-    use crate::domain::api::Sample;
+) -> Result<Vec<crate::wire::Sample>, DbErr> {
+    use crate::wire::Sample;
     let codes = [
         signals::STATE_OF_CHARGE,
         signals::WATTAGE,
@@ -623,7 +623,7 @@ pub async fn energy_series(
     tz: chrono_tz::Tz,
     from: chrono::DateTime<chrono::Utc>,
     to: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<crate::domain::api::EnergyBucket>, DbErr> {
+) -> Result<Vec<crate::wire::EnergyBucket>, DbErr> {
     use crate::domain::buckets::{bucket_start, energy_buckets};
     let first = bucket_start(bucket, tz, from);
     let starts: Vec<_> = energy_by_start(
@@ -662,12 +662,12 @@ fn dto(
     row: &sessions::Model,
     config: &EngineConfig,
     now: EpochMs,
-) -> Option<crate::domain::api::SessionDto> {
+) -> Option<crate::wire::SessionDto> {
     let session = from_row(row);
     if session.is_none() {
         tracing::error!(session_id = %row.id, "stored session has values the domain refuses; skipped");
     }
-    Some(crate::domain::api::SessionDto::from_session(
+    Some(crate::wire::SessionDto::from_session(
         &row.vehicle_id,
         &session?,
         config,
@@ -682,7 +682,7 @@ pub async fn page(
     filter: SessionFilter,
     config: &EngineConfig,
     now: EpochMs,
-) -> Result<crate::domain::api::SessionPage, DbErr> {
+) -> Result<crate::wire::SessionPage, DbErr> {
     let limit = filter.limit.max(1);
     // One more than asked tells whether another page exists.
     let rows = list(
@@ -700,7 +700,7 @@ pub async fn page(
                 .map(|r| r.started_at.to_string())
         })
         .flatten();
-    Ok(crate::domain::api::SessionPage {
+    Ok(crate::wire::SessionPage {
         sessions: rows
             .iter()
             .take(limit as usize)
@@ -716,7 +716,7 @@ pub async fn detail(
     id: &str,
     config: &EngineConfig,
     now: EpochMs,
-) -> Result<Option<crate::domain::api::SessionDetail>, DbErr> {
+) -> Result<Option<crate::wire::SessionDetail>, DbErr> {
     let Some(row) = get(db, id).await? else {
         return Ok(None);
     };
@@ -726,7 +726,7 @@ pub async fn detail(
     let end = row.ended_at.unwrap_or(row.last_reading_at);
     let samples = samples(db, &row.vehicle_id, row.started_at, end).await?;
     let deliveries = super::events::for_window(db, &row.vehicle_id, row.started_at, end).await?;
-    Ok(Some(crate::domain::api::SessionDetail {
+    Ok(Some(crate::wire::SessionDetail {
         session,
         samples,
         deliveries,

@@ -2,9 +2,9 @@
 //! errors, and recent VEHICLE_ERROR entries.
 
 use super::entities::{signal_error_counts, vehicle_errors, vehicle_latest};
-use crate::domain::api::{SignalErrors, SignalState, SignalsPanel, VehicleErrorItem};
 use crate::domain::fleet::format_number;
 use crate::domain::time::EpochMs;
+use crate::wire::{SignalErrors, SignalState, SignalsPanel, VehicleErrorItem};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,

@@ -2,11 +2,11 @@
 //! a 400), call a query, and map to the shared DTOs.
 
 use crate::http::error::HttpError;
-use app::domain::api::{ApiErrorBody, EnergyBuckets, SessionDetail, SessionPage, VehicleList};
 use app::domain::buckets::Bucket;
 use app::domain::time::EpochMs;
 use app::server::sessions::{self, SessionFilter};
 use app::server::{entities::vehicles, fleet};
+use app::wire::{ApiErrorBody, EnergyBuckets, SessionDetail, SessionPage, VehicleList};
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};

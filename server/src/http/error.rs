@@ -3,7 +3,7 @@
 //! The body is `{"error": "…"}`; a 5xx says only what the client can act on (try again,
 //! or nothing), never the cause, which goes to the log.
 
-use app::domain::api::ApiErrorBody;
+use app::wire::ApiErrorBody;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;

@@ -7,8 +7,8 @@
 
 use crate::http::api::Reads;
 use crate::http::error::HttpError;
-use app::domain::api::SessionDto;
 use app::server::sessions::{export_chunk, ExportCursor};
+use app::wire::SessionDto;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -195,7 +195,7 @@ fn date_range(
             param: "tz",
             message: "expected an IANA time zone such as Europe/Stockholm".into(),
         })?,
-        None => app::server::zone_from_cookies(headers).unwrap_or(state.timezone),
+        None => app::viewer::zone_from_cookies(headers).unwrap_or(state.timezone),
     };
     Ok((date(params, "from", 0, tz)?, date(params, "to", 1, tz)?))
 }

@@ -1,8 +1,9 @@
-//! The JSON shapes of `/api/v1`, shared by the HTTP API and the UI's server functions.
-//! Times are RFC 3339 in UTC.
+//! The wire types: the JSON shapes of `/api/v1`, shared by the HTTP API and the UI's
+//! server functions, built from the domain's values. Times are RFC 3339 in UTC. The
+//! domain never imports them.
 
-use super::sessions::{EngineConfig, Session, SessionStatus};
-use super::time::EpochMs;
+use crate::domain::sessions::{EngineConfig, Session, SessionStatus};
+use crate::domain::time::EpochMs;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -140,17 +141,10 @@ pub struct SessionDetail {
     pub samples: Vec<Sample>,
     /// The stored deliveries whose readings fall in the session, oldest first.
     #[serde(default)]
-    pub deliveries: Vec<super::events::LogEntry>,
+    pub deliveries: Vec<crate::domain::events::LogEntry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct EnergyBucket {
-    /// The bucket's first instant (local midnight in the requested zone), in UTC.
-    pub start: DateTime<Utc>,
-    pub energy_kwh: f64,
-    pub sessions: i64,
-}
+pub use crate::domain::buckets::EnergyBucket;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -209,7 +203,7 @@ pub struct SignalsPanel {
 pub struct VehicleView {
     pub vehicle: VehicleItem,
     pub sessions: SessionPage,
-    pub bucket: super::buckets::Bucket,
+    pub bucket: crate::domain::buckets::Bucket,
     pub energy: Vec<EnergyBucket>,
     pub signals: SignalsPanel,
 }
