@@ -60,7 +60,7 @@ impl Pending {
     /// of forged requests does not make every open page refetch.
     pub fn add(&mut self, outcome: &str, vehicle_id: Option<&str>) {
         self.log = true;
-        if outcome != "stored" {
+        if outcome != crate::domain::events::Outcome::Stored.as_str() {
             return;
         }
         self.data = true;

@@ -20,6 +20,24 @@ pub enum ReadingValue {
     None,
 }
 
+/// A stored reading's `status` column: it carried a value, or the signal reported an
+/// error. Stored as [`ReadingStatus::as_str`]; queries name it through this type, never
+/// as a literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadingStatus {
+    Ok,
+    Error,
+}
+
+impl ReadingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadingStatus::Ok => "ok",
+            ReadingStatus::Error => "error",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ReadingOutcome {
     Value {

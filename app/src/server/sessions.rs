@@ -7,6 +7,7 @@
 //! PostgreSQL and through the single writer on SQLite.
 
 use super::entities::{sessions, signal_readings, vehicles};
+use crate::domain::reading::ReadingStatus;
 use crate::domain::sessions::{
     derive, derive_from, EngineConfig, Observation, ObservedValue, Resume, Session, ValueKind,
 };
@@ -87,7 +88,7 @@ pub async fn observations(
     let rows = signal_readings::Entity::find()
         .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
         .filter(signal_readings::Column::Code.is_in(ENGINE_CODES))
-        .filter(signal_readings::Column::Status.eq("ok"))
+        .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok.as_str()))
         .order_by_asc(signal_readings::Column::OemUpdatedAt)
         .order_by_asc(signal_readings::Column::Id)
         .all(db)
@@ -140,7 +141,9 @@ pub async fn touched(
     use sea_orm::QuerySelect;
     let new: Vec<Observation> = new_rows
         .iter()
-        .filter(|r| r.status == "ok" && ENGINE_CODES.contains(&r.code.as_str()))
+        .filter(|r| {
+            r.status == ReadingStatus::Ok.as_str() && ENGINE_CODES.contains(&r.code.as_str())
+        })
         .filter_map(|r| observation(r.clone()))
         .collect();
     let capacity_covered = match new_capacity(&new) {
@@ -152,7 +155,7 @@ pub async fn touched(
             .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
             .filter(signal_readings::Column::Code.eq(signals::NOMINAL_CAPACITY))
             .filter(signal_readings::Column::OemUpdatedAt.is_null())
-            .filter(signal_readings::Column::Status.eq("ok"))
+            .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok.as_str()))
             .filter(signal_readings::Column::ValueNum.gte(largest))
             .filter(
                 signal_readings::Column::DeliveryRowId.is_not_in(delivery_row_ids.iter().copied()),
@@ -170,7 +173,7 @@ pub async fn touched(
         signal_readings::Entity::find()
             .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
             .filter(signal_readings::Column::Code.is_in(ENGINE_CODES))
-            .filter(signal_readings::Column::Status.eq("ok"))
+            .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok.as_str()))
             .filter(signal_readings::Column::OemUpdatedAt.is_in(times))
             .filter(
                 signal_readings::Column::DeliveryRowId.is_not_in(delivery_row_ids.iter().copied()),
@@ -244,7 +247,7 @@ async fn resume_input(
     let base = || {
         signal_readings::Entity::find()
             .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
-            .filter(signal_readings::Column::Status.eq("ok"))
+            .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok.as_str()))
     };
     let mut rows = base()
         .filter(signal_readings::Column::Code.is_in(ENGINE_CODES))
@@ -347,7 +350,7 @@ async fn usable_before(
     let base = || {
         signal_readings::Entity::find()
             .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
-            .filter(signal_readings::Column::Status.eq("ok"))
+            .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok.as_str()))
             .filter(signal_readings::Column::Code.eq(code))
     };
     for _ in 0..16 {
@@ -551,7 +554,7 @@ pub async fn samples(
     let rows = signal_readings::Entity::find()
         .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
         .filter(signal_readings::Column::Code.is_in(codes))
-        .filter(signal_readings::Column::Status.eq("ok"))
+        .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok.as_str()))
         .filter(signal_readings::Column::OemUpdatedAt.between(start, end))
         .order_by_asc(signal_readings::Column::OemUpdatedAt)
         .order_by_asc(signal_readings::Column::Id)
@@ -651,7 +654,9 @@ pub async fn gone_silent(
         .select_only()
         .column(sessions::Column::VehicleId)
         .column(sessions::Column::StartedAt)
-        .filter(sessions::Column::Status.eq("charging"))
+        .filter(
+            sessions::Column::Status.eq(crate::domain::sessions::SessionStatus::Charging.as_str()),
+        )
         .filter(sessions::Column::LastReadingAt.lt(config.stale_before(now.as_millis())))
         .into_tuple()
         .all(db)

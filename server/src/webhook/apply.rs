@@ -10,7 +10,7 @@ use super::plan::{plan_body, Effect, ErrorRecord, VehicleFacts};
 use super::queue::{self, record_failure, Waiting};
 use app::domain::events::Outcome;
 use app::domain::ids::VehicleId;
-use app::domain::reading::{Reading, ReadingOutcome, ReadingValue};
+use app::domain::reading::{Reading, ReadingOutcome, ReadingStatus, ReadingValue};
 use app::domain::sessions::EngineConfig;
 use app::domain::time::EpochMs;
 use app::server::entities::{
@@ -314,7 +314,7 @@ async fn upsert_vehicle(
 
 /// Column values shared by a reading row and a latest-state row.
 struct Columns {
-    status: &'static str,
+    status: ReadingStatus,
     value_num: Option<f64>,
     value_bool: Option<bool>,
     value_text: Option<String>,
@@ -338,7 +338,7 @@ fn columns(reading: &Reading) -> Columns {
                 ReadingValue::None => (None, None, None),
             };
             Columns {
-                status: "ok",
+                status: ReadingStatus::Ok,
                 value_num: num,
                 value_bool: boolean,
                 value_text: text,
@@ -349,7 +349,7 @@ fn columns(reading: &Reading) -> Columns {
             }
         }
         ReadingOutcome::Error { kind, code } => Columns {
-            status: "error",
+            status: ReadingStatus::Error,
             value_num: None,
             value_bool: None,
             value_text: None,
@@ -381,7 +381,7 @@ async fn store_readings(
                     group_name: Set(r.group.clone()),
                     oem_updated_at: Set(r.oem_updated_at.map(EpochMs::as_millis)),
                     retrieved_at: Set(r.retrieved_at.map(EpochMs::as_millis)),
-                    status: Set(c.status.to_owned()),
+                    status: Set(c.status.as_str().to_owned()),
                     value_num: Set(c.value_num),
                     value_bool: Set(c.value_bool),
                     value_text: Set(c.value_text),
@@ -417,7 +417,10 @@ async fn count_errors(
 ) -> Result<(), DbErr> {
     use app::server::entities::signal_error_counts::{ActiveModel, Column, Entity};
     let mut counts: HashMap<(String, String, String), i64> = HashMap::new();
-    for r in stored.iter().filter(|r| r.status == "error") {
+    for r in stored
+        .iter()
+        .filter(|r| r.status == ReadingStatus::Error.as_str())
+    {
         let key = (
             r.code.clone(),
             r.error_type.clone().unwrap_or_default(),
@@ -474,7 +477,10 @@ async fn update_latest(
 ) -> Result<(), DbErr> {
     // One row per code: a database refuses to upsert the same key twice in a statement.
     let mut newest: HashMap<&str, &signal_readings::Model> = HashMap::new();
-    for row in stored.iter().filter(|r| r.status == "ok") {
+    for row in stored
+        .iter()
+        .filter(|r| r.status == ReadingStatus::Ok.as_str())
+    {
         let key = |r: &signal_readings::Model| (r.oem_updated_at, r.retrieved_at, r.id);
         newest
             .entry(row.code.as_str())

@@ -18,6 +18,7 @@
 //! long again, past Smartcar's 15 s.
 
 use super::plan::{DeliveryRecord, Disposition};
+use app::domain::events::Outcome;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashSet;
 use tokio::sync::oneshot;
@@ -26,7 +27,7 @@ use tokio::sync::oneshot;
 const INSERT: &str = "INSERT INTO deliveries (event_id, delivery_id, webhook_id, event_type, \
      mode, vehicle_id, triggers, delivered_at, received_at, signature, user_agent, outcome, \
      signal_count, raw_body, processed_at, process_error) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'stored', ?12, ?13, NULL, NULL) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, NULL, NULL) \
      ON CONFLICT (event_id) DO NOTHING RETURNING id";
 
 /// A delivery offered to the fast path.
@@ -185,6 +186,7 @@ fn insert(
                 record.received_at.as_millis(),
                 record.signature,
                 record.user_agent,
+                Outcome::Stored.as_str(),
                 signal_count(disposition),
                 record.raw_body,
             ],
