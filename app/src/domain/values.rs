@@ -1,4 +1,7 @@
-//! Physical quantities with their invariants enforced in one constructor each.
+//! Physical quantities with their invariants enforced in one constructor each: the
+//! ones a reading is checked into (state of charge, coordinates). Energy, power and
+//! distance stay `f64` with their unit in the name (`energy_added_kwh`); a newtype for
+//! them is added where a value must be checked, not before.
 
 use serde::{Deserialize, Serialize};
 
@@ -69,28 +72,6 @@ quantity!(
     100.0
 );
 quantity!(
-    /// Energy in kWh; never negative.
-    EnergyKwh,
-    "energy (kWh)",
-    0.0,
-    f64::MAX
-);
-quantity!(
-    /// Electrical power in watts. Negative values are allowed: some vehicles report
-    /// discharge (V2L/V2G) that way.
-    PowerW,
-    "power (W)",
-    -10_000_000.0,
-    10_000_000.0
-);
-quantity!(
-    /// Distance in kilometres; never negative.
-    DistanceKm,
-    "distance (km)",
-    0.0,
-    f64::MAX
-);
-quantity!(
     /// Latitude in degrees.
     Latitude,
     "latitude (°)",
@@ -127,20 +108,6 @@ mod tests {
             StateOfCharge::new(f64::NAN),
             Err(ValueError::NotFinite { .. })
         ));
-    }
-
-    #[test]
-    fn energy_and_distance_refuse_negative() {
-        assert!(EnergyKwh::new(-0.1).is_err());
-        assert!(EnergyKwh::new(33.1).is_ok());
-        assert!(DistanceKm::new(-3.0).is_err());
-        assert!(EnergyKwh::new(f64::INFINITY).is_err());
-    }
-
-    #[test]
-    fn power_allows_discharge_but_not_absurd_values() {
-        assert!(PowerW::new(-3_600.0).is_ok());
-        assert!(PowerW::new(1e9).is_err());
     }
 
     #[test]

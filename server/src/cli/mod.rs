@@ -1,11 +1,6 @@
 //! The commands of the `chargelog` binary: `serve` (the default), `migrate`, `user`,
 //! `token`, `rederive`, `prune` and `simulate`. Their arguments are in `config`.
 
-#![allow(
-    clippy::print_stdout,
-    reason = "a command's result is its output: accounts, tokens, migrations, counts"
-)]
-
 pub mod prune;
 pub mod rederive;
 
@@ -43,6 +38,8 @@ enum CliError {
     Password(#[source] std::io::Error),
     #[error("the two passwords differ")]
     PasswordMismatch,
+    #[error("could not write the result")]
+    Output(#[source] std::io::Error),
     #[error(transparent)]
     Query(#[from] sea_orm::DbErr),
     #[error("{0}")]
@@ -56,6 +53,17 @@ enum CliError {
 }
 
 /// The password for `user add`: from standard input, or asked for twice on the terminal.
+/// Writes one line of a command's result to standard output. A reader that has gone
+/// away (`chargelog user list | head -1`) ends the output, not the command: Rust's
+/// `println!` would panic on the broken pipe.
+fn say(line: std::fmt::Arguments<'_>) -> Result<(), CliError> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{line}") {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Output(err)),
+        _ => Ok(()),
+    }
+}
+
 fn read_password(from_stdin: bool) -> Result<String, CliError> {
     if from_stdin {
         let mut line = String::new();
@@ -95,20 +103,22 @@ async fn accounts(
             let password = read_password(password_stdin)?;
             let hashing = auth::PasswordHashing::default();
             auth::add_user(&db, &hashing, &name, &password, crate::clock::now_ms()).await?;
-            println!("created the account {name:?}");
+            say(format_args!("created the account {name:?}"))?;
         }
         UserCommand::List => {
             for user in auth::list_users(&db).await? {
-                println!(
+                say(format_args!(
                     "{:<32} created {}",
                     user.name,
                     time_text(Some(user.created_at))
-                );
+                ))?;
             }
         }
         UserCommand::Remove { name } => {
             auth::remove_user(&db, &name).await?;
-            println!("removed the account {name:?} and ended its sessions");
+            say(format_args!(
+                "removed the account {name:?} and ended its sessions"
+            ))?;
         }
     }
     Ok(())
@@ -126,7 +136,7 @@ async fn tokens(
         TokenCommand::Create { name } => {
             let token = auth::create_token(&db, &name, crate::clock::now_ms()).await?;
             eprintln!("created the token {name:?}; it is shown only now:");
-            println!("{token}");
+            say(format_args!("{token}"))?;
         }
         TokenCommand::List => {
             for t in auth::list_tokens(&db).await? {
@@ -134,17 +144,17 @@ async fn tokens(
                     Some(at) => format!("revoked {}", time_text(Some(at))),
                     None => "active".to_owned(),
                 };
-                println!(
+                say(format_args!(
                     "{:<32} created {}, last used {}, {state}",
                     t.name,
                     time_text(Some(t.created_at)),
                     time_text(t.last_used_at)
-                );
+                ))?;
             }
         }
         TokenCommand::Revoke { name } => {
             auth::revoke_token(&db, &name, crate::clock::now_ms()).await?;
-            println!("revoked the token {name:?}");
+            say(format_args!("revoked the token {name:?}"))?;
         }
     }
     Ok(())
@@ -186,7 +196,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     .await
                     .map_err(CliError::Status)?
                 {
-                    println!("{:<40} {:?}", m.name(), m.status());
+                    say(format_args!("{:<40} {:?}", m.name(), m.status()))?;
                 }
             } else {
                 db::migrate(&db).await?;
@@ -207,22 +217,22 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 || before.to_string(),
                 |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             );
-            println!(
+            say(format_args!(
                 "{} the raw bodies of {} deliveries received before {cutoff} ({:.1} MiB); kept {} that are not applied yet or could not be",
                 if args.dry_run { "would remove" } else { "removed" },
                 pruned.deliveries,
                 pruned.bytes as f64 / (1024.0 * 1024.0),
                 pruned.kept_unapplied,
-            );
-            println!(
+            ))?;
+            say(format_args!(
                 "{} {} dead letters last received before {cutoff} ({:.1} MiB), with their log lines",
                 if args.dry_run { "would remove" } else { "removed" },
                 pruned.dead_letters,
                 pruned.dead_letter_bytes as f64 / (1024.0 * 1024.0),
-            );
+            ))?;
             if args.vacuum && !args.dry_run {
                 crate::cli::prune::vacuum(&db).await?;
-                println!("vacuumed");
+                say(format_args!("vacuumed"))?;
             }
             Ok(())
         }
@@ -238,10 +248,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let summary =
                 crate::cli::rederive::run(&db, args.vehicle.as_deref(), &engine, as_of, progress)
                     .await?;
-            println!(
+            say(format_args!(
                 "re-derived {} session(s) for {} vehicle(s)",
                 summary.sessions, summary.vehicles
-            );
+            ))?;
             Ok(())
         }
     }

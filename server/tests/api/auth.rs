@@ -618,6 +618,24 @@ fn accounts_and_tokens_from_the_command_line() {
     let (_, out, _) = run(&["user", "list"], None);
     assert!(out.contains("alice") && !out.contains("bob"), "{out}");
 
+    // A reader that stops reading (`chargelog user list | grep -q alice`) ends the
+    // output, not the command: it exits 0 without a panic.
+    let mut piped = Command::new(env!("CARGO_BIN_EXE_chargelog"))
+        .args(["user", "list"])
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(piped.stdout.take());
+    let gone = piped.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&gone.stderr);
+    assert!(
+        gone.status.success() && !said.contains("panicked"),
+        "{said}"
+    );
+
     let (ok, token, _) = run(&["token", "create", "grafana"], None);
     assert!(
         ok && token.trim().starts_with("clg_") && token.trim().len() == 68,
