@@ -115,7 +115,7 @@ impl Application {
             password_hashing: PasswordHashing::default(),
             trusted_proxies: trusted_proxies.clone(),
             public_url: settings.public_url.clone(),
-            warn_budget: warn_budget.clone(),
+            warn_budget,
             output_name: leptos_options.output_name.to_string(),
         };
         let state = AppState::new(Shared {
@@ -127,13 +127,11 @@ impl Application {
             metrics,
             metrics_token: settings.metrics_token.clone(),
             demo: settings.demo,
-            warn_budget,
             webhook: Arc::new(webhook),
             auth: Arc::new(auth),
             network: Network {
                 connections: settings.connections,
                 trusted_proxies,
-                public_url: settings.public_url.clone(),
             },
         });
         if let Some(verifier) = &state.webhook.verifier {

@@ -8,8 +8,7 @@
 //! `State<…>`; the `FromRef` impls below hand each its part. So this module depends on
 //! the handlers' modules, and none of them on it.
 
-use crate::budget::PerSecond;
-use crate::config::{ConnectionLimits, PublicUrl};
+use crate::config::ConnectionLimits;
 use crate::http::api::Reads;
 use crate::http::auth::AuthState;
 use crate::http::live::LiveFeed;
@@ -61,21 +60,17 @@ pub struct Shared {
     pub metrics_token: Option<secrecy::SecretString>,
     /// Demo mode: simulated data, and pages say so.
     pub demo: bool,
-    /// WARN lines about what strangers cause (refused requests, logins), a second.
-    pub warn_budget: Arc<PerSecond>,
     pub webhook: Arc<Webhooks>,
     pub auth: Arc<AuthState>,
     pub network: Network,
 }
 
-/// What the network in front of the server means, and what a connection may hold.
+/// Who stands in front of the server, and what a connection may hold: for serving.
 pub struct Network {
     /// Head and body deadlines, how many connections at once.
     pub connections: ConnectionLimits,
     /// Proxies whose `X-Forwarded-For`, `-Proto` and `-Host` are believed.
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
-    /// The https address browsers use, when configured: login cookies are then `Secure`.
-    pub public_url: Option<PublicUrl>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
