@@ -12,6 +12,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 CARGO_LEPTOS_VERSION=0.3.10
 CARGO_DENY_VERSION=0.20.2
+LEPTOSFMT_VERSION=0.1.33
 WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen crate in Cargo.lock
 
 log() { printf '\n==> %s\n' "$*" >&2; }
@@ -48,6 +49,14 @@ ensure_cargo_deny() {
   if ! cargo deny --version 2>/dev/null | grep -q " $CARGO_DENY_VERSION\$"; then
     log "installing cargo-deny $CARGO_DENY_VERSION (about 4 minutes)"
     cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked --force
+  fi
+}
+
+# leptosfmt, which formats what rustfmt leaves alone: the markup inside view! (tests only).
+ensure_leptosfmt() {
+  if ! leptosfmt --version 2>/dev/null | grep -q " $LEPTOSFMT_VERSION\$"; then
+    log "installing leptosfmt $LEPTOSFMT_VERSION (about 1 minute)"
+    cargo install leptosfmt --version "$LEPTOSFMT_VERSION" --locked --force
   fi
 }
 

@@ -93,13 +93,17 @@ pub fn App() -> impl IntoView {
             if page.is_empty() { "chargelog".to_owned() } else { format!("{page} · chargelog") }
         } />
         <Router>
-            <a class="skip-link" href="#main">"Skip to content"</a>
+            <a class="skip-link" href="#main">
+                "Skip to content"
+            </a>
             <header class="topbar">
                 <A href="/" attr:class="brand">
                     "chargelog"
                 </A>
                 <nav aria-label="Main">
-                    <A href="/" exact=true>"Fleet"</A>
+                    <A href="/" exact=true>
+                        "Fleet"
+                    </A>
                     <A href="/events">"Deliveries"</A>
                 </nav>
                 <live::LiveBadge />
@@ -123,7 +127,11 @@ pub fn App() -> impl IntoView {
                         view=pages::session::SessionPage
                         ssr=SsrMode::Async
                     />
-                    <Route path=path!("/events") view=pages::events::EventsPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/events")
+                        view=pages::events::EventsPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
             <footer class="footer">

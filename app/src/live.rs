@@ -171,12 +171,17 @@ pub fn LiveBadge() -> impl IntoView {
     let status = Live::get().map(|l| l.status);
     let state = move || status.map(|s| s.get()).unwrap_or_default();
     view! {
-        <span class="live" role="status" aria-live="polite" data-live=move || match state() {
-            LiveStatus::Off => "off",
-            LiveStatus::Connected => "connected",
-            LiveStatus::Reconnecting => "reconnecting",
-            LiveStatus::Paused => "paused",
-        }>
+        <span
+            class="live"
+            role="status"
+            aria-live="polite"
+            data-live=move || match state() {
+                LiveStatus::Off => "off",
+                LiveStatus::Connected => "connected",
+                LiveStatus::Reconnecting => "reconnecting",
+                LiveStatus::Paused => "paused",
+            }
+        >
             {move || match state() {
                 LiveStatus::Off => "",
                 LiveStatus::Connected => "Live",

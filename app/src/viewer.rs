@@ -123,9 +123,19 @@ pub fn Timestamp(at: Option<DateTime<Utc>>, #[prop(optional)] relative: bool) ->
             crate::domain::fleet::format_ago(now_or_system() - at.timestamp_millis())
                 .unwrap_or_else(|| format_local(at))
         };
-        view! { <time datetime=at.to_rfc3339() title=title>{text}</time> }.into_any()
+        view! {
+            <time datetime=at.to_rfc3339() title=title>
+                {text}
+            </time>
+        }
+        .into_any()
     } else {
-        view! { <time datetime=at.to_rfc3339() title=title>{exact}</time> }.into_any()
+        view! {
+            <time datetime=at.to_rfc3339() title=title>
+                {exact}
+            </time>
+        }
+        .into_any()
     }
 }
 
@@ -135,7 +145,8 @@ pub fn ZoneNote() -> impl IntoView {
     let zone = use_context::<Viewer>().map(|v| v.zone);
     view! {
         <p class="zone-note muted">
-            "Times are shown in " <span class="zone-name">{move || zone.map(|z| z.get()).unwrap_or_default()}</span> "."
+            "Times are shown in "
+            <span class="zone-name">{move || zone.map(|z| z.get()).unwrap_or_default()}</span> "."
         </p>
     }
 }

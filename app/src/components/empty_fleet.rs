@@ -12,7 +12,8 @@ pub fn EmptyFleet(webhooks_enabled: bool) -> impl IntoView {
             <ol>
                 <li>
                     "Start chargelog with your Smartcar Application Management Token in "
-                    <code>"SMARTCAR_MANAGEMENT_TOKEN"</code>" (Dashboard → Configuration → API Keys). "
+                    <code>"SMARTCAR_MANAGEMENT_TOKEN"</code>
+                    " (Dashboard → Configuration → API Keys). "
                     {if webhooks_enabled {
                         view! { <strong class="ok">"This server has a token."</strong> }.into_any()
                     } else {

@@ -77,16 +77,30 @@ pub fn EnergyChart(
             let labelled = (n - 1 - i).is_multiple_of(step);
             let label = labelled.then(|| bucket_label(bucket, local(b.start).date_naive()));
             view! {
-                <g class="bar" tabindex="0"
+                <g
+                    class="bar"
+                    tabindex="0"
                     on:mouseenter=move |_| hovered.set(Some(i))
                     on:focus=move |_| hovered.set(Some(i))
-                    on:blur=move |_| hovered.set(None)>
+                    on:blur=move |_| hovered.set(None)
+                >
                     <title>{text}</title>
-                    <rect class="bar-hit" x=LEFT + slot * i as f64 y=TOP width=slot height=H - TOP - BOTTOM />
+                    <rect
+                        class="bar-hit"
+                        x=LEFT + slot * i as f64
+                        y=TOP
+                        width=slot
+                        height=H - TOP - BOTTOM
+                    />
                     <rect class="bar-fill" x=x y=y0 width=bar height=height rx="2" />
-                    {label.map(|l| view! {
-                        <text class="axis" x=x + bar / 2.0 y=H - 9.0 text-anchor="middle">{l}</text>
-                    })}
+                    {label
+                        .map(|l| {
+                            view! {
+                                <text class="axis" x=x + bar / 2.0 y=H - 9.0 text-anchor="middle">
+                                    {l}
+                                </text>
+                            }
+                        })}
                 </g>
             }
         })
@@ -95,17 +109,25 @@ pub fn EnergyChart(
         <figure class="chart energy-chart">
             <figcaption>
                 <span class="legend legend-energy">"Energy added (kWh)"</span>
-                <output class="readout" aria-live="polite">{readout}</output>
+                <output class="readout" aria-live="polite">
+                    {readout}
+                </output>
             </figcaption>
-            <svg viewBox=format!("0 0 {W} {H}") role="img" aria-label=format!("{label}: {summary}")
-                on:mouseleave=move |_| hovered.set(None)>
+            <svg
+                viewBox=format!("0 0 {W} {H}")
+                role="img"
+                aria-label=format!("{label}: {summary}")
+                on:mouseleave=move |_| hovered.set(None)
+            >
                 {ticks
                     .iter()
                     .map(|t| {
                         let ty = y.map(*t);
                         view! {
                             <line class="grid" x1=LEFT x2=W - RIGHT y1=ty y2=ty />
-                            <text class="axis" x=LEFT - 6.0 y=ty + 4.0 text-anchor="end">{format_number(*t)}</text>
+                            <text class="axis" x=LEFT - 6.0 y=ty + 4.0 text-anchor="end">
+                                {format_number(*t)}
+                            </text>
                         }
                     })
                     .collect_view()}
@@ -113,16 +135,26 @@ pub fn EnergyChart(
             </svg>
             <table class="visually-hidden">
                 <caption>{label}</caption>
-                <thead><tr><th scope="col">"Period"</th><th scope="col">"kWh"</th><th scope="col">"Sessions"</th></tr></thead>
+                <thead>
+                    <tr>
+                        <th scope="col">"Period"</th>
+                        <th scope="col">"kWh"</th>
+                        <th scope="col">"Sessions"</th>
+                    </tr>
+                </thead>
                 <tbody>
                     {buckets
                         .iter()
-                        .map(|b| view! {
-                            <tr>
-                                <th scope="row">{bucket_label(bucket, local(b.start).date_naive())}</th>
-                                <td>{format_number(b.energy_kwh)}</td>
-                                <td>{b.sessions}</td>
-                            </tr>
+                        .map(|b| {
+                            view! {
+                                <tr>
+                                    <th scope="row">
+                                        {bucket_label(bucket, local(b.start).date_naive())}
+                                    </th>
+                                    <td>{format_number(b.energy_kwh)}</td>
+                                    <td>{b.sessions}</td>
+                                </tr>
+                            }
                         })
                         .collect_view()}
                 </tbody>

@@ -44,9 +44,15 @@ pub fn SessionTable(sessions: Vec<SessionDto>) -> impl IntoView {
                         <th scope="col">"Start"</th>
                         <th scope="col">"Duration"</th>
                         <th scope="col">"State of charge"</th>
-                        <th scope="col" class="num">"Energy"</th>
-                        <th scope="col" class="num">"Max"</th>
-                        <th scope="col" class="num">"Average"</th>
+                        <th scope="col" class="num">
+                            "Energy"
+                        </th>
+                        <th scope="col" class="num">
+                            "Max"
+                        </th>
+                        <th scope="col" class="num">
+                            "Average"
+                        </th>
                         <th scope="col">"Type"</th>
                         <th scope="col">"Place"</th>
                         <th scope="col">"Status"</th>
@@ -59,14 +65,29 @@ pub fn SessionTable(sessions: Vec<SessionDto>) -> impl IntoView {
                                 <a href=format!("/sessions/{}", path_escape(&s.id))>
                                     <Timestamp at=Some(s.started_at) />
                                 </a>
-                                {(!s.start_observed).then(|| view! { <span class="flag" title="Already charging when first seen">" (start not observed)"</span> })}
+                                {(!s.start_observed)
+                                    .then(|| {
+                                        view! {
+                                            <span class="flag" title="Already charging when first seen">
+                                                " (start not observed)"
+                                            </span>
+                                        }
+                                    })}
                             </th>
                             <td data-label="Duration">{format_duration(s.duration_s)}</td>
                             <td data-label="State of charge">{soc(&s)}</td>
-                            <td data-label="Energy" class="num">{kwh(&s)}</td>
-                            <td data-label="Max" class="num">{kw(s.max_power_kw)}</td>
-                            <td data-label="Average" class="num">{kw(s.avg_power_kw)}</td>
-                            <td data-label="Type">{s.charger_type.clone().unwrap_or_else(|| "—".into())}</td>
+                            <td data-label="Energy" class="num">
+                                {kwh(&s)}
+                            </td>
+                            <td data-label="Max" class="num">
+                                {kw(s.max_power_kw)}
+                            </td>
+                            <td data-label="Average" class="num">
+                                {kw(s.avg_power_kw)}
+                            </td>
+                            <td data-label="Type">
+                                {s.charger_type.clone().unwrap_or_else(|| "—".into())}
+                            </td>
                             <td data-label="Place">{place(&s)}</td>
                             <td data-label="Status">{format!("{:?}", s.status).to_lowercase()}</td>
                         </tr>

@@ -10,8 +10,14 @@ fn SocBar(percent: Option<f64>) -> impl IntoView {
             let width = format!("width: {}%", p.clamp(0.0, 100.0));
             let text = format!("{} %", format_number(p));
             view! {
-                <div class="soc" role="meter" aria-valuemin="0" aria-valuemax="100" aria-valuenow=p
-                    aria-label="State of charge">
+                <div
+                    class="soc"
+                    role="meter"
+                    aria-valuemin="0"
+                    aria-valuemax="100"
+                    aria-valuenow=p
+                    aria-label="State of charge"
+                >
                     <div class="soc-fill" style=width></div>
                     <span class="soc-text">{text}</span>
                 </div>
@@ -51,7 +57,10 @@ fn SortHeader(
     };
     view! {
         <th scope="col" class:num=numeric aria-sort=aria>
-            <a class="sort" href=query.sort_href(key)>{label}{arrow}</a>
+            <a class="sort" href=query.sort_href(key)>
+                {label}
+                {arrow}
+            </a>
         </th>
     }
 }
@@ -85,10 +94,24 @@ pub fn VehicleTable(
                         <SortHeader query=query.clone() key=SortKey::Soc label="State of charge" />
                         <SortHeader query=query.clone() key=SortKey::Status label="Status" />
                         <th scope="col">"Plugged in"</th>
-                        <SortHeader query=query.clone() key=SortKey::Power label="Power" numeric=true />
-                        <SortHeader query=query.clone() key=SortKey::Range label="Range" numeric=true />
-                        <th scope="col" class="num">"kWh 7 days"</th>
-                        <th scope="col" class="num">"kWh 30 days"</th>
+                        <SortHeader
+                            query=query.clone()
+                            key=SortKey::Power
+                            label="Power"
+                            numeric=true
+                        />
+                        <SortHeader
+                            query=query.clone()
+                            key=SortKey::Range
+                            label="Range"
+                            numeric=true
+                        />
+                        <th scope="col" class="num">
+                            "kWh 7 days"
+                        </th>
+                        <th scope="col" class="num">
+                            "kWh 30 days"
+                        </th>
                         <SortHeader query=query.clone() key=SortKey::Updated label="Last update" />
                     </tr>
                 </thead>
@@ -96,7 +119,10 @@ pub fn VehicleTable(
                     <For each=move || vehicles.clone() key=|v| v.id.clone() let:v>
                         <tr data-vehicle-id=v.id.clone()>
                             <th scope="row">
-                                <a class="vehicle-name" href=format!("/vehicles/{}", path_escape(&v.id))>
+                                <a
+                                    class="vehicle-name"
+                                    href=format!("/vehicles/{}", path_escape(&v.id))
+                                >
                                     {v.display_name()}
                                 </a>
                                 <span class="vehicle-id muted">{v.id.clone()}</span>
@@ -115,10 +141,17 @@ pub fn VehicleTable(
                                 }}
                             </td>
                             <td data-label="Range" class="num">
-                                {v.range_km.map(|km| format!("{} km", format_number(km))).unwrap_or_else(|| "—".into())}
+                                {v
+                                    .range_km
+                                    .map(|km| format!("{} km", format_number(km)))
+                                    .unwrap_or_else(|| "—".into())}
                             </td>
-                            <td data-label="kWh 7 days" class="num">{format_number(v.energy_7d_kwh)}</td>
-                            <td data-label="kWh 30 days" class="num">{format_number(v.energy_30d_kwh)}</td>
+                            <td data-label="kWh 7 days" class="num">
+                                {format_number(v.energy_7d_kwh)}
+                            </td>
+                            <td data-label="kWh 30 days" class="num">
+                                {format_number(v.energy_30d_kwh)}
+                            </td>
                             <td data-label="Last update">
                                 <Timestamp at=v.updated_at relative=true />
                             </td>

@@ -29,9 +29,13 @@ pub fn EventsPage() -> impl IntoView {
     view! {
         <Title text="Deliveries" />
         <h1>"Deliveries"</h1>
-        <p class="muted">"Every request to the webhook endpoint and what became of it, newest first."</p>
+        <p class="muted">
+            "Every request to the webhook endpoint and what became of it, newest first."
+        </p>
         <Transition fallback=|| view! { <p class="loading">"Loading deliveries…"</p> }>
-            <ErrorBoundary fallback=|errors| view! { <ErrorView errors /> }>
+            <ErrorBoundary fallback=|errors| {
+                view! { <ErrorView errors /> }
+            }>
                 {move || Suspend::new(async move {
                     data.await.map(|page| view! { <EventLog page /> })
                 })}
@@ -71,33 +75,58 @@ fn EventLog(page: LogPage) -> impl IntoView {
     view! {
         <form method="get" action="/events" class="filter" aria-label="Filter deliveries">
             <label>
-                "Vehicle "
-                <select name="vehicle">
-                    <option value="" selected=vehicle.is_empty()>"All vehicles"</option>
+                "Vehicle " <select name="vehicle">
+                    <option value="" selected=vehicle.is_empty()>
+                        "All vehicles"
+                    </option>
                     {page
                         .vehicles
                         .iter()
-                        .map(|(id, name)| view! { <option value=id.clone() selected=*id == vehicle>{name.clone()}</option> })
+                        .map(|(id, name)| {
+                            view! {
+                                <option value=id.clone() selected=*id == vehicle>
+                                    {name.clone()}
+                                </option>
+                            }
+                        })
                         .collect_view()}
                 </select>
             </label>
             <label>
-                "Outcome "
-                <select name="outcome">
-                    <option value="" selected=outcome.is_empty()>"Any outcome"</option>
+                "Outcome " <select name="outcome">
+                    <option value="" selected=outcome.is_empty()>
+                        "Any outcome"
+                    </option>
                     {Outcome::ALL
                         .into_iter()
-                        .map(|o| view! { <option value=o.as_str() selected=o.as_str() == outcome>{o.label()}</option> })
+                        .map(|o| {
+                            view! {
+                                <option value=o.as_str() selected=o.as_str() == outcome>
+                                    {o.label()}
+                                </option>
+                            }
+                        })
                         .collect_view()}
                 </select>
             </label>
             <button type="submit">"Apply"</button>
-            {filtered.then(|| view! { <a href="/events" class="download">"Clear filters"</a> })}
+            {filtered
+                .then(|| {
+                    view! {
+                        <a href="/events" class="download">
+                            "Clear filters"
+                        </a>
+                    }
+                })}
         </form>
         {if empty {
             view! {
                 <p class="notice">
-                    {if filtered { "No delivery matches these filters." } else { "No webhook request has arrived yet." }}
+                    {if filtered {
+                        "No delivery matches these filters."
+                    } else {
+                        "No webhook request has arrived yet."
+                    }}
                 </p>
             }
                 .into_any()
@@ -105,7 +134,9 @@ fn EventLog(page: LogPage) -> impl IntoView {
             view! {
                 <div class="table-wrap">
                     <table class="fleet events">
-                        <caption class="visually-hidden">"Webhook deliveries, newest first"</caption>
+                        <caption class="visually-hidden">
+                            "Webhook deliveries, newest first"
+                        </caption>
                         <thead>
                             <tr>
                                 <th scope="col">"Received"</th>
@@ -124,7 +155,14 @@ fn EventLog(page: LogPage) -> impl IntoView {
         }}
         <nav class="pager" aria-label="Delivery pages">
             {has_before.then(|| view! { <a href=format!("/events?{keep}")>"← Newest"</a> })}
-            {older.map(|href| view! { <a href=href rel="next">"Older deliveries →"</a> })}
+            {older
+                .map(|href| {
+                    view! {
+                        <a href=href rel="next">
+                            "Older deliveries →"
+                        </a>
+                    }
+                })}
         </nav>
     }
 }
@@ -149,17 +187,28 @@ fn EventRow(entry: LogEntry, name: Option<String>) -> impl IntoView {
         .unwrap_or_else(|| "—".to_owned());
     view! {
         <tr data-log-id=entry.id data-outcome=entry.outcome.map(Outcome::as_str)>
-            <th scope="row"><Timestamp at=Some(entry.received_at) /></th>
-            <td data-label="Outcome"><span class=class>{label}</span></td>
+            <th scope="row">
+                <Timestamp at=Some(entry.received_at) />
+            </th>
+            <td data-label="Outcome">
+                <span class=class>{label}</span>
+            </td>
             <td data-label="Type">{entry.event_type.clone().unwrap_or_else(|| "—".into())}</td>
             <td data-label="Vehicle">
                 {match (entry.vehicle_id.clone(), name) {
-                    (Some(id), Some(name)) => view! { <a href=format!("/vehicles/{}", path_escape(&id))>{name}</a> }.into_any(),
+                    (Some(id), Some(name)) => {
+                        view! { <a href=format!("/vehicles/{}", path_escape(&id))>{name}</a> }
+                            .into_any()
+                    }
                     _ => view! { <span class="muted">"—"</span> }.into_any(),
                 }}
             </td>
-            <td data-label="Triggers" class="wrap">{triggers}</td>
-            <td data-label="Event id / reason" class="wrap mono">{id_or_reason}</td>
+            <td data-label="Triggers" class="wrap">
+                {triggers}
+            </td>
+            <td data-label="Event id / reason" class="wrap mono">
+                {id_or_reason}
+            </td>
         </tr>
     }
 }

@@ -24,7 +24,9 @@ pub fn FleetPage() -> impl IntoView {
         <Title text="Fleet" />
         <h1>"Fleet"</h1>
         <Transition fallback=|| view! { <p class="loading">"Loading vehicles…"</p> }>
-            <ErrorBoundary fallback=|errors| view! { <ErrorView errors /> }>
+            <ErrorBoundary fallback=|errors| {
+                view! { <ErrorView errors /> }
+            }>
                 {move || Suspend::new(async move {
                     overview
                         .await
@@ -71,13 +73,22 @@ fn FleetSearch(query: FleetQuery) -> impl IntoView {
     let current = query.status.map(ChargeStatus::as_param).unwrap_or("");
     view! {
         <form method="get" class="filter" role="search" aria-label="Find vehicles">
-            <label>"Search " <input type="search" name="q" value=query.q.clone() placeholder="Name or id" /></label>
+            <label>
+                "Search "
+                <input type="search" name="q" value=query.q.clone() placeholder="Name or id" />
+            </label>
             <label>
                 "Status "
                 <select name="status">
                     {options
                         .into_iter()
-                        .map(|(value, label)| view! { <option value=value selected=value == current>{label}</option> })
+                        .map(|(value, label)| {
+                            view! {
+                                <option value=value selected=value == current>
+                                    {label}
+                                </option>
+                            }
+                        })
                         .collect_view()}
                 </select>
             </label>
@@ -107,7 +118,9 @@ fn Totals(totals: FleetTotals) -> impl IntoView {
             </div>
             <div>
                 <dt>"Energy this month"</dt>
-                <dd data-total="month">{format!("{} kWh", format_number(totals.kwh_this_month))}</dd>
+                <dd data-total="month">
+                    {format!("{} kWh", format_number(totals.kwh_this_month))}
+                </dd>
             </div>
         </dl>
     }
@@ -117,7 +130,12 @@ fn Totals(totals: FleetTotals) -> impl IntoView {
 #[component]
 fn FleetExport() -> impl IntoView {
     view! {
-        <form method="get" action="/sessions.csv" class="filter" aria-label="Download the fleet's sessions">
+        <form
+            method="get"
+            action="/sessions.csv"
+            class="filter"
+            aria-label="Download the fleet's sessions"
+        >
             <label>"From " <input type="date" name="from" /></label>
             <label>"To " <input type="date" name="to" /></label>
             <button type="submit">"Download all sessions (CSV)"</button>

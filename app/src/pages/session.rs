@@ -35,7 +35,9 @@ pub fn SessionPage() -> impl IntoView {
     );
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading the session…"</p> }>
-            <ErrorBoundary fallback=|errors| view! { <ErrorView errors /> }>
+            <ErrorBoundary fallback=|errors| {
+                view! { <ErrorView errors /> }
+            }>
                 {move || Suspend::new(async move {
                     match data.await {
                         Ok(d) => Ok(view! { <SessionView detail=d /> }.into_any()),
@@ -66,7 +68,9 @@ fn SessionView(detail: SessionDetail) -> impl IntoView {
             {format!("{lat:.5}, {lon:.5}")}
             " "
             <a
-                href=format!("https://www.openstreetmap.org/?mlat={lat:.5}&mlon={lon:.5}#map=16/{lat:.5}/{lon:.5}")
+                href=format!(
+                    "https://www.openstreetmap.org/?mlat={lat:.5}&mlon={lon:.5}#map=16/{lat:.5}/{lon:.5}",
+                )
                 rel="noopener noreferrer"
                 target="_blank"
             >
@@ -87,27 +91,94 @@ fn SessionView(detail: SessionDetail) -> impl IntoView {
             " / "
         </nav>
         <h1>{title}</h1>
-        {(!s.start_observed).then(|| view! {
-            <p class="notice">"The vehicle was already charging when chargelog first heard from it: the real start is earlier."</p>
-        })}
-        {s.end_inferred.then(|| view! {
-            <p class="notice">"No data arrived for a long time while charging, so the end is inferred: the session is closed at its last reading."</p>
-        })}
+        {(!s.start_observed)
+            .then(|| {
+                view! {
+                    <p class="notice">
+                        "The vehicle was already charging when chargelog first heard from it: the real start is earlier."
+                    </p>
+                }
+            })}
+        {s
+            .end_inferred
+            .then(|| {
+                view! {
+                    <p class="notice">
+                        "No data arrived for a long time while charging, so the end is inferred: the session is closed at its last reading."
+                    </p>
+                }
+            })}
         <dl class="facts">
-            <div><dt>"Status"</dt><dd>{status}</dd></div>
-            <div><dt>"Started"</dt><dd><Timestamp at=Some(s.started_at) /></dd></div>
-            <div><dt>"Ended"</dt><dd><Timestamp at=s.ended_at /></dd></div>
-            <div><dt>"Duration"</dt><dd>{format_duration(s.duration_s)}</dd></div>
-            <div><dt>"State of charge"</dt><dd>{format!("{} → {}", number(s.soc_start, "%"), number(s.soc_end, "%"))}</dd></div>
-            <div><dt>"Energy added"</dt><dd>{energy}</dd></div>
-            <div><dt>"Max power"</dt><dd>{number(s.max_power_kw, "kW")}</dd></div>
-            <div><dt>"Average power"</dt><dd>{number(s.avg_power_kw, "kW")}</dd></div>
-            <div><dt>"Charger"</dt><dd>{s.charger_type.clone().unwrap_or_else(|| "—".into())}</dd></div>
-            <div><dt>"Charge limit"</dt><dd>{number(s.charge_limit_percent, "%")}</dd></div>
-            <div><dt>"Range"</dt><dd>{format!("{} → {}", number(s.range_start_km, "km"), number(s.range_end_km, "km"))}</dd></div>
-            <div><dt>"Place"</dt><dd>{place}</dd></div>
-            <div><dt>"Plugged in"</dt><dd><Timestamp at=s.plugged_in_at /></dd></div>
-            <div><dt>"Unplugged"</dt><dd><Timestamp at=s.unplugged_at /></dd></div>
+            <div>
+                <dt>"Status"</dt>
+                <dd>{status}</dd>
+            </div>
+            <div>
+                <dt>"Started"</dt>
+                <dd>
+                    <Timestamp at=Some(s.started_at) />
+                </dd>
+            </div>
+            <div>
+                <dt>"Ended"</dt>
+                <dd>
+                    <Timestamp at=s.ended_at />
+                </dd>
+            </div>
+            <div>
+                <dt>"Duration"</dt>
+                <dd>{format_duration(s.duration_s)}</dd>
+            </div>
+            <div>
+                <dt>"State of charge"</dt>
+                <dd>{format!("{} → {}", number(s.soc_start, "%"), number(s.soc_end, "%"))}</dd>
+            </div>
+            <div>
+                <dt>"Energy added"</dt>
+                <dd>{energy}</dd>
+            </div>
+            <div>
+                <dt>"Max power"</dt>
+                <dd>{number(s.max_power_kw, "kW")}</dd>
+            </div>
+            <div>
+                <dt>"Average power"</dt>
+                <dd>{number(s.avg_power_kw, "kW")}</dd>
+            </div>
+            <div>
+                <dt>"Charger"</dt>
+                <dd>{s.charger_type.clone().unwrap_or_else(|| "—".into())}</dd>
+            </div>
+            <div>
+                <dt>"Charge limit"</dt>
+                <dd>{number(s.charge_limit_percent, "%")}</dd>
+            </div>
+            <div>
+                <dt>"Range"</dt>
+                <dd>
+                    {format!(
+                        "{} → {}",
+                        number(s.range_start_km, "km"),
+                        number(s.range_end_km, "km"),
+                    )}
+                </dd>
+            </div>
+            <div>
+                <dt>"Place"</dt>
+                <dd>{place}</dd>
+            </div>
+            <div>
+                <dt>"Plugged in"</dt>
+                <dd>
+                    <Timestamp at=s.plugged_in_at />
+                </dd>
+            </div>
+            <div>
+                <dt>"Unplugged"</dt>
+                <dd>
+                    <Timestamp at=s.unplugged_at />
+                </dd>
+            </div>
         </dl>
         <h2>"Charge curve"</h2>
         <ChargeCurve samples=samples.clone() />
@@ -118,25 +189,49 @@ fn SessionView(detail: SessionDetail) -> impl IntoView {
                 <thead>
                     <tr>
                         <th scope="col">"Time"</th>
-                        <th scope="col" class="num">"State of charge"</th>
-                        <th scope="col" class="num">"Power"</th>
-                        <th scope="col" class="num">"Energy counter"</th>
-                        <th scope="col" class="num">"Voltage"</th>
-                        <th scope="col" class="num">"Current"</th>
+                        <th scope="col" class="num">
+                            "State of charge"
+                        </th>
+                        <th scope="col" class="num">
+                            "Power"
+                        </th>
+                        <th scope="col" class="num">
+                            "Energy counter"
+                        </th>
+                        <th scope="col" class="num">
+                            "Voltage"
+                        </th>
+                        <th scope="col" class="num">
+                            "Current"
+                        </th>
                     </tr>
                 </thead>
                 <tbody>
                     {samples
                         .into_iter()
-                        .map(|p| view! {
-                            <tr>
-                                <th scope="row"><Timestamp at=Some(p.at) /></th>
-                                <td data-label="State of charge" class="num">{number(p.soc_percent, "%")}</td>
-                                <td data-label="Power" class="num">{number(p.power_kw, "kW")}</td>
-                                <td data-label="Energy counter" class="num">{number(p.energy_added_kwh, "kWh")}</td>
-                                <td data-label="Voltage" class="num">{number(p.voltage_v, "V")}</td>
-                                <td data-label="Current" class="num">{number(p.current_a, "A")}</td>
-                            </tr>
+                        .map(|p| {
+                            view! {
+                                <tr>
+                                    <th scope="row">
+                                        <Timestamp at=Some(p.at) />
+                                    </th>
+                                    <td data-label="State of charge" class="num">
+                                        {number(p.soc_percent, "%")}
+                                    </td>
+                                    <td data-label="Power" class="num">
+                                        {number(p.power_kw, "kW")}
+                                    </td>
+                                    <td data-label="Energy counter" class="num">
+                                        {number(p.energy_added_kwh, "kWh")}
+                                    </td>
+                                    <td data-label="Voltage" class="num">
+                                        {number(p.voltage_v, "V")}
+                                    </td>
+                                    <td data-label="Current" class="num">
+                                        {number(p.current_a, "A")}
+                                    </td>
+                                </tr>
+                            }
                         })
                         .collect_view()}
                 </tbody>
@@ -144,13 +239,21 @@ fn SessionView(detail: SessionDetail) -> impl IntoView {
         </div>
         <h2>"Deliveries"</h2>
         {if deliveries.is_empty() {
-            view! { <p class="muted">"No stored delivery has readings in this session."</p> }.into_any()
+            view! { <p class="muted">"No stored delivery has readings in this session."</p> }
+                .into_any()
         } else {
             view! {
-                <p class="muted">{format!("The {} deliveries whose readings built this session.", deliveries.len())}</p>
+                <p class="muted">
+                    {format!(
+                        "The {} deliveries whose readings built this session.",
+                        deliveries.len(),
+                    )}
+                </p>
                 <div class="table-wrap">
                     <table class="fleet deliveries">
-                        <caption class="visually-hidden">"Deliveries that built this session"</caption>
+                        <caption class="visually-hidden">
+                            "Deliveries that built this session"
+                        </caption>
                         <thead>
                             <tr>
                                 <th scope="col">"Received"</th>
@@ -162,19 +265,30 @@ fn SessionView(detail: SessionDetail) -> impl IntoView {
                         <tbody>
                             {deliveries
                                 .into_iter()
-                                .map(|d| view! {
-                                    <tr data-log-id=d.id>
-                                        <th scope="row"><Timestamp at=Some(d.received_at) /></th>
-                                        <td data-label="Type">{d.event_type.unwrap_or_default()}</td>
-                                        <td data-label="Triggers" class="wrap">{d.triggers.join(", ")}</td>
-                                        <td data-label="Event id" class="wrap mono">{d.event_id.unwrap_or_default()}</td>
-                                    </tr>
+                                .map(|d| {
+                                    view! {
+                                        <tr data-log-id=d.id>
+                                            <th scope="row">
+                                                <Timestamp at=Some(d.received_at) />
+                                            </th>
+                                            <td data-label="Type">
+                                                {d.event_type.unwrap_or_default()}
+                                            </td>
+                                            <td data-label="Triggers" class="wrap">
+                                                {d.triggers.join(", ")}
+                                            </td>
+                                            <td data-label="Event id" class="wrap mono">
+                                                {d.event_id.unwrap_or_default()}
+                                            </td>
+                                        </tr>
+                                    }
                                 })
                                 .collect_view()}
                         </tbody>
                     </table>
                 </div>
-            }.into_any()
+            }
+                .into_any()
         }}
     }
 }

@@ -38,7 +38,9 @@ pub fn VehiclePage() -> impl IntoView {
     );
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading the vehicle…"</p> }>
-            <ErrorBoundary fallback=|errors| view! { <ErrorView errors /> }>
+            <ErrorBoundary fallback=|errors| {
+                view! { <ErrorView errors /> }
+            }>
                 {move || Suspend::new(async move {
                     match data.await {
                         Ok(v) => Ok(view! { <VehicleDetail view=v /> }.into_any()),
@@ -100,7 +102,11 @@ fn VehicleDetail(view: VehicleView) -> impl IntoView {
                 Bucket::Week => "Weeks",
                 Bucket::Month => "Months",
             };
-            view! { <a href=href aria-current=current>{label}</a> }
+            view! {
+                <a href=href aria-current=current>
+                    {label}
+                </a>
+            }
         })
         .collect_view();
     let chart_label = format!("Energy added per {} by {name}", bucket.as_param());
@@ -120,21 +126,38 @@ fn VehicleDetail(view: VehicleView) -> impl IntoView {
             <div>
                 <dt>"State of charge"</dt>
                 <dd>
-                    {v.latest.soc_percent.map(|p| format!("{} %", format_number(p))).unwrap_or_else(|| "—".into())}
+                    {v
+                        .latest
+                        .soc_percent
+                        .map(|p| format!("{} %", format_number(p)))
+                        .unwrap_or_else(|| "—".into())}
                 </dd>
             </div>
             <div>
                 <dt>"Range"</dt>
                 <dd>
-                    {v.latest.range_km.map(|km| format!("{} km", format_number(km))).unwrap_or_else(|| "—".into())}
+                    {v
+                        .latest
+                        .range_km
+                        .map(|km| format!("{} km", format_number(km)))
+                        .unwrap_or_else(|| "—".into())}
                 </dd>
             </div>
-            {(v.latest.is_charging == Some(true)).then(|| view! {
-                <div>
-                    <dt>"Charging power"</dt>
-                    <dd>{v.latest.power_kw.map(|kw| format!("{} kW", format_number(kw))).unwrap_or_else(|| "—".into())}</dd>
-                </div>
-            })}
+            {(v.latest.is_charging == Some(true))
+                .then(|| {
+                    view! {
+                        <div>
+                            <dt>"Charging power"</dt>
+                            <dd>
+                                {v
+                                    .latest
+                                    .power_kw
+                                    .map(|kw| format!("{} kW", format_number(kw)))
+                                    .unwrap_or_else(|| "—".into())}
+                            </dd>
+                        </div>
+                    }
+                })}
             <div>
                 <dt>"Place"</dt>
                 <dd>
@@ -158,19 +181,41 @@ fn VehicleDetail(view: VehicleView) -> impl IntoView {
         <form method="get" class="filter" aria-label="Date range for the chart and the sessions">
             <label>"From " <input type="date" name="from" value=from.clone() /></label>
             <label>"To " <input type="date" name="to" value=to.clone() /></label>
-            {(bucket != Bucket::Day).then(|| view! { <input type="hidden" name="chart" value=bucket.as_param() /> })}
+            {(bucket != Bucket::Day)
+                .then(|| view! { <input type="hidden" name="chart" value=bucket.as_param() /> })}
             <button type="submit">"Apply"</button>
-            {(!from.is_empty() || !to.is_empty()).then(|| view! { <a class="download" href="?">"All dates"</a> })}
+            {(!from.is_empty() || !to.is_empty())
+                .then(|| {
+                    view! {
+                        <a class="download" href="?">
+                            "All dates"
+                        </a>
+                    }
+                })}
         </form>
         <h2>"Energy added"</h2>
-        <nav class="chart-controls" aria-label="Chart period">"Per: " {chart_links}</nav>
+        <nav class="chart-controls" aria-label="Chart period">
+            "Per: "
+            {chart_links}
+        </nav>
         <EnergyChart buckets=view.energy bucket label=chart_label />
         <h2>"Charging sessions"</h2>
-        <p><a class="download" href=csv download>"Download these sessions as CSV"</a></p>
+        <p>
+            <a class="download" href=csv download>
+                "Download these sessions as CSV"
+            </a>
+        </p>
         <SessionTable sessions=view.sessions.sessions />
         <nav class="pager" aria-label="Session pages">
             {has_cursor.then(|| view! { <a href=newest>"← Newest"</a> })}
-            {older.map(|href| view! { <a href=href rel="next">"Older sessions →"</a> })}
+            {older
+                .map(|href| {
+                    view! {
+                        <a href=href rel="next">
+                            "Older sessions →"
+                        </a>
+                    }
+                })}
         </nav>
         <SignalsPanelView panel=view.signals vehicle_id=v.id.clone() />
     }
@@ -194,23 +239,39 @@ fn SignalsPanelView(panel: SignalsPanel, vehicle_id: String) -> impl IntoView {
                     <div class="table-wrap">
                         <table class="fleet signals-latest">
                             <caption class="visually-hidden">"Newest value of each signal"</caption>
-                            <thead><tr>
-                                <th scope="col">"Signal"</th>
-                                <th scope="col" class="num">"Value"</th>
-                                <th scope="col">"Observed"</th>
-                            </tr></thead>
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Signal"</th>
+                                    <th scope="col" class="num">
+                                        "Value"
+                                    </th>
+                                    <th scope="col">"Observed"</th>
+                                </tr>
+                            </thead>
                             <tbody>
-                                {latest.into_iter().map(|s| view! {
-                                    <tr data-signal=s.code.clone()>
-                                        <th scope="row" class="mono">{s.code.clone()}</th>
-                                        <td data-label="Value" class="num">{s.value}</td>
-                                        <td data-label="Observed"><Timestamp at=s.at /></td>
-                                    </tr>
-                                }).collect_view()}
+                                {latest
+                                    .into_iter()
+                                    .map(|s| {
+                                        view! {
+                                            <tr data-signal=s.code.clone()>
+                                                <th scope="row" class="mono">
+                                                    {s.code.clone()}
+                                                </th>
+                                                <td data-label="Value" class="num">
+                                                    {s.value}
+                                                </td>
+                                                <td data-label="Observed">
+                                                    <Timestamp at=s.at />
+                                                </td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
                             </tbody>
                         </table>
                     </div>
-                }.into_any()
+                }
+                    .into_any()
             }}
             <h3>"Signals that report errors"</h3>
             {if erroring.is_empty() {
@@ -218,16 +279,32 @@ fn SignalsPanelView(panel: SignalsPanel, vehicle_id: String) -> impl IntoView {
             } else {
                 view! {
                     <ul class="error-list">
-                        {erroring.into_iter().map(|e| view! {
-                            <li>
-                                <span class="mono">{e.code}</span>": "
-                                {[e.error_type, e.error_code].into_iter().flatten().collect::<Vec<_>>().join(" / ")}
-                                {format!(" ({} time{}, last ", e.count, if e.count == 1 { "" } else { "s" })}
-                                <Timestamp at=e.last_at />")"
-                            </li>
-                        }).collect_view()}
+                        {erroring
+                            .into_iter()
+                            .map(|e| {
+                                view! {
+                                    <li>
+                                        <span class="mono">{e.code}</span>
+                                        ": "
+                                        {[e.error_type, e.error_code]
+                                            .into_iter()
+                                            .flatten()
+                                            .collect::<Vec<_>>()
+                                            .join(" / ")}
+                                        {format!(
+                                            " ({} time{}, last ",
+                                            e.count,
+                                            if e.count == 1 { "" } else { "s" },
+                                        )}
+                                        <Timestamp at=e.last_at />
+                                        ")"
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
                     </ul>
-                }.into_any()
+                }
+                    .into_any()
             }}
             <h3>"Recent vehicle errors"</h3>
             {if recent_errors.is_empty() {
@@ -235,23 +312,49 @@ fn SignalsPanelView(panel: SignalsPanel, vehicle_id: String) -> impl IntoView {
             } else {
                 view! {
                     <ul class="error-list">
-                        {recent_errors.into_iter().map(|e| {
-                            let what = [e.error_type, e.code].into_iter().flatten().collect::<Vec<_>>().join(" / ");
-                            let signals = if e.signals.is_empty() { "whole vehicle".to_owned() } else { e.signals.join(", ") };
-                            view! {
-                                <li>
-                                    <Timestamp at=Some(e.reported_at) />" · "
-                                    <strong>{what}</strong>
-                                    {e.state.map(|s| format!(" ({s})"))}
-                                    " · " {signals}
-                                    {e.description.map(|d| view! { <br /><span class="muted">{d}</span> })}
-                                </li>
-                            }
-                        }).collect_view()}
+                        {recent_errors
+                            .into_iter()
+                            .map(|e| {
+                                let what = [e.error_type, e.code]
+                                    .into_iter()
+                                    .flatten()
+                                    .collect::<Vec<_>>()
+                                    .join(" / ");
+                                let signals = if e.signals.is_empty() {
+                                    "whole vehicle".to_owned()
+                                } else {
+                                    e.signals.join(", ")
+                                };
+                                view! {
+                                    <li>
+                                        <Timestamp at=Some(e.reported_at) />
+                                        " · "
+                                        <strong>{what}</strong>
+                                        {e.state.map(|s| format!(" ({s})"))}
+                                        " · "
+                                        {signals}
+                                        {e
+                                            .description
+                                            .map(|d| {
+                                                view! {
+                                                    <br />
+                                                    <span class="muted">{d}</span>
+                                                }
+                                            })}
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
                     </ul>
-                }.into_any()
+                }
+                    .into_any()
             }}
-            <p><a href=format!("/events?vehicle={}", url_escape(&vehicle_id))>"This vehicle's deliveries →"</a></p>
+            <p>
+                <a href=format!(
+                    "/events?vehicle={}",
+                    url_escape(&vehicle_id),
+                )>"This vehicle's deliveries →"</a>
+            </p>
         </section>
     }
 }
