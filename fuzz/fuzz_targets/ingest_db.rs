@@ -56,7 +56,7 @@ async fn run(data: &[u8], path: &std::path::Path) {
             continue; // a VERIFY is answered, anything else unplannable is a dead letter
         };
         if let Effect::State { vehicle, .. } = &effect {
-            vehicles.insert(vehicle.id.as_str().to_owned());
+            vehicles.insert(vehicle.id.clone());
         }
         accept::accept(&db, record, &effect).await.expect("stored");
         apply::drain(&db, &config, 1, as_of)
@@ -76,7 +76,7 @@ async fn run(data: &[u8], path: &std::path::Path) {
             let readings = app::server::sessions::observations(&db, vehicle)
                 .await
                 .expect("readings");
-            let expected = derive(vehicle, &readings, &config, as_of);
+            let expected = derive(vehicle.as_str(), &readings, &config, as_of);
             if kept != expected && format!("{kept:?}") != format!("{expected:?}") {
                 panic!(
                     "stored sessions differ from a full derivation after body {i}\n got: \

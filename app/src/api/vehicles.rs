@@ -48,9 +48,11 @@ async fn get_vehicle_view_inner(
     use crate::server::sessions::{energy_series, page, SessionFilter};
     let ctx = crate::server::context()?;
     let tz = crate::viewer::viewer_tz();
+    let not_found = || AppError::NotFound(format!("There is no vehicle with id {id}."));
+    let id = crate::domain::ids::VehicleId::parse(&id).map_err(|_| not_found())?;
     let vehicle = crate::server::fleet::vehicle_item(&ctx.db, &id)
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("There is no vehicle with id {id}.")))?;
+        .ok_or_else(not_found)?;
     let (from, to) = match (
         date_param("from", from.as_deref())?,
         date_param("to", to.as_deref())?,

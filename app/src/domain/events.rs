@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 /// What became of one request to `/webhooks/smartcar`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sea_orm::DeriveValueType),
+    sea_orm(value_type = "String")
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Vehicle data, stored with its readings or errors.
@@ -71,14 +76,15 @@ impl Outcome {
     }
 }
 
+crate::domain::text::text_enum!(Outcome, "outcome");
+
 /// One row of the deliveries page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LogEntry {
     pub id: i64,
     pub received_at: DateTime<Utc>,
-    /// `None` for an outcome this build does not know (a newer server wrote it).
-    pub outcome: Option<Outcome>,
+    pub outcome: Outcome,
     pub event_type: Option<String>,
     pub event_id: Option<String>,
     pub vehicle_id: Option<String>,

@@ -33,7 +33,11 @@ fn opaque_id(kind: &'static str, raw: &str, max: usize) -> Result<String, IdErro
 macro_rules! opaque_id_type {
     ($(#[$doc:meta])* $name:ident, $kind:literal, $max:literal) => {
         $(#[$doc])*
+        ///
+        /// On the server it is also a column value, so queries can read ids as this
+        /// type; a stored id is trusted as it was checked before it was stored.
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ssr", derive(sea_orm::DeriveValueType))]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod reading;
 pub mod sessions;
 pub mod signals;
+pub mod text;
 pub mod time;
 pub mod units;
 pub mod values;

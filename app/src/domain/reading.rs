@@ -21,9 +21,14 @@ pub enum ReadingValue {
 }
 
 /// A stored reading's `status` column: it carried a value, or the signal reported an
-/// error. Stored as [`ReadingStatus::as_str`]; queries name it through this type, never
-/// as a literal.
+/// error. Kept as text ([`crate::domain::text`]); queries name it through this type,
+/// never as a literal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sea_orm::DeriveValueType),
+    sea_orm(value_type = "String")
+)]
 pub enum ReadingStatus {
     Ok,
     Error,
@@ -36,7 +41,17 @@ impl ReadingStatus {
             ReadingStatus::Error => "error",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ok" => Some(Self::Ok),
+            "error" => Some(Self::Error),
+            _ => None,
+        }
+    }
 }
+
+crate::domain::text::text_enum!(ReadingStatus, "reading status");
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ReadingOutcome {

@@ -170,10 +170,9 @@ fn EventLog(page: LogPage) -> impl IntoView {
 #[component]
 fn EventRow(entry: LogEntry, name: Option<String>) -> impl IntoView {
     let (label, class) = match entry.outcome {
-        Some(o) if o.is_problem() => (o.label(), "outcome outcome-problem"),
-        Some(Outcome::Stored) => (Outcome::Stored.label(), "outcome outcome-ok"),
-        Some(o) => (o.label(), "outcome"),
-        None => ("Unknown", "outcome"),
+        o if o.is_problem() => (o.label(), "outcome outcome-problem"),
+        Outcome::Stored => (Outcome::Stored.label(), "outcome outcome-ok"),
+        o => (o.label(), "outcome"),
     };
     let triggers = if entry.triggers.is_empty() {
         "—".to_owned()
@@ -186,7 +185,7 @@ fn EventRow(entry: LogEntry, name: Option<String>) -> impl IntoView {
         .or_else(|| entry.event_id.clone())
         .unwrap_or_else(|| "—".to_owned());
     view! {
-        <tr data-log-id=entry.id data-outcome=entry.outcome.map(Outcome::as_str)>
+        <tr data-log-id=entry.id data-outcome=entry.outcome.as_str()>
             <th scope="row">
                 <Timestamp at=Some(entry.received_at) />
             </th>

@@ -2,6 +2,7 @@
 
 use crate::domain::events::{LogEntry, Outcome};
 use crate::domain::fleet::vehicle_name;
+use crate::domain::ids::VehicleId;
 use crate::domain::time::EpochMs;
 use crate::server::entities::{vehicles, webhook_log};
 use sea_orm::{
@@ -23,7 +24,7 @@ fn entry(row: webhook_log::Model) -> LogEntry {
         received_at: EpochMs::new(row.received_at)
             .map(EpochMs::to_datetime)
             .unwrap_or_default(),
-        outcome: Outcome::parse(&row.outcome),
+        outcome: row.outcome,
         event_type: row.event_type,
         event_id: row.event_id,
         vehicle_id: row.vehicle_id,
@@ -84,7 +85,7 @@ pub const SESSION_DELIVERIES: u64 = 500;
 /// first: the deliveries a session was built from.
 pub async fn for_window(
     db: &impl ConnectionTrait,
-    vehicle_id: &str,
+    vehicle_id: &VehicleId,
     start: i64,
     end: i64,
 ) -> Result<Vec<LogEntry>, DbErr> {
@@ -93,7 +94,7 @@ pub async fn for_window(
         .select_only()
         .column(r::Column::DeliveryRowId)
         .distinct()
-        .filter(r::Column::VehicleId.eq(vehicle_id))
+        .filter(r::Column::VehicleId.eq(vehicle_id.as_str()))
         .filter(r::Column::OemUpdatedAt.between(start, end))
         .order_by_asc(r::Column::DeliveryRowId)
         .limit(SESSION_DELIVERIES)
@@ -105,7 +106,7 @@ pub async fn for_window(
     }
     Ok(webhook_log::Entity::find()
         .filter(webhook_log::Column::DeliveryRowId.is_in(ids))
-        .filter(webhook_log::Column::Outcome.eq(Outcome::Stored.as_str()))
+        .filter(webhook_log::Column::Outcome.eq(Outcome::Stored))
         .order_by_asc(webhook_log::Column::Id)
         .all(db)
         .await?

@@ -3,6 +3,7 @@
 
 use super::entities::{vehicle_latest, vehicles};
 use crate::domain::fleet::VehicleSummary;
+use crate::domain::ids::VehicleId;
 use crate::domain::signals;
 use crate::domain::time::EpochMs;
 use chrono::{DateTime, Utc};
@@ -22,15 +23,15 @@ pub async fn vehicle_summaries(db: &impl ConnectionTrait) -> Result<Vec<VehicleS
 /// The summaries of every vehicle, or of one.
 async fn summaries(
     db: &impl ConnectionTrait,
-    only: Option<&str>,
+    only: Option<&VehicleId>,
 ) -> Result<Vec<VehicleSummary>, DbErr> {
     let mut vehicles = vehicles::Entity::find();
     let mut latest = vehicle_latest::Entity::find();
     let mut newest = vehicle_latest::Entity::find();
     if let Some(id) = only {
-        vehicles = vehicles.filter(vehicles::Column::Id.eq(id));
-        latest = latest.filter(vehicle_latest::Column::VehicleId.eq(id));
-        newest = newest.filter(vehicle_latest::Column::VehicleId.eq(id));
+        vehicles = vehicles.filter(vehicles::Column::Id.eq(id.as_str()));
+        latest = latest.filter(vehicle_latest::Column::VehicleId.eq(id.as_str()));
+        newest = newest.filter(vehicle_latest::Column::VehicleId.eq(id.as_str()));
     }
     let vehicles = vehicles
         .order_by_asc(vehicles::Column::Make)
@@ -109,20 +110,20 @@ pub async fn vehicle_items(
 /// One vehicle as `/api/v1/vehicles` lists it; `None` if there is no such vehicle.
 pub async fn vehicle_item(
     db: &impl ConnectionTrait,
-    id: &str,
+    id: &VehicleId,
 ) -> Result<Option<crate::wire::VehicleItem>, DbErr> {
     Ok(items(db, Some(id)).await?.into_iter().next())
 }
 
 async fn items(
     db: &impl ConnectionTrait,
-    only: Option<&str>,
+    only: Option<&VehicleId>,
 ) -> Result<Vec<crate::wire::VehicleItem>, DbErr> {
     use super::entities::sessions;
     use crate::wire::{LatestState, VehicleItem};
     let mut counts = sessions::Entity::find();
     if let Some(id) = only {
-        counts = counts.filter(sessions::Column::VehicleId.eq(id));
+        counts = counts.filter(sessions::Column::VehicleId.eq(id.as_str()));
     }
     let counts: Vec<(String, i64)> = counts
         .select_only()
@@ -160,7 +161,7 @@ async fn items(
 /// aggregate query.
 async fn recent_energy(
     db: &impl ConnectionTrait,
-    only: Option<&str>,
+    only: Option<&VehicleId>,
 ) -> Result<HashMap<String, (f64, f64)>, DbErr> {
     use super::entities::sessions;
     use sea_orm::sea_query::Expr;
@@ -182,7 +183,7 @@ async fn recent_energy(
         .filter(sessions::Column::StartedAt.gte(now - 30 * day))
         .group_by(sessions::Column::VehicleId);
     if let Some(id) = only {
-        query = query.filter(sessions::Column::VehicleId.eq(id));
+        query = query.filter(sessions::Column::VehicleId.eq(id.as_str()));
     }
     let rows: Vec<(String, Option<f64>, Option<f64>)> = query.into_tuple().all(db).await?;
     Ok(rows

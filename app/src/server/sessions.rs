@@ -7,6 +7,7 @@
 //! PostgreSQL and through the single writer on SQLite.
 
 use super::entities::{sessions, signal_readings, vehicles};
+use crate::domain::ids::VehicleId;
 use crate::domain::reading::ReadingStatus;
 use crate::domain::sessions::{
     derive, derive_from, EngineConfig, Observation, ObservedValue, Resume, Session, ValueKind,
@@ -39,13 +40,13 @@ pub const ENGINE_CODES: [&str; 12] = [
 const INSERT_CHUNK: usize = 500;
 
 /// Takes the vehicle's row lock (a no-op update) so derivations of one vehicle queue.
-pub async fn lock_vehicle(db: &impl ConnectionTrait, vehicle_id: &str) -> Result<(), DbErr> {
+pub async fn lock_vehicle(db: &impl ConnectionTrait, vehicle_id: &VehicleId) -> Result<(), DbErr> {
     vehicles::Entity::update_many()
         .col_expr(
             vehicles::Column::LastDeliveryAt,
             Expr::col(vehicles::Column::LastDeliveryAt),
         )
-        .filter(vehicles::Column::Id.eq(vehicle_id))
+        .filter(vehicles::Column::Id.eq(vehicle_id.as_str()))
         .exec(db)
         .await?;
     Ok(())
@@ -83,12 +84,12 @@ fn of_engine_kind(code: &str) -> Condition {
 /// The engine's input for one vehicle: its successful readings of the signals it uses.
 pub async fn observations(
     db: &impl ConnectionTrait,
-    vehicle_id: &str,
+    vehicle_id: &VehicleId,
 ) -> Result<Vec<Observation>, DbErr> {
     let rows = signal_readings::Entity::find()
-        .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
+        .filter(signal_readings::Column::VehicleId.eq(vehicle_id.as_str()))
         .filter(signal_readings::Column::Code.is_in(ENGINE_CODES))
-        .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok.as_str()))
+        .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok))
         .order_by_asc(signal_readings::Column::OemUpdatedAt)
         .order_by_asc(signal_readings::Column::Id)
         .all(db)
@@ -96,12 +97,12 @@ pub async fn observations(
     Ok(rows.into_iter().filter_map(observation).collect())
 }
 
-fn active_model(vehicle_id: &str, s: &Session) -> sessions::ActiveModel {
+fn active_model(vehicle_id: &VehicleId, s: &Session) -> sessions::ActiveModel {
     let ms = |t: Option<EpochMs>| t.map(EpochMs::as_millis);
     sessions::ActiveModel {
         id: Set(s.id.clone()),
-        vehicle_id: Set(vehicle_id.to_owned()),
-        status: Set(s.status.as_str().to_owned()),
+        vehicle_id: Set(vehicle_id.to_string()),
+        status: Set(s.status),
         started_at: Set(s.started_at.as_millis()),
         ended_at: Set(ms(s.ended_at)),
         start_observed: Set(s.start_observed),
@@ -115,11 +116,11 @@ fn active_model(vehicle_id: &str, s: &Session) -> sessions::ActiveModel {
         range_start_km: Set(s.range_start_km),
         range_end_km: Set(s.range_end_km),
         energy_added_kwh: Set(s.energy_added_kwh),
-        energy_source: Set(s.energy_source.map(|e| e.as_str().to_owned())),
+        energy_source: Set(s.energy_source),
         max_power_kw: Set(s.max_power_kw),
         avg_power_kw: Set(s.avg_power_kw),
         charge_limit_percent: Set(s.charge_limit_percent),
-        charger_type: Set(s.charger_type.map(|c| c.as_str().to_owned())),
+        charger_type: Set(s.charger_type),
         latitude: Set(s.latitude),
         longitude: Set(s.longitude),
         intervals: Set(serde_json::to_value(&s.intervals).unwrap_or_default()),
@@ -133,7 +134,7 @@ pub use crate::domain::sessions::Touched;
 /// largest stored static capacity, and the stored readings at the new readings' times).
 pub async fn touched(
     db: &impl ConnectionTrait,
-    vehicle_id: &str,
+    vehicle_id: &VehicleId,
     delivery_row_ids: &[i64],
     new_rows: &[signal_readings::Model],
 ) -> Result<Touched, DbErr> {
@@ -141,9 +142,7 @@ pub async fn touched(
     use sea_orm::QuerySelect;
     let new: Vec<Observation> = new_rows
         .iter()
-        .filter(|r| {
-            r.status == ReadingStatus::Ok.as_str() && ENGINE_CODES.contains(&r.code.as_str())
-        })
+        .filter(|r| r.status == ReadingStatus::Ok && ENGINE_CODES.contains(&r.code.as_str()))
         .filter_map(|r| observation(r.clone()))
         .collect();
     let capacity_covered = match new_capacity(&new) {
@@ -152,10 +151,10 @@ pub async fn touched(
         Some(largest) => signal_readings::Entity::find()
             .select_only()
             .column(signal_readings::Column::Id)
-            .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
+            .filter(signal_readings::Column::VehicleId.eq(vehicle_id.as_str()))
             .filter(signal_readings::Column::Code.eq(signals::NOMINAL_CAPACITY))
             .filter(signal_readings::Column::OemUpdatedAt.is_null())
-            .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok.as_str()))
+            .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok))
             .filter(signal_readings::Column::ValueNum.gte(largest))
             .filter(
                 signal_readings::Column::DeliveryRowId.is_not_in(delivery_row_ids.iter().copied()),
@@ -171,9 +170,9 @@ pub async fn touched(
         Vec::new()
     } else {
         signal_readings::Entity::find()
-            .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
+            .filter(signal_readings::Column::VehicleId.eq(vehicle_id.as_str()))
             .filter(signal_readings::Column::Code.is_in(ENGINE_CODES))
-            .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok.as_str()))
+            .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok))
             .filter(signal_readings::Column::OemUpdatedAt.is_in(times))
             .filter(
                 signal_readings::Column::DeliveryRowId.is_not_in(delivery_row_ids.iter().copied()),
@@ -197,7 +196,7 @@ pub async fn touched(
 /// Returns how many sessions were written.
 pub async fn update_vehicle(
     db: &impl ConnectionTrait,
-    vehicle_id: &str,
+    vehicle_id: &VehicleId,
     touched: Touched,
     config: &EngineConfig,
     as_of: EpochMs,
@@ -209,7 +208,7 @@ pub async fn update_vehicle(
         Touched::From(t) => t.as_millis(),
     };
     let anchor = sessions::Entity::find()
-        .filter(sessions::Column::VehicleId.eq(vehicle_id))
+        .filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()))
         .filter(sessions::Column::StartedAt.lte(earliest))
         .order_by_desc(sessions::Column::StartedAt)
         .limit(1)
@@ -226,9 +225,9 @@ pub async fn update_vehicle(
         plugged_in_at: anchor.plugged_in_at.and_then(|t| EpochMs::new(t).ok()),
     };
     let input = resume_input(db, vehicle_id, from.as_millis()).await?;
-    let derived = derive_from(vehicle_id, &input, config, as_of, resume);
+    let derived = derive_from(vehicle_id.as_str(), &input, config, as_of, resume);
     sessions::Entity::delete_many()
-        .filter(sessions::Column::VehicleId.eq(vehicle_id))
+        .filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()))
         .filter(sessions::Column::StartedAt.gte(from.as_millis()))
         .exec(db)
         .await?;
@@ -240,14 +239,14 @@ pub async fn update_vehicle(
 /// before it, and the distinct readings without a time.
 async fn resume_input(
     db: &impl ConnectionTrait,
-    vehicle_id: &str,
+    vehicle_id: &VehicleId,
     from: i64,
 ) -> Result<Vec<Observation>, DbErr> {
     use sea_orm::QuerySelect;
     let base = || {
         signal_readings::Entity::find()
-            .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
-            .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok.as_str()))
+            .filter(signal_readings::Column::VehicleId.eq(vehicle_id.as_str()))
+            .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok))
     };
     let mut rows = base()
         .filter(signal_readings::Column::Code.is_in(ENGINE_CODES))
@@ -342,15 +341,15 @@ async fn resume_input(
 /// distinct times.
 async fn usable_before(
     db: &impl ConnectionTrait,
-    vehicle_id: &str,
+    vehicle_id: &VehicleId,
     code: &str,
     mut bound: i64,
 ) -> Result<Vec<Observation>, DbErr> {
     use sea_orm::QuerySelect;
     let base = || {
         signal_readings::Entity::find()
-            .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
-            .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok.as_str()))
+            .filter(signal_readings::Column::VehicleId.eq(vehicle_id.as_str()))
+            .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok))
             .filter(signal_readings::Column::Code.eq(code))
     };
     for _ in 0..16 {
@@ -380,7 +379,7 @@ async fn usable_before(
 
 async fn insert(
     db: &impl ConnectionTrait,
-    vehicle_id: &str,
+    vehicle_id: &VehicleId,
     derived: &[Session],
 ) -> Result<(), DbErr> {
     // Chunks keep each statement well under the databases' bind-parameter limits
@@ -396,14 +395,14 @@ async fn insert(
 /// Replaces the vehicle's stored sessions with a fresh derivation; returns how many.
 pub async fn rederive_vehicle(
     db: &impl ConnectionTrait,
-    vehicle_id: &str,
+    vehicle_id: &VehicleId,
     config: &EngineConfig,
     as_of: EpochMs,
 ) -> Result<usize, DbErr> {
     let input = observations(db, vehicle_id).await?;
-    let derived = derive(vehicle_id, &input, config, as_of);
+    let derived = derive(vehicle_id.as_str(), &input, config, as_of);
     sessions::Entity::delete_many()
-        .filter(sessions::Column::VehicleId.eq(vehicle_id))
+        .filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()))
         .exec(db)
         .await?;
     insert(db, vehicle_id, &derived).await?;
@@ -412,11 +411,10 @@ pub async fn rederive_vehicle(
 
 /// A stored row back as the domain's session.
 pub fn from_row(row: &sessions::Model) -> Option<Session> {
-    use crate::domain::sessions::{ChargerType, EnergySource, SessionStatus};
     let ms = |t: Option<i64>| t.and_then(|t| EpochMs::new(t).ok());
     Some(Session {
         id: row.id.clone(),
-        status: SessionStatus::parse(&row.status)?,
+        status: row.status,
         started_at: EpochMs::new(row.started_at).ok()?,
         ended_at: ms(row.ended_at),
         start_observed: row.start_observed,
@@ -430,11 +428,11 @@ pub fn from_row(row: &sessions::Model) -> Option<Session> {
         range_start_km: row.range_start_km,
         range_end_km: row.range_end_km,
         energy_added_kwh: row.energy_added_kwh,
-        energy_source: row.energy_source.as_deref().and_then(EnergySource::parse),
+        energy_source: row.energy_source,
         max_power_kw: row.max_power_kw,
         avg_power_kw: row.avg_power_kw,
         charge_limit_percent: row.charge_limit_percent,
-        charger_type: row.charger_type.as_deref().and_then(ChargerType::parse),
+        charger_type: row.charger_type,
         latitude: row.latitude,
         longitude: row.longitude,
     })
@@ -453,11 +451,12 @@ pub struct SessionFilter {
 
 pub async fn list(
     db: &impl ConnectionTrait,
-    vehicle_id: &str,
+    vehicle_id: &VehicleId,
     filter: SessionFilter,
 ) -> Result<Vec<sessions::Model>, DbErr> {
     use sea_orm::QuerySelect;
-    let mut query = sessions::Entity::find().filter(sessions::Column::VehicleId.eq(vehicle_id));
+    let mut query =
+        sessions::Entity::find().filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()));
     if let Some(from) = filter.from {
         query = query.filter(sessions::Column::StartedAt.gte(from));
     }
@@ -487,7 +486,7 @@ pub type ExportCursor = (i64, String);
 )]
 pub async fn export_chunk(
     db: &impl ConnectionTrait,
-    vehicle_id: Option<&str>,
+    vehicle_id: Option<&VehicleId>,
     from: Option<i64>,
     to: Option<i64>,
     after: Option<ExportCursor>,
@@ -500,7 +499,7 @@ pub async fn export_chunk(
     use sessions::Column as C;
     let mut query = sessions::Entity::find();
     if let Some(vehicle_id) = vehicle_id {
-        query = query.filter(C::VehicleId.eq(vehicle_id));
+        query = query.filter(C::VehicleId.eq(vehicle_id.as_str()));
     }
     if let Some(from) = from {
         query = query.filter(C::StartedAt.gte(from));
@@ -539,7 +538,7 @@ pub async fn get(db: &impl ConnectionTrait, id: &str) -> Result<Option<sessions:
 /// The charge curve: one sample per reading time in `[start, end]`.
 pub async fn samples(
     db: &impl ConnectionTrait,
-    vehicle_id: &str,
+    vehicle_id: &VehicleId,
     start: i64,
     end: i64,
 ) -> Result<Vec<crate::wire::Sample>, DbErr> {
@@ -552,9 +551,9 @@ pub async fn samples(
         signals::AMPERAGE,
     ];
     let rows = signal_readings::Entity::find()
-        .filter(signal_readings::Column::VehicleId.eq(vehicle_id))
+        .filter(signal_readings::Column::VehicleId.eq(vehicle_id.as_str()))
         .filter(signal_readings::Column::Code.is_in(codes))
-        .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok.as_str()))
+        .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok))
         .filter(signal_readings::Column::OemUpdatedAt.between(start, end))
         .order_by_asc(signal_readings::Column::OemUpdatedAt)
         .order_by_asc(signal_readings::Column::Id)
@@ -596,7 +595,7 @@ pub async fn samples(
 /// started in `[from, to)`.
 pub async fn energy_by_start(
     db: &impl ConnectionTrait,
-    vehicle_id: Option<&str>,
+    vehicle_id: Option<&VehicleId>,
     from: i64,
     to: i64,
 ) -> Result<Vec<(i64, Option<f64>)>, DbErr> {
@@ -606,7 +605,7 @@ pub async fn energy_by_start(
         .column(sessions::Column::StartedAt)
         .column(sessions::Column::EnergyAddedKwh);
     if let Some(vehicle_id) = vehicle_id {
-        query = query.filter(sessions::Column::VehicleId.eq(vehicle_id));
+        query = query.filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()));
     }
     query
         .filter(sessions::Column::StartedAt.gte(from))
@@ -621,7 +620,7 @@ pub async fn energy_by_start(
 /// or the whole fleet. The first bucket starts where the bucket holding `from` does.
 pub async fn energy_series(
     db: &impl ConnectionTrait,
-    vehicle_id: Option<&str>,
+    vehicle_id: Option<&VehicleId>,
     bucket: crate::domain::buckets::Bucket,
     tz: chrono_tz::Tz,
     from: chrono::DateTime<chrono::Utc>,
@@ -648,15 +647,13 @@ pub async fn gone_silent(
     db: &impl ConnectionTrait,
     config: &EngineConfig,
     now: EpochMs,
-) -> Result<Vec<(String, i64)>, DbErr> {
+) -> Result<Vec<(VehicleId, i64)>, DbErr> {
     use sea_orm::QuerySelect;
     sessions::Entity::find()
         .select_only()
         .column(sessions::Column::VehicleId)
         .column(sessions::Column::StartedAt)
-        .filter(
-            sessions::Column::Status.eq(crate::domain::sessions::SessionStatus::Charging.as_str()),
-        )
+        .filter(sessions::Column::Status.eq(crate::domain::sessions::SessionStatus::Charging))
         .filter(sessions::Column::LastReadingAt.lt(config.stale_before(now.as_millis())))
         .into_tuple()
         .all(db)
@@ -683,7 +680,7 @@ fn dto(
 /// One page of a vehicle's sessions, newest first, with the cursor for the next page.
 pub async fn page(
     db: &impl ConnectionTrait,
-    vehicle_id: &str,
+    vehicle_id: &VehicleId,
     filter: SessionFilter,
     config: &EngineConfig,
     now: EpochMs,
@@ -729,8 +726,9 @@ pub async fn detail(
         return Ok(None);
     };
     let end = row.ended_at.unwrap_or(row.last_reading_at);
-    let samples = samples(db, &row.vehicle_id, row.started_at, end).await?;
-    let deliveries = super::events::for_window(db, &row.vehicle_id, row.started_at, end).await?;
+    let vehicle_id = VehicleId::parse(&row.vehicle_id).map_err(|e| DbErr::Type(e.to_string()))?;
+    let samples = samples(db, &vehicle_id, row.started_at, end).await?;
+    let deliveries = super::events::for_window(db, &vehicle_id, row.started_at, end).await?;
     Ok(Some(crate::wire::SessionDetail {
         session,
         samples,

@@ -3,6 +3,7 @@
 
 use super::entities::{signal_error_counts, vehicle_errors, vehicle_latest};
 use crate::domain::fleet::format_number;
+use crate::domain::ids::VehicleId;
 use crate::domain::time::EpochMs;
 use crate::wire::{SignalErrors, SignalState, SignalsPanel, VehicleErrorItem};
 use chrono::{DateTime, Utc};
@@ -57,9 +58,12 @@ fn structure(body: &serde_json::Value) -> Option<String> {
     })
 }
 
-pub async fn panel(db: &impl ConnectionTrait, vehicle_id: &str) -> Result<SignalsPanel, DbErr> {
+pub async fn panel(
+    db: &impl ConnectionTrait,
+    vehicle_id: &VehicleId,
+) -> Result<SignalsPanel, DbErr> {
     let latest = vehicle_latest::Entity::find()
-        .filter(vehicle_latest::Column::VehicleId.eq(vehicle_id))
+        .filter(vehicle_latest::Column::VehicleId.eq(vehicle_id.as_str()))
         .order_by_asc(vehicle_latest::Column::Code)
         .all(db)
         .await?
@@ -79,7 +83,7 @@ pub async fn panel(db: &impl ConnectionTrait, vehicle_id: &str) -> Result<Signal
     // Counted at ingest (`signal_error_counts`): a handful of rows however long the
     // history, even for a signal that errors in every delivery.
     let erroring = signal_error_counts::Entity::find()
-        .filter(signal_error_counts::Column::VehicleId.eq(vehicle_id))
+        .filter(signal_error_counts::Column::VehicleId.eq(vehicle_id.as_str()))
         .order_by_asc(signal_error_counts::Column::Code)
         .order_by_asc(signal_error_counts::Column::ErrorType)
         .order_by_asc(signal_error_counts::Column::ErrorCode)
@@ -95,7 +99,7 @@ pub async fn panel(db: &impl ConnectionTrait, vehicle_id: &str) -> Result<Signal
         })
         .collect();
     let recent_errors = vehicle_errors::Entity::find()
-        .filter(vehicle_errors::Column::VehicleId.eq(vehicle_id))
+        .filter(vehicle_errors::Column::VehicleId.eq(vehicle_id.as_str()))
         .order_by_desc(vehicle_errors::Column::ReportedAt)
         .order_by_desc(vehicle_errors::Column::Id)
         .limit(RECENT_ERRORS)

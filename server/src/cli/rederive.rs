@@ -1,6 +1,7 @@
 //! `chargelog rederive`: rebuild sessions from stored readings, one vehicle per
 //! transaction, with a progress bar on a terminal.
 
+use app::domain::ids::VehicleId;
 use app::domain::sessions::EngineConfig;
 use app::domain::time::EpochMs;
 use app::server::entities::vehicles;
@@ -29,13 +30,15 @@ pub async fn run(
     as_of: EpochMs,
     show_progress: bool,
 ) -> Result<Summary, RederiveError> {
-    let ids: Vec<String> = match vehicle {
-        Some(id) => {
-            vehicles::Entity::find_by_id(id.to_owned())
+    let ids: Vec<VehicleId> = match vehicle {
+        Some(raw) => {
+            let unknown = || RederiveError::UnknownVehicle(raw.to_owned());
+            let id = VehicleId::parse(raw).map_err(|_| unknown())?;
+            vehicles::Entity::find_by_id(id.to_string())
                 .one(db)
                 .await?
-                .ok_or_else(|| RederiveError::UnknownVehicle(id.to_owned()))?;
-            vec![id.to_owned()]
+                .ok_or_else(unknown)?;
+            vec![id]
         }
         None => {
             vehicles::Entity::find()

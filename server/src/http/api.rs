@@ -3,6 +3,7 @@
 
 use crate::http::error::HttpError;
 use app::domain::buckets::Bucket;
+use app::domain::ids::VehicleId;
 use app::domain::time::EpochMs;
 use app::server::sessions::{self, SessionFilter};
 use app::server::{entities::vehicles, fleet};
@@ -48,13 +49,16 @@ fn now() -> Result<EpochMs, HttpError> {
     crate::clock::checked_now().ok_or(HttpError::Internal)
 }
 
-pub(crate) async fn require_vehicle(state: &Reads, id: &str) -> Result<(), HttpError> {
-    match vehicles::Entity::find_by_id(id.to_owned())
+/// The vehicle a path names, if it exists (a name that is no vehicle id names none).
+pub(crate) async fn require_vehicle(state: &Reads, raw: &str) -> Result<VehicleId, HttpError> {
+    let not_found = || HttpError::NotFound(format!("no vehicle with id {raw:?}"));
+    let id = VehicleId::parse(raw).map_err(|_| not_found())?;
+    match vehicles::Entity::find_by_id(id.to_string())
         .one(&state.db)
         .await?
     {
-        Some(_) => Ok(()),
-        None => Err(HttpError::NotFound(format!("no vehicle with id {id:?}"))),
+        Some(_) => Ok(id),
+        None => Err(not_found()),
     }
 }
 
@@ -122,7 +126,7 @@ async fn list_sessions(
                 .ok_or_else(|| bad("cursor", "use the next_cursor of a previous page"))
         })
         .transpose()?;
-    require_vehicle(&state, &id).await?;
+    let id = require_vehicle(&state, &id).await?;
     let filter = SessionFilter {
         from: from.map(|t| t.timestamp_millis()),
         to: to.map(|t| t.timestamp_millis()),
@@ -205,7 +209,7 @@ async fn vehicle_energy(
             format!("the range holds more than {MAX_BUCKETS} buckets"),
         ));
     }
-    require_vehicle(&state, &id).await?;
+    let id = require_vehicle(&state, &id).await?;
     Ok(Json(EnergyBuckets {
         buckets: sessions::energy_series(&state.db, Some(&id), bucket, tz, from, to).await?,
     }))

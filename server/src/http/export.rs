@@ -7,6 +7,7 @@
 
 use crate::http::api::Reads;
 use crate::http::error::HttpError;
+use app::domain::ids::VehicleId;
 use app::server::sessions::{export_chunk, ExportCursor};
 use app::wire::SessionDto;
 use axum::body::{Body, Bytes};
@@ -153,8 +154,9 @@ async fn sessions_csv(
     headers: axum::http::HeaderMap,
 ) -> Result<Response, HttpError> {
     let range = date_range(&state, &params, &headers)?;
-    crate::http::api::require_vehicle(&state, &id).await?;
+    let id = crate::http::api::require_vehicle(&state, &id).await?;
     let name: String = id
+        .as_str()
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
         .collect();
@@ -200,7 +202,7 @@ fn date_range(
     Ok((date(params, "from", 0, tz)?, date(params, "to", 1, tz)?))
 }
 
-fn stream_csv(state: Reads, vehicle: Option<String>, range: Range, filename: &str) -> Response {
+fn stream_csv(state: Reads, vehicle: Option<VehicleId>, range: Range, filename: &str) -> Response {
     let (from, to) = range;
     let now = crate::clock::now();
     // State of the stream: where the next chunk starts (`None`: done), and whether the
@@ -213,7 +215,7 @@ fn stream_csv(state: Reads, vehicle: Option<String>, range: Range, filename: &st
             let after = cursor?;
             let result = export_chunk(
                 &state.db,
-                vehicle.as_deref(),
+                vehicle.as_ref(),
                 from,
                 to,
                 after,

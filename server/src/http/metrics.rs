@@ -130,10 +130,7 @@ impl Metrics {
     async fn refresh(&self, db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
         use app::server::entities::sessions;
         let charging = sessions::Entity::find()
-            .filter(
-                sessions::Column::Status
-                    .eq(app::domain::sessions::SessionStatus::Charging.as_str()),
-            )
+            .filter(sessions::Column::Status.eq(app::domain::sessions::SessionStatus::Charging))
             .count(db)
             .await?;
         self.sessions_charging

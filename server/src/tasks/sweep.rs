@@ -21,9 +21,9 @@ pub async fn prune_log(db: &DatabaseConnection, now: EpochMs) -> Result<u64, DbE
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let result = Entity::delete_many()
         .filter(Column::Outcome.is_in([
-            Outcome::RejectedSignature.as_str(),
-            Outcome::Duplicate.as_str(),
-            Outcome::Verified.as_str(),
+            Outcome::RejectedSignature,
+            Outcome::Duplicate,
+            Outcome::Verified,
         ]))
         .filter(Column::ReceivedAt.lt(now.as_millis() - LOG_KEEP_MS))
         .exec(db)

@@ -8,7 +8,7 @@
 //! Being the first statement, the insert also takes SQLite's write lock before anything
 //! is read. On SQLite, deliveries arriving together share one transaction (see
 //! `ingestor`), each in its own savepoint; most of them take the fast path
-//! (`sqlite_append`), which writes the same row.
+//! (`sqlite_append`), which runs the same statement (`insert_delivery`).
 
 use super::plan::{DeliveryRecord, Disposition};
 use app::domain::events::Outcome;
@@ -17,7 +17,7 @@ use app::server::entities::{dead_letters, deliveries, webhook_log};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QuerySelect, TransactionTrait, TryInsertResult,
+    QueryFilter, QuerySelect, TransactionTrait, TryInsert, TryInsertResult,
 };
 use serde_json::json;
 
@@ -51,17 +51,11 @@ pub async fn accept_in(
     record: DeliveryRecord,
     disposition: impl Into<Disposition>,
 ) -> Result<Stored, DbErr> {
-    let (outcome, waiting, signal_count) = match disposition.into() {
-        Disposition::Complete(outcome) => (outcome, false, 0),
-        Disposition::Waiting { signal_count } => (Outcome::Stored, true, signal_count),
-    };
-    let mut log = log_row(&record, outcome);
+    let disposition = disposition.into();
+    let waiting = disposition.is_waiting();
+    let mut log = log_row(&record, disposition.outcome());
     let event_id = record.event_id.as_ref().map(|e| e.to_string());
-    let row = delivery_row(&record, outcome, waiting, signal_count);
-    let inserted = deliveries::Entity::insert(row)
-        .on_conflict_do_nothing_on([deliveries::Column::EventId])
-        .exec(txn)
-        .await?;
+    let inserted = insert_delivery(&record, disposition).exec(txn).await?;
     let delivery_row_id = match inserted {
         TryInsertResult::Inserted(result) => result.last_insert_id,
         TryInsertResult::Conflicted | TryInsertResult::Empty => {
@@ -74,7 +68,7 @@ pub async fn accept_in(
                 .into_tuple::<i64>()
                 .one(txn)
                 .await?;
-            log.outcome = Set(Outcome::Duplicate.as_str().to_owned());
+            log.outcome = Set(Outcome::Duplicate);
             log.delivery_row_id = Set(first);
             let log_id = insert_log(txn, log).await?;
             return Ok(Stored::Duplicate { log_id });
@@ -90,13 +84,23 @@ pub async fn accept_in(
     })
 }
 
-fn delivery_row(
+/// The statement that stores a delivery's row, on either write path: run through SeaORM
+/// here, and by the SQLite fast path (`sqlite_append`), which builds it for its own
+/// connection. So the row's columns are written down once, in [`delivery_row`].
+pub(super) fn insert_delivery(
     record: &DeliveryRecord,
-    outcome: Outcome,
-    waiting: bool,
-    signal_count: usize,
-) -> deliveries::ActiveModel {
+    disposition: Disposition,
+) -> TryInsert<deliveries::ActiveModel> {
+    deliveries::Entity::insert(delivery_row(record, disposition))
+        .on_conflict_do_nothing_on([deliveries::Column::EventId])
+}
+
+fn delivery_row(record: &DeliveryRecord, disposition: Disposition) -> deliveries::ActiveModel {
     let received_at = record.received_at.as_millis();
+    let signal_count = match disposition {
+        Disposition::Waiting { signal_count } => signal_count,
+        Disposition::Complete(_) => 0,
+    };
     deliveries::ActiveModel {
         event_id: Set(record.event_id.as_ref().map(|e| e.to_string())),
         delivery_id: Set(record.delivery_id.clone()),
@@ -109,10 +113,10 @@ fn delivery_row(
         received_at: Set(received_at),
         signature: Set(record.signature.clone()),
         user_agent: Set(record.user_agent.clone()),
-        outcome: Set(outcome.as_str().to_owned()),
+        outcome: Set(disposition.outcome()),
         signal_count: Set(i32::try_from(signal_count).unwrap_or(i32::MAX)),
         raw_body: Set(record.raw_body.clone()),
-        processed_at: Set((!waiting).then_some(received_at)),
+        processed_at: Set((!disposition.is_waiting()).then_some(received_at)),
         process_error: Set(None),
         ..Default::default()
     }
@@ -121,7 +125,7 @@ fn delivery_row(
 pub(super) fn log_row(record: &DeliveryRecord, outcome: Outcome) -> webhook_log::ActiveModel {
     webhook_log::ActiveModel {
         received_at: Set(record.received_at.as_millis()),
-        outcome: Set(outcome.as_str().to_owned()),
+        outcome: Set(outcome),
         event_type: Set(Some(record.event_type.clone())),
         event_id: Set(record.event_id.as_ref().map(|e| e.to_string())),
         vehicle_id: Set(record.vehicle_id.as_ref().map(|v| v.to_string())),
@@ -150,7 +154,7 @@ pub async fn log_unstored(
 ) -> Result<i64, DbErr> {
     let row = webhook_log::ActiveModel {
         received_at: Set(received_at.as_millis()),
-        outcome: Set(outcome.as_str().to_owned()),
+        outcome: Set(outcome),
         detail: Set(detail),
         ..Default::default()
     };
@@ -229,7 +233,7 @@ pub async fn dead_letter(
         &txn,
         webhook_log::ActiveModel {
             received_at: Set(at),
-            outcome: Set(Outcome::DeadLetter.as_str().to_owned()),
+            outcome: Set(Outcome::DeadLetter),
             detail: Set(Some(letter.error)),
             dead_letter_id: Set(Some(id)),
             ..Default::default()

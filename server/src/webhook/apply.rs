@@ -174,7 +174,7 @@ async fn apply(
     engine: &EngineConfig,
     now: EpochMs,
 ) -> Result<Applied, DbErr> {
-    let mut work: BTreeMap<String, VehicleWork> = BTreeMap::new();
+    let mut work: BTreeMap<VehicleId, VehicleWork> = BTreeMap::new();
     let mut logs = Vec::with_capacity(waiting.len());
     let mut failed: Vec<(i64, String)> = Vec::new();
     let mut done: Vec<i64> = Vec::with_capacity(waiting.len());
@@ -203,13 +203,13 @@ async fn apply(
                 readings,
                 first_delivery,
             } => {
-                let entry = work.entry(vehicle.id.to_string()).or_default();
+                let entry = work.entry(vehicle.id.clone()).or_default();
                 entry.learn(vehicle, delivery.received_at);
                 entry.delivery_ids.push(delivery.id);
                 entry.states.push((delivery.id, readings, first_delivery));
             }
             Effect::Errors { vehicle, errors } => {
-                let entry = work.entry(vehicle.id.to_string()).or_default();
+                let entry = work.entry(vehicle.id.clone()).or_default();
                 entry.learn(vehicle, delivery.received_at);
                 entry.delivery_ids.push(delivery.id);
                 entry.errors.push((delivery.id, errors, reported_at));
@@ -381,7 +381,7 @@ async fn store_readings(
                     group_name: Set(r.group.clone()),
                     oem_updated_at: Set(r.oem_updated_at.map(EpochMs::as_millis)),
                     retrieved_at: Set(r.retrieved_at.map(EpochMs::as_millis)),
-                    status: Set(c.status.as_str().to_owned()),
+                    status: Set(c.status),
                     value_num: Set(c.value_num),
                     value_bool: Set(c.value_bool),
                     value_text: Set(c.value_text),
@@ -417,10 +417,7 @@ async fn count_errors(
 ) -> Result<(), DbErr> {
     use app::server::entities::signal_error_counts::{ActiveModel, Column, Entity};
     let mut counts: HashMap<(String, String, String), i64> = HashMap::new();
-    for r in stored
-        .iter()
-        .filter(|r| r.status == ReadingStatus::Error.as_str())
-    {
+    for r in stored.iter().filter(|r| r.status == ReadingStatus::Error) {
         let key = (
             r.code.clone(),
             r.error_type.clone().unwrap_or_default(),
@@ -477,10 +474,7 @@ async fn update_latest(
 ) -> Result<(), DbErr> {
     // One row per code: a database refuses to upsert the same key twice in a statement.
     let mut newest: HashMap<&str, &signal_readings::Model> = HashMap::new();
-    for row in stored
-        .iter()
-        .filter(|r| r.status == ReadingStatus::Ok.as_str())
-    {
+    for row in stored.iter().filter(|r| r.status == ReadingStatus::Ok) {
         let key = |r: &signal_readings::Model| (r.oem_updated_at, r.retrieved_at, r.id);
         newest
             .entry(row.code.as_str())

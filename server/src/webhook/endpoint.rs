@@ -13,7 +13,7 @@
 
 use super::accept::{self, DeadLetter, Stored};
 use super::ingestor::Ingestor;
-use super::plan::{self, without_nul, DeliveryRecord, Disposition};
+use super::plan::{self, without_nul, DeliveryRecord};
 use super::signature::{SignatureError, Verifier};
 use crate::budget::PerSecond;
 use crate::budgeted_warn;
@@ -287,10 +287,7 @@ async fn handle(
         raw_body: body.to_vec(),
         ..record
     };
-    let stored_as = match disposition {
-        Disposition::Complete(outcome) => outcome.as_str(),
-        Disposition::Waiting { .. } => Outcome::Stored.as_str(),
-    };
+    let stored_as = disposition.outcome().as_str();
     let span = tracing::info_span!(
         "delivery",
         event_id = record.event_id.as_ref().map(EventId::as_str),

@@ -62,6 +62,20 @@ pub enum Disposition {
     Waiting { signal_count: usize },
 }
 
+impl Disposition {
+    /// The outcome its delivery row and log row record.
+    pub fn outcome(self) -> Outcome {
+        match self {
+            Disposition::Complete(outcome) => outcome,
+            Disposition::Waiting { .. } => Outcome::Stored,
+        }
+    }
+
+    pub fn is_waiting(self) -> bool {
+        matches!(self, Disposition::Waiting { .. })
+    }
+}
+
 impl From<&Effect> for Disposition {
     fn from(effect: &Effect) -> Self {
         match effect {

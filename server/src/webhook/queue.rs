@@ -115,7 +115,7 @@ pub(super) async fn record_failure(
             txn,
             webhook_log::ActiveModel {
                 received_at: Set(now.as_millis()),
-                outcome: Set(Outcome::DeadLetter.as_str().to_owned()),
+                outcome: Set(Outcome::DeadLetter),
                 delivery_row_id: Set(Some(delivery_row_id)),
                 detail: Set(Some(error.to_owned())),
                 ..Default::default()

@@ -4,9 +4,11 @@
 //! Under load, what a webhook request waits for is its delivery row and one commit per
 //! batch (see `ingestor`). Through SeaORM and sqlx every batch is a generated multi-row
 //! statement handed to sqlx's connection thread; here it is one prepared statement, run
-//! once per row on a dedicated `rusqlite` connection, on a thread of its own. Both link
-//! the same SQLite library, so locking and the WAL behave as between any two
-//! connections; the ingestor's turns still give one of them the write lock at a time.
+//! once per row on a dedicated `rusqlite` connection, on a thread of its own. The statement is the one
+//! the general path runs (`accept::insert_delivery`, built by SeaORM for SQLite), so
+//! the two paths store the same row. Both link the same SQLite library, so locking and
+//! the WAL behave as between any two connections; the ingestor's turns still give one
+//! of them the write lock at a time.
 //!
 //! Only the common case comes here: a delivery with vehicle data (it waits for the
 //! processor) and an eventId not repeated within the batch. A row the statement does not
@@ -17,18 +19,15 @@
 //! it held fail at once ([`Fate::Failed`]): trying again the general way would wait as
 //! long again, past Smartcar's 15 s.
 
+use super::accept::insert_delivery;
 use super::plan::{DeliveryRecord, Disposition};
-use app::domain::events::Outcome;
-use rusqlite::{params, Connection, OptionalExtension};
+use app::server::entities::deliveries;
+use rusqlite::types::Value as SqliteValue;
+use rusqlite::{Connection, OptionalExtension};
+use sea_orm::sea_query::Value;
+use sea_orm::{DbBackend, QueryTrait};
 use std::collections::HashSet;
 use tokio::sync::oneshot;
-
-/// The same row as `accept::delivery_row` for a waiting delivery.
-const INSERT: &str = "INSERT INTO deliveries (event_id, delivery_id, webhook_id, event_type, \
-     mode, vehicle_id, triggers, delivered_at, received_at, signature, user_agent, outcome, \
-     signal_count, raw_body, processed_at, process_error) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, NULL, NULL) \
-     ON CONFLICT (event_id) DO NOTHING RETURNING id";
 
 /// A delivery offered to the fast path.
 pub type Offered = (DeliveryRecord, Disposition);
@@ -96,13 +95,6 @@ fn eligible((record, disposition): &Offered) -> Option<&str> {
     }
 }
 
-fn signal_count(disposition: Disposition) -> i64 {
-    match disposition {
-        Disposition::Waiting { signal_count } => i64::try_from(signal_count).unwrap_or(i64::MAX),
-        Disposition::Complete(_) => 0,
-    }
-}
-
 fn append(conn: &mut Connection, offered: Vec<Offered>) -> Vec<(Offered, Fate)> {
     let mut seen = HashSet::new();
     let fast: Vec<bool> = offered
@@ -120,27 +112,20 @@ fn append(conn: &mut Connection, offered: Vec<Offered>) -> Vec<(Offered, Fate)> 
         return offered.into_iter().zip(fates).collect();
     }
     let mut inserted = false;
-    match conn.prepare_cached(INSERT) {
-        Ok(mut statement) => {
-            for (i, (record, disposition)) in offered.iter().enumerate() {
-                if !fast[i] {
-                    continue;
-                }
-                match insert(&mut statement, record, *disposition) {
-                    Ok(Some(id)) => {
-                        fates[i] = Fate::Stored(id);
-                        inserted = true;
-                    }
-                    // Already stored (a retry): the general path logs the repeat.
-                    Ok(None) => {}
-                    Err(err) => {
-                        tracing::warn!(error = %err, "the appender could not store a delivery; storing it the general way");
-                    }
-                }
-            }
+    for (i, (record, disposition)) in offered.iter().enumerate() {
+        if !fast[i] {
+            continue;
         }
-        Err(err) => {
-            tracing::warn!(error = %err, "the appender could not prepare its statement");
+        match insert(conn, record, *disposition) {
+            Ok(Some(id)) => {
+                fates[i] = Fate::Stored(id);
+                inserted = true;
+            }
+            // Already stored (a retry): the general path logs the repeat.
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "the appender could not store a delivery; storing it the general way");
+            }
         }
     }
     if !inserted {
@@ -164,33 +149,111 @@ fn fail(fates: &mut [Fate], fast: &[bool], err: &rusqlite::Error) {
     }
 }
 
-/// Inserts one row; `None` if its eventId is already stored.
+/// Inserts one row with the general path's statement (plus `RETURNING id`); `None` if
+/// its eventId is already stored. The SQL is the same for every row, so SQLite prepares
+/// it once per connection.
 fn insert(
-    statement: &mut rusqlite::CachedStatement<'_>,
+    conn: &Connection,
     record: &DeliveryRecord,
     disposition: Disposition,
 ) -> rusqlite::Result<Option<i64>> {
-    let triggers = serde_json::to_string(&record.triggers)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    statement
-        .query_row(
-            params![
-                record.event_id.as_ref().map(|e| e.as_str()),
-                record.delivery_id,
-                record.webhook_id,
-                record.event_type,
-                record.mode,
-                record.vehicle_id.as_ref().map(|v| v.as_str()),
-                triggers,
-                record.delivered_at.map(|t| t.as_millis()),
-                record.received_at.as_millis(),
-                record.signature,
-                record.user_agent,
-                Outcome::Stored.as_str(),
-                signal_count(disposition),
-                record.raw_body,
-            ],
-            |row| row.get(0),
-        )
+    let mut insert = insert_delivery(record, disposition);
+    insert.query().returning_col(deliveries::Column::Id);
+    let statement = insert.build(DbBackend::Sqlite);
+    let values = statement.values.map(|v| v.0).unwrap_or_default();
+    let values = values
+        .into_iter()
+        .map(sqlite_value)
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    conn.prepare_cached(&statement.sql)?
+        .query_row(rusqlite::params_from_iter(values), |row| row.get(0))
         .optional()
+}
+
+/// A SeaORM value as SQLite stores it through sqlx: JSON as text. Only the kinds a
+/// delivery row holds are needed; any other is refused, and the row stored the general
+/// way.
+fn sqlite_value(value: Value) -> rusqlite::Result<SqliteValue> {
+    let refuse = |value: &Value| {
+        rusqlite::Error::ToSqlConversionFailure(format!("no SQLite form for {value:?}").into())
+    };
+    Ok(match value {
+        Value::Int(v) => v.map_or(SqliteValue::Null, |v| SqliteValue::Integer(v.into())),
+        Value::BigInt(v) => v.map_or(SqliteValue::Null, SqliteValue::Integer),
+        Value::String(v) => v.map_or(SqliteValue::Null, SqliteValue::Text),
+        Value::Bytes(v) => v.map_or(SqliteValue::Null, SqliteValue::Blob),
+        Value::Json(v) => v.map_or(SqliteValue::Null, |v| SqliteValue::Text(v.to_string())),
+        other => return Err(refuse(&other)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseSettings;
+    use crate::webhook::accept::{accept, Stored};
+    use app::domain::ids::{EventId, VehicleId};
+    use app::domain::time::EpochMs;
+    use sea_orm::EntityTrait;
+
+    fn record(event_id: &str) -> DeliveryRecord {
+        DeliveryRecord {
+            event_id: Some(EventId::parse(event_id).unwrap()),
+            delivery_id: Some("delivery-1".to_owned()),
+            webhook_id: Some("webhook-1".to_owned()),
+            event_type: "VEHICLE_STATE".to_owned(),
+            mode: Some("LIVE".to_owned()),
+            vehicle_id: Some(VehicleId::parse("vehicle-1").unwrap()),
+            triggers: vec!["charge-ischarging".to_owned()],
+            delivered_at: Some(EpochMs::new(1_700_000_000_000).unwrap()),
+            received_at: EpochMs::new(1_700_000_000_250).unwrap(),
+            signature: Some("abc123".to_owned()),
+            user_agent: Some("Smartcar/1".to_owned()),
+            raw_body: b"{\"eventType\":\"VEHICLE_STATE\"}".to_vec(),
+        }
+    }
+
+    /// The two write paths store the same row: a waiting delivery appended here and
+    /// one accepted the general way differ in their id and eventId only.
+    #[tokio::test]
+    async fn the_fast_path_stores_the_general_paths_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("rows.db").display());
+        let settings = DatabaseSettings::parse(&url).unwrap();
+        let db = crate::db::connect(&settings).await.unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        let appender = crate::db::open_appender(&settings).unwrap().unwrap();
+        let waiting = Disposition::Waiting { signal_count: 3 };
+
+        let fates = appender.append(vec![(record("fast"), waiting)]).await;
+        let Fate::Stored(fast_id) = fates[0].1 else {
+            panic!("the fast path did not store the delivery: {:?}", fates[0].1);
+        };
+        let Stored::New {
+            delivery_row_id: general_id,
+            waiting: true,
+        } = accept(&db, record("general"), waiting).await.unwrap()
+        else {
+            panic!("the general path did not store a waiting delivery");
+        };
+
+        let row = |id| {
+            let db = db.clone();
+            async move {
+                let mut row = deliveries::Entity::find_by_id(id)
+                    .one(&db)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                row.id = 0;
+                row.event_id = None;
+                row
+            }
+        };
+        let fast = row(fast_id).await;
+        assert_eq!(fast, row(general_id).await);
+        assert_eq!(fast.signal_count, 3);
+        assert_eq!(fast.processed_at, None);
+        assert_eq!(fast.triggers, serde_json::json!(["charge-ischarging"]));
+    }
 }

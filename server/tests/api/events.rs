@@ -235,6 +235,7 @@ async fn a_session_lists_the_deliveries_that_built_it(backend: Backend) {
 
 /// A database from before the webhook log gets one, filled from what it already holds.
 async fn the_log_migration_copies_earlier_deliveries_and_dead_letters(backend: Backend) {
+    use app::domain::events::Outcome;
     use app::server::entities::{dead_letters, deliveries, webhook_log};
     use migrations::MigratorTrait;
     use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
@@ -249,7 +250,7 @@ async fn the_log_migration_copies_earlier_deliveries_and_dead_letters(backend: B
         vehicle_id: Set(Some(VEHICLE_A.to_owned())),
         triggers: Set(serde_json::json!(["IsCharging"])),
         received_at: Set(at),
-        outcome: Set("stored".to_owned()),
+        outcome: Set(Outcome::Stored),
         signal_count: Set(1),
         raw_body: Set(b"{}".to_vec()),
         ..Default::default()

@@ -215,6 +215,7 @@ async fn dead_letters_are_kept_once_counted_and_pruned(backend: Backend) {
 /// it do) gets one row per body, counted, with every log row pointing at a row that is
 /// there; and the migration can be undone.
 async fn the_migration_merges_dead_letters_kept_before_it(backend: Backend) {
+    use app::domain::events::Outcome;
     use app::server::entities::{dead_letters, webhook_log};
     use migrations::MigratorTrait;
     use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
@@ -240,7 +241,7 @@ async fn the_migration_merges_dead_letters_kept_before_it(backend: Backend) {
         .last_insert_id;
         webhook_log::Entity::insert(webhook_log::ActiveModel {
             received_at: Set(at),
-            outcome: Set("dead_letter".to_owned()),
+            outcome: Set(Outcome::DeadLetter),
             dead_letter_id: Set(Some(id)),
             ..Default::default()
         })

@@ -148,6 +148,21 @@ async fn unknown_ids_are_404_and_bad_parameters_400(backend: Backend) {
     assert_eq!(status, 404);
     let (status, _) = get(&app, "/api/v1/no-such-thing").await;
     assert_eq!(status, 404);
+    // A name that cannot be a vehicle id (whitespace, or longer than 128 characters) is
+    // refused where it arrives, as an unknown vehicle, before any query.
+    let long = "x".repeat(129);
+    for id in ["a%20b", "%09", long.as_str()] {
+        for path in ["sessions", "energy"] {
+            let (status, body) = get(&app, &format!("/api/v1/vehicles/{id}/{path}")).await;
+            assert_eq!(status, 404, "{id}/{path}");
+            assert!(
+                body["error"].as_str().unwrap().contains("no vehicle"),
+                "{body}"
+            );
+        }
+        let csv = app.get(&format!("/vehicles/{id}/sessions.csv")).await;
+        assert_eq!(csv.status(), 404, "{id}");
+    }
     for (query, param) in [
         ("sessions?from=yesterday", "from"),
         ("sessions?limit=0", "limit"),

@@ -5,6 +5,7 @@
 use crate::helpers::{
     fixture, spawn_app, spawn_configured, spawn_scenario, test_settings, Backend, VEHICLE_A,
 };
+use app::domain::events::Outcome;
 use app::domain::time::EpochMs;
 use app::server::entities::deliveries;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
@@ -72,7 +73,7 @@ async fn a_delivery_that_cannot_be_applied_is_marked_and_the_rest_go_on(backend:
         vehicle_id: Set(Some(VEHICLE_A.to_owned())),
         triggers: Set(serde_json::json!([])),
         received_at: Set(now),
-        outcome: Set("stored".to_owned()),
+        outcome: Set(Outcome::Stored),
         signal_count: Set(0),
         raw_body: Set(b"{\"not\": \"a delivery\"".to_vec()),
         processed_at: Set(None),

@@ -4,6 +4,7 @@ use crate::helpers::{
     engine_for_fixtures, spawn_app_with, Backend, TestApp, TOKEN, VEHICLE_A, VEHICLE_B,
 };
 use crate::ingest::SCENARIO;
+use app::domain::sessions::{EnergySource, SessionStatus};
 use app::server::entities::sessions;
 
 crate::on_both_backends!(
@@ -33,20 +34,20 @@ async fn the_fixture_scenario_gives_the_documented_sessions(backend: Backend) {
     let a = of(&all, VEHICLE_A);
     assert_eq!(a.len(), 1, "{a:#?}");
     let a = a[0];
-    assert_eq!(a.status, "completed");
+    assert_eq!(a.status, SessionStatus::Completed);
     assert_eq!(a.started_at, 1_773_511_330_000); // 18:02:10
     assert_eq!(a.ended_at, Some(1_773_519_330_000)); // 20:15:30
     assert_eq!(a.duration_s, 8000);
     assert!(a.start_observed);
     assert_eq!((a.soc_start, a.soc_end), (Some(41.0), Some(80.0)));
     assert!((a.energy_added_kwh.unwrap() - 33.1).abs() < 1e-9);
-    assert_eq!(a.energy_source.as_deref(), Some("counter"));
+    assert_eq!(a.energy_source, Some(EnergySource::Counter));
     assert_eq!(a.max_power_kw, Some(10.9));
     assert_eq!(a.unplugged_at, Some(1_773_521_285_000));
 
     let b = of(&all, VEHICLE_B);
     assert_eq!(b.len(), 1);
-    assert_eq!(b[0].status, "charging");
+    assert_eq!(b[0].status, SessionStatus::Charging);
     assert!(!b[0].start_observed);
     assert_eq!(b[0].ended_at, None);
     assert_eq!(b[0].soc_start, Some(47.0));
@@ -62,13 +63,13 @@ async fn sessions_follow_each_delivery_once_processed(backend: Backend) {
     app.deliver("03_charge_start.json").await;
     let open = app.sessions().await;
     assert_eq!(open.len(), 1);
-    assert_eq!(open[0].status, "charging");
+    assert_eq!(open[0].status, SessionStatus::Charging);
     assert_eq!(open[0].soc_start, Some(41.0));
     app.deliver("04_charge_mid_session.json").await;
     assert_eq!(app.sessions().await[0].soc_end, Some(56.0));
     app.deliver("10_charge_stop.json").await;
     let closed = app.sessions().await;
-    assert_eq!(closed[0].status, "completed");
+    assert_eq!(closed[0].status, SessionStatus::Completed);
     assert_eq!(closed[0].ended_at, Some(1_773_519_330_000));
 }
 
@@ -105,7 +106,8 @@ async fn test_mode_and_vehicle_errors_never_touch_sessions(backend: Backend) {
     let before = app.sessions().await;
     assert_eq!(before.len(), 1);
     assert_eq!(
-        before[0].status, "charging",
+        before[0].status,
+        SessionStatus::Charging,
         "an unreachable vehicle is still charging"
     );
     // A TEST delivery that would stop the charge changes nothing.
@@ -218,7 +220,7 @@ async fn incremental_updates_equal_a_full_rederive(backend: Backend) {
     assert_eq!(incremental.len(), 5, "{incremental:#?}");
     assert!(incremental
         .iter()
-        .all(|s| s.status == "completed" && s.start_observed));
+        .all(|s| s.status == SessionStatus::Completed && s.start_observed));
 
     let as_of = app::domain::time::EpochMs::from_datetime(chrono::Utc::now()).unwrap();
     server::cli::rederive::run(&app.db, None, &engine_for_fixtures(), as_of, false)
@@ -236,7 +238,7 @@ async fn the_sweep_closes_sessions_that_went_silent(backend: Backend) {
     ] {
         app.deliver(name).await;
     }
-    assert_eq!(app.sessions().await[0].status, "charging");
+    assert_eq!(app.sessions().await[0].status, SessionStatus::Charging);
     let now = app::domain::time::EpochMs::from_datetime(chrono::Utc::now()).unwrap();
     // Nothing is silent for ten years yet.
     assert_eq!(
@@ -255,7 +257,7 @@ async fn the_sweep_closes_sessions_that_went_silent(backend: Backend) {
     );
     let swept = app.sessions().await;
     assert_eq!(swept.len(), 1);
-    assert_eq!(swept[0].status, "stale");
+    assert_eq!(swept[0].status, SessionStatus::Stale);
     assert!(swept[0].end_inferred);
     assert_eq!(swept[0].ended_at, Some(1_773_515_140_000)); // 04's time, the last heard
     assert_eq!(

@@ -133,6 +133,11 @@ impl Default for EngineConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sea_orm::DeriveValueType),
+    sea_orm(value_type = "String")
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
     Charging,
@@ -159,8 +164,15 @@ impl SessionStatus {
     }
 }
 
+crate::domain::text::text_enum!(SessionStatus, "session status");
+
 /// Which method gave `energy_added_kwh`, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sea_orm::DeriveValueType),
+    sea_orm(value_type = "String")
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EnergySource {
     Counter,
@@ -187,7 +199,14 @@ impl EnergySource {
     }
 }
 
+crate::domain::text::text_enum!(EnergySource, "energy source");
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sea_orm::DeriveValueType),
+    sea_orm(value_type = "String")
+)]
 pub enum ChargerType {
     #[serde(rename = "AC")]
     Ac,
@@ -211,6 +230,8 @@ impl ChargerType {
         }
     }
 }
+
+crate::domain::text::text_enum!(ChargerType, "charger type");
 
 /// A span of active charging inside a session; a merged pause separates two of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! Every accepted webhook delivery, raw body included. `event_id` is unique: that is
 //! the idempotency guarantee (a retry with the same eventId inserts nothing).
 
+use crate::domain::events::Outcome;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -23,7 +24,7 @@ pub struct Model {
     pub signature: Option<String>,
     pub user_agent: Option<String>,
     /// `stored`, `test` (TEST mode: kept, changes nothing) or `ignored` (unknown type).
-    pub outcome: String,
+    pub outcome: Outcome,
     pub signal_count: i32,
     pub raw_body: Vec<u8>,
     /// When its readings, errors and sessions were committed; NULL while it waits.

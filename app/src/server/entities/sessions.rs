@@ -1,5 +1,6 @@
 //! Derived charging sessions; rebuilt from readings whenever they change.
 
+use crate::domain::sessions::{ChargerType, EnergySource, SessionStatus};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -8,7 +9,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub vehicle_id: String,
-    pub status: String,
+    pub status: SessionStatus,
     pub started_at: i64,
     pub ended_at: Option<i64>,
     pub start_observed: bool,
@@ -22,11 +23,11 @@ pub struct Model {
     pub range_start_km: Option<f64>,
     pub range_end_km: Option<f64>,
     pub energy_added_kwh: Option<f64>,
-    pub energy_source: Option<String>,
+    pub energy_source: Option<EnergySource>,
     pub max_power_kw: Option<f64>,
     pub avg_power_kw: Option<f64>,
     pub charge_limit_percent: Option<f64>,
-    pub charger_type: Option<String>,
+    pub charger_type: Option<ChargerType>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
     /// Charging intervals as a JSON array of `{start, end}` (epoch ms).

@@ -1,5 +1,6 @@
 //! One row per signal per stored delivery: the raw material sessions are derived from.
 
+use crate::domain::reading::ReadingStatus;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -15,7 +16,7 @@ pub struct Model {
     pub oem_updated_at: Option<i64>,
     pub retrieved_at: Option<i64>,
     /// `ok` or `error`.
-    pub status: String,
+    pub status: ReadingStatus,
     pub value_num: Option<f64>,
     pub value_bool: Option<bool>,
     pub value_text: Option<String>,

@@ -1,6 +1,7 @@
 //! One row per request to the webhook endpoint and what became of it: the deliveries
 //! page reads it, and live updates follow its ids.
 
+use crate::domain::events::Outcome;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -10,7 +11,7 @@ pub struct Model {
     pub id: i64,
     pub received_at: i64,
     /// See [`crate::domain::events::Outcome`].
-    pub outcome: String,
+    pub outcome: Outcome,
     pub event_type: Option<String>,
     pub event_id: Option<String>,
     pub vehicle_id: Option<String>,
