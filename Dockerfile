@@ -20,7 +20,7 @@ COPY end2end/package.json end2end/package-lock.json end2end/
 RUN npm ci --prefix end2end --ignore-scripts
 COPY . .
 ENV PATH="/src/end2end/node_modules/.bin:${PATH}"
-RUN cargo leptos build --release
+RUN cargo leptos build --release --precompress
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -29,6 +29,8 @@ RUN apt-get update \
  && useradd --system --uid 10001 --home-dir /data chargelog \
  && mkdir -p /data && chown chargelog /data
 COPY --from=build /src/target/release/chargelog /usr/local/bin/chargelog
+# The browser files' hashed names, which the binary reads from beside itself.
+COPY --from=build /src/target/release/hash.txt /usr/local/bin/hash.txt
 COPY --from=build /src/target/site /opt/chargelog/site
 USER chargelog
 WORKDIR /data

@@ -50,6 +50,8 @@ fn leptos_options(settings: &Settings, addr: SocketAddr) -> LeptosOptions {
         .site_root(settings.site_root.display().to_string())
         .site_pkg_dir(std::env::var("LEPTOS_SITE_PKG_DIR").unwrap_or_else(|_| "pkg".into()))
         .site_addr(addr)
+        .hash_files(crate::http::assets::hashed_names())
+        .hash_file(crate::http::assets::HASH_FILE.into())
         .build()
 }
 
