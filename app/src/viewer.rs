@@ -79,7 +79,8 @@ pub fn system_now_ms() -> i64 {
     }
 }
 
-fn now_or_system() -> i64 {
+/// Now, epoch ms: the viewer's clock (ticking, so relative times stay current) or the system's.
+pub fn now_or_system() -> i64 {
     use_context::<Viewer>().map_or_else(system_now_ms, |v| v.now_ms.get())
 }
 

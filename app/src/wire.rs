@@ -10,6 +10,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LatestState {
+    /// What the fleet page shows: `stale` when the newest reading is older than the
+    /// stale time (`CHARGELOG_STALE_AFTER_HOURS`), else what the signals say.
+    pub status: crate::domain::fleet::ChargeStatus,
+    /// What the signals last said, however old.
+    pub reported_status: crate::domain::fleet::ChargeStatus,
+    pub stale: bool,
     pub is_charging: Option<bool>,
     pub is_plugged_in: Option<bool>,
     pub soc_percent: Option<f64>,
@@ -34,7 +40,12 @@ pub struct VehicleItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VehicleList {
+    /// One page, in the requested order.
     pub vehicles: Vec<VehicleItem>,
+    /// Vehicles matching `q` and `status`, on all pages.
+    pub matching: u64,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

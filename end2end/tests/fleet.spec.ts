@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import * as fs from 'node:fs';
-import { deliverFixture, screenshotPath } from './helpers';
+import { chargingDelivery, deliverFixture, postSigned, screenshotPath } from './helpers';
 
 const POLESTAR = '3e1f9b7a-5c2d-4e8f-a061-7b2c9d4e5f60';
 const TESLA = '9b8a7c6d-1e2f-4a3b-8c5d-0e1f2a3b4c5d';
@@ -8,6 +8,9 @@ const TESLA = '9b8a7c6d-1e2f-4a3b-8c5d-0e1f2a3b4c5d';
 test('a signed delivery appears on the fleet page', async ({ page, request }, testInfo) => {
   await deliverFixture(request, '02_first_delivery.json');
   await deliverFixture(request, '12_doc_variant_first_delivery_already_charging.json');
+  // A vehicle charging now: the fixtures describe a day in March, long gone stale.
+  const NOW_CHARGING = '7e570000-0000-4000-8000-0000000000c1';
+  expect((await postSigned(request, chargingDelivery(NOW_CHARGING, 'KIA', 64, Date.now() - 60_000))).status()).toBe(200);
   // The Content-Security-Policy lets the app run and blocks nothing it needs.
   const violations: string[] = [];
   page.on('console', (message) => {
@@ -25,11 +28,16 @@ test('a signed delivery appears on the fleet page', async ({ page, request }, te
   await expect(polestar.getByRole('meter', { name: 'State of charge' })).toContainText(' %');
   await expect(polestar).toContainText('Idle');
 
+  // The Tesla was charging when it last reported, in March: that is stale now, and says so.
   const tesla = page.locator(`tr[data-vehicle-id="${TESLA}"]`);
   await expect(tesla).toContainText('2021 TESLA Model 3');
-  await expect(tesla).toContainText('Charging');
-  await expect(tesla).toContainText('7.2 kW');
+  await expect(tesla.locator('[data-status]')).toHaveText('Stale');
+  await expect(tesla).toContainText('(was Charging)');
+  await expect(tesla.locator('.stale-age')).toContainText(/months?|days/);
   await expect(tesla.getByRole('meter', { name: 'State of charge' })).toContainText('47 %');
+  const kia = page.locator(`tr[data-vehicle-id="${NOW_CHARGING}"]`);
+  await expect(kia.locator('[data-status]')).toHaveText('Charging');
+  await expect(kia).toContainText('7.2 kW');
 
   // Totals and the fleet's energy chart sit above the table.
   await expect(page.getByRole('term').filter({ hasText: 'Charging now' })).toBeVisible();

@@ -11,6 +11,7 @@ mod m20261128_000005_signal_error_counts;
 mod m20261128_000006_delivery_processing;
 mod m20261130_000007_raw_retention;
 mod m20261204_000008_dead_letter_once;
+mod m20261205_000009_fleet_index;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_delivery_processing::Migration),
             Box::new(m20261130_000007_raw_retention::Migration),
             Box::new(m20261204_000008_dead_letter_once::Migration),
+            Box::new(m20261205_000009_fleet_index::Migration),
         ]
     }
 }

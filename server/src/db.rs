@@ -30,6 +30,8 @@ pub enum DbSetupError {
     Migrate(#[source] DbErr),
     #[error("could not take the migration lock on PostgreSQL")]
     MigrationLock(#[source] sqlx::Error),
+    #[error("could not fill the fleet table's rows")]
+    FleetRows(#[source] DbErr),
 }
 
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbSetupError> {

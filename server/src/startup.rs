@@ -78,6 +78,14 @@ impl Application {
             addr: settings.addr,
             source,
         })?;
+        // Rows a migration or a new rule left unfilled (none, after the first start).
+        let filled =
+            app::server::fleet::refresh_outdated(&db, &settings.engine, crate::clock::now())
+                .await
+                .map_err(db::DbSetupError::FleetRows)?;
+        if filled > 0 {
+            tracing::info!(vehicles = filled, "filled the fleet table's rows");
+        }
         let processor_db = db::connect_processor(&settings.database, &db).await?;
         let appender = db::open_appender(&settings.database)?;
         let live = LiveFeed::new();

@@ -50,7 +50,8 @@ async fn get_vehicle_view_inner(
     let tz = crate::viewer::viewer_tz();
     let not_found = || AppError::NotFound(format!("There is no vehicle with id {id}."));
     let id = crate::domain::ids::VehicleId::parse(&id).map_err(|_| not_found())?;
-    let vehicle = crate::server::fleet::vehicle_item(&ctx.db, &id)
+    let now = crate::server::now()?;
+    let vehicle = crate::server::fleet::vehicle_item(&ctx.db, &id, &ctx.engine, now)
         .await?
         .ok_or_else(not_found)?;
     let (from, to) = match (
@@ -67,7 +68,6 @@ async fn get_vehicle_view_inner(
             AppError::BadRequest(format!("`chart` must be day, week or month, not {raw:?}."))
         })?,
     };
-    let now = crate::server::now()?;
     let filter = SessionFilter {
         from: from.map(|d| day_start(tz, d).timestamp_millis()),
         to: to

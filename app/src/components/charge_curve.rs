@@ -1,3 +1,4 @@
+use crate::components::axis::{Anchor, AxisLabel, Plot};
 use crate::domain::chart::{line_path, ticks_from_zero, Scale};
 use crate::domain::fleet::format_number;
 use crate::viewer::local;
@@ -110,21 +111,58 @@ pub fn ChargeCurve(samples: Vec<Sample>) -> impl IntoView {
                     }}
                 </output>
             </figcaption>
-            <svg
-                viewBox=format!("0 0 {W} {H}")
-                role="img"
-                aria-label="Charge curve: power and state of charge over the session"
-                on:mouseleave=move |_| hovered.set(None)
-            >
+            <Plot width=W height=H>
+                <svg
+                    viewBox=format!("0 0 {W} {H}")
+                    preserveAspectRatio="none"
+                    role="img"
+                    aria-label="Charge curve: power and state of charge over the session"
+                    on:mouseleave=move |_| hovered.set(None)
+                >
+                    {kw_ticks
+                        .iter()
+                        .map(|t| {
+                            let y = y_kw.map(*t);
+                            view! { <line class="grid" x1=LEFT x2=W - RIGHT y1=y y2=y /> }
+                        })
+                        .collect_view()}
+                    <path class="line-power" d=power_path />
+                    <path class="line-soc" d=soc_path />
+                    {dots
+                        .into_iter()
+                        .map(|(cx, cy)| view! { <circle class="dot-power" cx=cx cy=cy r="3" /> })
+                        .collect_view()}
+                    {bands
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, (bx, bw, text))| {
+                            view! {
+                                <rect
+                                    class="band"
+                                    x=bx
+                                    y=TOP
+                                    width=bw
+                                    height=H - TOP - BOTTOM
+                                    on:mouseenter=move |_| hovered.set(Some(i))
+                                >
+                                    <title>{text}</title>
+                                </rect>
+                            }
+                        })
+                        .collect_view()}
+                </svg>
                 {kw_ticks
                     .iter()
                     .map(|t| {
-                        let y = y_kw.map(*t);
                         view! {
-                            <line class="grid" x1=LEFT x2=W - RIGHT y1=y y2=y />
-                            <text class="axis" x=LEFT - 6.0 y=y + 4.0 text-anchor="end">
-                                {format_number(*t)}
-                            </text>
+                            <AxisLabel
+                                x=LEFT - 6.0
+                                y=y_kw.map(*t)
+                                width=W
+                                height=H
+                                anchor=Anchor::End
+                                text=format_number(*t)
+                            />
                         }
                     })
                     .collect_view()}
@@ -132,47 +170,35 @@ pub fn ChargeCurve(samples: Vec<Sample>) -> impl IntoView {
                     .into_iter()
                     .map(|p| {
                         view! {
-                            <text class="axis" x=W - RIGHT + 6.0 y=y_soc.map(p) + 4.0>
-                                {format!("{p}%")}
-                            </text>
+                            <AxisLabel
+                                x=W - RIGHT + 6.0
+                                y=y_soc.map(p)
+                                width=W
+                                height=H
+                                anchor=Anchor::Start
+                                text=format!("{p}%")
+                            />
                         }
                     })
                     .collect_view()}
                 {time_ticks
                     .into_iter()
-                    .map(|(tx, label)| {
-                        view! {
-                            <text class="axis" x=tx y=H - 10.0 text-anchor="middle">
-                                {label}
-                            </text>
-                        }
-                    })
-                    .collect_view()}
-                <path class="line-power" d=power_path />
-                <path class="line-soc" d=soc_path />
-                {dots
-                    .into_iter()
-                    .map(|(cx, cy)| view! { <circle class="dot-power" cx=cx cy=cy r="3" /> })
-                    .collect_view()}
-                {bands
-                    .into_iter()
                     .enumerate()
-                    .map(|(i, (bx, bw, text))| {
+                    .map(|(i, (tx, label))| {
                         view! {
-                            <rect
-                                class="band"
-                                x=bx
-                                y=TOP
-                                width=bw
-                                height=H - TOP - BOTTOM
-                                on:mouseenter=move |_| hovered.set(Some(i))
-                            >
-                                <title>{text}</title>
-                            </rect>
+                            <AxisLabel
+                                x=tx
+                                y=H - BOTTOM / 2.0
+                                width=W
+                                height=H
+                                anchor=Anchor::Middle
+                                text=label
+                                minor=i % 2 == 1
+                            />
                         }
                     })
                     .collect_view()}
-            </svg>
+            </Plot>
         </figure>
     }
     .into_any()

@@ -1,3 +1,4 @@
+use crate::components::axis::{Anchor, AxisLabel, Plot};
 use crate::domain::buckets::Bucket;
 use crate::domain::chart::{bucket_label, label_step, ticks_from_zero, Scale};
 use crate::domain::fleet::format_number;
@@ -74,8 +75,6 @@ pub fn EnergyChart(
             let y0 = y.map(b.energy_kwh);
             let height = (H - BOTTOM - y0).max(0.0);
             let text = texts[i].clone();
-            let labelled = (n - 1 - i).is_multiple_of(step);
-            let label = labelled.then(|| bucket_label(bucket, local(b.start).date_naive()));
             view! {
                 <g
                     class="bar"
@@ -92,19 +91,47 @@ pub fn EnergyChart(
                         width=slot
                         height=H - TOP - BOTTOM
                     />
-                    <rect class="bar-fill" x=x y=y0 width=bar height=height rx="2" />
-                    {label
-                        .map(|l| {
-                            view! {
-                                <text class="axis" x=x + bar / 2.0 y=H - 9.0 text-anchor="middle">
-                                    {l}
-                                </text>
-                            }
-                        })}
+                    <rect class="bar-fill" x=x y=y0 width=bar height=height />
                 </g>
             }
         })
         .collect_view();
+    // Every `step`-th bar from the newest is labelled; on a phone every other of those.
+    let bar_labels = buckets
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| (n - 1 - i).is_multiple_of(step))
+        .map(|(i, b)| {
+            let from_newest = (n - 1 - i) / step;
+            view! {
+                <AxisLabel
+                    x=LEFT + slot * i as f64 + slot / 2.0
+                    y=H - BOTTOM / 2.0
+                    width=W
+                    height=H
+                    anchor=Anchor::Middle
+                    text=bucket_label(bucket, local(b.start).date_naive())
+                    minor=from_newest % 2 == 1
+                />
+            }
+        })
+        .collect_view();
+    let value_labels = ticks
+        .iter()
+        .map(|t| {
+            view! {
+                <AxisLabel
+                    x=LEFT - 6.0
+                    y=y.map(*t)
+                    width=W
+                    height=H
+                    anchor=Anchor::End
+                    text=format_number(*t)
+                />
+            }
+        })
+        .collect_view();
+    let accessible_name = format!("{label}: {summary}");
     view! {
         <figure class="chart energy-chart">
             <figcaption>
@@ -113,26 +140,26 @@ pub fn EnergyChart(
                     {readout}
                 </output>
             </figcaption>
-            <svg
-                viewBox=format!("0 0 {W} {H}")
-                role="img"
-                aria-label=format!("{label}: {summary}")
-                on:mouseleave=move |_| hovered.set(None)
-            >
-                {ticks
-                    .iter()
-                    .map(|t| {
-                        let ty = y.map(*t);
-                        view! {
-                            <line class="grid" x1=LEFT x2=W - RIGHT y1=ty y2=ty />
-                            <text class="axis" x=LEFT - 6.0 y=ty + 4.0 text-anchor="end">
-                                {format_number(*t)}
-                            </text>
-                        }
-                    })
-                    .collect_view()}
-                {bars}
-            </svg>
+            <Plot width=W height=H>
+                <svg
+                    viewBox=format!("0 0 {W} {H}")
+                    preserveAspectRatio="none"
+                    role="img"
+                    aria-label=accessible_name
+                    on:mouseleave=move |_| hovered.set(None)
+                >
+                    {ticks
+                        .iter()
+                        .map(|t| {
+                            let ty = y.map(*t);
+                            view! { <line class="grid" x1=LEFT x2=W - RIGHT y1=ty y2=ty /> }
+                        })
+                        .collect_view()}
+                    {bars}
+                </svg>
+                {value_labels}
+                {bar_labels}
+            </Plot>
             <table class="visually-hidden">
                 <caption>{label}</caption>
                 <thead>

@@ -1,8 +1,10 @@
 //! Display components: they take data and render it; they load nothing.
 
+pub mod axis;
 pub mod charge_curve;
 pub mod empty_fleet;
 pub mod energy_chart;
 pub mod error_view;
 pub mod session_table;
+pub mod status_badge;
 pub mod vehicle_table;

@@ -1,5 +1,6 @@
+use crate::components::status_badge::StatusBadge;
 use crate::domain::fleet::path_escape;
-use crate::domain::fleet::{format_number, FleetQuery, SortKey, VehicleSummary};
+use crate::domain::fleet::{format_number, FleetQuery, PageStart, SortKey, VehicleSummary};
 use crate::viewer::Timestamp;
 use leptos::prelude::*;
 
@@ -65,24 +66,26 @@ fn SortHeader(
     }
 }
 
-/// The fleet table: one row per vehicle that matches the query, of `total`.
+/// One page of the fleet table; `matching` counts the vehicles on all pages, of the
+/// fleet's `total`.
 #[component]
 pub fn VehicleTable(
     vehicles: Vec<VehicleSummary>,
-    total: usize,
+    matching: u64,
+    total: u64,
     query: FleetQuery,
 ) -> impl IntoView {
-    let count = vehicles.len();
-    if count == 0 {
+    if vehicles.is_empty() {
         return view! { <p class="notice">{format!("No vehicle matches (of {total}).")}</p> }
             .into_any();
     }
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
     view! {
-        <p class="muted">
-            {if count == total {
-                format!("{count} vehicle{}", if count == 1 { "" } else { "s" })
+        <p class="muted" data-matching=matching>
+            {if matching == total {
+                format!("{total} vehicle{}", plural(total))
             } else {
-                format!("{count} of {total} vehicles")
+                format!("{matching} of {total} vehicles")
             }}
         </p>
         <div class="table-wrap">
@@ -116,50 +119,81 @@ pub fn VehicleTable(
                     </tr>
                 </thead>
                 <tbody>
-                    <For each=move || vehicles.clone() key=|v| v.id.clone() let:v>
-                        <tr data-vehicle-id=v.id.clone()>
-                            <th scope="row">
-                                <a
-                                    class="vehicle-name"
-                                    href=format!("/vehicles/{}", path_escape(&v.id))
-                                >
-                                    {v.display_name()}
-                                </a>
-                                <span class="vehicle-id muted">{v.id.clone()}</span>
-                            </th>
-                            <td data-label="State of charge">
-                                <SocBar percent=v.soc_percent />
-                            </td>
-                            <td data-label="Status">
-                                <span class=v.status().css_class()>{v.status().label()}</span>
-                            </td>
-                            <td data-label="Plugged in">{yes_no(v.is_plugged_in)}</td>
-                            <td data-label="Power" class="num">
-                                {match (v.is_charging, v.power_kw) {
-                                    (Some(true), Some(kw)) => format!("{} kW", format_number(kw)),
-                                    _ => "—".to_owned(),
-                                }}
-                            </td>
-                            <td data-label="Range" class="num">
-                                {v
-                                    .range_km
-                                    .map(|km| format!("{} km", format_number(km)))
-                                    .unwrap_or_else(|| "—".into())}
-                            </td>
-                            <td data-label="kWh 7 days" class="num">
-                                {format_number(v.energy_7d_kwh)}
-                            </td>
-                            <td data-label="kWh 30 days" class="num">
-                                {format_number(v.energy_30d_kwh)}
-                            </td>
-                            <td data-label="Last update">
-                                <Timestamp at=v.updated_at relative=true />
-                            </td>
-                        </tr>
-                    </For>
+                    {vehicles.into_iter().map(|v| view! { <VehicleRow v /> }).collect_view()}
                 </tbody>
             </table>
         </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn VehicleRow(v: VehicleSummary) -> impl IntoView {
+    view! {
+        <tr data-vehicle-id=v.id.clone()>
+            <th scope="row">
+                <a class="vehicle-name" href=format!("/vehicles/{}", path_escape(&v.id))>
+                    {v.display_name()}
+                </a>
+                <span class="vehicle-id muted">{v.id.clone()}</span>
+            </th>
+            <td data-label="State of charge">
+                <SocBar percent=v.soc_percent />
+            </td>
+            <td data-label="Status">
+                <StatusBadge status=v.status reported=v.reported_status() updated_at=v.updated_at />
+            </td>
+            <td data-label="Plugged in">{yes_no(v.is_plugged_in)}</td>
+            <td data-label="Power" class="num">
+                {v
+                    .power_kw
+                    .map_or_else(|| "—".to_owned(), |kw| format!("{} kW", format_number(kw)))}
+            </td>
+            <td data-label="Range" class="num">
+                {v
+                    .range_km
+                    .map_or_else(|| "—".to_owned(), |km| format!("{} km", format_number(km)))}
+            </td>
+            <td data-label="kWh 7 days" class="num">
+                {format_number(v.energy_7d_kwh)}
+            </td>
+            <td data-label="kWh 30 days" class="num">
+                {format_number(v.energy_30d_kwh)}
+            </td>
+            <td data-label="Last update">
+                <Timestamp at=v.updated_at relative=true />
+            </td>
+        </tr>
+    }
+}
+
+/// Links to the previous and next pages (and back to the first): plain links, so
+/// paging works without JavaScript.
+#[component]
+pub fn Pager(query: FleetQuery, next: Option<String>, prev: Option<String>) -> impl IntoView {
+    if next.is_none() && prev.is_none() {
+        return ().into_any();
+    }
+    let link = |start: Option<PageStart>, rel: &'static str, label: &'static str| match start {
+        Some(start) => view! {
+            <a href=query.page_href(&start) rel=rel>
+                {label}
+            </a>
+        }
+        .into_any(),
+        None => view! {
+            <span class="muted" aria-disabled="true">
+                {label}
+            </span>
+        }
+        .into_any(),
+    };
+    view! {
+        <nav class="pager" aria-label="Pages of vehicles">
+            {link(prev.is_some().then_some(PageStart::First), "first", "« First")}
+            {link(prev.map(PageStart::Before), "prev", "‹ Previous")}
+            {link(next.map(PageStart::After), "next", "Next ›")}
+        </nav>
     }
     .into_any()
 }

@@ -175,6 +175,34 @@ pub fn energy_buckets(
     to: DateTime<Utc>,
     sessions: &[(DateTime<Utc>, Option<f64>)],
 ) -> Vec<EnergyBucket> {
+    let sums: Vec<EnergySum> = sessions
+        .iter()
+        .map(|&(at, kwh)| EnergySum {
+            at,
+            energy_kwh: kwh.unwrap_or(0.0),
+            sessions: 1,
+        })
+        .collect();
+    sum_buckets(bucket, tz, from, to, &sums)
+}
+
+/// Energy and sessions already summed at a time (one session, or a slot of many).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EnergySum {
+    pub at: DateTime<Utc>,
+    pub energy_kwh: f64,
+    pub sessions: i64,
+}
+
+/// Adds sums into the buckets of `[from, to)` by the bucket their time falls in. Every
+/// bucket of the range is listed, empty ones with 0.
+pub fn sum_buckets(
+    bucket: Bucket,
+    tz: Tz,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    sums: &[EnergySum],
+) -> Vec<EnergyBucket> {
     let starts = bucket_starts(bucket, tz, from, to);
     let mut out: Vec<EnergyBucket> = starts
         .iter()
@@ -184,15 +212,15 @@ pub fn energy_buckets(
             sessions: 0,
         })
         .collect();
-    for (at, kwh) in sessions {
-        if *at < from || *at >= to {
+    for sum in sums {
+        if sum.at < from || sum.at >= to {
             continue;
         }
-        // The last bucket that starts at or before `at`.
-        let i = starts.partition_point(|s| s <= at);
+        // The last bucket that starts at or before the sum's time.
+        let i = starts.partition_point(|s| *s <= sum.at);
         if let Some(b) = i.checked_sub(1).and_then(|i| out.get_mut(i)) {
-            b.energy_kwh += kwh.unwrap_or(0.0);
-            b.sessions += 1;
+            b.energy_kwh += sum.energy_kwh;
+            b.sessions += sum.sessions;
         }
     }
     out

@@ -24,15 +24,78 @@ pub struct VehicleSummary {
     pub updated_at: Option<DateTime<Utc>>,
     /// When chargelog last received a delivery for this vehicle.
     pub last_delivery_at: DateTime<Utc>,
+    /// The status as shown: what the signals say, or stale when they are old.
+    pub status: ChargeStatus,
 }
 
-/// Charging, plugged in, or neither, as the status column shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Charging, plugged in, or neither, as the status column shows it; stale when the
+/// vehicle's newest reading is older than the stale time (then what it last said is
+/// [`VehicleSummary::reported_status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sea_orm::DeriveValueType),
+    sea_orm(value_type = "String")
+)]
+#[serde(rename_all = "snake_case")]
 pub enum ChargeStatus {
     Charging,
     Plugged,
     Idle,
     Unknown,
+    Stale,
+}
+
+crate::domain::text::text_enum!(ChargeStatus, "charge status");
+
+impl ChargeStatus {
+    pub const ALL: [ChargeStatus; 5] = [
+        ChargeStatus::Charging,
+        ChargeStatus::Plugged,
+        ChargeStatus::Idle,
+        ChargeStatus::Unknown,
+        ChargeStatus::Stale,
+    ];
+
+    /// What the charging and cable signals say: charging wins over plugged in.
+    pub fn reported(is_charging: Option<bool>, is_plugged_in: Option<bool>) -> ChargeStatus {
+        match (is_charging, is_plugged_in) {
+            (Some(true), _) => ChargeStatus::Charging,
+            (_, Some(true)) => ChargeStatus::Plugged,
+            (Some(false), _) | (_, Some(false)) => ChargeStatus::Idle,
+            (None, None) => ChargeStatus::Unknown,
+        }
+    }
+
+    /// The status to show at `now_ms`: the reported one, unless the vehicle's newest
+    /// reading (`updated_at_ms`) is older than the stale time. A vehicle that never sent
+    /// a timed reading has nothing to grow old.
+    pub fn shown(
+        reported: ChargeStatus,
+        updated_at_ms: Option<i64>,
+        now_ms: i64,
+        config: &crate::domain::sessions::EngineConfig,
+    ) -> ChargeStatus {
+        match updated_at_ms {
+            Some(at) if config.is_stale(at, now_ms) => ChargeStatus::Stale,
+            _ => reported,
+        }
+    }
+}
+
+/// What the name sort orders by and the search looks in: make, model, year and id,
+/// lower-cased ("polestar polestar 2 2023 v1").
+pub fn sort_name(id: &str, year: Option<i32>, make: Option<&str>, model: Option<&str>) -> String {
+    let year = year.map(|y| y.to_string());
+    [make, model, year.as_deref(), Some(id)]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// "2023 POLESTAR Polestar 2", or the id when nothing else is known.
@@ -68,13 +131,9 @@ impl VehicleSummary {
         )
     }
 
-    pub fn status(&self) -> ChargeStatus {
-        match (self.is_charging, self.is_plugged_in) {
-            (Some(true), _) => ChargeStatus::Charging,
-            (_, Some(true)) => ChargeStatus::Plugged,
-            (Some(false), _) | (_, Some(false)) => ChargeStatus::Idle,
-            (None, None) => ChargeStatus::Unknown,
-        }
+    /// What the signals last said, stale or not.
+    pub fn reported_status(&self) -> ChargeStatus {
+        ChargeStatus::reported(self.is_charging, self.is_plugged_in)
     }
 }
 
@@ -85,6 +144,7 @@ impl ChargeStatus {
             ChargeStatus::Plugged => "Plugged in",
             ChargeStatus::Idle => "Idle",
             ChargeStatus::Unknown => "Unknown",
+            ChargeStatus::Stale => "Stale",
         }
     }
 
@@ -94,6 +154,7 @@ impl ChargeStatus {
             ChargeStatus::Plugged => "status status-plugged",
             ChargeStatus::Idle => "status status-idle",
             ChargeStatus::Unknown => "status status-unknown",
+            ChargeStatus::Stale => "status status-stale",
         }
     }
 }
@@ -107,16 +168,36 @@ pub struct FleetTotals {
     pub kwh_this_month: f64,
 }
 
-/// The fleet page's data.
+/// The fleet page's data: the fleet's totals and chart, and one page of its vehicles.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FleetOverview {
+pub struct FleetPage {
     pub totals: FleetTotals,
     /// Energy added per day over the last 30 days (by session start).
     pub daily: Vec<crate::domain::buckets::EnergyBucket>,
+    /// The vehicles on this page, in the query's order.
     pub vehicles: Vec<VehicleSummary>,
+    /// How many vehicles match the search and filter, on every page.
+    pub matching: u64,
+    /// The id of the vehicle the next page starts after, if there is a next page.
+    pub next: Option<String>,
+    /// The id of the vehicle the previous page ends before, if there is one.
+    pub prev: Option<String>,
     /// Whether the server has a management token, so webhooks can be accepted.
     pub webhooks_enabled: bool,
 }
+
+/// What a live refresh brings to an open fleet page: the vehicles it shows, each with
+/// its new state (in the page's order; a vehicle's new values do not move it), and the
+/// fleet's new totals and chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FleetRefresh {
+    pub totals: FleetTotals,
+    pub daily: Vec<crate::domain::buckets::EnergyBucket>,
+    pub vehicles: Vec<VehicleSummary>,
+}
+
+/// Vehicles a live refresh may ask for at once: more than a page holds.
+pub const MAX_REFRESH: usize = 200;
 
 /// "12.3", "80": a number with at most one decimal, no trailing ".0".
 pub fn format_number(x: f64) -> String {
@@ -135,6 +216,21 @@ pub fn format_duration(seconds: i64) -> String {
         (0, m) => format!("{m} min"),
         (h, 0) => format!("{h} h"),
         (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+/// How old, in its largest unit: "40 min", "5 h", "3 days", "8 months", "2 years".
+pub fn format_age(elapsed_ms: i64) -> String {
+    const MINUTE: i64 = 60_000;
+    const HOUR: i64 = 60 * MINUTE;
+    const DAY: i64 = 24 * HOUR;
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match elapsed_ms.max(0) {
+        ms if ms < HOUR => format!("{} min", ms / MINUTE),
+        ms if ms < DAY => format!("{} h", ms / HOUR),
+        ms if ms < 60 * DAY => plural(ms / DAY, "day"),
+        ms if ms < 365 * DAY => plural(ms / (30 * DAY), "month"),
+        ms => plural(ms / (365 * DAY), "year"),
     }
 }
 
@@ -194,6 +290,7 @@ mod tests {
             energy_30d_kwh: 0.0,
             updated_at: None,
             last_delivery_at: DateTime::<Utc>::MIN_UTC,
+            status: ChargeStatus::Unknown,
         }
     }
 
@@ -216,20 +313,20 @@ mod tests {
             is_plugged_in: Some(true),
             ..summary()
         };
-        assert_eq!(s.status(), ChargeStatus::Charging);
+        assert_eq!(s.reported_status(), ChargeStatus::Charging);
         let p = VehicleSummary {
             is_charging: Some(false),
             is_plugged_in: Some(true),
             ..summary()
         };
-        assert_eq!(p.status(), ChargeStatus::Plugged);
+        assert_eq!(p.reported_status(), ChargeStatus::Plugged);
         let i = VehicleSummary {
             is_charging: Some(false),
             is_plugged_in: Some(false),
             ..summary()
         };
-        assert_eq!(i.status(), ChargeStatus::Idle);
-        assert_eq!(summary().status(), ChargeStatus::Unknown);
+        assert_eq!(i.reported_status(), ChargeStatus::Idle);
+        assert_eq!(summary().reported_status(), ChargeStatus::Unknown);
     }
 
     #[test]
@@ -250,7 +347,7 @@ mod tests {
 }
 
 /// Columns the fleet table sorts by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SortKey {
     Name,
     Soc,
@@ -284,128 +381,147 @@ impl SortKey {
     pub fn parse(s: &str) -> Option<SortKey> {
         SortKey::ALL.into_iter().find(|k| k.as_param() == s)
     }
+
+    /// Whether some vehicles may have no value to sort by (they come last either way).
+    pub fn may_be_missing(self) -> bool {
+        !matches!(self, SortKey::Name | SortKey::Status)
+    }
 }
 
 impl ChargeStatus {
-    pub fn as_param(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             ChargeStatus::Charging => "charging",
             ChargeStatus::Plugged => "plugged",
             ChargeStatus::Idle => "idle",
             ChargeStatus::Unknown => "unknown",
+            ChargeStatus::Stale => "stale",
         }
     }
 
     pub fn parse(s: &str) -> Option<ChargeStatus> {
-        [
-            ChargeStatus::Charging,
-            ChargeStatus::Plugged,
-            ChargeStatus::Idle,
-            ChargeStatus::Unknown,
-        ]
-        .into_iter()
-        .find(|c| c.as_param() == s)
+        ChargeStatus::ALL.into_iter().find(|c| c.as_str() == s)
     }
 }
 
-/// The fleet page's search, status filter and sort, as they stand in the URL
-/// (`?q=&status=&sort=&dir=`). Unknown values fall back to the defaults.
-#[derive(Debug, Clone, PartialEq)]
+/// Where a page starts: after a vehicle (the next page) or before one (the previous
+/// page), in the query's order. Pages are found by the vehicle's place in that order
+/// (keyset paging), so a page costs the same however deep it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PageStart {
+    First,
+    After(String),
+    Before(String),
+}
+
+/// The fleet table's search, status filter, sort and page, as they stand in the URL
+/// (`?q=&status=&sort=&dir=&after=` or `&before=`). Unknown values fall back to the
+/// defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FleetQuery {
     pub q: String,
     pub status: Option<ChargeStatus>,
     pub sort: SortKey,
     pub descending: bool,
+    pub start: PageStart,
+}
+
+/// The longest search the fleet page and the API accept, in characters.
+pub const MAX_SEARCH: usize = 100;
+
+impl Default for FleetQuery {
+    fn default() -> Self {
+        FleetQuery {
+            q: String::new(),
+            status: None,
+            sort: SortKey::Name,
+            descending: false,
+            start: PageStart::First,
+        }
+    }
+}
+
+/// The URL parameters of a fleet query, as given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FleetParams {
+    pub q: Option<String>,
+    pub status: Option<String>,
+    pub sort: Option<String>,
+    pub dir: Option<String>,
+    pub after: Option<String>,
+    pub before: Option<String>,
 }
 
 impl FleetQuery {
-    pub fn from_params(
-        q: Option<String>,
-        status: Option<String>,
-        sort: Option<String>,
-        dir: Option<String>,
-    ) -> FleetQuery {
+    /// The page's reading of its URL: anything it does not know falls back to the
+    /// default, and a search longer than [`MAX_SEARCH`] is cut there.
+    pub fn from_params(p: FleetParams) -> FleetQuery {
+        let start = match (p.after, p.before) {
+            (Some(id), _) if !id.is_empty() => PageStart::After(id),
+            (_, Some(id)) if !id.is_empty() => PageStart::Before(id),
+            _ => PageStart::First,
+        };
         FleetQuery {
-            q: q.unwrap_or_default().trim().to_owned(),
-            status: status.as_deref().and_then(ChargeStatus::parse),
-            sort: sort
+            q: p.q
+                .unwrap_or_default()
+                .trim()
+                .chars()
+                .take(MAX_SEARCH)
+                .collect(),
+            status: p.status.as_deref().and_then(ChargeStatus::parse),
+            sort: p
+                .sort
                 .as_deref()
                 .and_then(SortKey::parse)
                 .unwrap_or(SortKey::Name),
-            descending: dir.as_deref() == Some("desc"),
+            descending: p.dir.as_deref() == Some("desc"),
+            start,
         }
     }
 
-    fn matches(&self, v: &VehicleSummary) -> bool {
-        let needle = self.q.to_lowercase();
-        let text_ok = needle.is_empty()
-            || v.display_name().to_lowercase().contains(&needle)
-            || v.id.to_lowercase().contains(&needle);
-        text_ok && self.status.is_none_or(|s| v.status() == s)
+    /// The search and filter's parameters, which every link of the table keeps.
+    fn filter_params(&self) -> Vec<String> {
+        let mut params = Vec::new();
+        if !self.q.is_empty() {
+            params.push(format!("q={}", url_escape(&self.q)));
+        }
+        if let Some(s) = self.status {
+            params.push(format!("status={}", s.as_str()));
+        }
+        params
     }
 
-    /// Filters and sorts; vehicles without the sorted value come last either way.
-    pub fn apply(&self, vehicles: Vec<VehicleSummary>) -> Vec<VehicleSummary> {
-        use std::cmp::Ordering;
-        let mut out: Vec<VehicleSummary> =
-            vehicles.into_iter().filter(|v| self.matches(v)).collect();
-        let number = |v: &VehicleSummary| -> Option<f64> {
-            match self.sort {
-                SortKey::Soc => v.soc_percent,
-                SortKey::Power => v.power_kw,
-                SortKey::Range => v.range_km,
-                SortKey::Updated => v.updated_at.map(|t| t.timestamp_millis() as f64),
-                SortKey::Name | SortKey::Status => None,
-            }
-        };
-        out.sort_by(|a, b| {
-            let ordering = match self.sort {
-                // Make and model first: the year in the display name would lead.
-                SortKey::Name => Some(sort_name(a).cmp(&sort_name(b))),
-                SortKey::Status => Some(a.status().as_param().cmp(b.status().as_param())),
-                _ => match (number(a), number(b)) {
-                    (Some(x), Some(y)) => Some(x.total_cmp(&y)),
-                    (Some(_), None) => return Ordering::Less,
-                    (None, Some(_)) => return Ordering::Greater,
-                    (None, None) => None,
-                },
-            };
-            let ordering = ordering.unwrap_or(Ordering::Equal);
-            let ordering = if self.descending {
-                ordering.reverse()
-            } else {
-                ordering
-            };
-            ordering.then_with(|| a.id.cmp(&b.id))
-        });
-        out
-    }
-
-    /// The link that sorts by `key`: ascending first, then toggling.
+    /// The link that sorts by `key`: ascending first, then toggling; from the first page.
     pub fn sort_href(&self, key: SortKey) -> String {
         let descending = self.sort == key && !self.descending;
         let mut params = vec![format!("sort={}", key.as_param())];
         if descending {
             params.push("dir=desc".into());
         }
-        if !self.q.is_empty() {
-            params.push(format!("q={}", url_escape(&self.q)));
-        }
-        if let Some(s) = self.status {
-            params.push(format!("status={}", s.as_param()));
-        }
+        params.extend(self.filter_params());
         format!("?{}", params.join("&"))
     }
-}
 
-fn sort_name(v: &VehicleSummary) -> String {
-    format!(
-        "{} {} {}",
-        v.make.as_deref().unwrap_or(""),
-        v.model.as_deref().unwrap_or(""),
-        v.id
-    )
-    .to_lowercase()
+    /// The link to another page of the same search, filter and sort.
+    pub fn page_href(&self, start: &PageStart) -> String {
+        let mut params = self.filter_params();
+        if self.sort != SortKey::Name {
+            params.push(format!("sort={}", self.sort.as_param()));
+        }
+        if self.descending {
+            params.push("dir=desc".into());
+        }
+        match start {
+            PageStart::First => {}
+            PageStart::After(id) => params.push(format!("after={}", url_escape(id))),
+            PageStart::Before(id) => params.push(format!("before={}", url_escape(id))),
+        }
+        if params.is_empty() {
+            "?".to_owned()
+        } else {
+            format!("?{}", params.join("&"))
+        }
+    }
 }
 
 /// Percent-encodes a query value (everything but unreserved characters).
@@ -429,6 +545,7 @@ pub fn path_escape(s: &str) -> String {
 #[cfg(test)]
 mod query_tests {
     use super::*;
+    use crate::domain::sessions::EngineConfig;
 
     #[test]
     fn path_segments_keep_colons_and_escape_the_rest() {
@@ -436,72 +553,91 @@ mod query_tests {
         assert_eq!(path_escape("a/b?c#d%"), "a%2Fb%3Fc%23d%25");
     }
 
-    fn vehicle(id: &str, make: &str, soc: Option<f64>, charging: Option<bool>) -> VehicleSummary {
-        VehicleSummary {
-            id: id.into(),
-            make: Some(make.into()),
-            model: None,
-            year: None,
-            soc_percent: soc,
-            is_charging: charging,
-            ..super::tests::summary()
+    fn params(q: Option<&str>, status: Option<&str>, sort: Option<&str>) -> FleetParams {
+        FleetParams {
+            q: q.map(Into::into),
+            status: status.map(Into::into),
+            sort: sort.map(Into::into),
+            ..FleetParams::default()
         }
     }
 
-    fn fleet() -> Vec<VehicleSummary> {
-        vec![
-            vehicle("a", "TESLA", Some(40.0), Some(true)),
-            vehicle("b", "POLESTAR", Some(80.0), Some(false)),
-            vehicle("c", "BYD", None, None),
-        ]
-    }
-
-    fn ids(v: &[VehicleSummary]) -> Vec<&str> {
-        v.iter().map(|v| v.id.as_str()).collect()
+    #[test]
+    fn unknown_values_fall_back_and_long_searches_are_cut() {
+        let q = FleetQuery::from_params(params(None, Some("flying"), Some("colour")));
+        assert_eq!(q.status, None);
+        assert_eq!(q.sort, SortKey::Name);
+        let long = "x".repeat(MAX_SEARCH + 50);
+        let q = FleetQuery::from_params(params(Some(&long), Some("stale"), None));
+        assert_eq!(q.q.chars().count(), MAX_SEARCH);
+        assert_eq!(q.status, Some(ChargeStatus::Stale));
     }
 
     #[test]
-    fn search_by_name_or_id_case_insensitively() {
-        let q = FleetQuery::from_params(Some(" tesla ".into()), None, None, None);
-        assert_eq!(ids(&q.apply(fleet())), ["a"]);
-        let q = FleetQuery::from_params(Some("B".into()), None, None, None);
-        assert_eq!(
-            ids(&q.apply(fleet())),
-            ["c", "b"],
-            "BYD by name, b by id; sorted by name"
-        );
-    }
-
-    #[test]
-    fn filter_by_status() {
-        let q = FleetQuery::from_params(None, Some("charging".into()), None, None);
-        assert_eq!(ids(&q.apply(fleet())), ["a"]);
-        let q = FleetQuery::from_params(None, Some("unknown".into()), None, None);
-        assert_eq!(ids(&q.apply(fleet())), ["c"]);
-        let bogus = FleetQuery::from_params(None, Some("flying".into()), None, None);
-        assert_eq!(bogus.status, None);
-    }
-
-    #[test]
-    fn sort_by_a_number_puts_missing_values_last_both_ways() {
-        let up = FleetQuery::from_params(None, None, Some("soc".into()), None);
-        assert_eq!(ids(&up.apply(fleet())), ["a", "b", "c"]);
-        let down = FleetQuery::from_params(None, None, Some("soc".into()), Some("desc".into()));
-        assert_eq!(ids(&down.apply(fleet())), ["b", "a", "c"]);
-    }
-
-    #[test]
-    fn sort_links_toggle_direction_and_keep_the_filter() {
-        let q = FleetQuery::from_params(
-            Some("a b".into()),
-            Some("idle".into()),
-            Some("soc".into()),
-            None,
-        );
+    fn sort_links_toggle_direction_keep_the_filter_and_start_over() {
+        let mut q = FleetQuery::from_params(params(Some("a b"), Some("idle"), Some("soc")));
+        q.start = PageStart::After("v9".into());
         assert_eq!(
             q.sort_href(SortKey::Soc),
             "?sort=soc&dir=desc&q=a%20b&status=idle"
         );
         assert_eq!(q.sort_href(SortKey::Name), "?sort=name&q=a%20b&status=idle");
+    }
+
+    #[test]
+    fn page_links_keep_everything_but_the_start() {
+        let q = FleetQuery::from_params(FleetParams {
+            dir: Some("desc".into()),
+            before: Some("v2".into()),
+            ..params(Some("tesla"), None, Some("range"))
+        });
+        assert_eq!(q.start, PageStart::Before("v2".into()));
+        assert_eq!(
+            q.page_href(&PageStart::After("v 3".into())),
+            "?q=tesla&sort=range&dir=desc&after=v%203"
+        );
+        assert_eq!(FleetQuery::default().page_href(&PageStart::First), "?");
+    }
+
+    #[test]
+    fn a_status_older_than_the_stale_time_is_stale() {
+        let config = EngineConfig::default();
+        let hour = 3_600_000;
+        let now = 1_000 * hour;
+        let charging = ChargeStatus::reported(Some(true), Some(true));
+        assert_eq!(charging, ChargeStatus::Charging);
+        assert_eq!(
+            ChargeStatus::shown(charging, Some(now - hour), now, &config),
+            ChargeStatus::Charging
+        );
+        assert_eq!(
+            ChargeStatus::shown(charging, Some(now - 13 * hour), now, &config),
+            ChargeStatus::Stale
+        );
+        assert_eq!(
+            ChargeStatus::shown(ChargeStatus::Unknown, None, now, &config),
+            ChargeStatus::Unknown
+        );
+    }
+
+    #[test]
+    fn ages_read_in_their_largest_unit() {
+        let min = 60_000;
+        let day = 1_440 * min;
+        assert_eq!(format_age(40 * min), "40 min");
+        assert_eq!(format_age(5 * 60 * min), "5 h");
+        assert_eq!(format_age(day), "1 day");
+        assert_eq!(format_age(45 * day), "45 days");
+        assert_eq!(format_age(250 * day), "8 months");
+        assert_eq!(format_age(800 * day), "2 years");
+    }
+
+    #[test]
+    fn sort_names_lead_with_make_and_model() {
+        assert_eq!(
+            sort_name("V1", Some(2023), Some("POLESTAR"), Some("Polestar 2")),
+            "polestar polestar 2 2023 v1"
+        );
+        assert_eq!(sort_name("V1", None, Some(" "), None), "v1");
     }
 }

@@ -70,6 +70,7 @@ mod tests {
             EnergySource::Soc,
         ]);
         round_trips(&[ChargerType::Ac, ChargerType::Dc]);
+        round_trips(&crate::domain::fleet::ChargeStatus::ALL);
     }
 
     #[test]

@@ -1,25 +1,39 @@
-use crate::api::fleet::get_fleet_overview;
+use crate::api::fleet::{get_fleet_page, get_fleet_refresh};
 use crate::components::empty_fleet::EmptyFleet;
 use crate::components::energy_chart::EnergyChart;
 use crate::components::error_view::ErrorView;
-use crate::components::vehicle_table::VehicleTable;
+use crate::components::vehicle_table::{Pager, VehicleTable};
 use crate::domain::buckets::Bucket;
-use crate::domain::fleet::{format_number, ChargeStatus, FleetQuery, FleetTotals};
+use crate::domain::fleet::{
+    format_number, ChargeStatus, FleetPage, FleetParams, FleetQuery, FleetRefresh, FleetTotals,
+};
 use crate::live::Live;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-/// `/`: every vehicle and its latest state.
+/// `/`: the fleet's totals and chart, and its vehicles a page at a time, searched,
+/// filtered, sorted and paged by the URL (plain links and a GET form, so all of it
+/// works without JavaScript). Live updates refresh the vehicles on the page in place:
+/// a vehicle whose values change keeps its row until the page is loaded again.
 #[component]
 pub fn FleetPage() -> impl IntoView {
-    let live = Live::get();
-    let overview = Resource::new(move || live.map(Live::version), |_| get_fleet_overview());
     let query = use_query_map();
-    let fleet_query = Memo::new(move |_| {
+    let params = Memo::new(move |_| {
         let q = query.read();
-        FleetQuery::from_params(q.get("q"), q.get("status"), q.get("sort"), q.get("dir"))
+        FleetParams {
+            q: q.get("q"),
+            status: q.get("status"),
+            sort: q.get("sort"),
+            dir: q.get("dir"),
+            after: q.get("after"),
+            before: q.get("before"),
+        }
     });
+    let page = Resource::new(
+        move || params.get(),
+        |p| get_fleet_page(p.q, p.status, p.sort, p.dir, p.after, p.before),
+    );
     view! {
         <Title text="Fleet" />
         <h1>"Fleet"</h1>
@@ -28,31 +42,10 @@ pub fn FleetPage() -> impl IntoView {
                 view! { <ErrorView errors /> }
             }>
                 {move || Suspend::new(async move {
-                    overview
-                        .await
-                        .map(|overview| {
-                            if overview.vehicles.is_empty() {
-                                view! { <EmptyFleet webhooks_enabled=overview.webhooks_enabled /> }
-                                    .into_any()
-                            } else {
-                                let fq = fleet_query.get();
-                                let total = overview.vehicles.len();
-                                let shown = fq.apply(overview.vehicles);
-                                view! {
-                                    <Totals totals=overview.totals />
-                                    <h2>"Energy added per day"</h2>
-                                    <EnergyChart
-                                        buckets=overview.daily
-                                        bucket=Bucket::Day
-                                        label="Fleet energy added per day, last 30 days".to_owned()
-                                    />
-                                    <FleetExport />
-                                    <h2>"Vehicles"</h2>
-                                    <FleetSearch query=fq.clone() />
-                                    <VehicleTable vehicles=shown total query=fq />
-                                }
-                                    .into_any()
-                            }
+                    page.await
+                        .map(|page| {
+                            let fq = FleetQuery::from_params(params.get_untracked());
+                            view! { <FleetView page query=fq /> }
                         })
                 })}
             </ErrorBoundary>
@@ -60,28 +53,112 @@ pub fn FleetPage() -> impl IntoView {
     }
 }
 
+/// The page's data with what live updates brought merged in.
+#[component]
+fn FleetView(page: FleetPage, query: FleetQuery) -> impl IntoView {
+    if page.totals.vehicles == 0 {
+        return view! { <EmptyFleet webhooks_enabled=page.webhooks_enabled /> }.into_any();
+    }
+    let live = Live::get();
+    let ids: Vec<String> = page.vehicles.iter().map(|v| v.id.clone()).collect();
+    // Only in the browser (effects do not run on the server), and only once something
+    // changed: the server's page is fresh. A slow answer never replaces a newer one.
+    let fresh: RwSignal<Option<(u64, FleetRefresh)>> = RwSignal::new(None);
+    Effect::new(move |_| {
+        let version = live.map(Live::version).unwrap_or(0);
+        if version == 0 || ids.is_empty() {
+            return;
+        }
+        let ids = ids.clone();
+        leptos::task::spawn_local(async move {
+            if let Ok(refresh) = get_fleet_refresh(ids).await {
+                fresh.update(|f| {
+                    if f.as_ref().is_none_or(|(seen, _)| *seen < version) {
+                        *f = Some((version, refresh));
+                    }
+                });
+            }
+        });
+    });
+    let FleetPage {
+        totals,
+        daily,
+        vehicles,
+        matching,
+        next,
+        prev,
+        ..
+    } = page;
+    let fresh = move || fresh.get().map(|(_, refresh)| refresh);
+    let total = totals.vehicles as u64;
+    let totals = {
+        let totals = totals.clone();
+        move || fresh().map_or_else(|| totals.clone(), |r| r.totals)
+    };
+    let daily = {
+        let daily = daily.clone();
+        move || fresh().map_or_else(|| daily.clone(), |r| r.daily)
+    };
+    let rows = {
+        let query = query.clone();
+        move || {
+            let mut rows = vehicles.clone();
+            if let Some(fresh) = fresh() {
+                for row in &mut rows {
+                    if let Some(new) = fresh.vehicles.iter().find(|v| v.id == row.id) {
+                        *row = new.clone();
+                    }
+                }
+            }
+            view! { <VehicleTable vehicles=rows matching total query=query.clone() /> }
+        }
+    };
+    view! {
+        {move || view! { <Totals totals=totals() /> }}
+        <h2>"Energy added per day"</h2>
+        {move || {
+            view! {
+                <EnergyChart
+                    buckets=daily()
+                    bucket=Bucket::Day
+                    label="Fleet energy added per day, last 30 days".to_owned()
+                />
+            }
+        }}
+        <h2>"Vehicles"</h2>
+        <FleetSearch query=query.clone() />
+        {rows}
+        <Pager query next prev />
+        <FleetExport />
+    }
+    .into_any()
+}
+
 /// Search and status filter: a plain GET form, so it works without JavaScript.
 #[component]
 fn FleetSearch(query: FleetQuery) -> impl IntoView {
-    let options = [
-        ("", "Any status"),
-        (ChargeStatus::Charging.as_param(), "Charging"),
-        (ChargeStatus::Plugged.as_param(), "Plugged in"),
-        (ChargeStatus::Idle.as_param(), "Idle"),
-        (ChargeStatus::Unknown.as_param(), "Unknown"),
-    ];
-    let current = query.status.map(ChargeStatus::as_param).unwrap_or("");
+    let options = std::iter::once(("", "Any status")).chain(
+        ChargeStatus::ALL
+            .into_iter()
+            .map(|s| (s.as_str(), s.label())),
+    );
+    let current = query.status.map(ChargeStatus::as_str).unwrap_or("");
     view! {
         <form method="get" class="filter" role="search" aria-label="Find vehicles">
             <label>
                 "Search "
-                <input type="search" name="q" value=query.q.clone() placeholder="Name or id" />
+                <input
+                    type="search"
+                    name="q"
+                    value=query.q.clone()
+                    placeholder="Name or id"
+                    maxlength=crate::domain::fleet::MAX_SEARCH
+                />
             </label>
             <label>
                 "Status "
                 <select name="status">
                     {options
-                        .into_iter()
                         .map(|(value, label)| {
                             view! {
                                 <option value=value selected=value == current>
@@ -99,7 +176,7 @@ fn FleetSearch(query: FleetQuery) -> impl IntoView {
     }
 }
 
-/// The fleet's headline numbers.
+/// The fleet's headline numbers, in one compact row.
 #[component]
 fn Totals(totals: FleetTotals) -> impl IntoView {
     view! {

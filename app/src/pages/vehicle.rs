@@ -3,6 +3,7 @@ use crate::api::vehicles::get_vehicle_view;
 use crate::components::energy_chart::EnergyChart;
 use crate::components::error_view::ErrorView;
 use crate::components::session_table::SessionTable;
+use crate::components::status_badge::StatusBadge;
 use crate::domain::buckets::Bucket;
 use crate::domain::fleet::path_escape;
 use crate::domain::fleet::{format_number, url_escape, vehicle_name};
@@ -58,12 +59,6 @@ fn VehicleDetail(view: VehicleView) -> impl IntoView {
     let query = use_query_map();
     let v = view.vehicle;
     let name = vehicle_name(&v.id, v.year, v.make.as_deref(), v.model.as_deref());
-    let status = match (v.latest.is_charging, v.latest.is_plugged_in) {
-        (Some(true), _) => "Charging",
-        (_, Some(true)) => "Plugged in",
-        (Some(false), _) | (_, Some(false)) => "Idle",
-        _ => "Unknown",
-    };
     let from = query.read_untracked().get("from").unwrap_or_default();
     let to = query.read_untracked().get("to").unwrap_or_default();
     let has_cursor = query.read_untracked().get("cursor").is_some();
@@ -121,7 +116,13 @@ fn VehicleDetail(view: VehicleView) -> impl IntoView {
         <dl class="facts">
             <div>
                 <dt>"Status"</dt>
-                <dd>{status}</dd>
+                <dd>
+                    <StatusBadge
+                        status=v.latest.status
+                        reported=v.latest.reported_status
+                        updated_at=v.latest.updated_at
+                    />
+                </dd>
             </div>
             <div>
                 <dt>"State of charge"</dt>

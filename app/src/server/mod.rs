@@ -4,6 +4,7 @@
 pub mod entities;
 pub mod events;
 pub mod fleet;
+pub mod fleet_energy;
 pub mod sessions;
 pub mod signals;
 

@@ -7,6 +7,7 @@
 //! PostgreSQL and through the single writer on SQLite.
 
 use super::entities::{sessions, signal_readings, vehicles};
+use super::fleet_energy::EnergyLedger;
 use crate::domain::ids::VehicleId;
 use crate::domain::reading::ReadingStatus;
 use crate::domain::sessions::{
@@ -193,18 +194,22 @@ pub async fn touched(
 /// Brings the vehicle's sessions up to date after readings from `touched` on arrived:
 /// sessions that started before the stored session containing (or preceding) the
 /// earliest new reading cannot change and are left alone; the rest are re-derived.
-/// Returns how many sessions were written.
+/// Returns how many sessions were written. The energy they move is noted in `ledger`,
+/// which the caller writes before its commit.
 pub async fn update_vehicle(
     db: &impl ConnectionTrait,
     vehicle_id: &VehicleId,
     touched: Touched,
     config: &EngineConfig,
     as_of: EpochMs,
+    ledger: &mut EnergyLedger,
 ) -> Result<usize, DbErr> {
     use sea_orm::QuerySelect;
     let earliest = match touched {
         Touched::Nothing => return Ok(0),
-        Touched::Everything => return rederive_vehicle(db, vehicle_id, config, as_of).await,
+        Touched::Everything => {
+            return rederive_vehicle(db, vehicle_id, config, as_of, ledger).await
+        }
         Touched::From(t) => t.as_millis(),
     };
     let anchor = sessions::Entity::find()
@@ -215,10 +220,10 @@ pub async fn update_vehicle(
         .one(db)
         .await?;
     let Some(anchor) = anchor else {
-        return rederive_vehicle(db, vehicle_id, config, as_of).await;
+        return rederive_vehicle(db, vehicle_id, config, as_of, ledger).await;
     };
     let Ok(from) = EpochMs::new(anchor.started_at) else {
-        return rederive_vehicle(db, vehicle_id, config, as_of).await;
+        return rederive_vehicle(db, vehicle_id, config, as_of, ledger).await;
     };
     let resume = Resume {
         from,
@@ -226,13 +231,48 @@ pub async fn update_vehicle(
     };
     let input = resume_input(db, vehicle_id, from.as_millis()).await?;
     let derived = derive_from(vehicle_id.as_str(), &input, config, as_of, resume);
-    sessions::Entity::delete_many()
-        .filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()))
-        .filter(sessions::Column::StartedAt.gte(from.as_millis()))
-        .exec(db)
-        .await?;
-    insert(db, vehicle_id, &derived).await?;
+    replace(db, vehicle_id, Some(from.as_millis()), &derived, ledger).await?;
     Ok(derived.len())
+}
+
+/// Replaces the vehicle's sessions that start at or after `from` (all of them if
+/// `None`) with `derived`, noting both in the fleet's energy `ledger`.
+async fn replace(
+    db: &impl ConnectionTrait,
+    vehicle_id: &VehicleId,
+    from: Option<i64>,
+    derived: &[Session],
+    ledger: &mut EnergyLedger,
+) -> Result<(), DbErr> {
+    use sea_orm::QuerySelect;
+    let scope = || {
+        let query =
+            sessions::Entity::find().filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()));
+        match from {
+            Some(from) => query.filter(sessions::Column::StartedAt.gte(from)),
+            None => query,
+        }
+    };
+    let old: Vec<(i64, Option<f64>)> = scope()
+        .select_only()
+        .column(sessions::Column::StartedAt)
+        .column(sessions::Column::EnergyAddedKwh)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (started_at, kwh) in old {
+        ledger.remove(started_at, kwh);
+    }
+    let mut delete =
+        sessions::Entity::delete_many().filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()));
+    if let Some(from) = from {
+        delete = delete.filter(sessions::Column::StartedAt.gte(from));
+    }
+    delete.exec(db).await?;
+    for session in derived {
+        ledger.add(session.started_at.as_millis(), session.energy_added_kwh);
+    }
+    insert(db, vehicle_id, derived).await
 }
 
 /// What [`derive_from`] needs: every reading from `from` on, each signal's last reading
@@ -398,14 +438,11 @@ pub async fn rederive_vehicle(
     vehicle_id: &VehicleId,
     config: &EngineConfig,
     as_of: EpochMs,
+    ledger: &mut EnergyLedger,
 ) -> Result<usize, DbErr> {
     let input = observations(db, vehicle_id).await?;
     let derived = derive(vehicle_id.as_str(), &input, config, as_of);
-    sessions::Entity::delete_many()
-        .filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()))
-        .exec(db)
-        .await?;
-    insert(db, vehicle_id, &derived).await?;
+    replace(db, vehicle_id, None, &derived, ledger).await?;
     Ok(derived.len())
 }
 

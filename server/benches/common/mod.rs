@@ -37,3 +37,9 @@ pub async fn start(
     tokio::spawn(app.run_until_stopped());
     (base, db)
 }
+
+#[allow(
+    dead_code,
+    reason = "each benchmark includes the shared code and uses a part of it"
+)]
+pub mod pages;

@@ -5,6 +5,7 @@ use app::domain::ids::VehicleId;
 use app::domain::sessions::EngineConfig;
 use app::domain::time::EpochMs;
 use app::server::entities::vehicles;
+use app::server::fleet_energy::EnergyLedger;
 use app::server::sessions::{lock_vehicle, rederive_vehicle};
 use indicatif::{ProgressBar, ProgressStyle};
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QueryOrder, QuerySelect, TransactionTrait};
@@ -63,7 +64,9 @@ pub async fn run(
     for id in &ids {
         let txn = db.begin().await?;
         lock_vehicle(&txn, id).await?;
-        sessions += rederive_vehicle(&txn, id, engine, as_of).await?;
+        let mut ledger = EnergyLedger::default();
+        sessions += rederive_vehicle(&txn, id, engine, as_of, &mut ledger).await?;
+        ledger.write(&txn).await?;
         txn.commit().await?;
         bar.inc(1);
     }

@@ -66,14 +66,92 @@ pub(crate) async fn require_vehicle(state: &Reads, raw: &str) -> Result<VehicleI
     get,
     path = "/api/v1/vehicles",
     tag = "vehicles",
+    params(
+        ("limit" = Option<u64>, Query, description = "Vehicles per page, 1 to 500 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page (with the same `q`, `status` and `sort`)"),
+        ("q" = Option<String>, Query, description = "Only vehicles whose make, model, year or id contains this, any case (at most 100 characters)"),
+        ("status" = Option<String>, Query, description = "Only vehicles with this status: `charging`, `plugged`, `idle`, `unknown` or `stale`"),
+        ("sort" = Option<String>, Query, description = "`name` (default), `soc`, `status`, `power`, `range` or `updated`; a leading `-` sorts descending. Vehicles without the value come last either way"),
+    ),
     responses(
-        (status = 200, description = "Every vehicle with its latest state", body = VehicleList),
+        (status = 200, description = "One page of vehicles with their latest state", body = VehicleList),
+        (status = 400, description = "A parameter is invalid; the message names it", body = ApiErrorBody),
     )
 )]
-async fn list_vehicles(State(state): State<Reads>) -> Result<Json<VehicleList>, HttpError> {
+async fn list_vehicles(
+    State(state): State<Reads>,
+    params: Params,
+) -> Result<Json<VehicleList>, HttpError> {
+    use app::domain::fleet::{ChargeStatus, FleetQuery, PageStart, SortKey, MAX_SEARCH};
+    let limit = limit_param(&params)?;
+    let q = params
+        .get("q")
+        .map(|q| q.trim().to_owned())
+        .unwrap_or_default();
+    if q.chars().count() > MAX_SEARCH {
+        return Err(bad("q", format!("at most {MAX_SEARCH} characters")));
+    }
+    let status = params
+        .get("status")
+        .map(|raw| {
+            ChargeStatus::parse(raw).ok_or_else(|| {
+                bad(
+                    "status",
+                    "expected charging, plugged, idle, unknown or stale",
+                )
+            })
+        })
+        .transpose()?;
+    let (sort, descending) = match params.get("sort").map(String::as_str) {
+        None => (SortKey::Name, false),
+        Some(raw) => {
+            let (name, descending) = match raw.strip_prefix('-') {
+                Some(name) => (name, true),
+                None => (raw, false),
+            };
+            let key = SortKey::parse(name).ok_or_else(|| {
+                bad(
+                    "sort",
+                    "expected name, soc, status, power, range or updated, with - for descending",
+                )
+            })?;
+            (key, descending)
+        }
+    };
+    let start = match params.get("cursor") {
+        None => PageStart::First,
+        Some(id) => PageStart::After(id.clone()),
+    };
+    let query = FleetQuery {
+        q,
+        status,
+        sort,
+        descending,
+        start,
+    };
+    let now = now()?;
+    let slice = fleet::page(&state.db, &query, limit, &state.engine, now)
+        .await?
+        .ok_or_else(|| bad("cursor", "use the next_cursor of a previous page"))?;
     Ok(Json(VehicleList {
-        vehicles: fleet::vehicle_items(&state.db).await?,
+        vehicles: fleet::items(&state.db, slice.vehicles, &state.engine, now).await?,
+        matching: slice.matching,
+        next_cursor: slice.next,
     }))
+}
+
+/// `limit`: 1 to [`MAX_PAGE`], [`DEFAULT_PAGE`] when absent.
+fn limit_param(params: &Params) -> Result<u64, HttpError> {
+    match params.get("limit") {
+        None => Ok(DEFAULT_PAGE),
+        Some(raw) => match raw.parse::<u64>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+            _ => Err(bad(
+                "limit",
+                format!("expected a whole number from 1 to {MAX_PAGE}"),
+            )),
+        },
+    }
 }
 
 #[utoipa::path(
@@ -105,18 +183,7 @@ async fn list_sessions(
             return Err(bad("to", "must be after `from`"));
         }
     }
-    let limit = match params.get("limit") {
-        None => DEFAULT_PAGE,
-        Some(raw) => match raw.parse::<u64>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => {
-                return Err(bad(
-                    "limit",
-                    format!("expected a whole number from 1 to {MAX_PAGE}"),
-                ))
-            }
-        },
-    };
+    let limit = limit_param(&params)?;
     let before = params
         .get("cursor")
         .map(|raw| {

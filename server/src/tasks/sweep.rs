@@ -1,9 +1,12 @@
 //! Closing sessions that went silent. A session is judged stale when it is derived; one
 //! that simply stops hearing from its vehicle is not re-derived by any delivery, so this
-//! task does it every few minutes (the API already shows such sessions as stale).
+//! task does it every few minutes (the API already shows such sessions as stale). It
+//! also marks vehicles that went silent as stale in the fleet table's status column,
+//! which the status sort reads (filters and pages judge staleness by time themselves).
 
 use app::domain::sessions::EngineConfig;
 use app::domain::time::EpochMs;
+use app::server::fleet_energy::EnergyLedger;
 use app::server::sessions::{gone_silent, lock_vehicle, update_vehicle, Touched};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use std::time::Duration;
@@ -31,7 +34,8 @@ pub async fn prune_log(db: &DatabaseConnection, now: EpochMs) -> Result<u64, DbE
     Ok(result.rows_affected)
 }
 
-/// Re-derives every vehicle whose open session went silent; returns how many.
+/// Re-derives every vehicle whose open session went silent, and marks the fleet rows
+/// of vehicles gone silent as stale; returns how many vehicles were re-derived.
 pub async fn sweep_once(
     db: &DatabaseConnection,
     engine: &EngineConfig,
@@ -44,9 +48,20 @@ pub async fn sweep_once(
         };
         let txn = db.begin().await?;
         lock_vehicle(&txn, vehicle_id).await?;
-        update_vehicle(&txn, vehicle_id, Touched::From(from), engine, now).await?;
+        let mut ledger = EnergyLedger::default();
+        update_vehicle(
+            &txn,
+            vehicle_id,
+            Touched::From(from),
+            engine,
+            now,
+            &mut ledger,
+        )
+        .await?;
+        ledger.write(&txn).await?;
         txn.commit().await?;
     }
+    app::server::fleet::mark_stale(db, engine, now).await?;
     Ok(silent.len())
 }
 

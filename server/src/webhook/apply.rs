@@ -1,6 +1,7 @@
 //! Applying accepted deliveries, after the webhook has answered for them: the vehicle,
 //! its readings, latest state, error counts and errors, the log rows, and its charging
-//! sessions, for a batch of one vehicle's waiting deliveries at once, committed together
+//! sessions (and with them the fleet table's row and the fleet's energy sums), for a
+//! batch of one vehicle's waiting deliveries at once, committed together
 //! or not at all. Each delivery is planned again from its stored raw body
 //! (`plan::plan_body`). A delivery waits until that commit, so a crash in between only
 //! delays it.
@@ -16,7 +17,8 @@ use app::domain::time::EpochMs;
 use app::server::entities::{
     deliveries, signal_readings, vehicle_errors, vehicle_latest, vehicles, webhook_log,
 };
-use app::server::sessions;
+use app::server::fleet_energy::EnergyLedger;
+use app::server::{fleet, sessions};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
@@ -217,6 +219,8 @@ async fn apply(
         }
     }
     let vehicles = work.len();
+    let mut ledger = EnergyLedger::default();
+    let mut refreshed: Vec<VehicleId> = Vec::with_capacity(vehicles);
     // In id order: every batch locks vehicles in the same order.
     for (vehicle_id, work) in work {
         let Some(facts) = &work.facts else { continue };
@@ -229,8 +233,13 @@ async fn apply(
             store_errors(txn, delivery_row_id, &facts.id, errors, reported_at).await?;
         }
         let touched = sessions::touched(txn, &vehicle_id, &work.delivery_ids, &stored).await?;
-        sessions::update_vehicle(txn, &vehicle_id, touched, engine, now).await?;
+        sessions::update_vehicle(txn, &vehicle_id, touched, engine, now, &mut ledger).await?;
+        refreshed.push(vehicle_id);
     }
+    // The fleet table's rows and the fleet's energy sums, after every vehicle's
+    // sessions: the sums' rows are then locked in slot order, the same in every batch.
+    fleet::refresh(txn, &refreshed.iter().collect::<Vec<_>>(), engine, now).await?;
+    ledger.write(txn).await?;
     for (id, error) in &failed {
         tracing::error!(delivery_row_id = id, error = %error, "a stored delivery could not be processed; its raw body is kept");
         record_failure(txn, *id, error, now).await?;
@@ -281,6 +290,8 @@ async fn upsert_vehicle(
         year: Set(vehicle.year),
         first_seen_at: Set(first_at),
         last_delivery_at: Set(last_at),
+        // The fleet row's columns are filled by `fleet::refresh` in the same batch.
+        ..Default::default()
     };
     // A delivery that leaves make/model/year out keeps what we knew; the newest
     // delivery time wins even when commits finish out of order.

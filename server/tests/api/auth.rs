@@ -213,7 +213,7 @@ async fn api_tokens_open_the_api_until_revoked(backend: Backend) {
         StatusCode::SEE_OTHER
     );
     for path in [
-        "/api/fleet_overview",
+        "/api/fleet_page",
         "/events.csv",
         "/vehicles//sessions.csv",
         "/vehicles/a/b/sessions.csv",
@@ -517,23 +517,21 @@ async fn cross_site_posts_are_refused(backend: Backend) {
             ("x-forwarded-host", "elsewhere.example"),
         ],
     ] {
-        let r = post("/api/fleet_overview", forged).await.unwrap();
+        let r = post("/api/fleet_page", forged).await.unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{forged:?}");
     }
     let own = format!("http://{}", app.addr);
-    let same = post("/api/fleet_overview", &[("origin", &own)])
-        .await
-        .unwrap();
+    let same = post("/api/fleet_page", &[("origin", &own)]).await.unwrap();
     assert_eq!(same.status(), StatusCode::OK);
     // Scripts and tools send no Origin; they are not browsers, so no forged cookie rides along.
-    let tool = post("/api/fleet_overview", &[]).await.unwrap();
+    let tool = post("/api/fleet_page", &[]).await.unwrap();
     assert_eq!(tool.status(), StatusCode::OK);
     // A forwarded host from anyone but a trusted proxy means nothing.
     let proxy_headers = [
         ("origin", "https://chargelog.example.com"),
         ("x-forwarded-host", "chargelog.example.com"),
     ];
-    let unproxied = post("/api/fleet_overview", &proxy_headers).await.unwrap();
+    let unproxied = post("/api/fleet_page", &proxy_headers).await.unwrap();
     assert_eq!(unproxied.status(), StatusCode::FORBIDDEN);
     // Behind a trusted proxy that rewrites `Host`, the forwarded host counts.
     let (mut settings, dir) = crate::helpers::test_settings(backend).await;
@@ -541,7 +539,7 @@ async fn cross_site_posts_are_refused(backend: Backend) {
     let proxied_app = crate::helpers::spawn_configured(backend, settings, dir).await;
     let mut request = proxied_app
         .client
-        .post(proxied_app.url("/api/fleet_overview"))
+        .post(proxied_app.url("/api/fleet_page"))
         .header("content-type", "application/x-www-form-urlencoded");
     for (name, value) in proxy_headers {
         request = request.header(name, value);

@@ -46,7 +46,7 @@ async fn fleet_page_lists_vehicles_with_their_latest_state(backend: Backend) {
     );
 
     // The same data through the server function the hydrated page calls.
-    let json = app.fleet_overview().await;
+    let json = app.fleet_page().await;
     assert_eq!(json["vehicles"].as_array().unwrap().len(), 2);
     assert_eq!(json["webhooks_enabled"], true);
 }

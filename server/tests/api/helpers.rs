@@ -318,10 +318,10 @@ impl TestApp {
     }
 
     /// The fleet page's data through its server function, as the hydrated page asks.
-    pub async fn fleet_overview(&self) -> serde_json::Value {
+    pub async fn fleet_page(&self) -> serde_json::Value {
         let response = self
             .client
-            .post(self.url("/api/fleet_overview"))
+            .post(self.url("/api/fleet_page"))
             .header("content-type", "application/x-www-form-urlencoded")
             .send()
             .await

@@ -21,6 +21,7 @@ mod bad_input;
 mod crash;
 mod events;
 mod fleet_page;
+mod fleet_paging;
 mod fuzz_regressions;
 mod hardening;
 mod ingest;

@@ -50,6 +50,16 @@ async fn the_openapi_document_matches_the_real_responses(backend: Backend) {
     let calls = [
         ("/api/v1/vehicles", "/api/v1/vehicles".to_owned(), 200),
         (
+            "/api/v1/vehicles",
+            "/api/v1/vehicles?limit=1&sort=-soc&q=a&status=idle".to_owned(),
+            200,
+        ),
+        (
+            "/api/v1/vehicles",
+            "/api/v1/vehicles?sort=colour".to_owned(),
+            400,
+        ),
+        (
             "/api/v1/vehicles/{id}/sessions",
             format!("/api/v1/vehicles/{VEHICLE_A}/sessions?limit=1"),
             200,

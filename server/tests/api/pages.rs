@@ -251,7 +251,7 @@ async fn the_fleet_sums_energy_over_the_last_7_and_30_days(backend: Backend) {
             assert_eq!(app.post_webhook(body, Some(&sig)).await.status(), 200);
         }
     }
-    let json = app.fleet_overview().await;
+    let json = app.fleet_page().await;
     let v = &json["vehicles"][0];
     assert!(
         (v["energy_7d_kwh"].as_f64().unwrap() - 33.1).abs() < 1e-9,

@@ -5,6 +5,7 @@
 pub mod api_tokens;
 pub mod dead_letters;
 pub mod deliveries;
+pub mod fleet_energy;
 pub mod login_sessions;
 pub mod sessions;
 pub mod signal_error_counts;
