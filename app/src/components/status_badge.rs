@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
 /// A vehicle's charge status. A stale one says so, how old its newest reading is, and
-/// what the vehicle last reported: "Stale · 8 months (was Charging)".
+/// what the vehicle last reported, on a line of its own: "Stale", "8 months (was Charging)".
 #[component]
 pub fn StatusBadge(
     status: ChargeStatus,
@@ -18,8 +18,10 @@ pub fn StatusBadge(
                 .unwrap_or_default()
         };
         view! {
-            <span class="stale-age">" · " {age}</span>
-            <span class="muted stale-was">{format!(" (was {})", reported.label())}</span>
+            <span class="stale-detail">
+                <span class="stale-age">{age}</span>
+                <span class="muted">{format!(" (was {})", reported.label())}</span>
+            </span>
         }
     });
     view! {

@@ -1,6 +1,8 @@
 use crate::components::status_badge::StatusBadge;
 use crate::domain::fleet::path_escape;
-use crate::domain::fleet::{format_number, FleetQuery, PageStart, SortKey, VehicleSummary};
+use crate::domain::fleet::{
+    format_number, ChargeStatus, FleetQuery, PageStart, SortKey, VehicleSummary,
+};
 use crate::viewer::Timestamp;
 use leptos::prelude::*;
 
@@ -147,6 +149,7 @@ fn VehicleRow(v: VehicleSummary) -> impl IntoView {
             <td data-label="Power" class="num">
                 {v
                     .power_kw
+                    .filter(|_| v.status == ChargeStatus::Charging)
                     .map_or_else(|| "—".to_owned(), |kw| format!("{} kW", format_number(kw)))}
             </td>
             <td data-label="Range" class="num">

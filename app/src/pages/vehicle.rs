@@ -6,7 +6,7 @@ use crate::components::session_table::SessionTable;
 use crate::components::status_badge::StatusBadge;
 use crate::domain::buckets::Bucket;
 use crate::domain::fleet::path_escape;
-use crate::domain::fleet::{format_number, url_escape, vehicle_name};
+use crate::domain::fleet::{format_number, url_escape, vehicle_name, ChargeStatus};
 use crate::live::Live;
 use crate::pages::not_found::NotFound;
 use crate::viewer::Timestamp;
@@ -144,7 +144,7 @@ fn VehicleDetail(view: VehicleView) -> impl IntoView {
                         .unwrap_or_else(|| "—".into())}
                 </dd>
             </div>
-            {(v.latest.is_charging == Some(true))
+            {(v.latest.status == ChargeStatus::Charging)
                 .then(|| {
                     view! {
                         <div>
