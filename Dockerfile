@@ -20,7 +20,7 @@ COPY end2end/package.json end2end/package-lock.json end2end/
 RUN npm ci --prefix end2end --ignore-scripts
 COPY . .
 ENV PATH="/src/end2end/node_modules/.bin:${PATH}"
-RUN cargo leptos build --release --precompress
+RUN cargo leptos build --release --precompress --split
 
 FROM debian:bookworm-slim
 RUN apt-get update \

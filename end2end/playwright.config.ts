@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 // The test command builds the app, then points these at the build. Defaults suit a
-// `cargo leptos build --release --precompress` in this checkout.
+// `cargo leptos build --release --precompress --split` in this checkout.
 const port = Number(process.env.E2E_PORT ?? 3311);
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.resolve(__dirname, '../target');
 const bin = process.env.CHARGELOG_BIN ?? path.join(targetDir, 'release', 'chargelog');

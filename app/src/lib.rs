@@ -14,7 +14,7 @@ pub mod wire;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Link, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -64,30 +64,49 @@ fn DemoBanner() -> impl IntoView {
     }
 }
 
+/// In the browser: turns true once the whole page is hydrated, the first page's lazily
+/// loaded code included (the entry point in `frontend` provides it). The app's browser
+/// work (the zone, the clock, live updates) waits for it: a value that changes before
+/// its part of the page is hydrated would not be shown.
+#[derive(Clone, Copy, Debug)]
+pub struct Hydrated(pub RwSignal<bool>);
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let viewer = viewer::Viewer::provide();
     let live = live::Live::provide();
-    // Effects run only in the browser, once the WASM app has taken over.
+    let hydrated = use_context::<Hydrated>();
+    // Effects run only in the browser, once the WASM app has taken over the whole page.
     Effect::new(move |_| {
-        #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-        {
-            if viewer::browser::remember_zone(viewer) {
-                // The page was rendered for another zone: fetch it again in this one.
-                live.refresh_all();
+        if !hydrated.is_none_or(|h| h.0.get()) {
+            return;
+        }
+        // Once: nothing below is tracked.
+        untrack(move || {
+            #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+            {
+                if viewer::browser::remember_zone(viewer) {
+                    // The page was rendered for another zone: fetch it again in this one.
+                    live.refresh_all();
+                }
+                viewer::browser::start_clock(viewer);
+                live::browser::connect(live);
             }
-            viewer::browser::start_clock(viewer);
-            live::browser::connect(live);
-        }
-        #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
-        let _ = (viewer, live);
-        // Marks the page as interactive, which the browser tests (and curious
-        // operators) can see.
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
+            #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
+            let _ = (viewer, live);
+            // Marks the page as interactive, which the browser tests (and curious
+            // operators) can see.
+            if let Some(body) = document().body() {
+                let _ = body.set_attribute("data-hydrated", "true");
+            }
+        });
     });
+    // Each page's code is loaded when the page is first visited (`cargo leptos build --split`).
+    let fleet_page = Lazy::<pages::FleetRoute>::new();
+    let vehicle_page = Lazy::<pages::VehicleRoute>::new();
+    let session_page = Lazy::<pages::SessionRoute>::new();
+    let events_page = Lazy::<pages::EventsRoute>::new();
     view! {
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Title formatter=|page: String| {
@@ -117,22 +136,10 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=pages::not_found::NotFound>
                     // Async SSR: the whole page, data included, arrives as plain HTML, so it
                     // reads without JavaScript; hydration then takes over.
-                    <Route path=path!("/") view=pages::fleet::FleetPage ssr=SsrMode::Async />
-                    <Route
-                        path=path!("/vehicles/:id")
-                        view=pages::vehicle::VehiclePage
-                        ssr=SsrMode::Async
-                    />
-                    <Route
-                        path=path!("/sessions/:id")
-                        view=pages::session::SessionPage
-                        ssr=SsrMode::Async
-                    />
-                    <Route
-                        path=path!("/events")
-                        view=pages::events::EventsPage
-                        ssr=SsrMode::Async
-                    />
+                    <Route path=path!("/") view=fleet_page ssr=SsrMode::Async />
+                    <Route path=path!("/vehicles/:id") view=vehicle_page ssr=SsrMode::Async />
+                    <Route path=path!("/sessions/:id") view=session_page ssr=SsrMode::Async />
+                    <Route path=path!("/events") view=events_page ssr=SsrMode::Async />
                 </Routes>
             </main>
             <footer class="footer">

@@ -33,27 +33,40 @@ async function recordPkgTransfers(page: Page) {
 const total = (files: Map<string, { bytes: number }>) =>
   [...files.values()].reduce((sum, f) => sum + f.bytes, 0);
 
+const KB = 1024;
 /**
- * Today's budget for the fleet page's first visit: the whole app's code, compressed (380 KB
- * measured on 2026-12-05).
- * It falls to 200 KB when each page loads its own code (issue 19, item 2).
+ * The fleet page's first visit: the main file (Leptos's runtime, router and the app's
+ * frame: 167 KB compressed, of which chargelog's own code is 2 %), the fleet page's own
+ * code and the library code it shares with other pages (157 KB), and the stylesheet.
+ * Measured on 2026-12-05 at 332 KB; the issue's 200 KB is not reachable with Leptos
+ * hydration (docs/PERFORMANCE.md, "Browser code").
  */
-const FIRST_VISIT_BUDGET = 400 * 1024;
+const FIRST_VISIT_BUDGET = 340 * KB;
+/** What any other page's first visit may add (the issue's target). */
+const NEXT_PAGE_BUDGET = 200 * KB;
 
-test('the browser code arrives compressed, once', async ({ page, request }, testInfo) => {
+const POLESTAR = '3e1f9b7a-5c2d-4e8f-a061-7b2c9d4e5f60';
+
+test('the browser code arrives compressed, a page at a time, once', async ({ page, request }, testInfo) => {
   test.skip(testInfo.project.name !== 'hydrated', 'measures the hydrated app');
-  await deliverFixture(request, '02_first_delivery.json');
+  for (const name of ['02_first_delivery.json', '03_charge_start.json', '10_charge_stop.json']) {
+    await deliverFixture(request, name);
+  }
 
   const first = await recordPkgTransfers(page);
   await page.goto('/');
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
-  const wasm = [...first.keys()].find((p) => p.endsWith('.wasm'));
-  const js = [...first.keys()].find((p) => p.endsWith('.js'));
-  expect(wasm, 'the page fetched its WASM').toBeTruthy();
-  expect(js, 'the page fetched its JS').toBeTruthy();
-  // Hashed names (chargelog.<hash>.wasm), compressed with brotli or gzip.
-  for (const name of [wasm!, js!]) {
-    expect(name).toMatch(/^\/pkg\/chargelog\.[\w-]+\.(wasm|js)$/);
+  const names = [...first.keys()];
+  const wasm = names.find((p) => /^\/pkg\/chargelog\.[\w-]+\.wasm$/.test(p));
+  const js = names.find((p) => /^\/pkg\/chargelog\.[\w-]+\.js$/.test(p));
+  expect(wasm, 'the page fetched the main WASM').toBeTruthy();
+  expect(js, 'the page fetched the main JS').toBeTruthy();
+  expect(names.some((p) => p.includes('fleet_route')), 'the page fetched its own code').toBe(true);
+  expect(names.some((p) => /vehicle_route|session_route|events_route/.test(p)), 'no other page\'s code').toBe(false);
+  // Every file (the stylesheet too) by a hashed name (chargelog.<hash>.wasm,
+  // chunk_7.<hash>.wasm, ...), compressed with brotli or gzip.
+  for (const name of names) {
+    expect(name).toMatch(/^\/pkg\/[\w-]+\.[\w-]{22}\.(wasm|js|css)$/);
     expect(['br', 'gzip']).toContain(first.get(name)!.encoding);
   }
   const stylesheet = await page.locator('link[rel="stylesheet"]').getAttribute('href');
@@ -61,6 +74,28 @@ test('the browser code arrives compressed, once', async ({ page, request }, test
   const css = await request.get(stylesheet!, { headers: { 'accept-encoding': 'br, gzip' } });
   expect(css.headers()['cache-control']).toBe('public, max-age=31536000, immutable');
   const firstVisit = total(first);
+  const firstFiles = Object.fromEntries(first);
+
+  // Each other page, reached by a link, fetches its own code once: the files it
+  // does not share with the pages already seen.
+  const pages: Record<string, number> = {};
+  const visit = async (label: string, go: () => Promise<void>, seen: RegExp) => {
+    first.clear();
+    await go();
+    await expect(page).toHaveURL(seen);
+    await expect(page.locator('main h1')).toBeVisible();
+    await page.waitForLoadState('networkidle');
+    pages[label] = total(first);
+    expect([...first.keys()].some((p) => p.includes(`${label}_route`)), `${label}: its own code`).toBe(true);
+  };
+  await visit('vehicle', () => page.getByRole('link', { name: '2023 POLESTAR Polestar 2' }).click(), /\/vehicles\//);
+  await visit('session', () => page.locator('tr[data-session-id] a').first().click(), /\/sessions\//);
+  await visit('events', () => page.getByRole('link', { name: 'Deliveries' }).click(), /\/events/);
+  // Back to the fleet: nothing more to fetch.
+  first.clear();
+  await page.getByRole('link', { name: 'Fleet', exact: true }).click();
+  await expect(page.locator(`tr[data-vehicle-id="${POLESTAR}"]`)).toBeVisible();
+  const back = total(first);
 
   // A second visit fetches none of it again.
   await page.close();
@@ -72,13 +107,23 @@ test('the browser code arrives compressed, once', async ({ page, request }, test
 
   const report = {
     first_visit_bytes: firstVisit,
+    first_visit_files: firstFiles,
+    next_pages_bytes: pages,
+    back_to_fleet_bytes: back,
     second_visit_bytes: secondVisit,
-    files: Object.fromEntries(first),
   };
   const output = path.resolve(__dirname, '../output/transfer.json');
   fs.mkdirSync(path.dirname(output), { recursive: true });
   fs.writeFileSync(output, JSON.stringify(report, null, 2));
-  console.log(`browser code for the fleet page: ${firstVisit} bytes on the first visit, ${secondVisit} on the second`);
+  console.log(
+    `browser code: fleet page ${firstVisit} bytes on the first visit; then ` +
+      Object.entries(pages).map(([p, b]) => `${p} +${b}`).join(', ') +
+      `; back to the fleet +${back}; a second visit ${secondVisit}`,
+  );
   expect(firstVisit).toBeLessThanOrEqual(FIRST_VISIT_BUDGET);
+  for (const [label, bytes] of Object.entries(pages)) {
+    expect(bytes, label).toBeLessThanOrEqual(NEXT_PAGE_BUDGET);
+  }
+  expect(back).toBe(0);
   expect(secondVisit).toBe(0);
 });

@@ -3,7 +3,7 @@
 //! that is not there is a plain 404, not a page rendered for whoever asks. (A path that
 //! tries to walk out of the folder meets the operator gate: `auth::guard::plain_paths_only`.)
 //!
-//! A release build (`cargo leptos build --release --precompress`) writes each file
+//! A release build (`cargo leptos build --release --precompress --split`) writes each file
 //! beside its brotli and gzip forms, and names the files by their content (`hash-files`
 //! in Cargo.toml). So `/pkg` answers with the smallest form the browser accepts, and,
 //! when the names are hashed, lets the browser keep a file for a year without asking
