@@ -645,6 +645,7 @@ async fn webhook_bodies_are_bounded_before_they_are_read() {
 /// logins at once: the server's memory stays flat, invalid names are not even counted,
 /// and password checks beyond the queue are answered 503 at once.
 async fn login_attempts_cannot_grow_memory_or_queue_hashing() {
+    let started = std::time::Instant::now();
     let (server, dir) = binary(&[("CHARGELOG_TRUSTED_PROXIES", "127.0.0.1")]).await;
     {
         let url = format!("sqlite://{}", dir.path().join("chargelog.db").display());
@@ -749,12 +750,16 @@ async fn login_attempts_cannot_grow_memory_or_queue_hashing() {
         .unwrap();
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
     // Thousands of refusals and 503s, and not one ERROR line; the warnings stop at
-    // their budget.
+    // their budget: so many a second for as long as the flood took (longer on a busy
+    // machine), and a few lines of each second's count of what was left out.
     let log = server.log();
     assert!(!log.contains("ERROR"), "{}", server.log_tail());
+    let warnings = log.lines().filter(|l| l.contains("WARN")).count();
+    let allowed = (f64::from(server::budget::PER_SECOND) + 2.0) * started.elapsed().as_secs_f64();
     assert!(
-        log.lines().filter(|l| l.contains("WARN")).count() < 1_000,
-        "{}",
+        (warnings as f64) < allowed.max(1_000.0),
+        "{warnings} WARN lines in {:?}: {}",
+        started.elapsed(),
         server.log_tail()
     );
 }
