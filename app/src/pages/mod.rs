@@ -4,10 +4,10 @@
 //! the server function it calls, the decoding of its data) is cut out of the main WASM
 //! into a file of its own, fetched when the page is first visited. The server names
 //! the files a page needs in the HTML it renders, so the first page's code loads beside
-//! the main file, and hydration waits for it (`hydrate_lazy`). A page loads its data
-//! in its view, not in `LazyRoute::data`: the data's decoding then leaves the main
-//! file too, and only a page's first visit in a session pays for the wait (code, then
-//! data).
+//! the main file, and hydration waits for it (the entry point in `frontend`). A page
+//! loads its data in its view, not in `LazyRoute::data`: the data's decoding then
+//! leaves the main file too, and only a page's first visit in a session pays for the
+//! wait (code, then data).
 
 pub mod events;
 pub mod fleet;
