@@ -12,6 +12,7 @@ mod m20261128_000006_delivery_processing;
 mod m20261130_000007_raw_retention;
 mod m20261204_000008_dead_letter_once;
 mod m20261205_000009_fleet_index;
+mod m20261205_000010_fleet_search;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_raw_retention::Migration),
             Box::new(m20261204_000008_dead_letter_once::Migration),
             Box::new(m20261205_000009_fleet_index::Migration),
+            Box::new(m20261205_000010_fleet_search::Migration),
         ]
     }
 }

@@ -9,7 +9,8 @@
 //! order, and the API's equivalents. Each row prints both sizes, their ratio and the
 //! size of the answer, and says where a target is missed; then how long filling every
 //! fleet row takes (what the first start after the upgrade does). Knobs: `BENCH_FLEETS`
-//! ("1000,10000"), `BENCH_FLEET_DAYS` (0.5), `BENCH_RUNS` (20).
+//! ("1000,10000"), `BENCH_FLEET_DAYS` (0.5), `BENCH_RUNS` (20), and `BENCH_KEEP_DB` (set:
+//! each fleet's database file stays, for `sqlite3` and `EXPLAIN QUERY PLAN`).
 
 #![allow(
     unused_crate_dependencies,

@@ -84,18 +84,30 @@ impl ChargeStatus {
     }
 }
 
-/// What the name sort orders by and the search looks in: make, model, year and id,
-/// lower-cased ("polestar polestar 2 2023 v1").
+/// The longest word the search keeps, in characters: a longer word is cut there, in a
+/// name and in a search alike.
+pub const MAX_WORD: usize = 40;
+
+/// The words of `text` as the search sees them: lower-cased runs of letters and digits,
+/// each cut at [`MAX_WORD`] ("ID.4" is "id" and "4"; an id "9a61e000-7f" is "9a61e000"
+/// and "7f").
+pub fn search_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.chars().take(MAX_WORD).collect::<String>().to_lowercase())
+        .collect()
+}
+
+/// What the name sort orders by and the search looks in: the words of make, model, year
+/// and id, joined by single spaces ("polestar polestar 2 2023 v1").
 pub fn sort_name(id: &str, year: Option<i32>, make: Option<&str>, model: Option<&str>) -> String {
     let year = year.map(|y| y.to_string());
     [make, model, year.as_deref(), Some(id)]
         .into_iter()
         .flatten()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
+        .flat_map(search_words)
         .collect::<Vec<_>>()
         .join(" ")
-        .to_lowercase()
 }
 
 /// "2023 POLESTAR Polestar 2", or the id when nothing else is known.
@@ -639,5 +651,20 @@ mod query_tests {
             "polestar polestar 2 2023 v1"
         );
         assert_eq!(sort_name("V1", None, Some(" "), None), "v1");
+        assert_eq!(
+            sort_name("9a61e000-7F", Some(2021), Some("VW"), Some("ID.4 Pro")),
+            "vw id 4 pro 2021 9a61e000 7f"
+        );
+    }
+
+    #[test]
+    fn search_words_are_lower_cased_runs_of_letters_and_digits_cut_at_the_limit() {
+        assert_eq!(
+            search_words("  Škoda, ENYAQ-iV 80 "),
+            ["škoda", "enyaq", "iv", "80"]
+        );
+        assert!(search_words(" - % _ ").is_empty());
+        let long = "a".repeat(MAX_WORD + 10);
+        assert_eq!(search_words(&long), ["a".repeat(MAX_WORD)]);
     }
 }

@@ -5,10 +5,12 @@
 //! applied, and by [`mark_stale`] as vehicles fall silent. A page is one indexed range
 //! read in the query's order, found from the vehicle it starts after or before (keyset
 //! paging): the same cost on the first page and the last, at 100 vehicles or 10 000.
-//! The fleet's totals are counts over indexes and its chart comes from
-//! `fleet_energy`'s quarter-hour sums.
+//! A search finds its matches through an index of the words of names
+//! ([`fleet_search`]). The fleet's totals are counts over indexes and its chart comes
+//! from `fleet_energy`'s quarter-hour sums.
 
 use super::entities::{sessions, vehicle_latest, vehicles};
+use super::fleet_search::{self, Search};
 use crate::domain::fleet::{
     sort_name, ChargeStatus, FleetQuery, FleetTotals, PageStart, SortKey, VehicleSummary,
 };
@@ -17,7 +19,7 @@ use crate::domain::sessions::EngineConfig;
 use crate::domain::signals;
 use crate::domain::time::EpochMs;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, ModelTrait,
     Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -26,19 +28,28 @@ use std::collections::HashMap;
 
 /// The version of the rule [`refresh`] fills rows by. Rows of an older version (0: the
 /// migration added the columns) are filled again when the server starts.
-pub const FLEET_VERSION: i32 = 1;
+pub const FLEET_VERSION: i32 = 2;
 
 /// Vehicles refreshed per statement batch.
 const REFRESH_CHUNK: usize = 500;
 
-/// A vehicle's id, make, model and year: what its sort name is made of.
-type NameParts = (String, Option<String>, Option<String>, Option<i32>);
+/// A vehicle's id, make, model and year (what its sort name is made of), the sort name it
+/// has and the rule's version its row was filled by.
+type NameParts = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i32>,
+    String,
+    i32,
+);
 
 fn datetime(ms: i64) -> Option<DateTime<Utc>> {
     EpochMs::new(ms).ok().map(EpochMs::to_datetime)
 }
 
-/// Fills the fleet rows of `ids` from their latest signals.
+/// Fills the fleet rows of `ids` from their latest signals, and the search's words of
+/// those whose name changed (or whose row an older rule filled).
 pub async fn refresh(
     db: &impl ConnectionTrait,
     ids: &[&VehicleId],
@@ -54,6 +65,8 @@ pub async fn refresh(
                 vehicles::Column::Make,
                 vehicles::Column::Model,
                 vehicles::Column::Year,
+                vehicles::Column::SortName,
+                vehicles::Column::FleetVersion,
             ])
             .filter(vehicles::Column::Id.is_in(ids.iter().copied()))
             .into_tuple()
@@ -81,7 +94,12 @@ pub async fn refresh(
             .into_iter()
             .map(|row| ((row.vehicle_id.clone(), row.code.clone()), row))
             .collect();
-        for (id, make, model, year) in vehicles {
+        let mut renamed: Vec<(String, String)> = Vec::new();
+        for (id, make, model, year, old_name, version) in vehicles {
+            let name = sort_name(&id, year, make.as_deref(), model.as_deref());
+            if name != old_name || version != FLEET_VERSION {
+                renamed.push((id.clone(), name.clone()));
+            }
             let mut take = |code: &str| by_signal.remove(&(id.clone(), code.to_owned()));
             let soc = take(signals::STATE_OF_CHARGE).and_then(|r| r.value_num);
             let is_charging = take(signals::IS_CHARGING).and_then(|r| r.value_bool);
@@ -114,7 +132,7 @@ pub async fn refresh(
                 longitude: Set(location.map(|(_, lon)| lon)),
                 updated_at: Set(updated_at),
                 status: Set(status),
-                sort_name: Set(sort_name(&id, year, make.as_deref(), model.as_deref())),
+                sort_name: Set(name),
                 fleet_version: Set(FLEET_VERSION),
                 ..Default::default()
             };
@@ -124,6 +142,11 @@ pub async fn refresh(
                 .exec(db)
                 .await?;
         }
+        let renamed: Vec<(&str, &str)> = renamed
+            .iter()
+            .map(|(id, name)| (id.as_str(), name.as_str()))
+            .collect();
+        fleet_search::rewrite(db, &renamed).await?;
     }
     Ok(())
 }
@@ -269,24 +292,11 @@ impl Segment {
     }
 }
 
-/// The search and status filter as a condition. Staleness is judged here by time, so a
-/// filter is exact even before the sweep has marked a vehicle stale.
-fn matching(query: &FleetQuery, fresh_from: i64) -> Condition {
+/// The status filter as a condition. Staleness is judged here by time, so a filter is
+/// exact even before the sweep has marked a vehicle stale.
+fn with_status(query: &FleetQuery, fresh_from: i64) -> Condition {
     use vehicles::Column as C;
-    let mut condition = Condition::all();
-    if !query.q.is_empty() {
-        let escaped: String = query
-            .q
-            .to_lowercase()
-            .chars()
-            .flat_map(|c| match c {
-                '%' | '_' | '\\' => vec!['\\', c],
-                c => vec![c],
-            })
-            .collect();
-        condition = condition
-            .add(Expr::col(C::SortName).like(LikeExpr::new(format!("%{escaped}%")).escape('\\')));
-    }
+    let condition = Condition::all();
     match query.status {
         None => condition,
         Some(ChargeStatus::Stale) => condition.add(
@@ -354,8 +364,22 @@ pub async fn page(
     engine: &EngineConfig,
     now: EpochMs,
 ) -> Result<Option<FleetSlice>, DbErr> {
+    let search = Search::plan(db, &query.q, fleet_search::FEW).await?;
+    page_of(db, query, &search, limit, engine, now).await
+}
+
+/// One page of `query`, whose search reads its matches as `search` planned.
+pub async fn page_of(
+    db: &impl ConnectionTrait,
+    query: &FleetQuery,
+    search: &Search,
+    limit: u64,
+    engine: &EngineConfig,
+    now: EpochMs,
+) -> Result<Option<FleetSlice>, DbErr> {
     let limit = Ord::max(limit, 1);
-    let filter = matching(query, engine.stale_before(now.as_millis()));
+    let status = with_status(query, engine.stale_before(now.as_millis()));
+    let filter = status.clone().add(search.condition());
     let segments = Segment::of(query.sort, query.descending);
     let anchor = |id: &str| vehicles::Entity::find_by_id(id.to_owned()).one(db);
     let (mut rows, next, prev) = match &query.start {
@@ -388,7 +412,7 @@ pub async fn page(
                     start: PageStart::First,
                     ..query.clone()
                 };
-                return Box::pin(page(db, &first, limit, engine, now)).await;
+                return Box::pin(page_of(db, &first, search, limit, engine, now)).await;
             }
             rows.truncate(limit as usize);
             rows.reverse();
@@ -398,7 +422,15 @@ pub async fn page(
         }
     };
     rows.shrink_to_fit();
-    let matching = vehicles::Entity::find().filter(filter).count(db).await?;
+    let matching = match search.known_count(query.status.is_some()) {
+        Some(count) => count,
+        None => {
+            vehicles::Entity::find()
+                .filter(status.add(search.count_condition()))
+                .count(db)
+                .await?
+        }
+    };
     Ok(Some(FleetSlice {
         vehicles: rows,
         matching,
@@ -589,7 +621,7 @@ pub async fn totals(
         ..FleetQuery::default()
     };
     let charging_now = vehicles::Entity::find()
-        .filter(matching(&charging, engine.stale_before(now.as_millis())))
+        .filter(with_status(&charging, engine.stale_before(now.as_millis())))
         .count(db)
         .await?;
     let totals = FleetTotals {

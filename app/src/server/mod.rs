@@ -5,6 +5,7 @@ pub mod entities;
 pub mod events;
 pub mod fleet;
 pub mod fleet_energy;
+pub mod fleet_search;
 pub mod sessions;
 pub mod signals;
 

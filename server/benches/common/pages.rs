@@ -21,12 +21,16 @@ pub struct Server {
     pub base: String,
     pub cookie: String,
     pub db: DatabaseConnection,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 pub async fn server() -> Server {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    if std::env::var_os("BENCH_KEEP_DB").is_some() {
+        let kept = dir.path().join("bench.db");
+        eprintln!("BENCH_KEEP_DB: the database stays at {}", kept.display());
+    }
     let (base, db) = super::start(&url, dir.path(), "bench-token").await;
     let now = server::clock::now_ms();
     let user = server::http::auth::add_user(
@@ -45,7 +49,12 @@ pub async fn server() -> Server {
         base,
         cookie: format!("{}={token}", server::http::auth::SESSION_COOKIE),
         db,
-        _dir: dir,
+        _dir: if std::env::var_os("BENCH_KEEP_DB").is_some() {
+            let _ = dir.keep();
+            None
+        } else {
+            Some(dir)
+        },
     }
 }
 

@@ -69,7 +69,7 @@ pub(crate) async fn require_vehicle(state: &Reads, raw: &str) -> Result<VehicleI
     params(
         ("limit" = Option<u64>, Query, description = "Vehicles per page, 1 to 500 (default 50)"),
         ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page (with the same `q`, `status` and `sort`)"),
-        ("q" = Option<String>, Query, description = "Only vehicles whose make, model, year or id contains this, any case (at most 100 characters)"),
+        ("q" = Option<String>, Query, description = "Only vehicles with, for each word of this, a word of their make, model, year or id that begins with it, any case (at most 100 characters)"),
         ("status" = Option<String>, Query, description = "Only vehicles with this status: `charging`, `plugged`, `idle`, `unknown` or `stale`"),
         ("sort" = Option<String>, Query, description = "`name` (default), `soc`, `status`, `power`, `range` or `updated`; a leading `-` sorts descending. Vehicles without the value come last either way"),
     ),

@@ -5,7 +5,9 @@
 //! meet each vehicle once, in the order the sort promises.
 
 use crate::helpers::{fixture, spawn_app, Backend, TestApp};
-use app::domain::fleet::{sort_name, ChargeStatus, SortKey};
+use app::domain::fleet::{sort_name, ChargeStatus, FleetQuery, PageStart, SortKey, MAX_REFRESH};
+use app::server::fleet;
+use app::server::fleet_search::Search;
 use serde_json::{json, Value};
 use std::cmp::Ordering;
 
@@ -13,6 +15,7 @@ crate::on_both_backends!(
     every_order_pages_through_each_vehicle_once,
     the_fleet_page_pages_back_and_forth_without_javascript,
     search_and_status_filter_in_the_database,
+    a_search_finds_the_same_however_it_reads,
     a_silent_vehicle_reads_as_stale_with_its_age,
     the_fleet_energy_sums_equal_the_sessions,
 );
@@ -228,6 +231,26 @@ async fn every_order_pages_through_each_vehicle_once(backend: Backend) {
             .status(),
         400
     );
+    // A live refresh names the vehicles of one page: up to MAX_REFRESH, or 400.
+    let names: Vec<(String, String)> = fleet
+        .iter()
+        .cycle()
+        .take(MAX_REFRESH + 1)
+        .enumerate()
+        .map(|(i, v)| (format!("ids[{i}]"), v.id.clone()))
+        .collect();
+    let form = |n: usize| -> Vec<(&str, &str)> {
+        names[..n]
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    };
+    let (status, json) = app.server_fn("fleet_refresh", &form(MAX_REFRESH)).await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["vehicles"].as_array().unwrap().len(), 130);
+    let (status, json) = app.server_fn("fleet_refresh", &form(MAX_REFRESH + 1)).await;
+    assert_eq!(status, 400, "{json}");
+    assert!(json.to_string().contains("200 vehicles at most"), "{json}");
 }
 
 /// The vehicles a fleet page shows, in order, and its next and previous links.
@@ -292,6 +315,91 @@ async fn the_fleet_page_pages_back_and_forth_without_javascript(backend: Backend
     assert_eq!(prev, None);
 }
 
+/// Which vehicles of the test fleet a search must find.
+type Finds = fn(&Fake) -> bool;
+
+/// Searches of the test fleet, URL-encoded, with the vehicles each must find.
+fn searches() -> Vec<(&'static str, Finds)> {
+    vec![
+        ("PoleStar", |v: &Fake| v.make == "POLESTAR"),
+        ("pole", |v: &Fake| v.make == "POLESTAR"),
+        ("lestar", |_: &Fake| false),
+        ("2021", |v: &Fake| v.year == 2021),
+        ("3", |v: &Fake| v.model.ends_with(" 3")),
+        ("model%203", |v: &Fake| v.model == "Model 3"),
+        ("model_3", |v: &Fake| v.model == "Model 3"),
+        ("3%20at%2020", |v: &Fake| v.model == "Atto 3"),
+        ("3%20at%202020", |v: &Fake| {
+            v.model == "Atto 3" && v.year == 2020
+        }),
+        ("tesla%202022", |v: &Fake| {
+            v.make == "TESLA" && v.year == 2022
+        }),
+        ("00000000000", |v: &Fake| {
+            v.id[24..].starts_with("00000000000")
+        }),
+        ("zzz", |_: &Fake| false),
+    ]
+}
+
+/// Every vehicle `query` finds on its pages, read directly with its search planned to
+/// sort up to `few` matches from their ids.
+async fn walk_planned(app: &TestApp, query: &FleetQuery, few: u64) -> (Vec<String>, u64) {
+    let engine = app::domain::sessions::EngineConfig::default();
+    let now = server::clock::now();
+    let search = Search::plan(&app.db, &query.q, few).await.unwrap();
+    let mut query = query.clone();
+    let (mut ids, mut matching) = (Vec::new(), None);
+    loop {
+        let slice = fleet::page_of(&app.db, &query, &search, 7, &engine, now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matching.is_none_or(|m| m == slice.matching));
+        matching = Some(slice.matching);
+        ids.extend(slice.vehicles.into_iter().map(|v| v.id));
+        match slice.next {
+            Some(next) => query.start = PageStart::After(next),
+            None => return (ids, matching.unwrap_or_default()),
+        }
+        assert!(ids.len() <= 1_000, "the pages never end");
+    }
+}
+
+/// A search reads its matches from their ids when they are few and walks the sort
+/// order when they are many; both ways find the same vehicles, in the same order, with
+/// the same count, with and without a status filter.
+async fn a_search_finds_the_same_however_it_reads(backend: Backend) {
+    let (app, fleet, now) = spawn_fleet(backend).await;
+    for (q, expected) in searches() {
+        let q = q.replace("%20", " ");
+        for status in [None, Some(ChargeStatus::Charging)] {
+            for sort in [SortKey::Name, SortKey::Range] {
+                let query = FleetQuery {
+                    q: q.clone(),
+                    status,
+                    sort,
+                    descending: true,
+                    ..FleetQuery::default()
+                };
+                let among = walk_planned(&app, &query, u64::MAX).await;
+                let walked = walk_planned(&app, &query, 0).await;
+                assert_eq!(among, walked, "{query:?}");
+                let mut want: Vec<&String> = fleet
+                    .iter()
+                    .filter(|v| expected(v) && status.is_none_or(|s| v.status(now) == s))
+                    .map(|v| &v.id)
+                    .collect();
+                want.sort();
+                let mut got: Vec<&String> = among.0.iter().collect();
+                got.sort();
+                assert_eq!(got, want, "{query:?}");
+                assert_eq!(among.1, want.len() as u64, "{query:?}");
+            }
+        }
+    }
+}
+
 async fn search_and_status_filter_in_the_database(backend: Backend) {
     let (app, fleet, now) = spawn_fleet(backend).await;
     let matching = |f: &dyn Fn(&Fake) -> bool| {
@@ -307,15 +415,15 @@ async fn search_and_status_filter_in_the_database(backend: Backend) {
         ids.sort();
         ids
     };
-    // Search: make, model, year or id, any case; `%` and `_` are plain characters.
-    let polestar = sorted(walk_api(&app, "limit=50&q=PoleStar").await);
-    assert_eq!(polestar, matching(&|v| v.make == "POLESTAR"));
-    let year = sorted(walk_api(&app, "q=2021").await);
-    assert_eq!(year, matching(&|v| v.year == 2021));
+    // Search: each word begins a word of make, model, year or id, in any case; `%` and
+    // `_` part words like spaces, and a search of no letter or digit matches nothing.
+    for (q, expected) in searches() {
+        let got = sorted(walk_api(&app, &format!("limit=50&q={q}")).await);
+        assert_eq!(got, matching(&expected), "{q}");
+    }
     let by_id = walk_api(&app, "q=000000000042").await;
     assert_eq!(by_id, ["00000000-0000-4000-8000-000000000042"]);
     assert!(walk_api(&app, "q=%25").await.is_empty());
-    assert!(walk_api(&app, "q=model_3").await.is_empty());
     // Status: what the fleet page shows, stale ones apart.
     for status in ChargeStatus::ALL {
         let got = sorted(walk_api(&app, &format!("status={}", status.as_str())).await);

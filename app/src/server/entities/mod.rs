@@ -13,5 +13,6 @@ pub mod signal_readings;
 pub mod users;
 pub mod vehicle_errors;
 pub mod vehicle_latest;
+pub mod vehicle_terms;
 pub mod vehicles;
 pub mod webhook_log;
