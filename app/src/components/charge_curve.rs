@@ -1,5 +1,5 @@
-use crate::components::axis::{Anchor, AxisLabel, Plot};
-use crate::domain::chart::{line_path, ticks_from_zero, Scale};
+use crate::components::axis::{Anchor, AxisLabel, Plot, ValueAxis};
+use crate::domain::chart::{line_path, Scale};
 use crate::domain::fleet::format_number;
 use crate::viewer::local;
 use crate::wire::Sample;
@@ -45,9 +45,8 @@ pub fn ChargeCurve(samples: Vec<Sample>) -> impl IntoView {
         .iter()
         .filter_map(|s| s.power_kw)
         .fold(0.0_f64, f64::max);
-    let kw_ticks = ticks_from_zero(max_kw.max(1.0), 4);
-    let kw_top = kw_ticks.last().copied().unwrap_or(1.0);
-    let y_kw = Scale::new((0.0, kw_top), (H - BOTTOM, TOP));
+    let kw = ValueAxis::from_zero(max_kw, W, H, [LEFT, RIGHT, TOP, BOTTOM]);
+    let y_kw = kw.y;
     let y_soc = Scale::new((0.0, 100.0), (H - BOTTOM, TOP));
     let power_path = line_path(
         &xs.iter()
@@ -119,13 +118,7 @@ pub fn ChargeCurve(samples: Vec<Sample>) -> impl IntoView {
                     aria-label="Charge curve: power and state of charge over the session"
                     on:mouseleave=move |_| hovered.set(None)
                 >
-                    {kw_ticks
-                        .iter()
-                        .map(|t| {
-                            let y = y_kw.map(*t);
-                            view! { <line class="grid" x1=LEFT x2=W - RIGHT y1=y y2=y /> }
-                        })
-                        .collect_view()}
+                    {kw.grid()}
                     <path class="line-power" d=power_path />
                     <path class="line-soc" d=soc_path />
                     {dots
@@ -151,21 +144,7 @@ pub fn ChargeCurve(samples: Vec<Sample>) -> impl IntoView {
                         })
                         .collect_view()}
                 </svg>
-                {kw_ticks
-                    .iter()
-                    .map(|t| {
-                        view! {
-                            <AxisLabel
-                                x=LEFT - 6.0
-                                y=y_kw.map(*t)
-                                width=W
-                                height=H
-                                anchor=Anchor::End
-                                text=format_number(*t)
-                            />
-                        }
-                    })
-                    .collect_view()}
+                {kw.labels()}
                 {[0.0, 25.0, 50.0, 75.0, 100.0]
                     .into_iter()
                     .map(|p| {

@@ -1,6 +1,6 @@
-use crate::components::axis::{Anchor, AxisLabel, Plot};
+use crate::components::axis::{Anchor, AxisLabel, Plot, ValueAxis};
 use crate::domain::buckets::Bucket;
-use crate::domain::chart::{bucket_label, label_step, ticks_from_zero, Scale};
+use crate::domain::chart::{bucket_label, label_step};
 use crate::domain::fleet::format_number;
 use crate::viewer::local;
 use crate::wire::EnergyBucket;
@@ -44,9 +44,8 @@ pub fn EnergyChart(
     }
     let total: f64 = buckets.iter().map(|b| b.energy_kwh).sum();
     let max = buckets.iter().map(|b| b.energy_kwh).fold(0.0_f64, f64::max);
-    let ticks = ticks_from_zero(max.max(1.0), 4);
-    let top = ticks.last().copied().unwrap_or(1.0);
-    let y = Scale::new((0.0, top), (H - BOTTOM, TOP));
+    let axis = ValueAxis::from_zero(max, W, H, [LEFT, RIGHT, TOP, BOTTOM]);
+    let y = axis.y;
     let n = buckets.len();
     let slot = (W - LEFT - RIGHT) / n as f64;
     let bar = (slot * 0.75).max(1.0);
@@ -116,21 +115,6 @@ pub fn EnergyChart(
             }
         })
         .collect_view();
-    let value_labels = ticks
-        .iter()
-        .map(|t| {
-            view! {
-                <AxisLabel
-                    x=LEFT - 6.0
-                    y=y.map(*t)
-                    width=W
-                    height=H
-                    anchor=Anchor::End
-                    text=format_number(*t)
-                />
-            }
-        })
-        .collect_view();
     let accessible_name = format!("{label}: {summary}");
     view! {
         <figure class="chart energy-chart">
@@ -148,16 +132,10 @@ pub fn EnergyChart(
                     aria-label=accessible_name
                     on:mouseleave=move |_| hovered.set(None)
                 >
-                    {ticks
-                        .iter()
-                        .map(|t| {
-                            let ty = y.map(*t);
-                            view! { <line class="grid" x1=LEFT x2=W - RIGHT y1=ty y2=ty /> }
-                        })
-                        .collect_view()}
+                    {axis.grid()}
                     {bars}
                 </svg>
-                {value_labels}
+                {axis.labels()}
                 {bar_labels}
             </Plot>
             <table class="visually-hidden">
