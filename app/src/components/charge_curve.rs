@@ -1,5 +1,6 @@
 use crate::components::axis::{Anchor, AxisLabel, Plot, ValueAxis};
 use crate::domain::chart::{line_path, Scale};
+use crate::domain::date_text;
 use crate::domain::fleet::format_number;
 use crate::viewer::local;
 use crate::wire::Sample;
@@ -13,7 +14,7 @@ const TOP: f64 = 16.0;
 const BOTTOM: f64 = 32.0;
 
 fn readout(s: &Sample) -> String {
-    let mut parts = vec![local(s.at).format("%H:%M").to_string()];
+    let mut parts = vec![date_text::hour_minute(&local(s.at))];
     if let Some(kw) = s.power_kw {
         parts.push(format!("{} kW", format_number(kw)));
     }
@@ -68,7 +69,7 @@ pub fn ChargeCurve(samples: Vec<Sample>) -> impl IntoView {
         .map(|i| {
             let t = t0 + (t1 - t0) * f64::from(i) / 4.0;
             let label = chrono::DateTime::from_timestamp_millis(t as i64)
-                .map(|d| local(d).format("%H:%M").to_string())
+                .map(|d| date_text::hour_minute(&local(d)))
                 .unwrap_or_default();
             (x.map(t), label)
         })

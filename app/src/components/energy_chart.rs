@@ -1,6 +1,7 @@
 use crate::components::axis::{Anchor, AxisLabel, Plot, ValueAxis};
 use crate::domain::buckets::Bucket;
 use crate::domain::chart::{bucket_label, label_step};
+use crate::domain::date_text;
 use crate::domain::fleet::format_number;
 use crate::viewer::local;
 use crate::wire::EnergyBucket;
@@ -17,9 +18,9 @@ const MAX_LABELS: usize = 8;
 fn describe(bucket: Bucket, b: &EnergyBucket) -> String {
     let date = local(b.start).date_naive();
     let when = match bucket {
-        Bucket::Day => date.format("%a %-d %b %Y").to_string(),
-        Bucket::Week => format!("Week of {}", date.format("%-d %b %Y")),
-        Bucket::Month => date.format("%B %Y").to_string(),
+        Bucket::Day => date_text::weekday_date(date),
+        Bucket::Week => format!("Week of {}", date_text::day_month_year(date)),
+        Bucket::Month => date_text::month_year(date),
     };
     format!(
         "{when}: {} kWh in {} session{}",

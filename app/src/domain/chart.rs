@@ -98,8 +98,8 @@ pub fn nearest(xs: &[f64], x: f64) -> Option<usize> {
 pub fn bucket_label(bucket: crate::domain::buckets::Bucket, date: chrono::NaiveDate) -> String {
     use crate::domain::buckets::Bucket;
     match bucket {
-        Bucket::Day | Bucket::Week => date.format("%-d %b").to_string(),
-        Bucket::Month => date.format("%b %Y").to_string(),
+        Bucket::Day | Bucket::Week => super::date_text::day_month(date),
+        Bucket::Month => super::date_text::month_abbr_year(date),
     }
 }
 

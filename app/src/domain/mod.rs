@@ -2,6 +2,7 @@
 
 pub mod buckets;
 pub mod chart;
+pub mod date_text;
 pub mod events;
 pub mod fleet;
 pub mod ids;
