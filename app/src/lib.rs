@@ -2,6 +2,8 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+pub mod browser;
 pub mod components;
 pub mod domain;
 pub mod live;
@@ -64,44 +66,11 @@ fn DemoBanner() -> impl IntoView {
     }
 }
 
-/// In the browser: turns true once the whole page is hydrated, the first page's lazily
-/// loaded code included (the entry point in `frontend` provides it). The app's browser
-/// work (the zone, the clock, live updates) waits for it: a value that changes before
-/// its part of the page is hydrated would not be shown.
-#[derive(Clone, Copy, Debug)]
-pub struct Hydrated(pub RwSignal<bool>);
-
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let viewer = viewer::Viewer::provide();
-    let live = live::Live::provide();
-    let hydrated = use_context::<Hydrated>();
-    // Effects run only in the browser, once the WASM app has taken over the whole page.
-    Effect::new(move |_| {
-        if !hydrated.is_none_or(|h| h.0.get()) {
-            return;
-        }
-        // Once: nothing below is tracked.
-        untrack(move || {
-            #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-            {
-                if viewer::browser::remember_zone(viewer) {
-                    // The page was rendered for another zone: fetch it again in this one.
-                    live.refresh_all();
-                }
-                viewer::browser::start_clock(viewer);
-                live::browser::connect(live);
-            }
-            #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
-            let _ = (viewer, live);
-            // Marks the page as interactive, which the browser tests (and curious
-            // operators) can see.
-            if let Some(body) = document().body() {
-                let _ = body.set_attribute("data-hydrated", "true");
-            }
-        });
-    });
+    viewer::Viewer::provide();
+    live::Live::provide();
     // Each page's code is loaded when the page is first visited (`cargo leptos build --split`).
     let fleet_page = Lazy::<pages::FleetRoute>::new();
     let vehicle_page = Lazy::<pages::VehicleRoute>::new();

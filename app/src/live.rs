@@ -1,6 +1,6 @@
 //! Live updates in the browser: one `EventSource` on `/live` for the whole app. Pages
-//! put [`Live::version`] (or [`Live::version_for`]) in their resources' sources, so a
-//! delivery refetches what they show. Bursts are coalesced: at most one refetch every
+//! show their data through [`refetched`], driven by [`Live::version`] (or
+//! [`Live::version_for`], [`Live::log_version`]), so a delivery refetches what they show. Bursts are coalesced: at most one refetch every
 //! [`THROTTLE_MS`], so a busy fleet cannot make a page refetch continuously.
 
 use leptos::prelude::*;
@@ -108,18 +108,31 @@ pub struct Live {
 }
 
 impl Live {
+    /// Provides the live state; call once, in the app's root.
     pub fn provide() -> Live {
-        let live = Live {
-            tick: RwSignal::new(Tick::default()),
-            log_tick: RwSignal::new(0),
-            status: RwSignal::new(LiveStatus::Off),
-        };
+        #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+        let live = browser::shared();
+        #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
+        let live = Live::new();
         provide_context(live);
         live
     }
 
+    /// The live state: the app's, or in the browser the page's one instance (which
+    /// [`browser::connect`] drives), wherever it is asked for.
     pub fn get() -> Option<Live> {
-        use_context::<Live>()
+        let provided = use_context::<Live>();
+        #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+        let provided = provided.or_else(|| Some(browser::shared()));
+        provided
+    }
+
+    fn new() -> Live {
+        Live {
+            tick: RwSignal::new(Tick::default()),
+            log_tick: RwSignal::new(0),
+            status: RwSignal::new(LiveStatus::Off),
+        }
     }
 
     /// Changes when any vehicle's data may have changed.
@@ -127,17 +140,17 @@ impl Live {
         self.tick.with(|t| t.seq)
     }
 
-    /// Changes whenever the webhook log grew (or data was refreshed).
-    pub fn log_version(self) -> (u64, u64) {
-        (self.log_tick.get(), self.version())
+    /// Grows whenever the webhook log grew (or data was refreshed).
+    pub fn log_version(self) -> u64 {
+        self.log_tick.get() + self.version()
     }
 
     /// Changes only on refreshes that may concern this vehicle.
-    pub fn version_for(self, vehicle_id: impl Fn() -> String + Send + Sync + 'static) -> Memo<u64> {
+    pub fn version_for(self, vehicle_id: String) -> Memo<u64> {
         let tick = self.tick;
         Memo::new(move |previous: Option<&u64>| {
             tick.with(|t| {
-                if previous.is_none() || t.touches(&vehicle_id()) {
+                if previous.is_none() || t.touches(&vehicle_id) {
                     t.seq
                 } else {
                     previous.copied().unwrap_or_default()
@@ -163,6 +176,39 @@ impl Live {
             self.tick.set(tick);
         }
     }
+}
+
+/// What a page shows, kept current by live updates: `initial` (the server's data, fresh
+/// when the page was rendered) until `version` moves, then the newest answer of `fetch`.
+/// A slow answer never replaces a newer one, and a failed one leaves the last data in
+/// place. Only in the browser: effects do not run on the server.
+pub fn refetched<T, Fut>(
+    initial: T,
+    version: impl Fn() -> u64 + 'static,
+    fetch: impl Fn() -> Fut + 'static,
+) -> Signal<T>
+where
+    T: Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<T, crate::api::error::AppError>> + 'static,
+{
+    let rendered_at = untrack(&version);
+    // The data and the version it was fetched at.
+    let data = RwSignal::new((rendered_at, initial));
+    Effect::new(move |_| {
+        let wanted = version();
+        if wanted == rendered_at {
+            return;
+        }
+        let answer = fetch();
+        leptos::task::spawn_local(async move {
+            if let Ok(fresh) = answer.await {
+                if data.with_untracked(|(have, _)| *have < wanted) {
+                    data.set((wanted, fresh));
+                }
+            }
+        });
+    });
+    Signal::derive(move || data.with(|(_, value)| value.clone()))
 }
 
 /// The live indicator in the top bar.
@@ -205,6 +251,15 @@ pub mod browser {
     use std::time::Duration;
     use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsCast;
+
+    thread_local! {
+        static SHARED: Live = Live::new();
+    }
+
+    /// The page's one live state.
+    pub fn shared() -> Live {
+        SHARED.with(|live| *live)
+    }
 
     /// Reconnect delays grow from this, doubling, up to [`MAX_BACKOFF_MS`].
     const FIRST_BACKOFF_MS: f64 = 1_000.0;

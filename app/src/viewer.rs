@@ -48,22 +48,33 @@ impl Viewer {
     /// Provides the viewer context; call once, in the app's root.
     pub fn provide() -> Viewer {
         #[cfg(feature = "ssr")]
-        let zone_name = {
+        let viewer = {
             let tz = viewer_tz();
             provide_context(RenderZone(tz));
-            tz.name().to_owned()
+            Viewer::new(tz.name().to_owned())
         };
-        // In the browser the name is filled in once hydrated (`remember_zone`): the
-        // server may have rendered another zone, and hydration keeps the server's text
-        // until the value changes.
-        #[cfg(not(feature = "ssr"))]
-        let zone_name = String::new();
-        let viewer = Viewer {
-            zone: RwSignal::new(zone_name),
-            now_ms: RwSignal::new(system_now_ms()),
-        };
+        #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+        let viewer = browser::shared();
+        #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+        let viewer = Viewer::new(String::new());
         provide_context(viewer);
         viewer
+    }
+
+    /// The viewer: the app's, or in the browser the page's one instance (which
+    /// [`crate::browser::start`] keeps current), wherever it is asked for.
+    pub fn get() -> Option<Viewer> {
+        let provided = use_context::<Viewer>();
+        #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+        let provided = provided.or_else(|| Some(browser::shared()));
+        provided
+    }
+
+    fn new(zone: String) -> Viewer {
+        Viewer {
+            zone: RwSignal::new(zone),
+            now_ms: RwSignal::new(system_now_ms()),
+        }
     }
 }
 
@@ -81,7 +92,7 @@ pub fn system_now_ms() -> i64 {
 
 /// Now, epoch ms: the viewer's clock (ticking, so relative times stay current) or the system's.
 pub fn now_or_system() -> i64 {
-    use_context::<Viewer>().map_or_else(system_now_ms, |v| v.now_ms.get())
+    Viewer::get().map_or_else(system_now_ms, |v| v.now_ms.get())
 }
 
 /// An instant in the viewer's zone.
@@ -103,7 +114,7 @@ pub fn local(at: DateTime<Utc>) -> DateTime<FixedOffset> {
 
 /// `2026-03-14 19:02` in the viewer's zone.
 pub fn format_local(at: DateTime<Utc>) -> String {
-    local(at).format("%Y-%m-%d %H:%M").to_string()
+    crate::domain::date_text::date_minute(&local(at))
 }
 
 /// An instant as a `<time>` element in the viewer's zone, to the minute, with the
@@ -113,11 +124,14 @@ pub fn Timestamp(at: Option<DateTime<Utc>>, #[prop(optional)] relative: bool) ->
     let Some(at) = at else {
         return view! { <span class="muted">"—"</span> }.into_any();
     };
-    let zone = use_context::<Viewer>().map(|v| v.zone);
+    let zone = Viewer::get().map(|v| v.zone);
     let exact = format_local(at);
     let title = move || {
         let name = zone.map(|z| z.get()).unwrap_or_default();
-        format!("{} {name}", local(at).format("%Y-%m-%d %H:%M:%S"))
+        format!(
+            "{} {name}",
+            crate::domain::date_text::date_second(&local(at))
+        )
     };
     if relative {
         let text = move || {
@@ -143,7 +157,7 @@ pub fn Timestamp(at: Option<DateTime<Utc>>, #[prop(optional)] relative: bool) ->
 /// "Times in Europe/Berlin", for the page footer.
 #[component]
 pub fn ZoneNote() -> impl IntoView {
-    let zone = use_context::<Viewer>().map(|v| v.zone);
+    let zone = Viewer::get().map(|v| v.zone);
     view! {
         <p class="zone-note muted">
             "Times are shown in "
@@ -159,6 +173,18 @@ pub mod browser {
     use chrono::{DateTime, FixedOffset, Utc};
     use leptos::prelude::*;
     use wasm_bindgen::JsCast;
+
+    thread_local! {
+        // In the browser the name is filled in once the page is interactive
+        // (`remember_zone`): the server may have rendered another zone, and hydration
+        // keeps the server's text until the value changes.
+        static SHARED: Viewer = Viewer::new(String::new());
+    }
+
+    /// The page's one viewer.
+    pub fn shared() -> Viewer {
+        SHARED.with(|viewer| *viewer)
+    }
 
     /// The browser's IANA zone, from `Intl`.
     pub fn zone() -> Option<String> {

@@ -6,18 +6,13 @@ use leptos::prelude::*;
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     // As `leptos::mount::hydrate_lazy` does (the page's own code is loaded before its
-    // part of the page is hydrated), then tells the app that the whole page is hydrated.
-    let hydrated = RwSignal::new(false);
+    // part of the page is hydrated), then starts the app's browser work.
     wasm_bindgen_futures::spawn_local(async move {
         let Some(body) = document().body() else {
             return;
         };
-        let app = leptos::mount::hydrate_from_async(body, move || {
-            provide_context(app::Hydrated(hydrated));
-            view! { <app::App /> }
-        })
-        .await;
+        let app = leptos::mount::hydrate_from_async(body, || view! { <app::App /> }).await;
         app.forget();
-        hydrated.set(true);
+        app::browser::start();
     });
 }

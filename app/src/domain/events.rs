@@ -102,6 +102,17 @@ pub struct LogPage {
     pub vehicles: Vec<(String, String)>,
 }
 
+/// Which part of the webhook log the deliveries page shows, from its URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogQuery {
+    /// Only this vehicle's deliveries.
+    pub vehicle: Option<String>,
+    /// Only deliveries with this outcome (`Outcome::as_str`).
+    pub outcome: Option<String>,
+    /// Only entries older than this log id (paging).
+    pub before: Option<i64>,
+}
+
 /// Sent to open pages when a webhook request has been handled (after commit).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveEvent {

@@ -1,9 +1,9 @@
 use crate::api::events::get_webhook_log;
 use crate::components::error_view::ErrorView;
-use crate::domain::events::{LogEntry, LogPage, Outcome};
+use crate::domain::events::{LogEntry, LogPage, LogQuery, Outcome};
 use crate::domain::fleet::path_escape;
 use crate::domain::fleet::url_escape;
-use crate::live::Live;
+use crate::live::{refetched, Live};
 use crate::viewer::Timestamp;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -13,18 +13,17 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn EventsPage() -> impl IntoView {
     let query = use_query_map();
-    let live = Live::get();
+    let query = Memo::new(move |_| {
+        let q = query.read();
+        LogQuery {
+            vehicle: q.get("vehicle").filter(|s| !s.is_empty()),
+            outcome: q.get("outcome").filter(|s| !s.is_empty()),
+            before: q.get("before").and_then(|b| b.parse::<i64>().ok()),
+        }
+    });
     let data = Resource::new(
-        move || {
-            let q = query.read();
-            (
-                q.get("vehicle").filter(|s| !s.is_empty()),
-                q.get("outcome").filter(|s| !s.is_empty()),
-                q.get("before").and_then(|b| b.parse::<i64>().ok()),
-                live.map(Live::log_version),
-            )
-        },
-        |(vehicle, outcome, before, _)| get_webhook_log(vehicle, outcome, before),
+        move || query.get(),
+        |q| get_webhook_log(q.vehicle, q.outcome, q.before),
     );
     view! {
         <Title text="Deliveries" />
@@ -37,20 +36,37 @@ pub fn EventsPage() -> impl IntoView {
                 view! { <ErrorView errors /> }
             }>
                 {move || Suspend::new(async move {
-                    data.await.map(|page| view! { <EventLog page /> })
+                    data.await
+                        .map(|page| {
+                            view! { <EventLog page query=query.get_untracked() /> }
+                        })
                 })}
             </ErrorBoundary>
         </Transition>
     }
 }
 
+/// The log's page, refetched as requests arrive.
 #[component]
-fn EventLog(page: LogPage) -> impl IntoView {
-    let query = use_query_map();
-    let vehicle = query.read_untracked().get("vehicle").unwrap_or_default();
-    let outcome = query.read_untracked().get("outcome").unwrap_or_default();
+fn EventLog(page: LogPage, query: LogQuery) -> impl IntoView {
+    let live = Live::get();
+    let page = {
+        let query = query.clone();
+        refetched(
+            page,
+            move || live.map_or(0, Live::log_version),
+            move || get_webhook_log(query.vehicle.clone(), query.outcome.clone(), query.before),
+        )
+    };
+    move || view! { <EventLogView page=page.get() query=query.clone() /> }
+}
+
+#[component]
+fn EventLogView(page: LogPage, query: LogQuery) -> impl IntoView {
+    let vehicle = query.vehicle.unwrap_or_default();
+    let outcome = query.outcome.unwrap_or_default();
     let filtered = !vehicle.is_empty() || !outcome.is_empty();
-    let has_before = query.read_untracked().get("before").is_some();
+    let has_before = query.before.is_some();
     let keep = format!(
         "vehicle={}&outcome={}",
         url_escape(&vehicle),

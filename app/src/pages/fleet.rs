@@ -5,9 +5,9 @@ use crate::components::error_view::ErrorView;
 use crate::components::vehicle_table::{Pager, VehicleTable};
 use crate::domain::buckets::Bucket;
 use crate::domain::fleet::{
-    format_number, ChargeStatus, FleetPage, FleetParams, FleetQuery, FleetRefresh, FleetTotals,
+    format_number, ChargeStatus, FleetPage, FleetParams, FleetQuery, FleetTotals,
 };
-use crate::live::Live;
+use crate::live::{refetched, Live};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -61,25 +61,21 @@ fn FleetView(page: FleetPage, query: FleetQuery) -> impl IntoView {
     }
     let live = Live::get();
     let ids: Vec<String> = page.vehicles.iter().map(|v| v.id.clone()).collect();
-    // Only in the browser (effects do not run on the server), and only once something
-    // changed: the server's page is fresh. A slow answer never replaces a newer one.
-    let fresh: RwSignal<Option<(u64, FleetRefresh)>> = RwSignal::new(None);
-    Effect::new(move |_| {
-        let version = live.map(Live::version).unwrap_or(0);
-        if version == 0 || ids.is_empty() {
-            return;
-        }
-        let ids = ids.clone();
-        leptos::task::spawn_local(async move {
-            if let Ok(refresh) = get_fleet_refresh(ids).await {
-                fresh.update(|f| {
-                    if f.as_ref().is_none_or(|(seen, _)| *seen < version) {
-                        *f = Some((version, refresh));
-                    }
-                });
+    // The page's vehicles as they are now, once something changed.
+    let fresh = refetched(
+        None,
+        move || live.map_or(0, Live::version),
+        move || {
+            let ids = ids.clone();
+            async move {
+                if ids.is_empty() {
+                    Ok(None)
+                } else {
+                    get_fleet_refresh(ids).await.map(Some)
+                }
             }
-        });
-    });
+        },
+    );
     let FleetPage {
         totals,
         daily,
@@ -89,7 +85,7 @@ fn FleetView(page: FleetPage, query: FleetQuery) -> impl IntoView {
         prev,
         ..
     } = page;
-    let fresh = move || fresh.get().map(|(_, refresh)| refresh);
+    let fresh = move || fresh.get();
     let total = totals.vehicles as u64;
     let totals = {
         let totals = totals.clone();

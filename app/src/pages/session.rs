@@ -4,7 +4,7 @@ use crate::components::charge_curve::ChargeCurve;
 use crate::components::error_view::ErrorView;
 use crate::domain::fleet::path_escape;
 use crate::domain::fleet::{format_duration, format_number};
-use crate::live::Live;
+use crate::live::{refetched, Live};
 use crate::pages::not_found::NotFound;
 use crate::viewer::{format_local, Timestamp};
 use crate::wire::SessionDetail;
@@ -16,22 +16,9 @@ use leptos_router::hooks::use_params_map;
 #[component]
 pub fn SessionPage() -> impl IntoView {
     let params = use_params_map();
-    // A session id is `{vehicle id}:{start}`: the page refetches only for its vehicle.
-    let version = Live::get().map(|live| {
-        live.version_for(move || {
-            let id = params.read().get("id").unwrap_or_default();
-            id.rsplit_once(':')
-                .map_or(id.clone(), |(vehicle, _)| vehicle.to_owned())
-        })
-    });
     let data = Resource::new(
-        move || {
-            (
-                params.read().get("id").unwrap_or_default(),
-                version.map(|v| v.get()),
-            )
-        },
-        |(id, _)| get_session_detail(id),
+        move || params.read().get("id").unwrap_or_default(),
+        get_session_detail,
     );
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading the session…"</p> }>
@@ -40,7 +27,7 @@ pub fn SessionPage() -> impl IntoView {
             }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(d) => Ok(view! { <SessionView detail=d /> }.into_any()),
+                        Ok(d) => Ok(view! { <SessionLive detail=d /> }.into_any()),
                         Err(AppError::NotFound(_)) => Ok(view! { <NotFound /> }.into_any()),
                         Err(e) => Err(e),
                     }
@@ -48,6 +35,19 @@ pub fn SessionPage() -> impl IntoView {
             </ErrorBoundary>
         </Transition>
     }
+}
+
+/// The session, refetched when a delivery for its vehicle arrives.
+#[component]
+fn SessionLive(detail: SessionDetail) -> impl IntoView {
+    let id = detail.session.id.clone();
+    let version = Live::get().map(|live| live.version_for(detail.session.vehicle_id.clone()));
+    let detail = refetched(
+        detail,
+        move || version.map_or(0, |v| v.get()),
+        move || get_session_detail(id.clone()),
+    );
+    move || view! { <SessionView detail=detail.get() /> }
 }
 
 fn number(v: Option<f64>, unit: &str) -> String {

@@ -7,13 +7,27 @@ use crate::components::status_badge::StatusBadge;
 use crate::domain::buckets::Bucket;
 use crate::domain::fleet::path_escape;
 use crate::domain::fleet::{format_number, url_escape, vehicle_name, ChargeStatus};
-use crate::live::Live;
+use crate::live::{refetched, Live};
 use crate::pages::not_found::NotFound;
 use crate::viewer::Timestamp;
 use crate::wire::{SignalsPanel, VehicleView};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
+use serde::{Deserialize, Serialize};
+
+/// What the vehicle page shows, from its URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VehicleQuery {
+    pub id: String,
+    /// First and last day of the sessions and the chart (`YYYY-MM-DD`).
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Where the page of sessions starts.
+    pub cursor: Option<String>,
+    /// The chart's bucket (`Bucket::as_param`); days when absent.
+    pub chart: Option<String>,
+}
 
 /// `/vehicles/{id}`: the vehicle's state and its charging sessions, newest first, with a
 /// date filter and paging that live in the URL.
@@ -21,22 +35,18 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 pub fn VehiclePage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let version = Live::get()
-        .map(|live| live.version_for(move || params.read().get("id").unwrap_or_default()));
-    let data = Resource::new(
-        move || {
-            let q = query.read();
-            (
-                params.read().get("id").unwrap_or_default(),
-                q.get("from").filter(|s| !s.is_empty()),
-                q.get("to").filter(|s| !s.is_empty()),
-                q.get("cursor").filter(|s| !s.is_empty()),
-                q.get("chart").filter(|s| !s.is_empty()),
-                version.map(|v| v.get()),
-            )
-        },
-        |(id, from, to, cursor, chart, _)| get_vehicle_view(id, from, to, cursor, chart),
-    );
+    let query = Memo::new(move |_| {
+        let q = query.read();
+        let given = |name: &str| q.get(name).filter(|s| !s.is_empty());
+        VehicleQuery {
+            id: params.read().get("id").unwrap_or_default(),
+            from: given("from"),
+            to: given("to"),
+            cursor: given("cursor"),
+            chart: given("chart"),
+        }
+    });
+    let data = Resource::new(move || query.get(), fetch);
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading the vehicle…"</p> }>
             <ErrorBoundary fallback=|errors| {
@@ -44,7 +54,12 @@ pub fn VehiclePage() -> impl IntoView {
             }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(v) => Ok(view! { <VehicleDetail view=v /> }.into_any()),
+                        Ok(v) => {
+                            Ok(
+                                view! { <VehicleDetail view=v query=query.get_untracked() /> }
+                                    .into_any(),
+                            )
+                        }
                         Err(AppError::NotFound(_)) => Ok(view! { <NotFound /> }.into_any()),
                         Err(e) => Err(e),
                     }
@@ -54,14 +69,32 @@ pub fn VehiclePage() -> impl IntoView {
     }
 }
 
+async fn fetch(q: VehicleQuery) -> Result<VehicleView, AppError> {
+    get_vehicle_view(q.id, q.from, q.to, q.cursor, q.chart).await
+}
+
+/// The vehicle's page, refetched when a delivery for it arrives.
 #[component]
-fn VehicleDetail(view: VehicleView) -> impl IntoView {
-    let query = use_query_map();
+fn VehicleDetail(view: VehicleView, query: VehicleQuery) -> impl IntoView {
+    let version = Live::get().map(|live| live.version_for(query.id.clone()));
+    let data = {
+        let query = query.clone();
+        refetched(
+            view,
+            move || version.map_or(0, |v| v.get()),
+            move || fetch(query.clone()),
+        )
+    };
+    move || view! { <VehicleDetailView view=data.get() query=query.clone() /> }
+}
+
+#[component]
+fn VehicleDetailView(view: VehicleView, query: VehicleQuery) -> impl IntoView {
     let v = view.vehicle;
     let name = vehicle_name(&v.id, v.year, v.make.as_deref(), v.model.as_deref());
-    let from = query.read_untracked().get("from").unwrap_or_default();
-    let to = query.read_untracked().get("to").unwrap_or_default();
-    let has_cursor = query.read_untracked().get("cursor").is_some();
+    let from = query.from.unwrap_or_default();
+    let to = query.to.unwrap_or_default();
+    let has_cursor = query.cursor.is_some();
     let bucket = view.bucket;
     let keep = |name: &str, value: &str| {
         if value.is_empty() {

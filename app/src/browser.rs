@@ -1,0 +1,26 @@
+//! The app's work in the browser once the page is interactive: the viewer's zone, the
+//! clock for relative times, and live updates. The entry point in `frontend` calls
+//! [`start`] when the whole page is hydrated, the first page's lazily loaded code
+//! included: a value that changes before its part of the page is hydrated would not be
+//! shown.
+
+use crate::live;
+use crate::viewer;
+use leptos::prelude::*;
+
+/// Starts the zone, the clock and live updates, then marks the page as interactive
+/// (`<body data-hydrated="true">`), which the browser tests (and curious operators) can
+/// see. Call once.
+pub fn start() {
+    let viewer = viewer::browser::shared();
+    let live = live::browser::shared();
+    if viewer::browser::remember_zone(viewer) {
+        // The page was rendered for another zone: fetch its data again in this one.
+        live.refresh_all();
+    }
+    viewer::browser::start_clock(viewer);
+    live::browser::connect(live);
+    if let Some(body) = document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
+}
