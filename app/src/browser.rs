@@ -1,8 +1,7 @@
 //! The app's work in the browser once the page is interactive: the viewer's zone, the
-//! clock for relative times, and live updates. The entry point in `frontend` calls
-//! [`start`] when the whole page is hydrated, the first page's lazily loaded code
-//! included: a value that changes before its part of the page is hydrated would not be
-//! shown.
+//! clock for relative times, and live updates. The page's last island
+//! ([`crate::viewer::ZoneNote`]) calls [`start`] when every island is hydrated: a value
+//! that changes before its island is hydrated would not be shown.
 
 use crate::live;
 use crate::viewer;

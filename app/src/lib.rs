@@ -16,7 +16,7 @@ pub mod wire;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Link, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::{path, Lazy, SsrMode};
+use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -32,7 +32,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone() />
                 // The stylesheet by its built name (hashed in release builds).
                 <HashedStylesheet options=options.clone() id="leptos" />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body>
@@ -71,11 +71,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     viewer::Viewer::provide();
     live::Live::provide();
-    // Each page's code is loaded when the page is first visited (`cargo leptos build --split`).
-    let fleet_page = Lazy::<pages::FleetRoute>::new();
-    let vehicle_page = Lazy::<pages::VehicleRoute>::new();
-    let session_page = Lazy::<pages::SessionRoute>::new();
-    let events_page = Lazy::<pages::EventsRoute>::new();
     view! {
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Title formatter=|page: String| {
@@ -104,11 +99,23 @@ pub fn App() -> impl IntoView {
             <main id="main" tabindex="-1">
                 <Routes fallback=pages::not_found::NotFound>
                     // Async SSR: the whole page, data included, arrives as plain HTML, so it
-                    // reads without JavaScript; hydration then takes over.
-                    <Route path=path!("/") view=fleet_page ssr=SsrMode::Async />
-                    <Route path=path!("/vehicles/:id") view=vehicle_page ssr=SsrMode::Async />
-                    <Route path=path!("/sessions/:id") view=session_page ssr=SsrMode::Async />
-                    <Route path=path!("/events") view=events_page ssr=SsrMode::Async />
+                    // reads without JavaScript; each page's islands then come alive.
+                    <Route path=path!("/") view=pages::fleet::FleetPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/vehicles/:id")
+                        view=pages::vehicle::VehiclePage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/sessions/:id")
+                        view=pages::session::SessionPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/events")
+                        view=pages::events::EventsPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
             <footer class="footer">

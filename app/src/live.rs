@@ -211,8 +211,8 @@ where
     Signal::derive(move || data.with(|(_, value)| value.clone()))
 }
 
-/// The live indicator in the top bar.
-#[component]
+/// The live indicator in the top bar (an island).
+#[island]
 pub fn LiveBadge() -> impl IntoView {
     let status = Live::get().map(|l| l.status);
     let state = move || status.map(|s| s.get()).unwrap_or_default();
@@ -253,12 +253,18 @@ pub mod browser {
     use wasm_bindgen::JsCast;
 
     thread_local! {
-        static SHARED: Live = Live::new();
+        // Owned by a root of its own, kept with it: created by whichever island asks
+        // first, it must not be disposed with that island's views.
+        static SHARED: (Owner, Live) = {
+            let owner = Owner::new_root(None);
+            let live = owner.with(Live::new);
+            (owner, live)
+        };
     }
 
     /// The page's one live state.
     pub fn shared() -> Live {
-        SHARED.with(|live| *live)
+        SHARED.with(|(_, live)| *live)
     }
 
     /// Reconnect delays grow from this, doubling, up to [`MAX_BACKOFF_MS`].

@@ -154,10 +154,15 @@ pub fn Timestamp(at: Option<DateTime<Utc>>, #[prop(optional)] relative: bool) ->
     }
 }
 
-/// "Times in Europe/Berlin", for the page footer.
-#[component]
+/// "Times are shown in Europe/Berlin.", for the page footer. An island, and the page's
+/// last: the island script hydrates islands in the order of the page, each once its code
+/// has loaded, so when this one is hydrated every other one is too, and it starts the
+/// app's browser work.
+#[island]
 pub fn ZoneNote() -> impl IntoView {
     let zone = Viewer::get().map(|v| v.zone);
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    Effect::new(|_| untrack(crate::browser::start));
     view! {
         <p class="zone-note muted">
             "Times are shown in "
@@ -178,12 +183,18 @@ pub mod browser {
         // In the browser the name is filled in once the page is interactive
         // (`remember_zone`): the server may have rendered another zone, and hydration
         // keeps the server's text until the value changes.
-        static SHARED: Viewer = Viewer::new(String::new());
+        // Owned by a root of its own, kept with it: created by whichever island asks
+        // first, it must not be disposed with that island's views.
+        static SHARED: (Owner, Viewer) = {
+            let owner = Owner::new_root(None);
+            let viewer = owner.with(|| Viewer::new(String::new()));
+            (owner, viewer)
+        };
     }
 
     /// The page's one viewer.
     pub fn shared() -> Viewer {
-        SHARED.with(|viewer| *viewer)
+        SHARED.with(|(_, viewer)| *viewer)
     }
 
     /// The browser's IANA zone, from `Intl`.

@@ -1,18 +1,13 @@
-//! The browser entry point: hydrate the server-rendered page into a live app.
+//! The browser entry point: the page is server-rendered, and only its islands (its
+//! interactive parts) are hydrated. Leptos's island script calls this, then hydrates
+//! each island in the order of the page; the last one, the zone note in the footer,
+//! starts the app's browser work (`app::browser::start`).
 
-use leptos::prelude::*;
+// The islands: the app's `#[island]` components, exported to the island script.
+use app as _;
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    // As `leptos::mount::hydrate_lazy` does (the page's own code is loaded before its
-    // part of the page is hydrated), then starts the app's browser work.
-    wasm_bindgen_futures::spawn_local(async move {
-        let Some(body) = document().body() else {
-            return;
-        };
-        let app = leptos::mount::hydrate_from_async(body, || view! { <app::App /> }).await;
-        app.forget();
-        app::browser::start();
-    });
+    leptos::mount::hydrate_islands();
 }

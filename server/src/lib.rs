@@ -15,7 +15,8 @@
 //!
 //! The fleet simulator (`chargelog simulate`, demo mode, tests and benchmarks) is a crate
 //! of its own, `simulator`.
-
+// The app's page views, with their islands, are deep types for the compiler.
+#![recursion_limit = "256"]
 #![cfg_attr(
     test,
     allow(

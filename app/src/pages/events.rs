@@ -36,6 +36,7 @@ pub fn EventsPage() -> impl IntoView {
                 view! { <ErrorView errors /> }
             }>
                 {move || Suspend::new(async move {
+                    #[cfg(feature = "ssr")] crate::server::island_preload::preload("event_log");
                     data.await
                         .map(|page| {
                             view! { <EventLog page query=query.get_untracked() /> }
@@ -46,9 +47,9 @@ pub fn EventsPage() -> impl IntoView {
     }
 }
 
-/// The log's page, refetched as requests arrive.
-#[component]
-fn EventLog(page: LogPage, query: LogQuery) -> impl IntoView {
+/// The log's page, refetched as requests arrive: the page's island.
+#[island(lazy)]
+pub fn EventLog(page: LogPage, query: LogQuery) -> impl IntoView {
     let live = Live::get();
     let page = {
         let query = query.clone();

@@ -42,6 +42,7 @@ pub fn FleetPage() -> impl IntoView {
                 view! { <ErrorView errors /> }
             }>
                 {move || Suspend::new(async move {
+                    #[cfg(feature = "ssr")] crate::server::island_preload::preload("fleet_view");
                     page.await
                         .map(|page| {
                             let fq = FleetQuery::from_params(params.get_untracked());
@@ -53,9 +54,9 @@ pub fn FleetPage() -> impl IntoView {
     }
 }
 
-/// The page's data with what live updates brought merged in.
-#[component]
-fn FleetView(page: FleetPage, query: FleetQuery) -> impl IntoView {
+/// The page's data with what live updates brought merged in: the page's island.
+#[island(lazy)]
+pub fn FleetView(page: FleetPage, query: FleetQuery) -> impl IntoView {
     if page.totals.vehicles == 0 {
         return view! { <EmptyFleet webhooks_enabled=page.webhooks_enabled /> }.into_any();
     }

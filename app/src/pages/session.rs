@@ -26,8 +26,18 @@ pub fn SessionPage() -> impl IntoView {
                 view! { <ErrorView errors /> }
             }>
                 {move || Suspend::new(async move {
+                    #[cfg(feature = "ssr")] crate::server::island_preload::preload("session_live");
                     match data.await {
-                        Ok(d) => Ok(view! { <SessionLive detail=d /> }.into_any()),
+                        Ok(d) => {
+                            let title = title(&d);
+                            Ok(
+                                view! {
+                                    <Title text=title />
+                                    <SessionLive detail=d />
+                                }
+                                    .into_any(),
+                            )
+                        }
                         Err(AppError::NotFound(_)) => Ok(view! { <NotFound /> }.into_any()),
                         Err(e) => Err(e),
                     }
@@ -37,9 +47,9 @@ pub fn SessionPage() -> impl IntoView {
     }
 }
 
-/// The session, refetched when a delivery for its vehicle arrives.
-#[component]
-fn SessionLive(detail: SessionDetail) -> impl IntoView {
+/// The session, refetched when a delivery for its vehicle arrives: the page's island.
+#[island(lazy)]
+pub fn SessionLive(detail: SessionDetail) -> impl IntoView {
     let id = detail.session.id.clone();
     let version = Live::get().map(|live| live.version_for(detail.session.vehicle_id.clone()));
     let detail = refetched(
@@ -50,14 +60,19 @@ fn SessionLive(detail: SessionDetail) -> impl IntoView {
     move || view! { <SessionView detail=detail.get() /> }
 }
 
+/// "Session 2026-03-14 19:02", in the viewer's zone.
+fn title(detail: &SessionDetail) -> String {
+    format!("Session {}", format_local(detail.session.started_at))
+}
+
 fn number(v: Option<f64>, unit: &str) -> String {
     v.map_or("—".to_owned(), |x| format!("{} {unit}", format_number(x)))
 }
 
 #[component]
 fn SessionView(detail: SessionDetail) -> impl IntoView {
+    let title = title(&detail);
     let s = detail.session;
-    let title = format!("Session {}", format_local(s.started_at));
     let energy = match (s.energy_added_kwh, s.energy_source.as_deref()) {
         (Some(kwh), Some(source)) => format!("{} kWh (from {source})", format_number(kwh)),
         _ => "—".to_owned(),
@@ -83,7 +98,6 @@ fn SessionView(detail: SessionDetail) -> impl IntoView {
     let deliveries = detail.deliveries;
     let samples = detail.samples;
     view! {
-        <Title text=title.clone() />
         <nav class="crumbs" aria-label="Breadcrumb">
             <a href="/">"Fleet"</a>
             " / "

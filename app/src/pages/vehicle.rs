@@ -53,10 +53,21 @@ pub fn VehiclePage() -> impl IntoView {
                 view! { <ErrorView errors /> }
             }>
                 {move || Suspend::new(async move {
+                    #[cfg(feature = "ssr")]
+                    crate::server::island_preload::preload("vehicle_detail");
                     match data.await {
                         Ok(v) => {
+                            let name = vehicle_name(
+                                &v.vehicle.id,
+                                v.vehicle.year,
+                                v.vehicle.make.as_deref(),
+                                v.vehicle.model.as_deref(),
+                            );
                             Ok(
-                                view! { <VehicleDetail view=v query=query.get_untracked() /> }
+                                view! {
+                                    <Title text=name />
+                                    <VehicleDetail view=v query=query.get_untracked() />
+                                }
                                     .into_any(),
                             )
                         }
@@ -73,9 +84,9 @@ async fn fetch(q: VehicleQuery) -> Result<VehicleView, AppError> {
     get_vehicle_view(q.id, q.from, q.to, q.cursor, q.chart).await
 }
 
-/// The vehicle's page, refetched when a delivery for it arrives.
-#[component]
-fn VehicleDetail(view: VehicleView, query: VehicleQuery) -> impl IntoView {
+/// The vehicle's page, refetched when a delivery for it arrives: the page's island.
+#[island(lazy)]
+pub fn VehicleDetail(view: VehicleView, query: VehicleQuery) -> impl IntoView {
     let version = Live::get().map(|live| live.version_for(query.id.clone()));
     let data = {
         let query = query.clone();
@@ -139,7 +150,6 @@ fn VehicleDetailView(view: VehicleView, query: VehicleQuery) -> impl IntoView {
         .collect_view();
     let chart_label = format!("Energy added per {} by {name}", bucket.as_param());
     view! {
-        <Title text=name.clone() />
         <nav class="crumbs" aria-label="Breadcrumb">
             <a href="/">"Fleet"</a>
             " / "

@@ -6,6 +6,7 @@ pub mod events;
 pub mod fleet;
 pub mod fleet_energy;
 pub mod fleet_search;
+pub mod island_preload;
 pub mod sessions;
 pub mod signals;
 
