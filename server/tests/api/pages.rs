@@ -13,11 +13,42 @@ crate::on_both_backends!(
     pages_show_times_in_the_viewers_zone,
     the_whole_fleet_exports_as_csv_in_chunks_that_lose_no_tie,
     the_vehicle_page_has_an_energy_chart_and_a_signals_panel,
+    pages_are_sent_compressed_to_browsers_that_accept_it,
 );
 
 async fn page(app: &TestApp, path: &str) -> (u16, String) {
     let response = app.get(path).await;
     (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn pages_are_sent_compressed_to_browsers_that_accept_it(backend: Backend) {
+    use std::io::Read;
+    let app = spawn_scenario(backend).await;
+    let path = format!("/vehicles/{VEHICLE_A}");
+    let (_, plain) = page(&app, &path).await;
+    let response = app
+        .client
+        .get(app.url(&path))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let sent = response.bytes().await.unwrap();
+    let mut html = String::new();
+    flate2::read::GzDecoder::new(&sent[..])
+        .read_to_string(&mut html)
+        .unwrap();
+    assert!(html.contains("2023 POLESTAR Polestar 2"));
+    // The same page (only the nonce of its scripts differs), a fraction of it on the wire.
+    assert_eq!(html.len(), plain.len());
+    assert!(
+        sent.len() * 3 < plain.len(),
+        "{} bytes sent for {} of HTML",
+        sent.len(),
+        plain.len()
+    );
 }
 
 async fn vehicle_page_lists_its_sessions(backend: Backend) {
