@@ -1,7 +1,8 @@
-//! Live updates in the browser: one `EventSource` on `/live` for the whole app. Pages
-//! show their data through [`refetched`], driven by [`Live::version`] (or
-//! [`Live::version_for`], [`Live::log_version`]), so a delivery refetches what they show. Bursts are coalesced: at most one refetch every
-//! [`THROTTLE_MS`], so a busy fleet cannot make a page refetch continuously.
+//! Live updates in the browser: one `EventSource` on `/live` for the whole page. Page
+//! islands show their data through [`refetched`], driven by [`Live::version`] (or
+//! [`Live::version_for`], [`Live::log_version`]), so a delivery refetches what they
+//! show. Bursts are coalesced: at most one refetch every [`THROTTLE_MS`], so a busy
+//! fleet cannot make a page refetch continuously.
 
 use leptos::prelude::*;
 use std::collections::BTreeSet;
@@ -108,18 +109,17 @@ pub struct Live {
 }
 
 impl Live {
-    /// Provides the live state; call once, in the app's root.
+    /// Provides the live state to the server's rendering of a page; call once, in the
+    /// app's root. (The app's root runs only on the server: in the browser, islands
+    /// find the page's one instance through [`Live::get`].)
     pub fn provide() -> Live {
-        #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-        let live = browser::shared();
-        #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
         let live = Live::new();
         provide_context(live);
         live
     }
 
-    /// The live state: the app's, or in the browser the page's one instance (which
-    /// [`browser::connect`] drives), wherever it is asked for.
+    /// The live state: the app's on the server, in the browser the page's one instance
+    /// (which [`browser::connect`] drives).
     pub fn get() -> Option<Live> {
         let provided = use_context::<Live>();
         #[cfg(all(feature = "hydrate", not(feature = "ssr")))]

@@ -45,7 +45,9 @@ pub struct Viewer {
 struct RenderZone(chrono_tz::Tz);
 
 impl Viewer {
-    /// Provides the viewer context; call once, in the app's root.
+    /// Provides the viewer to the server's rendering of a page; call once, in the app's
+    /// root. (The app's root runs only on the server: in the browser, islands find the
+    /// page's one viewer through [`Viewer::get`].)
     pub fn provide() -> Viewer {
         #[cfg(feature = "ssr")]
         let viewer = {
@@ -53,16 +55,14 @@ impl Viewer {
             provide_context(RenderZone(tz));
             Viewer::new(tz.name().to_owned())
         };
-        #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-        let viewer = browser::shared();
-        #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+        #[cfg(not(feature = "ssr"))]
         let viewer = Viewer::new(String::new());
         provide_context(viewer);
         viewer
     }
 
-    /// The viewer: the app's, or in the browser the page's one instance (which
-    /// [`crate::browser::start`] keeps current), wherever it is asked for.
+    /// The viewer: the app's on the server, in the browser the page's one viewer (which
+    /// [`crate::browser::start`] keeps current).
     pub fn get() -> Option<Viewer> {
         let provided = use_context::<Viewer>();
         #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
@@ -180,11 +180,10 @@ pub mod browser {
     use wasm_bindgen::JsCast;
 
     thread_local! {
-        // In the browser the name is filled in once the page is interactive
-        // (`remember_zone`): the server may have rendered another zone, and hydration
-        // keeps the server's text until the value changes.
         // Owned by a root of its own, kept with it: created by whichever island asks
-        // first, it must not be disposed with that island's views.
+        // first, it must not be disposed with that island's views. The zone's name is
+        // filled in once every island is hydrated (`remember_zone`): the server may have
+        // rendered another zone, and hydration keeps the server's text until it changes.
         static SHARED: (Owner, Viewer) = {
             let owner = Owner::new_root(None);
             let viewer = owner.with(|| Viewer::new(String::new()));
