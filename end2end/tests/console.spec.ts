@@ -1,24 +1,12 @@
 import { expect, test } from '@playwright/test';
-import { deliverFixture } from './helpers';
+import { deliverPolestarDay } from './helpers';
 
 const POLESTAR = '3e1f9b7a-5c2d-4e8f-a061-7b2c9d4e5f60';
 const SESSION = `${POLESTAR}:1773511330000`;
 
 test('every page comes alive without an error or warning in the console', async ({ page, request }, testInfo) => {
   test.skip(testInfo.project.name !== 'hydrated', 'only the hydrated app runs code in the browser');
-  // The Polestar's whole day, as sessions.spec.ts delivers it (the fleet spec expects it
-  // unplugged again, whichever runs first).
-  for (const name of [
-    '02_first_delivery.json',
-    '03_charge_start.json',
-    '04_charge_mid_session.json',
-    '06_out_of_order_older.json',
-    '07_partial_signal_failure.json',
-    '10_charge_stop.json',
-    '11_cable_unplugged.json',
-  ]) {
-    await deliverFixture(request, name);
-  }
+  await deliverPolestarDay(request);
   const problems: string[] = [];
   page.on('console', (message) => {
     if (message.type() === 'error' || message.type() === 'warning') problems.push(`${message.type()}: ${message.text()}`);

@@ -20,6 +20,25 @@ export async function deliverFixture(request: APIRequestContext, name: string) {
 }
 
 /**
+ * The Polestar's charging day in March, every fixture of it: charging, a session, then
+ * unplugged and idle again. Specs that need it deliver all of it, so whichever runs first
+ * leaves the vehicle in the same state (a retried delivery is a duplicate).
+ */
+export async function deliverPolestarDay(request: APIRequestContext) {
+  for (const name of [
+    '02_first_delivery.json',
+    '03_charge_start.json',
+    '04_charge_mid_session.json',
+    '06_out_of_order_older.json',
+    '07_partial_signal_failure.json',
+    '10_charge_stop.json',
+    '11_cable_unplugged.json',
+  ]) {
+    await deliverFixture(request, name);
+  }
+}
+
+/**
  * Waits until the server has applied every stored delivery: the webhook answers once a
  * delivery is on disk, and its readings and sessions follow (`/readyz` counts those
  * still waiting).

@@ -1,22 +1,12 @@
 import { expect, test } from '@playwright/test';
 import * as fs from 'node:fs';
-import { deliverFixture, screenshotPath } from './helpers';
+import { deliverPolestarDay, screenshotPath } from './helpers';
 
 const POLESTAR = '3e1f9b7a-5c2d-4e8f-a061-7b2c9d4e5f60';
 const SESSION = `${POLESTAR}:1773511330000`;
 
 test.beforeAll(async ({ request }) => {
-  for (const name of [
-    '02_first_delivery.json',
-    '03_charge_start.json',
-    '04_charge_mid_session.json',
-    '06_out_of_order_older.json',
-    '07_partial_signal_failure.json',
-    '10_charge_stop.json',
-    '11_cable_unplugged.json',
-  ]) {
-    await deliverFixture(request, name);
-  }
+  await deliverPolestarDay(request);
 });
 
 test('from the fleet to a vehicle to one of its sessions', async ({ page }, testInfo) => {
