@@ -6,7 +6,7 @@ use leptos::prelude::*;
 pub const LOG_PAGE_SIZE: u64 = 50;
 
 /// One page of the webhook log, newest first. Empty strings mean "no filter".
-#[server(endpoint = "webhook_log")]
+#[server(endpoint = "webhook_log", output = crate::api::codec::Json)]
 pub async fn get_webhook_log(
     vehicle: Option<String>,
     outcome: Option<String>,

@@ -7,7 +7,7 @@ pub const FLEET_PAGE: u64 = 50;
 
 /// One page of the fleet table for the URL's search, filter, sort and start, with the
 /// fleet's totals and its daily energy over the last 30 days in the viewer's zone.
-#[server(endpoint = "fleet_page")]
+#[server(endpoint = "fleet_page", output = crate::api::codec::Json)]
 pub async fn get_fleet_page(
     q: Option<String>,
     status: Option<String>,
@@ -61,7 +61,7 @@ async fn get_fleet_page_inner(
 
 /// The vehicles an open fleet page shows, with their new state, and the fleet's new
 /// totals: what a live update brings (the page keeps its order).
-#[server(endpoint = "fleet_refresh")]
+#[server(endpoint = "fleet_refresh", output = crate::api::codec::Json)]
 pub async fn get_fleet_refresh(ids: Vec<String>) -> Result<FleetRefresh, AppError> {
     crate::api::error::with_status(get_fleet_refresh_inner(ids).await)
 }
@@ -88,7 +88,7 @@ async fn get_fleet_refresh_inner(ids: Vec<String>) -> Result<FleetRefresh, AppEr
 }
 
 /// Whether this server runs in demo mode (`--demo`): its data is simulated.
-#[server(endpoint = "demo_mode")]
+#[server(endpoint = "demo_mode", output = crate::api::codec::Json)]
 pub async fn get_demo_mode() -> Result<bool, AppError> {
     Ok(crate::server::context()?.demo)
 }

@@ -25,7 +25,7 @@ fn date_param(name: &str, raw: Option<&str>) -> Result<Option<chrono::NaiveDate>
 /// `from` and `to` are local dates in the viewer's zone (`YYYY-MM-DD`, both included):
 /// they filter the sessions and set the chart's range. `chart` is `day`, `week` or
 /// `month`; `cursor` is the previous page's `next_cursor`.
-#[server(endpoint = "vehicle_view")]
+#[server(endpoint = "vehicle_view", output = crate::api::codec::Json)]
 pub async fn get_vehicle_view(
     id: String,
     from: Option<String>,
@@ -90,7 +90,7 @@ async fn get_vehicle_view_inner(
 }
 
 /// A session with its charge curve and the deliveries it was built from.
-#[server(endpoint = "session_detail")]
+#[server(endpoint = "session_detail", output = crate::api::codec::Json)]
 pub async fn get_session_detail(id: String) -> Result<SessionDetail, AppError> {
     crate::api::error::with_status(get_session_detail_inner(id).await)
 }
