@@ -8,6 +8,7 @@
 //! WASM). A reader without JavaScript sees the server's default zone, named on the page.
 
 use chrono::{DateTime, FixedOffset, Utc};
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 
 /// The cookie that carries the browser's IANA time zone name.
@@ -122,7 +123,7 @@ pub fn format_local(at: DateTime<Utc>) -> String {
 #[component]
 pub fn Timestamp(at: Option<DateTime<Utc>>, #[prop(optional)] relative: bool) -> impl IntoView {
     let Some(at) = at else {
-        return view! { <span class="muted">"—"</span> }.into_any();
+        return EitherOf3::A(view! { <span class="muted">"—"</span> });
     };
     let zone = Viewer::get().map(|v| v.zone);
     let exact = format_local(at);
@@ -138,19 +139,17 @@ pub fn Timestamp(at: Option<DateTime<Utc>>, #[prop(optional)] relative: bool) ->
             crate::domain::fleet::format_ago(now_or_system() - at.timestamp_millis())
                 .unwrap_or_else(|| format_local(at))
         };
-        view! {
+        EitherOf3::B(view! {
             <time datetime=at.to_rfc3339() title=title>
                 {text}
             </time>
-        }
-        .into_any()
+        })
     } else {
-        view! {
+        EitherOf3::C(view! {
             <time datetime=at.to_rfc3339() title=title>
                 {exact}
             </time>
-        }
-        .into_any()
+        })
     }
 }
 

@@ -4,6 +4,7 @@ use crate::domain::date_text;
 use crate::domain::fleet::format_number;
 use crate::viewer::local;
 use crate::wire::Sample;
+use leptos::either::Either;
 use leptos::prelude::*;
 
 const W: f64 = 720.0;
@@ -33,8 +34,9 @@ fn readout(s: &Sample) -> String {
 #[component]
 pub fn ChargeCurve(samples: Vec<Sample>) -> impl IntoView {
     if samples.len() < 2 {
-        return view! { <p class="muted">"Too few readings to draw a charge curve."</p> }
-            .into_any();
+        return Either::Left(
+            view! { <p class="muted">"Too few readings to draw a charge curve."</p> },
+        );
     }
     let xs: Vec<f64> = samples
         .iter()
@@ -99,7 +101,7 @@ pub fn ChargeCurve(samples: Vec<Sample>) -> impl IntoView {
     let hovered = RwSignal::new(None::<usize>);
     let first = readout(&samples[0]);
     let texts: Vec<String> = bands.iter().map(|b| b.2.clone()).collect();
-    view! {
+    Either::Right(view! {
         <figure class="chart">
             <figcaption>
                 <span class="legend legend-power">"Power (kW)"</span>
@@ -180,6 +182,5 @@ pub fn ChargeCurve(samples: Vec<Sample>) -> impl IntoView {
                     .collect_view()}
             </Plot>
         </figure>
-    }
-    .into_any()
+    })
 }

@@ -1,3 +1,4 @@
+use leptos::either::Either;
 use leptos::prelude::*;
 
 /// What an operator sees before the first delivery: how to connect Smartcar.
@@ -15,14 +16,17 @@ pub fn EmptyFleet(webhooks_enabled: bool) -> impl IntoView {
                     <code>"SMARTCAR_MANAGEMENT_TOKEN"</code>
                     " (Dashboard → Configuration → API Keys). "
                     {if webhooks_enabled {
-                        view! { <strong class="ok">"This server has a token."</strong> }.into_any()
+                        Either::Left(
+                            view! { <strong class="ok">"This server has a token."</strong> },
+                        )
                     } else {
-                        view! {
-                            <strong class="warn">
-                                "This server has no token yet, so it refuses webhooks."
-                            </strong>
-                        }
-                            .into_any()
+                        Either::Right(
+                            view! {
+                                <strong class="warn">
+                                    "This server has no token yet, so it refuses webhooks."
+                                </strong>
+                            },
+                        )
                     }}
                 </li>
                 <li>

@@ -5,6 +5,7 @@ use crate::domain::date_text;
 use crate::domain::fleet::format_number;
 use crate::viewer::local;
 use crate::wire::EnergyBucket;
+use leptos::either::Either;
 use leptos::prelude::*;
 
 const W: f64 = 720.0;
@@ -41,7 +42,7 @@ pub fn EnergyChart(
     label: String,
 ) -> impl IntoView {
     if buckets.is_empty() {
-        return view! { <p class="muted">"No energy in this range."</p> }.into_any();
+        return Either::Left(view! { <p class="muted">"No energy in this range."</p> });
     }
     let total: f64 = buckets.iter().map(|b| b.energy_kwh).sum();
     let max = buckets.iter().map(|b| b.energy_kwh).fold(0.0_f64, f64::max);
@@ -117,7 +118,7 @@ pub fn EnergyChart(
         })
         .collect_view();
     let accessible_name = format!("{label}: {summary}");
-    view! {
+    Either::Right(view! {
         <figure class="chart energy-chart">
             <figcaption>
                 <span class="legend legend-energy">"Energy added (kWh)"</span>
@@ -166,6 +167,5 @@ pub fn EnergyChart(
                 </tbody>
             </table>
         </figure>
-    }
-    .into_any()
+    })
 }

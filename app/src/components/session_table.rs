@@ -2,6 +2,7 @@ use crate::domain::fleet::path_escape;
 use crate::domain::fleet::{format_duration, format_number};
 use crate::viewer::Timestamp;
 use crate::wire::SessionDto;
+use leptos::either::Either;
 use leptos::prelude::*;
 
 fn kwh(s: &SessionDto) -> String {
@@ -33,9 +34,9 @@ fn kw(v: Option<f64>) -> String {
 #[component]
 pub fn SessionTable(sessions: Vec<SessionDto>) -> impl IntoView {
     if sessions.is_empty() {
-        return view! { <p class="notice">"No charging sessions in this range."</p> }.into_any();
+        return Either::Left(view! { <p class="notice">"No charging sessions in this range."</p> });
     }
-    view! {
+    Either::Right(view! {
         <div class="table-wrap">
             <table class="fleet sessions">
                 <caption class="visually-hidden">"Charging sessions, newest first"</caption>
@@ -89,12 +90,11 @@ pub fn SessionTable(sessions: Vec<SessionDto>) -> impl IntoView {
                                 {s.charger_type.clone().unwrap_or_else(|| "—".into())}
                             </td>
                             <td data-label="Place">{place(&s)}</td>
-                            <td data-label="Status">{format!("{:?}", s.status).to_lowercase()}</td>
+                            <td data-label="Status">{s.status.as_str()}</td>
                         </tr>
                     </For>
                 </tbody>
             </table>
         </div>
-    }
-    .into_any()
+    })
 }

@@ -4,12 +4,13 @@ use crate::domain::fleet::{
     format_number, ChargeStatus, FleetQuery, PageStart, SortKey, VehicleSummary,
 };
 use crate::viewer::Timestamp;
+use leptos::either::Either;
 use leptos::prelude::*;
 
 #[component]
 fn SocBar(percent: Option<f64>) -> impl IntoView {
     match percent {
-        Some(p) => {
+        Some(p) => Either::Left({
             let width = format!("width: {}%", p.clamp(0.0, 100.0));
             let text = format!("{} %", format_number(p));
             view! {
@@ -25,9 +26,8 @@ fn SocBar(percent: Option<f64>) -> impl IntoView {
                     <span class="soc-text">{text}</span>
                 </div>
             }
-            .into_any()
-        }
-        None => view! { <span class="muted">"—"</span> }.into_any(),
+        }),
+        None => Either::Right(view! { <span class="muted">"—"</span> }),
     }
 }
 
@@ -78,11 +78,12 @@ pub fn VehicleTable(
     query: FleetQuery,
 ) -> impl IntoView {
     if vehicles.is_empty() {
-        return view! { <p class="notice">{format!("No vehicle matches (of {total}).")}</p> }
-            .into_any();
+        return Either::Left(
+            view! { <p class="notice">{format!("No vehicle matches (of {total}).")}</p> },
+        );
     }
     let plural = |n: u64| if n == 1 { "" } else { "s" };
-    view! {
+    Either::Right(view! {
         <p class="muted" data-matching=matching>
             {if matching == total {
                 format!("{total} vehicle{}", plural(total))
@@ -125,8 +126,7 @@ pub fn VehicleTable(
                 </tbody>
             </table>
         </div>
-    }
-    .into_any()
+    })
 }
 
 #[component]
@@ -175,28 +175,25 @@ fn VehicleRow(v: VehicleSummary) -> impl IntoView {
 #[component]
 pub fn Pager(query: FleetQuery, next: Option<String>, prev: Option<String>) -> impl IntoView {
     if next.is_none() && prev.is_none() {
-        return ().into_any();
+        return None;
     }
     let link = |start: Option<PageStart>, rel: &'static str, label: &'static str| match start {
-        Some(start) => view! {
+        Some(start) => Either::Left(view! {
             <a href=query.page_href(&start) rel=rel>
                 {label}
             </a>
-        }
-        .into_any(),
-        None => view! {
+        }),
+        None => Either::Right(view! {
             <span class="muted" aria-disabled="true">
                 {label}
             </span>
-        }
-        .into_any(),
+        }),
     };
-    view! {
+    Some(view! {
         <nav class="pager" aria-label="Pages of vehicles">
             {link(prev.is_some().then_some(PageStart::First), "first", "« First")}
             {link(prev.map(PageStart::Before), "prev", "‹ Previous")}
             {link(next.map(PageStart::After), "next", "Next ›")}
         </nav>
-    }
-    .into_any()
+    })
 }

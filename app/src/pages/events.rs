@@ -5,6 +5,7 @@ use crate::domain::fleet::path_escape;
 use crate::domain::fleet::url_escape;
 use crate::live::{refetched, Live};
 use crate::viewer::Timestamp;
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -137,38 +138,40 @@ fn EventLogView(page: LogPage, query: LogQuery) -> impl IntoView {
                 })}
         </form>
         {if empty {
-            view! {
-                <p class="notice">
-                    {if filtered {
-                        "No delivery matches these filters."
-                    } else {
-                        "No webhook request has arrived yet."
-                    }}
-                </p>
-            }
-                .into_any()
+            Either::Left(
+                view! {
+                    <p class="notice">
+                        {if filtered {
+                            "No delivery matches these filters."
+                        } else {
+                            "No webhook request has arrived yet."
+                        }}
+                    </p>
+                },
+            )
         } else {
-            view! {
-                <div class="table-wrap">
-                    <table class="fleet events">
-                        <caption class="visually-hidden">
-                            "Webhook deliveries, newest first"
-                        </caption>
-                        <thead>
-                            <tr>
-                                <th scope="col">"Received"</th>
-                                <th scope="col">"Outcome"</th>
-                                <th scope="col">"Type"</th>
-                                <th scope="col">"Vehicle"</th>
-                                <th scope="col">"Triggers"</th>
-                                <th scope="col">"Event id / reason"</th>
-                            </tr>
-                        </thead>
-                        <tbody>{rows}</tbody>
-                    </table>
-                </div>
-            }
-                .into_any()
+            Either::Right(
+                view! {
+                    <div class="table-wrap">
+                        <table class="fleet events">
+                            <caption class="visually-hidden">
+                                "Webhook deliveries, newest first"
+                            </caption>
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Received"</th>
+                                    <th scope="col">"Outcome"</th>
+                                    <th scope="col">"Type"</th>
+                                    <th scope="col">"Vehicle"</th>
+                                    <th scope="col">"Triggers"</th>
+                                    <th scope="col">"Event id / reason"</th>
+                                </tr>
+                            </thead>
+                            <tbody>{rows}</tbody>
+                        </table>
+                    </div>
+                },
+            )
         }}
         <nav class="pager" aria-label="Delivery pages">
             {has_before.then(|| view! { <a href=format!("/events?{keep}")>"← Newest"</a> })}
@@ -213,10 +216,11 @@ fn EventRow(entry: LogEntry, name: Option<String>) -> impl IntoView {
             <td data-label="Vehicle">
                 {match (entry.vehicle_id.clone(), name) {
                     (Some(id), Some(name)) => {
-                        view! { <a href=format!("/vehicles/{}", path_escape(&id))>{name}</a> }
-                            .into_any()
+                        Either::Left(
+                            view! { <a href=format!("/vehicles/{}", path_escape(&id))>{name}</a> },
+                        )
                     }
-                    _ => view! { <span class="muted">"—"</span> }.into_any(),
+                    _ => Either::Right(view! { <span class="muted">"—"</span> }),
                 }}
             </td>
             <td data-label="Triggers" class="wrap">

@@ -8,6 +8,7 @@ use crate::live::{refetched, Live};
 use crate::pages::not_found::NotFound;
 use crate::viewer::{format_local, Timestamp};
 use crate::wire::SessionDetail;
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -31,14 +32,15 @@ pub fn SessionPage() -> impl IntoView {
                         Ok(d) => {
                             let title = title(&d);
                             Ok(
-                                view! {
-                                    <Title text=title />
-                                    <SessionLive detail=d />
-                                }
-                                    .into_any(),
+                                Either::Left(
+                                    view! {
+                                        <Title text=title />
+                                        <SessionLive detail=d />
+                                    },
+                                ),
                             )
                         }
-                        Err(AppError::NotFound(_)) => Ok(view! { <NotFound /> }.into_any()),
+                        Err(AppError::NotFound(_)) => Ok(Either::Right(view! { <NotFound /> })),
                         Err(e) => Err(e),
                     }
                 })}
@@ -77,9 +79,9 @@ fn SessionView(detail: SessionDetail) -> impl IntoView {
         (Some(kwh), Some(source)) => format!("{} kWh (from {source})", format_number(kwh)),
         _ => "—".to_owned(),
     };
-    let status = format!("{:?}", s.status).to_lowercase();
+    let status = s.status.as_str();
     let place = match (s.latitude, s.longitude) {
-        (Some(lat), Some(lon)) => view! {
+        (Some(lat), Some(lon)) => Either::Left(view! {
             {format!("{lat:.5}, {lon:.5}")}
             " "
             <a
@@ -91,9 +93,8 @@ fn SessionView(detail: SessionDetail) -> impl IntoView {
             >
                 "map"
             </a>
-        }
-        .into_any(),
-        _ => view! { "—" }.into_any(),
+        }),
+        _ => Either::Right(view! { "—" }),
     };
     let deliveries = detail.deliveries;
     let samples = detail.samples;
@@ -253,56 +254,58 @@ fn SessionView(detail: SessionDetail) -> impl IntoView {
         </div>
         <h2>"Deliveries"</h2>
         {if deliveries.is_empty() {
-            view! { <p class="muted">"No stored delivery has readings in this session."</p> }
-                .into_any()
+            Either::Left(
+                view! { <p class="muted">"No stored delivery has readings in this session."</p> },
+            )
         } else {
-            view! {
-                <p class="muted">
-                    {format!(
-                        "The {} deliveries whose readings built this session.",
-                        deliveries.len(),
-                    )}
-                </p>
-                <div class="table-wrap">
-                    <table class="fleet deliveries">
-                        <caption class="visually-hidden">
-                            "Deliveries that built this session"
-                        </caption>
-                        <thead>
-                            <tr>
-                                <th scope="col">"Received"</th>
-                                <th scope="col">"Type"</th>
-                                <th scope="col">"Triggers"</th>
-                                <th scope="col">"Event id"</th>
-                            </tr>
-                        </thead>
-                        <tbody>
-                            {deliveries
-                                .into_iter()
-                                .map(|d| {
-                                    view! {
-                                        <tr data-log-id=d.id>
-                                            <th scope="row">
-                                                <Timestamp at=Some(d.received_at) />
-                                            </th>
-                                            <td data-label="Type">
-                                                {d.event_type.unwrap_or_default()}
-                                            </td>
-                                            <td data-label="Triggers" class="wrap">
-                                                {d.triggers.join(", ")}
-                                            </td>
-                                            <td data-label="Event id" class="wrap mono">
-                                                {d.event_id.unwrap_or_default()}
-                                            </td>
-                                        </tr>
-                                    }
-                                })
-                                .collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-            }
-                .into_any()
+            Either::Right(
+                view! {
+                    <p class="muted">
+                        {format!(
+                            "The {} deliveries whose readings built this session.",
+                            deliveries.len(),
+                        )}
+                    </p>
+                    <div class="table-wrap">
+                        <table class="fleet deliveries">
+                            <caption class="visually-hidden">
+                                "Deliveries that built this session"
+                            </caption>
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Received"</th>
+                                    <th scope="col">"Type"</th>
+                                    <th scope="col">"Triggers"</th>
+                                    <th scope="col">"Event id"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {deliveries
+                                    .into_iter()
+                                    .map(|d| {
+                                        view! {
+                                            <tr data-log-id=d.id>
+                                                <th scope="row">
+                                                    <Timestamp at=Some(d.received_at) />
+                                                </th>
+                                                <td data-label="Type">
+                                                    {d.event_type.unwrap_or_default()}
+                                                </td>
+                                                <td data-label="Triggers" class="wrap">
+                                                    {d.triggers.join(", ")}
+                                                </td>
+                                                <td data-label="Event id" class="wrap mono">
+                                                    {d.event_id.unwrap_or_default()}
+                                                </td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                },
+            )
         }}
     }
 }

@@ -11,6 +11,7 @@ use crate::live::{refetched, Live};
 use crate::pages::not_found::NotFound;
 use crate::viewer::Timestamp;
 use crate::wire::{SignalsPanel, VehicleView};
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -64,14 +65,15 @@ pub fn VehiclePage() -> impl IntoView {
                                 v.vehicle.model.as_deref(),
                             );
                             Ok(
-                                view! {
-                                    <Title text=name />
-                                    <VehicleDetail view=v query=query.get_untracked() />
-                                }
-                                    .into_any(),
+                                Either::Left(
+                                    view! {
+                                        <Title text=name />
+                                        <VehicleDetail view=v query=query.get_untracked() />
+                                    },
+                                ),
                             )
                         }
-                        Err(AppError::NotFound(_)) => Ok(view! { <NotFound /> }.into_any()),
+                        Err(AppError::NotFound(_)) => Ok(Either::Right(view! { <NotFound /> })),
                         Err(e) => Err(e),
                     }
                 })}
@@ -277,121 +279,126 @@ fn SignalsPanelView(panel: SignalsPanel, vehicle_id: String) -> impl IntoView {
         <section aria-labelledby="signals-heading" class="signals">
             <h2 id="signals-heading">"Signals"</h2>
             {if latest.is_empty() {
-                view! { <p class="muted">"No signal values yet."</p> }.into_any()
+                Either::Left(view! { <p class="muted">"No signal values yet."</p> })
             } else {
-                view! {
-                    <div class="table-wrap">
-                        <table class="fleet signals-latest">
-                            <caption class="visually-hidden">"Newest value of each signal"</caption>
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Signal"</th>
-                                    <th scope="col" class="num">
-                                        "Value"
-                                    </th>
-                                    <th scope="col">"Observed"</th>
-                                </tr>
-                            </thead>
-                            <tbody>
-                                {latest
-                                    .into_iter()
-                                    .map(|s| {
-                                        view! {
-                                            <tr data-signal=s.code.clone()>
-                                                <th scope="row" class="mono">
-                                                    {s.code.clone()}
-                                                </th>
-                                                <td data-label="Value" class="num">
-                                                    {s.value}
-                                                </td>
-                                                <td data-label="Observed">
-                                                    <Timestamp at=s.at />
-                                                </td>
-                                            </tr>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
-                }
-                    .into_any()
+                Either::Right(
+                    view! {
+                        <div class="table-wrap">
+                            <table class="fleet signals-latest">
+                                <caption class="visually-hidden">
+                                    "Newest value of each signal"
+                                </caption>
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"Signal"</th>
+                                        <th scope="col" class="num">
+                                            "Value"
+                                        </th>
+                                        <th scope="col">"Observed"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {latest
+                                        .into_iter()
+                                        .map(|s| {
+                                            view! {
+                                                <tr data-signal=s.code.clone()>
+                                                    <th scope="row" class="mono">
+                                                        {s.code.clone()}
+                                                    </th>
+                                                    <td data-label="Value" class="num">
+                                                        {s.value}
+                                                    </td>
+                                                    <td data-label="Observed">
+                                                        <Timestamp at=s.at />
+                                                    </td>
+                                                </tr>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    },
+                )
             }}
             <h3>"Signals that report errors"</h3>
             {if erroring.is_empty() {
-                view! { <p class="muted">"None: every signal has answered."</p> }.into_any()
+                Either::Left(view! { <p class="muted">"None: every signal has answered."</p> })
             } else {
-                view! {
-                    <ul class="error-list">
-                        {erroring
-                            .into_iter()
-                            .map(|e| {
-                                view! {
-                                    <li>
-                                        <span class="mono">{e.code}</span>
-                                        ": "
-                                        {[e.error_type, e.error_code]
-                                            .into_iter()
-                                            .flatten()
-                                            .collect::<Vec<_>>()
-                                            .join(" / ")}
-                                        {format!(
-                                            " ({} time{}, last ",
-                                            e.count,
-                                            if e.count == 1 { "" } else { "s" },
-                                        )}
-                                        <Timestamp at=e.last_at />
-                                        ")"
-                                    </li>
-                                }
-                            })
-                            .collect_view()}
-                    </ul>
-                }
-                    .into_any()
+                Either::Right(
+                    view! {
+                        <ul class="error-list">
+                            {erroring
+                                .into_iter()
+                                .map(|e| {
+                                    view! {
+                                        <li>
+                                            <span class="mono">{e.code}</span>
+                                            ": "
+                                            {[e.error_type, e.error_code]
+                                                .into_iter()
+                                                .flatten()
+                                                .collect::<Vec<_>>()
+                                                .join(" / ")}
+                                            {format!(
+                                                " ({} time{}, last ",
+                                                e.count,
+                                                if e.count == 1 { "" } else { "s" },
+                                            )}
+                                            <Timestamp at=e.last_at />
+                                            ")"
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                    },
+                )
             }}
             <h3>"Recent vehicle errors"</h3>
             {if recent_errors.is_empty() {
-                view! { <p class="muted">"No VEHICLE_ERROR received."</p> }.into_any()
+                Either::Left(view! { <p class="muted">"No VEHICLE_ERROR received."</p> })
             } else {
-                view! {
-                    <ul class="error-list">
-                        {recent_errors
-                            .into_iter()
-                            .map(|e| {
-                                let what = [e.error_type, e.code]
-                                    .into_iter()
-                                    .flatten()
-                                    .collect::<Vec<_>>()
-                                    .join(" / ");
-                                let signals = if e.signals.is_empty() {
-                                    "whole vehicle".to_owned()
-                                } else {
-                                    e.signals.join(", ")
-                                };
-                                view! {
-                                    <li>
-                                        <Timestamp at=Some(e.reported_at) />
-                                        " · "
-                                        <strong>{what}</strong>
-                                        {e.state.map(|s| format!(" ({s})"))}
-                                        " · "
-                                        {signals}
-                                        {e
-                                            .description
-                                            .map(|d| {
-                                                view! {
-                                                    <br />
-                                                    <span class="muted">{d}</span>
-                                                }
-                                            })}
-                                    </li>
-                                }
-                            })
-                            .collect_view()}
-                    </ul>
-                }
-                    .into_any()
+                Either::Right(
+                    view! {
+                        <ul class="error-list">
+                            {recent_errors
+                                .into_iter()
+                                .map(|e| {
+                                    let what = [e.error_type, e.code]
+                                        .into_iter()
+                                        .flatten()
+                                        .collect::<Vec<_>>()
+                                        .join(" / ");
+                                    let signals = if e.signals.is_empty() {
+                                        "whole vehicle".to_owned()
+                                    } else {
+                                        e.signals.join(", ")
+                                    };
+                                    view! {
+                                        <li>
+                                            <Timestamp at=Some(e.reported_at) />
+                                            " · "
+                                            <strong>{what}</strong>
+                                            {e.state.map(|s| format!(" ({s})"))}
+                                            " · "
+                                            {signals}
+                                            {e
+                                                .description
+                                                .map(|d| {
+                                                    view! {
+                                                        <br />
+                                                        <span class="muted">{d}</span>
+                                                    }
+                                                })}
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                    },
+                )
             }}
             <p>
                 <a href=format!(
