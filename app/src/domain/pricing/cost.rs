@@ -1,0 +1,150 @@
+//! What a session cost under a tariff: the session fee, its minutes, and its energy priced
+//! moment by moment in the place's local time. Money is exact decimal arithmetic, rounded
+//! once, to the currency's minor unit, half away from zero.
+
+use super::curve::EnergyCurve;
+use super::tariff::Tariff;
+use chrono::{DateTime, Days, LocalResult, TimeZone, Utc};
+use chrono_tz::Tz;
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A session as pricing sees it.
+#[derive(Debug, Clone)]
+pub struct Charge<'a> {
+    pub curve: &'a EnergyCurve,
+    pub started_at: DateTime<Utc>,
+    /// The end, or the last reading while the session is still charging.
+    pub ended_at: DateTime<Utc>,
+    /// The place's zone: bands, days and months are read in it.
+    pub zone: Tz,
+    /// The share of grid energy that reached the battery there (0.5 to 1), if known.
+    pub efficiency: Option<f64>,
+}
+
+/// The energy one price applied to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnergyLine {
+    /// The tariff's band (its index), or `None` for its default price.
+    pub band: Option<usize>,
+    /// Energy that reached the battery, kWh (to a millionth).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub battery_kwh: Decimal,
+    /// Energy drawn from the grid, kWh: what the price applies to.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub grid_kwh: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub price_per_kwh: Decimal,
+    /// Not rounded: only the session's total is.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub amount: Decimal,
+}
+
+/// Why a session costs what it costs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Breakdown {
+    pub currency: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub session_fee: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub minutes: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub per_minute: Decimal,
+    pub energy: Vec<EnergyLine>,
+    /// The fee, the minutes and the energy, rounded to the currency's minor unit.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub total: Decimal,
+}
+
+/// kWh from the curve's floating point, to a millionth of a kWh.
+fn kwh(value: f64) -> Decimal {
+    Decimal::from_f64_retain(value)
+        .unwrap_or_default()
+        .round_dp(6)
+}
+
+/// The instants inside the session at which the price may change: each local date's
+/// edges (midnight and the bands' edges), twice in an hour a clock change repeats,
+/// never in one it skips.
+fn cuts(charge: &Charge, tariff: &Tariff) -> Vec<DateTime<Utc>> {
+    let (start, end) = (charge.started_at, charge.ended_at);
+    let first = start.with_timezone(&charge.zone).date_naive();
+    let last = end.with_timezone(&charge.zone).date_naive();
+    let edges = tariff.edges();
+    let mut cuts = vec![start];
+    let mut date = first;
+    while date <= last {
+        for edge in &edges {
+            let Some(local) = date.and_hms_opt(
+                u32::from(edge.minutes() / 60),
+                u32::from(edge.minutes() % 60),
+                0,
+            ) else {
+                continue;
+            };
+            let instants = match charge.zone.from_local_datetime(&local) {
+                LocalResult::Single(t) => vec![t],
+                LocalResult::Ambiguous(a, b) => vec![a, b],
+                LocalResult::None => vec![],
+            };
+            cuts.extend(
+                instants
+                    .into_iter()
+                    .map(|t| t.with_timezone(&Utc))
+                    .filter(|t| *t > start && *t < end),
+            );
+        }
+        let Some(next) = date.checked_add_days(Days::new(1)) else {
+            break;
+        };
+        date = next;
+    }
+    cuts.push(end.max(start));
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts
+}
+
+/// The session's cost under `tariff`, in a currency with `minor_units` decimals (2 for
+/// EUR, 0 for JPY).
+pub fn price(charge: &Charge, tariff: &Tariff, minor_units: u32) -> Breakdown {
+    let cuts = cuts(charge, tariff);
+    let mut by_band: BTreeMap<Option<usize>, (f64, Decimal)> = BTreeMap::new();
+    for (span, added) in cuts.windows(2).zip(charge.curve.split(&cuts)) {
+        let local = span[0].with_timezone(&charge.zone).naive_local();
+        let (band, price) = tariff.price_at(local);
+        by_band.entry(band).or_insert((0.0, price)).0 += added;
+    }
+    let efficiency = charge.efficiency.filter(|e| *e > 0.0 && *e <= 1.0);
+    let energy: Vec<EnergyLine> = by_band
+        .into_iter()
+        .filter(|(_, (added, _))| *added > 0.0)
+        .map(|(band, (added, price_per_kwh))| {
+            let grid_kwh = kwh(efficiency.map_or(added, |e| added / e));
+            EnergyLine {
+                band,
+                battery_kwh: kwh(added),
+                grid_kwh,
+                price_per_kwh,
+                amount: grid_kwh * price_per_kwh,
+            }
+        })
+        .collect();
+    let millis = (charge.ended_at - charge.started_at)
+        .num_milliseconds()
+        .max(0);
+    let minutes = Decimal::from(millis) / Decimal::from(60_000);
+    let unrounded = tariff.session_fee
+        + minutes * tariff.per_minute
+        + energy.iter().map(|l| l.amount).sum::<Decimal>();
+    Breakdown {
+        currency: tariff.currency.clone(),
+        session_fee: tariff.session_fee,
+        minutes,
+        per_minute: tariff.per_minute,
+        energy,
+        total: unrounded
+            .round_dp_with_strategy(minor_units, RoundingStrategy::MidpointAwayFromZero),
+    }
+}
