@@ -2,8 +2,9 @@
 //! moment by moment in the place's local time. Money is exact decimal arithmetic, rounded
 //! once, to the currency's minor unit, half away from zero.
 
+use super::currency::minor_units;
 use super::curve::EnergyCurve;
-use super::tariff::Tariff;
+use super::tariff::{Invalid, Tariff};
 use chrono::{DateTime, Days, LocalResult, TimeZone, Utc};
 use chrono_tz::Tz;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -106,9 +107,13 @@ fn cuts(charge: &Charge, tariff: &Tariff) -> Vec<DateTime<Utc>> {
     cuts
 }
 
-/// The session's cost under `tariff`, in a currency with `minor_units` decimals (2 for
-/// EUR, 0 for JPY).
-pub fn price(charge: &Charge, tariff: &Tariff, minor_units: u32) -> Breakdown {
+/// The session's cost under `tariff`, rounded to its currency's minor unit (a cent for
+/// EUR, a yen for JPY); an error only for a currency that has none.
+pub fn price(charge: &Charge, tariff: &Tariff) -> Result<Breakdown, Invalid> {
+    let minor_units = minor_units(&tariff.currency).ok_or_else(|| Invalid {
+        field: "currency".to_owned(),
+        message: format!("{:?} has no minor unit to round to", tariff.currency),
+    })?;
     let cuts = cuts(charge, tariff);
     let mut by_band: BTreeMap<Option<usize>, (f64, Decimal)> = BTreeMap::new();
     for (span, added) in cuts.windows(2).zip(charge.curve.split(&cuts)) {
@@ -138,7 +143,7 @@ pub fn price(charge: &Charge, tariff: &Tariff, minor_units: u32) -> Breakdown {
     let unrounded = tariff.session_fee
         + minutes * tariff.per_minute
         + energy.iter().map(|l| l.amount).sum::<Decimal>();
-    Breakdown {
+    Ok(Breakdown {
         currency: tariff.currency.clone(),
         session_fee: tariff.session_fee,
         minutes,
@@ -146,5 +151,5 @@ pub fn price(charge: &Charge, tariff: &Tariff, minor_units: u32) -> Breakdown {
         energy,
         total: unrounded
             .round_dp_with_strategy(minor_units, RoundingStrategy::MidpointAwayFromZero),
-    }
+    })
 }

@@ -1,7 +1,9 @@
 //! What charging cost: a session's energy spread over time ([`curve`]), the tariff that
-//! prices it ([`tariff`]), and the arithmetic that puts the two together ([`cost`]).
+//! prices it ([`tariff`]) in a [`currency`], and the arithmetic that puts them together
+//! ([`cost`]).
 
 pub mod cost;
+pub mod currency;
 pub mod curve;
 pub mod tariff;
 

@@ -180,12 +180,15 @@ impl Tariff {
         edges
     }
 
-    /// Checks what the types cannot: a currency code of three capital letters, no negative
-    /// price, bands that name days, months from 1 to 12, and a band that lasts (`from` ≠
-    /// `to`, and none starting at 24:00).
+    /// Checks what the types cannot: a known currency, no negative price, bands that name
+    /// days, months from 1 to 12, and a band that lasts (`from` ≠ `to`, and none starting
+    /// at 24:00).
     pub fn check(&self) -> Result<(), Invalid> {
-        if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(invalid("currency", "must be an ISO 4217 code such as EUR"));
+        if super::currency::minor_units(&self.currency).is_none() {
+            return Err(invalid(
+                "currency",
+                "must be an ISO 4217 currency code with a minor unit, such as EUR",
+            ));
         }
         for (field, amount) in [
             ("session_fee", self.session_fee),
