@@ -6,6 +6,7 @@ pub mod date_text;
 pub mod events;
 pub mod fleet;
 pub mod ids;
+pub mod places;
 pub mod pricing;
 pub mod reading;
 pub mod sessions;

@@ -3,7 +3,9 @@
 //! instants (a tariff band's edge, a local midnight, a month's first instant) gives the
 //! energy added in each part, and the parts always add up to the whole.
 
-use chrono::{DateTime, Utc};
+use crate::domain::buckets::{bucket_starts, Bucket};
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
 
 /// Energy added since a session started (kWh) at instants (epoch ms), in time order.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +99,20 @@ impl EnergyCurve {
         cuts.windows(2).map(|w| self.between(w[0], w[1])).collect()
     }
 
+    /// The energy added in each local day, week or month (in `tz`) the curve reaches, by
+    /// the bucket's first instant, oldest first: energy counts where it was added, not
+    /// where its session started, and the buckets add up to [`EnergyCurve::total`].
+    pub fn by_bucket(&self, bucket: Bucket, tz: Tz) -> Vec<(DateTime<Utc>, f64)> {
+        let Some((first, last)) = self.span() else {
+            return Vec::new();
+        };
+        let end = last + TimeDelta::milliseconds(1);
+        let starts = bucket_starts(bucket, tz, first, end);
+        let mut cuts = starts.clone();
+        cuts.push(end);
+        starts.into_iter().zip(self.split(&cuts)).collect()
+    }
+
     /// The first and last reading's instants.
     pub fn span(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms);
@@ -145,6 +161,37 @@ mod tests {
         assert_eq!(shaped.between(t(0), t(10)), 6.0);
         let flat = EnergyCurve::new([(t(0), 0.0), (t(10), 0.0)]).scaled_to(5.0);
         assert_eq!(flat.total(), 0.0);
+    }
+
+    #[test]
+    fn energy_counts_in_the_day_and_month_it_was_added() {
+        let berlin = chrono_tz::Europe::Berlin;
+        let local = |y, m, d, h| {
+            use chrono::TimeZone;
+            berlin
+                .with_ymd_and_hms(y, m, d, h, 0, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        // 23:00 on 31 January to 01:00 on 1 February: half in each day and month.
+        let curve = EnergyCurve::even(local(2026, 1, 31, 23), local(2026, 2, 1, 1), 2.0);
+        assert_eq!(
+            curve.by_bucket(Bucket::Day, berlin),
+            vec![(local(2026, 1, 31, 0), 1.0), (local(2026, 2, 1, 0), 1.0)]
+        );
+        assert_eq!(
+            curve.by_bucket(Bucket::Month, berlin),
+            vec![(local(2026, 1, 1, 0), 1.0), (local(2026, 2, 1, 0), 1.0)]
+        );
+        // The autumn night has 25 hours: 20:00 to 20:00 the next day is 25 hours, of
+        // which 4 are on the Saturday.
+        let curve = EnergyCurve::even(local(2026, 10, 24, 20), local(2026, 10, 25, 20), 25.0);
+        let days = curve.by_bucket(Bucket::Day, berlin);
+        assert_eq!(days.len(), 2);
+        assert!(
+            (days[0].1 - 4.0).abs() < 1e-9 && (days[1].1 - 21.0).abs() < 1e-9,
+            "{days:?}"
+        );
     }
 
     proptest! {
