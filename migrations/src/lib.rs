@@ -13,6 +13,7 @@ mod m20261130_000007_raw_retention;
 mod m20261204_000008_dead_letter_once;
 mod m20261205_000009_fleet_index;
 mod m20261205_000010_fleet_search;
+mod m20261206_000011_places_and_costs;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000008_dead_letter_once::Migration),
             Box::new(m20261205_000009_fleet_index::Migration),
             Box::new(m20261205_000010_fleet_search::Migration),
+            Box::new(m20261206_000011_places_and_costs::Migration),
         ]
     }
 }

@@ -204,6 +204,10 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let sweeper = tokio::spawn(tasks::sweep::run(self.state.db.clone(), self.state.engine));
+        let pricer = tokio::spawn(tasks::pricing::run(
+            self.state.db.clone(),
+            self.state.timezone,
+        ));
         let live = tokio::spawn(live::run(self.state.live.clone(), self.state.db.clone()));
         let feed = self.state.live.clone();
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -233,6 +237,7 @@ impl Application {
             let _ = metrics.await;
         }
         sweeper.abort();
+        pricer.abort();
         live.abort();
         served
     }

@@ -37,7 +37,7 @@ pub const ENGINE_CODES: [&str; 12] = [
     signals::IS_FAST_CHARGER_PRESENT,
 ];
 
-/// Sessions per INSERT statement (24 columns each).
+/// Sessions per INSERT statement (32 columns each).
 const INSERT_CHUNK: usize = 500;
 
 /// Takes the vehicle's row lock (a no-op update) so derivations of one vehicle queue.
@@ -98,8 +98,31 @@ pub async fn observations(
     Ok(rows.into_iter().filter_map(observation).collect())
 }
 
-fn active_model(vehicle_id: &VehicleId, s: &Session) -> sessions::ActiveModel {
+/// The row of a derived session. What pricing found for the row it replaces (the same
+/// id) is carried over, so a page never shows it unpriced while it waits; it is due for
+/// pricing again (a new stamp) unless nothing pricing reads has changed.
+fn active_model(
+    vehicle_id: &VehicleId,
+    s: &Session,
+    previous: Option<&sessions::Model>,
+) -> sessions::ActiveModel {
     let ms = |t: Option<EpochMs>| t.map(EpochMs::as_millis);
+    let curve = (!s.energy_curve.is_empty())
+        .then(|| serde_json::to_value(&s.energy_curve).unwrap_or_default());
+    let unchanged = previous.is_some_and(|old| {
+        old.ended_at == ms(s.ended_at)
+            && old.last_reading_at == s.last_reading_at.as_millis()
+            && old.energy_added_kwh == s.energy_added_kwh
+            && old.charger_type == s.charger_type
+            && old.latitude == s.latitude
+            && old.longitude == s.longitude
+            && old.energy_curve == curve
+    });
+    let pricing_due = match previous {
+        Some(old) if unchanged => old.pricing_due,
+        _ => Some(super::pricing::due_stamp()),
+    };
+    let kept = |f: fn(&sessions::Model) -> Option<String>| previous.and_then(f);
     sessions::ActiveModel {
         id: Set(s.id.clone()),
         vehicle_id: Set(vehicle_id.to_string()),
@@ -125,6 +148,14 @@ fn active_model(vehicle_id: &VehicleId, s: &Session) -> sessions::ActiveModel {
         latitude: Set(s.latitude),
         longitude: Set(s.longitude),
         intervals: Set(serde_json::to_value(&s.intervals).unwrap_or_default()),
+        energy_curve: Set(curve),
+        place_id: Set(kept(|old| old.place_id.clone())),
+        grid_energy_kwh: Set(previous.and_then(|old| old.grid_energy_kwh)),
+        cost_amount: Set(kept(|old| old.cost_amount.clone())),
+        cost_currency: Set(kept(|old| old.cost_currency.clone())),
+        tariff_id: Set(kept(|old| old.tariff_id.clone())),
+        cost_breakdown: Set(previous.and_then(|old| old.cost_breakdown.clone())),
+        pricing_due: Set(pricing_due),
     }
 }
 
@@ -244,7 +275,6 @@ async fn replace(
     derived: &[Session],
     ledger: &mut EnergyLedger,
 ) -> Result<(), DbErr> {
-    use sea_orm::QuerySelect;
     let scope = || {
         let query =
             sessions::Entity::find().filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()));
@@ -253,15 +283,9 @@ async fn replace(
             None => query,
         }
     };
-    let old: Vec<(i64, Option<f64>)> = scope()
-        .select_only()
-        .column(sessions::Column::StartedAt)
-        .column(sessions::Column::EnergyAddedKwh)
-        .into_tuple()
-        .all(db)
-        .await?;
-    for (started_at, kwh) in old {
-        ledger.remove(started_at, kwh);
+    let old: Vec<sessions::Model> = scope().all(db).await?;
+    for row in &old {
+        ledger.remove(row.started_at, row.energy_added_kwh);
     }
     let mut delete =
         sessions::Entity::delete_many().filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()));
@@ -272,7 +296,9 @@ async fn replace(
     for session in derived {
         ledger.add(session.started_at.as_millis(), session.energy_added_kwh);
     }
-    insert(db, vehicle_id, derived).await
+    let previous: std::collections::HashMap<&str, &sessions::Model> =
+        old.iter().map(|row| (row.id.as_str(), row)).collect();
+    insert(db, vehicle_id, derived, &previous).await
 }
 
 /// What [`derive_from`] needs: every reading from `from` on, each signal's last reading
@@ -421,13 +447,18 @@ async fn insert(
     db: &impl ConnectionTrait,
     vehicle_id: &VehicleId,
     derived: &[Session],
+    previous: &std::collections::HashMap<&str, &sessions::Model>,
 ) -> Result<(), DbErr> {
     // Chunks keep each statement well under the databases' bind-parameter limits
     // (32766 on SQLite, 65535 on PostgreSQL) however many sessions a vehicle has.
     for chunk in derived.chunks(INSERT_CHUNK) {
-        sessions::Entity::insert_many(chunk.iter().map(|s| active_model(vehicle_id, s)))
-            .exec_without_returning(db)
-            .await?;
+        sessions::Entity::insert_many(
+            chunk
+                .iter()
+                .map(|s| active_model(vehicle_id, s, previous.get(s.id.as_str()).copied())),
+        )
+        .exec_without_returning(db)
+        .await?;
     }
     Ok(())
 }
@@ -466,6 +497,11 @@ pub fn from_row(row: &sessions::Model) -> Option<Session> {
         range_end_km: row.range_end_km,
         energy_added_kwh: row.energy_added_kwh,
         energy_source: row.energy_source,
+        energy_curve: row
+            .energy_curve
+            .as_ref()
+            .and_then(|curve| serde_json::from_value(curve.clone()).ok())
+            .unwrap_or_default(),
         max_power_kw: row.max_power_kw,
         avg_power_kw: row.avg_power_kw,
         charge_limit_percent: row.charge_limit_percent,

@@ -2,4 +2,5 @@
 //! ingest pipeline, in `crate::webhook`).
 
 pub mod demo;
+pub mod pricing;
 pub mod sweep;

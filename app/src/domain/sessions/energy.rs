@@ -10,6 +10,8 @@ pub(super) struct Metrics {
     pub range_start_km: Option<f64>,
     pub range_end_km: Option<f64>,
     pub energy: Option<(f64, EnergySource)>,
+    /// The energy added so far at instants inside the session (see [`energy_curve`]).
+    pub energy_curve: Vec<(i64, f64)>,
     pub max_power_kw: Option<f64>,
     pub avg_power_kw: Option<f64>,
     pub charge_limit_percent: Option<f64>,
@@ -58,6 +60,55 @@ pub(super) fn counter_energy(baseline: f64, values: &[f64]) -> f64 {
         previous = v;
     }
     total
+}
+
+/// The energy added so far at each counter reading, as [`counter_energy`] adds it up.
+fn counter_curve(start: i64, baseline: f64, readings: &[(i64, f64)]) -> Vec<(i64, f64)> {
+    let mut curve = vec![(start, 0.0)];
+    let (mut previous, mut total) = (baseline, 0.0);
+    for &(at, v) in readings {
+        total += if v >= previous { v - previous } else { v };
+        previous = v;
+        curve.push((at, total));
+    }
+    curve
+}
+
+/// The energy added so far at each power sample, as [`power_energy`] adds it up.
+fn power_curve(samples: &[(i64, f64)], max_gap_ms: i64) -> Vec<(i64, f64)> {
+    let mut curve: Vec<(i64, f64)> = samples
+        .first()
+        .map(|&(t, _)| (t, 0.0))
+        .into_iter()
+        .collect();
+    let mut total = 0.0;
+    for pair in samples.windows(2) {
+        total += power_energy(pair, max_gap_ms).0;
+        curve.push((pair[1].0, total));
+    }
+    curve
+}
+
+/// The most points a session's energy curve keeps: a long session's readings are
+/// thinned evenly (its first and last kept), which moves energy between neighbouring
+/// minutes at most.
+pub const MAX_CURVE_POINTS: usize = 288;
+
+/// A session's energy in time, from the source its total came from: the energy added so
+/// far (kWh) at instants (ms), starting at 0. Pricing and the energy charts spread it
+/// between consecutive points evenly in time.
+fn energy_curve(mut curve: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+    if curve.len() > MAX_CURVE_POINTS {
+        let last = curve.len() - 1;
+        let step = last.div_ceil(MAX_CURVE_POINTS - 1);
+        curve = curve
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % step == 0 || *i == last)
+            .map(|(_, p)| *p)
+            .collect();
+    }
+    curve
 }
 
 /// Trapezoid integral of power (W) in kWh, and the time it covers (ms); samples further
@@ -149,20 +200,41 @@ pub(super) fn metrics(series: &Series, start: i64, end: i64, config: &EngineConf
 
     let counter = within(&series.energy, start, end);
     let (power_kwh, covered_ms) = power_energy(power, config.power_gap_ms);
-    let energy = if !counter.is_empty() {
+    let (energy, curve) = if !counter.is_empty() {
         let before = series.energy.partition_point(|(t, _)| *t < start);
         let baseline = before.checked_sub(1).map_or(0.0, |i| series.energy[i].1);
         let values: Vec<f64> = counter.iter().map(|(_, v)| *v).collect();
-        Some((counter_energy(baseline, &values), EnergySource::Counter))
+        (
+            Some((counter_energy(baseline, &values), EnergySource::Counter)),
+            counter_curve(start, baseline, counter),
+        )
     } else if covered_ms > 0 {
-        Some((power_kwh, EnergySource::Power))
+        (
+            Some((power_kwh, EnergySource::Power)),
+            power_curve(power, config.power_gap_ms),
+        )
     } else {
         let capacity = latest_at_or_before(&series.capacity, end).or(series.static_capacity);
         match (soc_start, soc_end, capacity) {
             (Some(a), Some(b), Some(cap)) => {
-                Some((((b - a) / 100.0 * cap).max(0.0), EnergySource::Soc))
+                // The state of charge at each reading inside, as energy since the start
+                // (never below it), ending at the session's total.
+                let total = ((b - a) / 100.0 * cap).max(0.0);
+                let mut curve = vec![(start, 0.0)];
+                let mut high = 0.0_f64;
+                for &(at, soc) in within(&series.soc, start, end) {
+                    high = high.max(((soc - a) / 100.0 * cap).clamp(0.0, total));
+                    curve.push((at, high));
+                }
+                if curve
+                    .last()
+                    .is_some_and(|&(at, kwh)| at < end || kwh < total)
+                {
+                    curve.push((end, total));
+                }
+                (Some((total, EnergySource::Soc)), curve)
             }
-            _ => None,
+            _ => (None, Vec::new()),
         }
     };
 
@@ -217,6 +289,7 @@ pub(super) fn metrics(series: &Series, start: i64, end: i64, config: &EngineConf
         range_start_km: latest_at_or_before(&series.range, start),
         range_end_km: latest_at_or_before(&series.range, end),
         energy,
+        energy_curve: energy_curve(curve),
         max_power_kw,
         avg_power_kw,
         charge_limit_percent: latest_at_or_before(&series.limits, end),

@@ -373,6 +373,7 @@ fn derive_inner(
                 range_end_km: m.range_end_km,
                 energy_added_kwh: m.energy.map(|(kwh, _)| kwh),
                 energy_source: m.energy.map(|(_, source)| source),
+                energy_curve: m.energy_curve,
                 max_power_kw: m.max_power_kw,
                 avg_power_kw: m.avg_power_kw,
                 charge_limit_percent: m.charge_limit_percent,

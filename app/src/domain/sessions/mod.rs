@@ -5,6 +5,7 @@
 //! broken by value, never by arrival.
 
 mod energy;
+pub use energy::MAX_CURVE_POINTS;
 mod engine;
 #[cfg(test)]
 mod tests;
@@ -265,6 +266,11 @@ pub struct Session {
     pub range_end_km: Option<f64>,
     pub energy_added_kwh: Option<f64>,
     pub energy_source: Option<EnergySource>,
+    /// The energy added so far (kWh) at instants (epoch ms) inside the session, from
+    /// the source of `energy_added_kwh`, thinned to at most
+    /// [`MAX_CURVE_POINTS`]: where in time the energy went (pricing, energy
+    /// per day). Empty when the energy is unknown.
+    pub energy_curve: Vec<(i64, f64)>,
     pub max_power_kw: Option<f64>,
     pub avg_power_kw: Option<f64>,
     pub charge_limit_percent: Option<f64>,

@@ -32,6 +32,22 @@ pub struct Model {
     pub longitude: Option<f64>,
     /// Charging intervals as a JSON array of `{start, end}` (epoch ms).
     pub intervals: Json,
+    /// The energy added so far at instants, `[[ms, kWh], …]` (`None` in rows stored
+    /// before it was kept: their energy is spread evenly).
+    pub energy_curve: Option<Json>,
+    /// What pricing found, as of its last run: the place holding the start, the grid
+    /// energy (with the place's efficiency), and the cost under the tariff in force.
+    pub place_id: Option<String>,
+    pub grid_energy_kwh: Option<f64>,
+    /// A decimal string, rounded to the currency's minor unit.
+    pub cost_amount: Option<String>,
+    pub cost_currency: Option<String>,
+    pub tariff_id: Option<String>,
+    /// `domain::pricing::Breakdown` as JSON.
+    pub cost_breakdown: Option<Json>,
+    /// Not null while the session waits to be (re)priced: a stamp that changes whenever
+    /// it is due again, so a pricer stores its answer only if nothing changed meanwhile.
+    pub pricing_due: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
