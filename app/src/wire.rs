@@ -7,6 +7,9 @@ use crate::domain::time::EpochMs;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod pricing;
+pub use pricing::*;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LatestState {
@@ -73,6 +76,15 @@ pub struct SessionDto {
     pub charger_type: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    /// The place whose circle holds its start, if any.
+    #[serde(default)]
+    pub place: Option<PlaceRef>,
+    /// Battery energy ÷ the place's charging efficiency, when both are known.
+    #[serde(default)]
+    pub grid_energy_kwh: Option<f64>,
+    /// `null` when no tariff covers it and no operator set one.
+    #[serde(default)]
+    pub cost: Option<SessionCost>,
 }
 
 impl SessionDto {
@@ -120,6 +132,9 @@ impl SessionDto {
             charger_type: s.charger_type.map(|c| c.as_str().to_owned()),
             latitude: s.latitude,
             longitude: s.longitude,
+            place: None,
+            grid_energy_kwh: None,
+            cost: None,
         }
     }
 }

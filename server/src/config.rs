@@ -43,6 +43,10 @@ pub enum Command {
     /// instance after changing the session settings. Safe to repeat: the result depends
     /// only on the readings and the settings.
     Rederive(RederiveArgs),
+    /// Give sessions (all, or one vehicle's) their place and cost again from the places
+    /// and tariffs stored now. A running server does this by itself after every change;
+    /// this is the same work by hand. Safe to repeat.
+    Reprice(RepriceArgs),
     /// Remove the raw bodies of old deliveries that have been applied (their readings,
     /// sessions and delivery rows stay), and old dead letters with their log lines. Safe
     /// while the server runs, and to repeat.
@@ -148,6 +152,16 @@ pub struct RederiveArgs {
     pub vehicle: Option<String>,
     #[command(flatten)]
     pub sessions: SessionArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RepriceArgs {
+    /// Only this vehicle (its Smartcar id).
+    #[arg(long)]
+    pub vehicle: Option<String>,
+    /// The zone (IANA name) tariffs of sessions at no place are read in: the server's.
+    #[arg(long, env = "CHARGELOG_TIMEZONE", default_value = "UTC")]
+    pub timezone: String,
 }
 
 #[derive(Debug, Args, Clone)]

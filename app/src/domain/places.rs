@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(
     feature = "ssr",
-    derive(sea_orm::DeriveValueType),
+    derive(sea_orm::DeriveValueType, utoipa::ToSchema),
     sea_orm(value_type = "String")
 )]
 #[serde(rename_all = "snake_case")]
@@ -171,6 +171,7 @@ pub struct Spot {
 
 /// Sessions gathered where no place is: a place to create in one action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Suggestion {
     /// The centre of the sessions' starts.
     pub latitude: f64,

@@ -598,10 +598,7 @@ pub async fn export_chunk(
     let next = (rows.len() as u64 == limit)
         .then(|| rows.last().map(|r| (r.started_at, r.id.clone())))
         .flatten();
-    Ok((
-        rows.iter().filter_map(|r| dto(r, config, now)).collect(),
-        next,
-    ))
+    Ok((dtos(db, &rows, config, now).await?, next))
 }
 
 pub async fn get(db: &impl ConnectionTrait, id: &str) -> Result<Option<sessions::Model>, DbErr> {
@@ -750,6 +747,21 @@ fn dto(
     ))
 }
 
+/// The rows as the API shows them, with their place and cost.
+async fn dtos(
+    db: &impl ConnectionTrait,
+    rows: &[sessions::Model],
+    config: &EngineConfig,
+    now: EpochMs,
+) -> Result<Vec<crate::wire::SessionDto>, DbErr> {
+    let (mut out, kept): (Vec<_>, Vec<_>) = rows
+        .iter()
+        .filter_map(|r| Some((dto(r, config, now)?, r)))
+        .unzip();
+    super::places::annotate(db, &mut out, &kept).await?;
+    Ok(out)
+}
+
 /// One page of a vehicle's sessions, newest first, with the cursor for the next page.
 pub async fn page(
     db: &impl ConnectionTrait,
@@ -775,12 +787,9 @@ pub async fn page(
                 .map(|r| r.started_at.to_string())
         })
         .flatten();
+    let shown = &rows[..rows.len().min(limit as usize)];
     Ok(crate::wire::SessionPage {
-        sessions: rows
-            .iter()
-            .take(limit as usize)
-            .filter_map(|r| dto(r, config, now))
-            .collect(),
+        sessions: dtos(db, shown, config, now).await?,
         next_cursor,
     })
 }
@@ -795,7 +804,10 @@ pub async fn detail(
     let Some(row) = get(db, id).await? else {
         return Ok(None);
     };
-    let Some(session) = dto(&row, config, now) else {
+    let Some(session) = dtos(db, std::slice::from_ref(&row), config, now)
+        .await?
+        .pop()
+    else {
         return Ok(None);
     };
     let end = row.ended_at.unwrap_or(row.last_reading_at);

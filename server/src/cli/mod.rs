@@ -1,8 +1,9 @@
 //! The commands of the `chargelog` binary: `serve` (the default), `migrate`, `user`,
-//! `token`, `rederive`, `prune` and `simulate`. Their arguments are in `config`.
+//! `token`, `rederive`, `reprice`, `prune` and `simulate`. Their arguments are in `config`.
 
 pub mod prune;
 pub mod rederive;
+pub mod reprice;
 
 use crate::config::{
     Cli, Command, ConfigError, DatabaseSettings, ServeArgs, Settings, TokenCommand, UserCommand,
@@ -26,6 +27,8 @@ enum CliError {
     Status(#[source] sea_orm::DbErr),
     #[error(transparent)]
     Rederive(#[from] crate::cli::rederive::RederiveError),
+    #[error(transparent)]
+    Reprice(#[from] crate::cli::reprice::RepriceError),
     #[error("the server stopped with an error")]
     Serve(#[source] std::io::Error),
     #[error("the system clock is before 1970")]
@@ -252,6 +255,20 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 "re-derived {} session(s) for {} vehicle(s)",
                 summary.sessions, summary.vehicles
             ))?;
+            Ok(())
+        }
+        Some(Command::Reprice(args)) => {
+            let zone: chrono_tz::Tz = args
+                .timezone
+                .parse()
+                .map_err(|_| ConfigError::Timezone(args.timezone.clone()))?;
+            let settings = DatabaseSettings::parse(cli.database.database_url.expose_secret())?;
+            let db = db::connect(&settings).await?;
+            db::migrate(&db).await?;
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let priced =
+                crate::cli::reprice::run(&db, args.vehicle.as_deref(), zone, progress).await?;
+            say(format_args!("priced {priced} session(s)"))?;
             Ok(())
         }
     }

@@ -22,7 +22,7 @@ pub const MAX_BUCKETS: usize = 1000;
 
 fn bad(param: &'static str, message: impl Into<String>) -> HttpError {
     HttpError::BadRequest {
-        param,
+        param: param.into(),
         message: message.into(),
     }
 }
@@ -297,8 +297,16 @@ async fn vehicle_energy(
 )]
 pub struct ApiDoc;
 
+/// The whole API's description: these routes' and `places`'.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::http::places::PlacesDoc::openapi());
+    doc
+}
+
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(<ApiDoc as utoipa::OpenApi>::openapi())
+    Json(openapi())
 }
 
 /// What the API and the CSV exports read with (their part of the server's state).
@@ -321,6 +329,7 @@ where
         .route("/api/v1/vehicles/{id}/sessions", get(list_sessions))
         .route("/api/v1/vehicles/{id}/energy", get(vehicle_energy))
         .route("/api/v1/sessions/{id}", get(get_session))
+        .merge(crate::http::places::routes())
         .route(
             "/api/v1/{*rest}",
             get(|| async { HttpError::NotFound("no such API route".into()) }),

@@ -15,9 +15,15 @@ pub enum HttpError {
     NotFound(String),
     #[error("invalid `{param}`: {message}")]
     BadRequest {
-        param: &'static str,
+        param: std::borrow::Cow<'static, str>,
         message: String,
     },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("send the body as application/json")]
+    NotJson,
     #[error("the database is not reachable; try again shortly")]
     Unavailable,
     #[error("internal error")]
@@ -39,6 +45,9 @@ impl IntoResponse for HttpError {
         let status = match &self {
             HttpError::NotFound(_) => StatusCode::NOT_FOUND,
             HttpError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            HttpError::Conflict(_) => StatusCode::CONFLICT,
+            HttpError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            HttpError::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             HttpError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             HttpError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -127,7 +127,7 @@ fn date(
         .and_then(|d| d.checked_add_days(chrono::Days::new(days_after)))
         .map(|d| Some(app::domain::buckets::day_start(tz, d).timestamp_millis()))
         .ok_or(HttpError::BadRequest {
-            param: name,
+            param: name.into(),
             message: "expected a date such as 2026-03-14".into(),
         })
 }
@@ -194,7 +194,7 @@ fn date_range(
 ) -> Result<Range, HttpError> {
     let tz = match params.get("tz").filter(|s| !s.is_empty()) {
         Some(raw) => raw.parse().map_err(|_| HttpError::BadRequest {
-            param: "tz",
+            param: "tz".into(),
             message: "expected an IANA time zone such as Europe/Stockholm".into(),
         })?,
         None => app::viewer::zone_from_cookies(headers).unwrap_or(state.timezone),

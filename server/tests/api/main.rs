@@ -30,6 +30,7 @@ mod openapi;
 mod operations;
 mod outage;
 mod pages;
+mod places;
 mod process;
 mod processing;
 mod scale_out;

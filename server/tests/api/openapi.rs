@@ -9,10 +9,21 @@ use std::collections::BTreeSet;
 crate::on_both_backends!(the_openapi_document_matches_the_real_responses);
 
 /// The schema errors of `body` as the answer of `template` with `status`.
-fn errors(doc: &Value, template: &str, status: u16, body: &Value) -> Vec<String> {
-    let schema = &doc["paths"][template]["get"]["responses"][status.to_string()]["content"]
-        ["application/json"]["schema"];
-    assert!(schema.is_object(), "{template} documents no {status} body");
+fn errors(doc: &Value, method: &str, template: &str, status: u16, body: &Value) -> Vec<String> {
+    let response = &doc["paths"][template][method]["responses"][status.to_string()];
+    assert!(
+        response.is_object(),
+        "{method} {template} documents no {status}"
+    );
+    let schema = &response["content"]["application/json"]["schema"];
+    if status == 204 {
+        assert!(schema.is_null(), "{method} {template}: a 204 has no body");
+        return Vec::new();
+    }
+    assert!(
+        schema.is_object(),
+        "{method} {template} documents no {status} body"
+    );
     // The schema's references point into the document's components.
     let root = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -26,13 +37,29 @@ fn errors(doc: &Value, template: &str, status: u16, body: &Value) -> Vec<String>
         .collect()
 }
 
-/// Calls `url` and checks its JSON against the document's schema for `template`.
-async fn check(app: &TestApp, doc: &Value, template: &str, url: &str, status: u16) {
-    let response = app.get(url).await;
-    assert_eq!(response.status().as_u16(), status, "{url}");
-    let body: Value = response.json().await.unwrap();
-    let errors = errors(doc, template, status, &body);
-    assert!(errors.is_empty(), "{url} ({status}): {errors:#?}\n{body:#}");
+/// One documented call: method, path template, URL, body, expected status.
+type Call = (&'static str, &'static str, String, Option<Value>, u16);
+
+/// Makes the call and checks its answer against the document's schema for `template`;
+/// returns the answer.
+async fn check(app: &TestApp, doc: &Value, call: &Call) -> Value {
+    let (method, template, url, body, status) = call;
+    let mut request = app
+        .client
+        .request(method.to_uppercase().parse().unwrap(), app.url(url));
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status().as_u16(), *status, "{method} {url}");
+    let text = response.text().await.unwrap();
+    let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let errors = errors(doc, method, template, *status, &answer);
+    assert!(
+        errors.is_empty(),
+        "{method} {url} ({status}): {errors:#?}\n{answer:#}"
+    );
+    answer
 }
 
 async fn the_openapi_document_matches_the_real_responses(backend: Backend) {
@@ -44,75 +71,57 @@ async fn the_openapi_document_matches_the_real_responses(backend: Backend) {
 
     // The check can fail: a body that breaks the schema is caught.
     let wrong = json!({ "vehicles": [{ "id": 7, "latest": {}, "session_count": "many" }] });
-    assert!(!errors(&doc, "/api/v1/vehicles", 200, &wrong).is_empty());
+    assert!(!errors(&doc, "get", "/api/v1/vehicles", 200, &wrong).is_empty());
 
     let session = format!("{VEHICLE_A}:1773511330000");
-    let calls = [
-        ("/api/v1/vehicles", "/api/v1/vehicles".to_owned(), 200),
-        (
-            "/api/v1/vehicles",
-            "/api/v1/vehicles?limit=1&sort=-soc&q=a&status=idle".to_owned(),
-            200,
-        ),
-        (
-            "/api/v1/vehicles",
-            "/api/v1/vehicles?sort=colour".to_owned(),
-            400,
-        ),
-        (
-            "/api/v1/vehicles/{id}/sessions",
-            format!("/api/v1/vehicles/{VEHICLE_A}/sessions?limit=1"),
-            200,
-        ),
-        (
-            "/api/v1/vehicles/{id}/sessions",
-            format!("/api/v1/vehicles/{VEHICLE_A}/sessions?limit=0"),
-            400,
-        ),
-        (
-            "/api/v1/vehicles/{id}/sessions",
-            "/api/v1/vehicles/nope/sessions".to_owned(),
-            404,
-        ),
-        ("/api/v1/sessions/{id}", format!("/api/v1/sessions/{session}"), 200),
-        ("/api/v1/sessions/{id}", "/api/v1/sessions/nope".to_owned(), 404),
-        (
-            "/api/v1/vehicles/{id}/energy",
+    let mut calls: Vec<Call> = vec![
+        ("get", "/api/v1/vehicles", "/api/v1/vehicles".to_owned(), None, 200),
+        ("get", "/api/v1/vehicles",
+            "/api/v1/vehicles?limit=1&sort=-soc&q=a&status=idle".to_owned(), None, 200),
+        ("get", "/api/v1/vehicles",
+            "/api/v1/vehicles?sort=colour".to_owned(), None, 400),
+        ("get", "/api/v1/vehicles/{id}/sessions",
+            format!("/api/v1/vehicles/{VEHICLE_A}/sessions?limit=1"), None, 200),
+        ("get", "/api/v1/vehicles/{id}/sessions",
+            format!("/api/v1/vehicles/{VEHICLE_A}/sessions?limit=0"), None, 400),
+        ("get", "/api/v1/vehicles/{id}/sessions",
+            "/api/v1/vehicles/nope/sessions".to_owned(), None, 404),
+        ("get", "/api/v1/sessions/{id}", format!("/api/v1/sessions/{session}"), None, 200),
+        ("get", "/api/v1/sessions/{id}", "/api/v1/sessions/nope".to_owned(), None, 404),
+        ("get", "/api/v1/vehicles/{id}/energy",
             format!(
                 "/api/v1/vehicles/{VEHICLE_A}/energy?bucket=week&from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z&tz=Europe/Stockholm"
-            ),
-            200,
-        ),
-        (
-            "/api/v1/vehicles/{id}/energy",
-            format!("/api/v1/vehicles/{VEHICLE_A}/energy?bucket=year"),
-            400,
-        ),
-        (
-            "/api/v1/vehicles/{id}/energy",
-            "/api/v1/vehicles/nope/energy".to_owned(),
-            404,
-        ),
+            ), None, 200),
+        ("get", "/api/v1/vehicles/{id}/energy",
+            format!("/api/v1/vehicles/{VEHICLE_A}/energy?bucket=year"), None, 400),
+        ("get", "/api/v1/vehicles/{id}/energy",
+            "/api/v1/vehicles/nope/energy".to_owned(), None, 404),
     ];
-    for (template, url, status) in &calls {
-        check(&app, &doc, template, url, *status).await;
+    for call in &calls {
+        check(&app, &doc, call).await;
     }
+    calls.extend(places_and_tariffs(&app, &doc, &session).await);
     // Every documented path was called, and every documented status.
-    let documented: BTreeSet<(String, String)> = doc["paths"]
+    let documented: BTreeSet<(String, String, String)> = doc["paths"]
         .as_object()
         .unwrap()
         .iter()
         .flat_map(|(path, item)| {
-            item["get"]["responses"]
-                .as_object()
+            item.as_object()
                 .unwrap()
-                .keys()
-                .map(move |status| (path.clone(), status.clone()))
+                .iter()
+                .flat_map(move |(method, op)| {
+                    op["responses"]
+                        .as_object()
+                        .unwrap()
+                        .keys()
+                        .map(move |status| (method.clone(), path.clone(), status.clone()))
+                })
         })
         .collect();
-    let called: BTreeSet<(String, String)> = calls
+    let called: BTreeSet<(String, String, String)> = calls
         .iter()
-        .map(|(t, _, s)| ((*t).to_owned(), s.to_string()))
+        .map(|(m, t, _, _, s)| ((*m).to_owned(), (*t).to_owned(), s.to_string()))
         .collect();
     assert_eq!(documented, called);
     // A session's answer really carries what the schema promises beyond the basics.
@@ -124,4 +133,242 @@ async fn the_openapi_document_matches_the_real_responses(backend: Backend) {
         .unwrap();
     assert!(!detail["samples"].as_array().unwrap().is_empty());
     assert!(!detail["deliveries"].as_array().unwrap().is_empty());
+}
+
+/// The calls of places, tariffs and manual costs, made in order (each answer may name
+/// what the next call uses).
+async fn places_and_tariffs(app: &TestApp, doc: &Value, session: &str) -> Vec<Call> {
+    let place =
+        json!({"name": "Depot", "kind": "depot", "latitude": 59.3346, "longitude": 18.0632});
+    let tariff = json!({
+        "currency": "EUR", "valid_from": "2026-01-01", "session_fee": "0.00",
+        "per_minute": "0.00", "default_per_kwh": "0.30", "charger_type": null,
+        "bands": [{"days": ["mon", "tue"], "from": "22:00", "to": "06:00", "months": [1, 2],
+                   "price_per_kwh": "0.12"}]
+    });
+    let mut calls: Vec<Call> = vec![
+        (
+            "post",
+            "/api/v1/places",
+            "/api/v1/places".into(),
+            Some(place.clone()),
+            201,
+        ),
+        (
+            "post",
+            "/api/v1/places",
+            "/api/v1/places".into(),
+            Some(place.clone()),
+            409,
+        ),
+        (
+            "post",
+            "/api/v1/places",
+            "/api/v1/places".into(),
+            Some(json!({"name": "x"})),
+            400,
+        ),
+        (
+            "post",
+            "/api/v1/places",
+            "/api/v1/places".into(),
+            Some(json!({"name": "x".repeat(70_000)})),
+            413,
+        ),
+    ];
+    let created = check(app, doc, &calls[0]).await;
+    for call in &calls[1..] {
+        check(app, doc, call).await;
+    }
+    let id = created["id"].as_str().unwrap().to_owned();
+    let place_path = format!("/api/v1/places/{id}");
+    let tariffs_path = format!("/api/v1/places/{id}/tariffs");
+    let mut next: Vec<Call> = vec![
+        ("get", "/api/v1/places", "/api/v1/places".into(), None, 200),
+        (
+            "get",
+            "/api/v1/places/suggestions",
+            "/api/v1/places/suggestions".into(),
+            None,
+            200,
+        ),
+        ("get", "/api/v1/places/{id}", place_path.clone(), None, 200),
+        (
+            "get",
+            "/api/v1/places/{id}",
+            "/api/v1/places/nope".into(),
+            None,
+            404,
+        ),
+        (
+            "patch",
+            "/api/v1/places/{id}",
+            place_path.clone(),
+            Some(json!({"radius_m": 200})),
+            200,
+        ),
+        (
+            "patch",
+            "/api/v1/places/{id}",
+            place_path.clone(),
+            Some(json!({"radius_m": 1})),
+            400,
+        ),
+        (
+            "patch",
+            "/api/v1/places/{id}",
+            "/api/v1/places/nope".into(),
+            Some(json!({})),
+            404,
+        ),
+        (
+            "post",
+            "/api/v1/places",
+            "/api/v1/places".into(),
+            Some(json!({"name": "Other", "kind": "home", "latitude": 1.0, "longitude": 2.0})),
+            201,
+        ),
+        (
+            "patch",
+            "/api/v1/places/{id}",
+            place_path.clone(),
+            Some(json!({"name": "OTHER"})),
+            409,
+        ),
+        (
+            "post",
+            "/api/v1/places/{id}/tariffs",
+            tariffs_path.clone(),
+            Some(tariff.clone()),
+            201,
+        ),
+        (
+            "post",
+            "/api/v1/places/{id}/tariffs",
+            tariffs_path.clone(),
+            Some(tariff.clone()),
+            400,
+        ),
+        (
+            "post",
+            "/api/v1/places/{id}/tariffs",
+            "/api/v1/places/nope/tariffs".into(),
+            Some(tariff.clone()),
+            404,
+        ),
+        (
+            "get",
+            "/api/v1/places/{id}/tariffs",
+            tariffs_path.clone(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/places/{id}/tariffs",
+            "/api/v1/places/nope/tariffs".into(),
+            None,
+            404,
+        ),
+        (
+            "post",
+            "/api/v1/tariffs/default",
+            "/api/v1/tariffs/default".into(),
+            Some(tariff.clone()),
+            201,
+        ),
+        (
+            "post",
+            "/api/v1/tariffs/default",
+            "/api/v1/tariffs/default".into(),
+            Some(json!({"currency": "EUR"})),
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/tariffs/default",
+            "/api/v1/tariffs/default".into(),
+            None,
+            200,
+        ),
+        (
+            "put",
+            "/api/v1/sessions/{id}/cost",
+            format!("/api/v1/sessions/{session}/cost"),
+            Some(json!({"amount": "12.30", "currency": "EUR", "note": "receipt"})),
+            200,
+        ),
+        (
+            "put",
+            "/api/v1/sessions/{id}/cost",
+            format!("/api/v1/sessions/{session}/cost"),
+            Some(json!({"amount": "-1", "currency": "EUR"})),
+            400,
+        ),
+        (
+            "put",
+            "/api/v1/sessions/{id}/cost",
+            "/api/v1/sessions/nope/cost".into(),
+            Some(json!({"amount": "1", "currency": "EUR"})),
+            404,
+        ),
+        (
+            "get",
+            "/api/v1/sessions/{id}",
+            format!("/api/v1/sessions/{session}"),
+            None,
+            200,
+        ),
+        (
+            "delete",
+            "/api/v1/sessions/{id}/cost",
+            format!("/api/v1/sessions/{session}/cost"),
+            None,
+            204,
+        ),
+        (
+            "delete",
+            "/api/v1/sessions/{id}/cost",
+            format!("/api/v1/sessions/{session}/cost"),
+            None,
+            404,
+        ),
+        (
+            "delete",
+            "/api/v1/tariffs/{id}",
+            "/api/v1/tariffs/nope".into(),
+            None,
+            404,
+        ),
+    ];
+    let mut tariff_id = None;
+    for call in &next {
+        let answer = check(app, doc, call).await;
+        if call.0 == "post" && call.2 == tariffs_path && call.4 == 201 {
+            tariff_id = answer["id"].as_str().map(str::to_owned);
+        }
+    }
+    let last: Vec<Call> = vec![
+        (
+            "delete",
+            "/api/v1/tariffs/{id}",
+            format!("/api/v1/tariffs/{}", tariff_id.unwrap()),
+            None,
+            204,
+        ),
+        (
+            "delete",
+            "/api/v1/places/{id}",
+            place_path.clone(),
+            None,
+            204,
+        ),
+        ("delete", "/api/v1/places/{id}", place_path, None, 404),
+    ];
+    for call in &last {
+        check(app, doc, call).await;
+    }
+    calls.append(&mut next);
+    calls.extend(last);
+    calls
 }

@@ -26,35 +26,45 @@ pub struct Charge<'a> {
 
 /// The energy one price applied to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EnergyLine {
     /// The tariff's band (its index), or `None` for its default price.
     pub band: Option<usize>,
     /// Energy that reached the battery, kWh (to a millionth).
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
     pub battery_kwh: Decimal,
     /// Energy drawn from the grid, kWh: what the price applies to.
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
     pub grid_kwh: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
     pub price_per_kwh: Decimal,
     /// Not rounded: only the session's total is.
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
     pub amount: Decimal,
 }
 
 /// Why a session costs what it costs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Breakdown {
     pub currency: String,
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
     pub session_fee: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
     pub minutes: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
     pub per_minute: Decimal,
     pub energy: Vec<EnergyLine>,
     /// The fee, the minutes and the energy, rounded to the currency's minor unit.
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
     pub total: Decimal,
 }
 

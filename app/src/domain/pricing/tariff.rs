@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// A day of the week, as tariffs name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Day {
     Mon,
@@ -85,12 +86,17 @@ impl From<ClockTime> for String {
 /// A time-of-use price: on `days`, from `from` to `to` (local; a band whose `to` is not
 /// after its `from` runs past midnight), in `months` (1 to 12; all when `None`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Band {
     pub days: Vec<Day>,
+    #[cfg_attr(feature = "ssr", schema(value_type = String, example = "22:00"))]
     pub from: ClockTime,
+    #[cfg_attr(feature = "ssr", schema(value_type = String, example = "06:00"))]
     pub to: ClockTime,
     pub months: Option<Vec<u32>>,
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
     pub price_per_kwh: Decimal,
 }
 
@@ -122,15 +128,20 @@ impl Band {
 /// One version of a tariff: in force from `valid_from` (a local date) until the next
 /// version's. Amounts are exact decimals in `currency` (ISO 4217).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Tariff {
     pub currency: String,
     pub valid_from: NaiveDate,
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
     pub session_fee: Decimal,
     /// Charged on the session's duration, start to end.
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
     pub per_minute: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String))]
     pub default_per_kwh: Decimal,
     /// Only sessions on this kind of charger, when set (public networks price them apart).
     pub charger_type: Option<ChargerType>,

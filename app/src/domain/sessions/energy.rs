@@ -98,6 +98,14 @@ pub const MAX_CURVE_POINTS: usize = 288;
 /// far (kWh) at instants (ms), starting at 0. Pricing and the energy charts spread it
 /// between consecutive points evenly in time.
 fn energy_curve(mut curve: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+    // One point per instant: the energy added by then.
+    curve.dedup_by(|later, earlier| {
+        let same = later.0 == earlier.0;
+        if same {
+            earlier.1 = later.1;
+        }
+        same
+    });
     if curve.len() > MAX_CURVE_POINTS {
         let last = curve.len() - 1;
         let step = last.div_ceil(MAX_CURVE_POINTS - 1);

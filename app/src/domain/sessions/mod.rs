@@ -205,7 +205,7 @@ crate::domain::text::text_enum!(EnergySource, "energy source");
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(
     feature = "ssr",
-    derive(sea_orm::DeriveValueType),
+    derive(sea_orm::DeriveValueType, utoipa::ToSchema),
     sea_orm(value_type = "String")
 )]
 pub enum ChargerType {
