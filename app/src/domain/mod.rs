@@ -9,6 +9,7 @@ pub mod ids;
 pub mod places;
 pub mod pricing;
 pub mod reading;
+pub mod reports;
 pub mod sessions;
 pub mod signals;
 pub mod text;

@@ -297,11 +297,12 @@ async fn vehicle_energy(
 )]
 pub struct ApiDoc;
 
-/// The whole API's description: these routes' and `places`'.
+/// The whole API's description: these routes', `places`' and `reports`'.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::OpenApi;
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::http::places::PlacesDoc::openapi());
+    doc.merge(crate::http::reports::ReportsDoc::openapi());
     doc
 }
 
@@ -330,6 +331,7 @@ where
         .route("/api/v1/vehicles/{id}/energy", get(vehicle_energy))
         .route("/api/v1/sessions/{id}", get(get_session))
         .merge(crate::http::places::routes())
+        .merge(crate::http::reports::routes())
         .route(
             "/api/v1/{*rest}",
             get(|| async { HttpError::NotFound("no such API route".into()) }),

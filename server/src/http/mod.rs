@@ -15,4 +15,5 @@ pub mod live;
 pub mod metrics;
 pub mod pages;
 pub mod places;
+pub mod reports;
 pub mod serve;

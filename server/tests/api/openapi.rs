@@ -340,6 +340,20 @@ async fn places_and_tariffs(app: &TestApp, doc: &Value, session: &str) -> Vec<Ca
             None,
             404,
         ),
+        (
+            "get",
+            "/api/v1/reports/monthly",
+            "/api/v1/reports/monthly?month=2026-03&tz=Europe/Stockholm".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/reports/monthly",
+            "/api/v1/reports/monthly?month=2026-3".into(),
+            None,
+            400,
+        ),
     ];
     let mut tariff_id = None;
     for call in &next {

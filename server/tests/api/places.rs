@@ -14,6 +14,7 @@ crate::on_both_backends!(
     moving_and_deleting_a_place_reassigns_its_sessions,
     a_manual_cost_wins_and_outlives_rederive,
     bad_places_and_tariffs_are_refused_naming_the_field,
+    the_month_report_adds_up_its_sessions,
 );
 
 /// The fixtures' completed AC session: 33.1 kWh, 2026-03-14 18:02:10 to 20:15:30 UTC.
@@ -530,4 +531,119 @@ async fn bad_places_and_tariffs_are_refused_naming_the_field(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
+}
+
+async fn the_month_report_adds_up_its_sessions(backend: Backend) {
+    let app = spawn_scenario(backend).await;
+    call(
+        &app,
+        "POST",
+        "/api/v1/tariffs/default",
+        Some(flat("2020-01-01", "0.20")),
+    )
+    .await;
+    let place = place_at_session_a(&app, "Depot", json!({"charging_efficiency": 0.9})).await;
+    add_tariff(&app, &place, flat("2020-01-01", "0.10")).await;
+    priced(&app).await;
+
+    let (status, report) = call(
+        &app,
+        "GET",
+        "/api/v1/reports/monthly?month=2026-03&tz=Europe/Stockholm",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["month"], "2026-03");
+    assert_eq!(report["from"], "2026-02-28T23:00:00Z");
+    assert_eq!(report["pricing_pending"], 0);
+    // Every session of every vehicle, as the sessions API shows them.
+    let mut sessions = Vec::new();
+    for vehicle in [VEHICLE_A, crate::helpers::VEHICLE_B] {
+        let (_, page) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/vehicles/{vehicle}/sessions"),
+            None,
+        )
+        .await;
+        sessions.extend(page["sessions"].as_array().unwrap().iter().cloned());
+    }
+    assert!(sessions.len() >= 2, "{sessions:?}");
+    let fleet = &report["fleet"]["totals"];
+    assert_eq!(fleet["sessions"], sessions.len());
+    let energy: f64 = sessions
+        .iter()
+        .filter_map(|s| s["energy_added_kwh"].as_f64())
+        .sum();
+    assert!(
+        (fleet["battery_kwh"].as_f64().unwrap() - energy).abs() < 1e-6,
+        "{fleet}"
+    );
+    let cents = |v: &Value| (v.as_str().unwrap().parse::<f64>().unwrap() * 100.0).round() as i64;
+    let cost: i64 = sessions
+        .iter()
+        .filter(|s| s["cost"]["currency"] == "EUR")
+        .map(|s| cents(&s["cost"]["amount"]))
+        .sum();
+    assert_eq!(cents(&fleet["cost"]["EUR"]), cost, "{fleet}");
+    let unpriced = sessions.iter().filter(|s| s["cost"].is_null()).count();
+    assert_eq!(fleet["unpriced_sessions"], unpriced);
+    let open = sessions
+        .iter()
+        .filter(|s| s["status"] == "charging")
+        .count();
+    assert_eq!(fleet["open_sessions"], open);
+
+    // Per vehicle, per kind and per place, the same sessions add up to the fleet.
+    let vehicles = report["vehicles"].as_array().unwrap();
+    let per_vehicle: u64 = vehicles
+        .iter()
+        .map(|v| v["totals"]["sessions"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_vehicle, sessions.len() as u64);
+    let a = vehicles
+        .iter()
+        .find(|v| v["vehicle_id"] == VEHICLE_A)
+        .unwrap();
+    assert!(a["name"].as_str().unwrap().contains("POLESTAR"), "{a}");
+    let depot = a["by_kind"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kind"] == "depot")
+        .unwrap();
+    assert_eq!(depot["sessions"], 1);
+    assert_eq!(depot["cost"]["EUR"], "4.68", "1 + 33.1 / 0.9 × 0.10");
+    assert!((depot["grid_kwh"].as_f64().unwrap() - 33.1 / 0.9).abs() < 1e-6);
+    let places = report["places"].as_array().unwrap();
+    assert_eq!(places[0]["place"]["name"], "Depot");
+    let per_place: u64 = places.iter().map(|p| p["sessions"].as_u64().unwrap()).sum();
+    assert_eq!(per_place, sessions.len() as u64);
+
+    // Another month has nothing; bad months and zones are refused by name.
+    let (_, february) = call(&app, "GET", "/api/v1/reports/monthly?month=2026-02", None).await;
+    assert_eq!(february["fleet"]["totals"]["sessions"], 0);
+    assert_eq!(february["vehicles"], json!([]));
+    for (query, param) in [
+        ("month=2026-13", "month"),
+        ("month=March", "month"),
+        ("tz=Mars/Base", "tz"),
+    ] {
+        let (status, body) = call(
+            &app,
+            "GET",
+            &format!("/api/v1/reports/monthly?{query}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 400, "{query}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("`{param}`")),
+            "{body}"
+        );
+    }
 }

@@ -159,7 +159,58 @@ pub fn price(charge: &Charge, tariff: &Tariff) -> Result<Breakdown, Invalid> {
         minutes,
         per_minute: tariff.per_minute,
         energy,
-        total: unrounded
-            .round_dp_with_strategy(minor_units, RoundingStrategy::MidpointAwayFromZero),
+        total: round_money(unrounded, minor_units),
     })
+}
+
+/// Rounds to `minor_units` decimals, half away from zero (how every amount is rounded).
+pub fn round_money(amount: Decimal, minor_units: u32) -> Decimal {
+    amount.round_dp_with_strategy(minor_units, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// Where a period `[from, to)` (a month) cuts a session: its shares before, inside and
+/// after, each a fraction of something the session adds up (its energy, its unrounded
+/// cost without the fee).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cut {
+    /// Whether the session started inside the period (its fee is the period's).
+    pub starts_inside: bool,
+    pub inside: Decimal,
+    pub after: Decimal,
+}
+
+/// The period's share of a session's rounded `total`: a session that started in it
+/// keeps its total less what falls after it (rounded), one that started earlier gets
+/// what falls in it (rounded). So the shares of consecutive periods add up to the total
+/// to the minor unit, and a session wholly inside keeps its total exactly.
+pub fn period_share(total: Decimal, cut: Cut, minor_units: u32) -> Decimal {
+    if cut.starts_inside {
+        total - round_money(cut.after, minor_units)
+    } else {
+        round_money(cut.inside, minor_units)
+    }
+}
+
+/// The unrounded cost of a stretch `[from, to)` of a priced session: its minutes and
+/// its energy, without the fee (which belongs to the session's start).
+pub fn stretch_cost(
+    charge: &Charge,
+    tariff: &Tariff,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Decimal, Invalid> {
+    let (from, to) = (
+        from.max(charge.started_at),
+        to.min(charge.ended_at.max(charge.started_at)),
+    );
+    if to <= from {
+        return Ok(Decimal::ZERO);
+    }
+    let stretch = Charge {
+        started_at: from,
+        ended_at: to,
+        ..charge.clone()
+    };
+    let b = price(&stretch, tariff)?;
+    Ok(b.minutes * b.per_minute + b.energy.iter().map(|l| l.amount).sum::<Decimal>())
 }

@@ -202,7 +202,7 @@ impl EnergySource {
 
 crate::domain::text::text_enum!(EnergySource, "energy source");
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(
     feature = "ssr",
     derive(sea_orm::DeriveValueType, utoipa::ToSchema),

@@ -1,0 +1,311 @@
+//! Month reports from the stored sessions: each session that touches the month gives its
+//! share (`Book::period` for one across an edge; its stored figures for one inside),
+//! and `domain::reports::Month` adds them up. Only the sessions across an edge need their
+//! energy curve; the rest are read in narrow columns.
+
+use super::entities::{manual_costs, places, sessions, vehicles};
+use super::pricing::{due_count, load_book};
+use crate::domain::fleet::vehicle_name;
+use crate::domain::places::PlaceKind;
+use crate::domain::pricing::book::{Book, Facts};
+use crate::domain::reports::{month_range, Line, Month, Split, Totals};
+use crate::domain::sessions::{ChargerType, SessionStatus};
+use crate::wire::{
+    ChargerTotals, KindTotals, MonthlyReport, PlaceMonth, PlaceRef, ReportFigures, VehicleMonth,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, DerivePartialModel, EntityTrait, QueryFilter, QuerySelect,
+};
+use std::collections::HashMap;
+
+/// A session that started this long before a month may still reach into it (a charge
+/// lasting longer is closed as stale long before).
+pub const LOOKBACK_MS: i64 = 62 * 86_400_000;
+
+/// What a report reads of a session.
+#[derive(Debug, DerivePartialModel)]
+#[sea_orm(entity = "sessions::Entity")]
+struct Row {
+    id: String,
+    vehicle_id: String,
+    status: SessionStatus,
+    started_at: i64,
+    ended_at: Option<i64>,
+    last_reading_at: i64,
+    energy_added_kwh: Option<f64>,
+    grid_energy_kwh: Option<f64>,
+    charger_type: Option<ChargerType>,
+    place_id: Option<String>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    cost_amount: Option<String>,
+    cost_currency: Option<String>,
+    tariff_id: Option<String>,
+}
+
+impl Row {
+    fn end(&self) -> i64 {
+        self.ended_at
+            .unwrap_or(self.last_reading_at)
+            .max(self.started_at)
+    }
+}
+
+/// The month starting on `first_day`, read in `tz`; sessions at no place are priced in
+/// `default_zone`. `None` when the month cannot be placed in time.
+pub async fn monthly(
+    db: &impl ConnectionTrait,
+    first_day: NaiveDate,
+    tz: Tz,
+    default_zone: Tz,
+) -> Result<Option<MonthlyReport>, DbErr> {
+    let Some((from, to)) = month_range(first_day, tz) else {
+        return Ok(None);
+    };
+    let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
+    let in_range = || {
+        sea_orm::Condition::all()
+            .add(sessions::Column::StartedAt.gte(from_ms - LOOKBACK_MS))
+            .add(sessions::Column::StartedAt.lt(to_ms))
+    };
+    let rows: Vec<Row> = sessions::Entity::find()
+        .filter(in_range())
+        .into_partial_model()
+        .all(db)
+        .await?;
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .filter(|r| r.started_at >= from_ms || r.end() > from_ms)
+        .collect();
+    // Energy curves of the sessions across an edge.
+    let crossing: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.started_at < from_ms || r.end() > to_ms)
+        .map(|r| r.id.as_str())
+        .collect();
+    let curves: HashMap<String, Vec<(i64, f64)>> = if crossing.is_empty() {
+        HashMap::new()
+    } else {
+        sessions::Entity::find()
+            .select_only()
+            .column(sessions::Column::Id)
+            .column(sessions::Column::EnergyCurve)
+            .filter(sessions::Column::Id.is_in(crossing))
+            .into_tuple::<(String, Option<serde_json::Value>)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|(id, curve)| {
+                let points = curve
+                    .and_then(|c| serde_json::from_value(c).ok())
+                    .unwrap_or_default();
+                (id, points)
+            })
+            .collect()
+    };
+    // Manual costs of the sessions in range.
+    let mut in_range_ids = Query::select();
+    in_range_ids
+        .column(sessions::Column::Id)
+        .from(sessions::Entity)
+        .cond_where(in_range());
+    let manual: HashMap<String, (Decimal, String)> = manual_costs::Entity::find()
+        .filter(manual_costs::Column::SessionId.in_subquery(in_range_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|c| Some((c.session_id, (c.amount.parse().ok()?, c.currency))))
+        .collect();
+    let book = load_book(db, default_zone).await?;
+    let kinds: HashMap<&str, PlaceKind> = book
+        .places
+        .iter()
+        .map(|p| (p.id.as_str(), p.kind))
+        .collect();
+
+    let mut month = Month::default();
+    for row in &rows {
+        let line = share(row, &book, &kinds, &curves, &manual, (from, to));
+        month.add(&line);
+    }
+    let names = vehicle_names(db, month.vehicles.keys().cloned().collect()).await?;
+    let place_rows: HashMap<String, places::Model> = places::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id.clone(), p))
+        .collect();
+    Ok(Some(report(
+        month,
+        first_day,
+        tz,
+        (from, to),
+        &names,
+        &place_rows,
+        due_count(db).await?,
+    )))
+}
+
+/// One session's share of `[from, to)`.
+fn share(
+    row: &Row,
+    book: &Book,
+    kinds: &HashMap<&str, PlaceKind>,
+    curves: &HashMap<String, Vec<(i64, f64)>>,
+    manual: &HashMap<String, (Decimal, String)>,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) -> Line {
+    let cost: Option<(Decimal, &str, Option<&str>)> = match manual.get(&row.id) {
+        Some((amount, currency)) => Some((*amount, currency.as_str(), None)),
+        None => row
+            .cost_amount
+            .as_ref()
+            .and_then(|a| a.parse().ok())
+            .zip(row.cost_currency.as_deref())
+            .map(|(amount, currency)| (amount, currency, row.tariff_id.as_deref())),
+    };
+    let battery = row.energy_added_kwh.filter(|e| e.is_finite() && *e >= 0.0);
+    let inside = row.started_at >= from.timestamp_millis() && row.end() <= to.timestamp_millis();
+    let (energy_share, cost) = if inside {
+        (1.0, cost.map(|(amount, currency, _)| (currency, amount)))
+    } else {
+        let curve = curves.get(&row.id).map_or(&[][..], Vec::as_slice);
+        let at = DateTime::from_timestamp_millis;
+        let facts = at(row.started_at).zip(at(row.end())).map(|(s, e)| Facts {
+            started_at: s,
+            ended_at: e,
+            location: row.latitude.zip(row.longitude),
+            charger_type: row.charger_type,
+            energy_kwh: battery,
+            curve,
+        });
+        match facts {
+            Some(facts) => {
+                let period = book.period(&facts, cost, from, to);
+                let currency = cost.map(|(_, c, _)| c);
+                (period.energy_share, currency.zip(period.cost))
+            }
+            None => (0.0, None),
+        }
+    };
+    Line {
+        vehicle_id: row.vehicle_id.clone(),
+        place_id: row.place_id.clone(),
+        kind: row
+            .place_id
+            .as_deref()
+            .and_then(|id| kinds.get(id).copied()),
+        charger_type: row.charger_type,
+        open: row.status == SessionStatus::Charging,
+        battery_kwh: battery.unwrap_or(0.0) * energy_share,
+        grid_kwh: row.grid_energy_kwh.map(|g| g * energy_share),
+        cost: cost.map(|(currency, amount)| (currency.to_owned(), amount)),
+    }
+}
+
+async fn vehicle_names(
+    db: &impl ConnectionTrait,
+    ids: Vec<String>,
+) -> Result<HashMap<String, String>, DbErr> {
+    let mut names = HashMap::new();
+    // Chunks keep each statement under the databases' bind-parameter limits.
+    for chunk in ids.chunks(1000) {
+        let found: Vec<(String, Option<String>, Option<String>, Option<i32>)> =
+            vehicles::Entity::find()
+                .select_only()
+                .columns([
+                    vehicles::Column::Id,
+                    vehicles::Column::Make,
+                    vehicles::Column::Model,
+                    vehicles::Column::Year,
+                ])
+                .filter(vehicles::Column::Id.is_in(chunk.iter().map(String::as_str)))
+                .into_tuple()
+                .all(db)
+                .await?;
+        for (id, make, model, year) in found {
+            let name = vehicle_name(&id, year, make.as_deref(), model.as_deref());
+            names.insert(id, name);
+        }
+    }
+    Ok(names)
+}
+
+fn figures(split: Split) -> ReportFigures {
+    ReportFigures {
+        totals: split.all,
+        by_kind: split
+            .by_kind
+            .into_iter()
+            .map(|(kind, totals)| KindTotals { kind, totals })
+            .collect(),
+        by_charger: split
+            .by_charger
+            .into_iter()
+            .map(|(charger_type, totals)| ChargerTotals {
+                charger_type,
+                totals,
+            })
+            .collect(),
+    }
+}
+
+fn report(
+    month: Month,
+    first_day: NaiveDate,
+    tz: Tz,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    names: &HashMap<String, String>,
+    place_rows: &HashMap<String, places::Model>,
+    pricing_pending: u64,
+) -> MonthlyReport {
+    let mut vehicles: Vec<VehicleMonth> = month
+        .vehicles
+        .into_iter()
+        .map(|(vehicle_id, split)| VehicleMonth {
+            name: names
+                .get(&vehicle_id)
+                .cloned()
+                .unwrap_or_else(|| vehicle_id.clone()),
+            vehicle_id,
+            figures: figures(split),
+        })
+        .collect();
+    vehicles.sort_by(|a, b| (&a.name, &a.vehicle_id).cmp(&(&b.name, &b.vehicle_id)));
+    let mut places: Vec<PlaceMonth> = month
+        .places
+        .into_iter()
+        .map(|(id, totals): (Option<String>, Totals)| {
+            let row = id.as_ref().and_then(|id| place_rows.get(id));
+            PlaceMonth {
+                place: row.map(|p| PlaceRef {
+                    id: p.id.clone(),
+                    name: p.name.clone(),
+                    kind: p.kind,
+                }),
+                cost_center: row.and_then(|p| p.cost_center.clone()),
+                totals,
+            }
+        })
+        .collect();
+    places.sort_by_key(|p| {
+        (
+            p.place.is_none(),
+            p.place.as_ref().map(|p| p.name.to_lowercase()),
+        )
+    });
+    MonthlyReport {
+        month: first_day.format("%Y-%m").to_string(),
+        timezone: tz.name().to_owned(),
+        from,
+        to,
+        fleet: figures(month.fleet),
+        vehicles,
+        places,
+        pricing_pending,
+    }
+}
