@@ -78,7 +78,7 @@ async fn get_vehicle_view_inner(
     };
     let sessions = page(&ctx.db, &id, filter, &ctx.engine, now).await?;
     let (chart_from, chart_to) = chart_range(bucket, tz, now.to_datetime(), from, to);
-    let energy = energy_series(&ctx.db, Some(&id), bucket, tz, chart_from, chart_to).await?;
+    let energy = energy_series(&ctx.db, &id, bucket, tz, chart_from, chart_to).await?;
     let signals = crate::server::signals::panel(&ctx.db, &id).await?;
     Ok(VehicleView {
         vehicle,

@@ -214,19 +214,19 @@ async fn vehicle_names(
     let mut names = HashMap::new();
     // Chunks keep each statement under the databases' bind-parameter limits.
     for chunk in ids.chunks(1000) {
-        let found: Vec<(String, Option<String>, Option<String>, Option<i32>)> =
-            vehicles::Entity::find()
-                .select_only()
-                .columns([
-                    vehicles::Column::Id,
-                    vehicles::Column::Make,
-                    vehicles::Column::Model,
-                    vehicles::Column::Year,
-                ])
-                .filter(vehicles::Column::Id.is_in(chunk.iter().map(String::as_str)))
-                .into_tuple()
-                .all(db)
-                .await?;
+        type Names = (String, Option<String>, Option<String>, Option<i32>);
+        let found: Vec<Names> = vehicles::Entity::find()
+            .select_only()
+            .columns([
+                vehicles::Column::Id,
+                vehicles::Column::Make,
+                vehicles::Column::Model,
+                vehicles::Column::Year,
+            ])
+            .filter(vehicles::Column::Id.is_in(chunk.iter().map(String::as_str)))
+            .into_tuple()
+            .all(db)
+            .await?;
         for (id, make, model, year) in found {
             let name = vehicle_name(&id, year, make.as_deref(), model.as_deref());
             names.insert(id, name);

@@ -661,54 +661,75 @@ pub async fn samples(
     Ok(out)
 }
 
-/// `(started_at, energy_added_kwh)` of the sessions (of one vehicle, or all) that
-/// started in `[from, to)`.
-pub async fn energy_by_start(
-    db: &impl ConnectionTrait,
-    vehicle_id: Option<&VehicleId>,
-    from: i64,
-    to: i64,
-) -> Result<Vec<(i64, Option<f64>)>, DbErr> {
-    use sea_orm::QuerySelect;
-    let mut query = sessions::Entity::find()
-        .select_only()
-        .column(sessions::Column::StartedAt)
-        .column(sessions::Column::EnergyAddedKwh);
-    if let Some(vehicle_id) = vehicle_id {
-        query = query.filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()));
-    }
-    query
-        .filter(sessions::Column::StartedAt.gte(from))
-        .filter(sessions::Column::StartedAt.lt(to))
-        .order_by_asc(sessions::Column::StartedAt)
-        .into_tuple()
-        .all(db)
-        .await
-}
-
-/// Energy added per bucket of `[from, to)` in `tz`, by session start, for one vehicle
-/// or the whole fleet. The first bucket starts where the bucket holding `from` does.
+/// A vehicle's energy added per bucket of `[from, to)` in `tz`, counted in the bucket
+/// where it was added (by each session's energy curve), and its sessions in the bucket
+/// where they started. The first bucket starts where the bucket holding `from` does.
 pub async fn energy_series(
     db: &impl ConnectionTrait,
-    vehicle_id: Option<&VehicleId>,
+    vehicle_id: &VehicleId,
     bucket: crate::domain::buckets::Bucket,
     tz: chrono_tz::Tz,
     from: chrono::DateTime<chrono::Utc>,
     to: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<crate::wire::EnergyBucket>, DbErr> {
-    use crate::domain::buckets::{bucket_start, energy_buckets};
+    use crate::domain::buckets::{bucket_start, sum_buckets, EnergySum};
+    use crate::domain::pricing::curve::EnergyCurve;
+    use sea_orm::QuerySelect;
+    type Row = (
+        i64,
+        Option<i64>,
+        i64,
+        Option<f64>,
+        Option<serde_json::Value>,
+    );
     let first = bucket_start(bucket, tz, from);
-    let starts: Vec<_> = energy_by_start(
-        db,
-        vehicle_id,
-        first.timestamp_millis(),
-        to.timestamp_millis(),
-    )
-    .await?
-    .into_iter()
-    .filter_map(|(at, kwh)| Some((EpochMs::new(at).ok()?.to_datetime(), kwh)))
-    .collect();
-    Ok(energy_buckets(bucket, tz, first, to, &starts))
+    let rows: Vec<Row> = sessions::Entity::find()
+        .select_only()
+        .columns([
+            sessions::Column::StartedAt,
+            sessions::Column::EndedAt,
+            sessions::Column::LastReadingAt,
+            sessions::Column::EnergyAddedKwh,
+            sessions::Column::EnergyCurve,
+        ])
+        .filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()))
+        .filter(
+            sessions::Column::StartedAt.gte(first.timestamp_millis() - super::reports::LOOKBACK_MS),
+        )
+        .filter(sessions::Column::StartedAt.lt(to.timestamp_millis()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let at = chrono::DateTime::from_timestamp_millis;
+    let mut sums = Vec::new();
+    for (started, ended, last, kwh, points) in rows {
+        let (Some(start), Some(end)) = (at(started), at(ended.unwrap_or(last))) else {
+            continue;
+        };
+        sums.push(EnergySum {
+            at: start,
+            energy_kwh: 0.0,
+            sessions: 1,
+        });
+        let Some(kwh) = kwh.filter(|e| e.is_finite() && *e > 0.0) else {
+            continue;
+        };
+        let points: Vec<(i64, f64)> = points
+            .and_then(|p| serde_json::from_value(p).ok())
+            .unwrap_or_default();
+        let curve = EnergyCurve::of_session(start, end, kwh, &points);
+        sums.extend(
+            curve
+                .by_bucket(bucket, tz)
+                .into_iter()
+                .map(|(at, energy_kwh)| EnergySum {
+                    at,
+                    energy_kwh,
+                    sessions: 0,
+                }),
+        );
+    }
+    Ok(sum_buckets(bucket, tz, first, to, &sums))
 }
 
 /// Sessions stored as charging that have heard nothing for the stale time:

@@ -237,7 +237,7 @@ async fn get_session(
         ("tz" = Option<String>, Query, description = "IANA time zone the buckets are cut in (default UTC)"),
     ),
     responses(
-        (status = 200, description = "Energy added per bucket, by session start", body = EnergyBuckets),
+        (status = 200, description = "Energy added per bucket, counted where it was added (a session across midnight adds to both days); sessions counted where they started", body = EnergyBuckets),
         (status = 400, description = "A parameter is invalid; the message names it", body = ApiErrorBody),
         (status = 404, description = "No such vehicle", body = ApiErrorBody),
     )
@@ -278,7 +278,7 @@ async fn vehicle_energy(
     }
     let id = require_vehicle(&state, &id).await?;
     Ok(Json(EnergyBuckets {
-        buckets: sessions::energy_series(&state.db, Some(&id), bucket, tz, from, to).await?,
+        buckets: sessions::energy_series(&state.db, &id, bucket, tz, from, to).await?,
     }))
 }
 

@@ -15,6 +15,7 @@ crate::on_both_backends!(
     a_manual_cost_wins_and_outlives_rederive,
     bad_places_and_tariffs_are_refused_naming_the_field,
     the_month_report_adds_up_its_sessions,
+    energy_counts_in_the_day_it_was_added,
 );
 
 /// The fixtures' completed AC session: 33.1 kWh, 2026-03-14 18:02:10 to 20:15:30 UTC.
@@ -646,4 +647,32 @@ async fn the_month_report_adds_up_its_sessions(backend: Backend) {
             "{body}"
         );
     }
+}
+
+async fn energy_counts_in_the_day_it_was_added(backend: Backend) {
+    let app = spawn_scenario(backend).await;
+    // In Karachi (UTC+5) the session runs from 23:02 on 14 March to 01:15 on the 15th.
+    let (status, body) = call(
+        &app,
+        "GET",
+        &format!(
+            "/api/v1/vehicles/{VEHICLE_A}/energy?bucket=day&from=2026-03-13T19:00:00Z&to=2026-03-16T19:00:00Z&tz=Asia/Karachi"
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let buckets = body["buckets"].as_array().unwrap();
+    let day = |i: usize| {
+        (
+            buckets[i]["energy_kwh"].as_f64().unwrap(),
+            buckets[i]["sessions"].as_i64().unwrap(),
+        )
+    };
+    assert_eq!(buckets[0]["start"], "2026-03-13T19:00:00Z", "{body}");
+    let ((d14, n14), (d15, n15)) = (day(0), day(1));
+    assert_eq!((n14, n15), (1, 0), "the session counts where it started");
+    assert!(d14 > 0.0 && d15 > 0.0, "{body}");
+    assert!(d15 > d14, "58 of its 133 minutes were on the 14th: {body}");
+    assert!((d14 + d15 - 33.1).abs() < 1e-6, "{body}");
 }

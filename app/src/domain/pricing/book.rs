@@ -84,19 +84,8 @@ impl Book {
         let efficiency = place.and_then(|p| p.charging_efficiency);
         let energy = facts.energy_kwh.filter(|e| e.is_finite() && *e >= 0.0);
         let ended_at = facts.ended_at.max(facts.started_at);
-        let curve = energy.map(|kwh| {
-            if facts.curve.is_empty() {
-                EnergyCurve::even(facts.started_at, ended_at, kwh)
-            } else {
-                EnergyCurve::new(
-                    facts
-                        .curve
-                        .iter()
-                        .filter_map(|&(ms, e)| Some((DateTime::from_timestamp_millis(ms)?, e))),
-                )
-                .scaled_to(kwh)
-            }
-        });
+        let curve =
+            energy.map(|kwh| EnergyCurve::of_session(facts.started_at, ended_at, kwh, facts.curve));
         Setting {
             place,
             zone,

@@ -113,6 +113,26 @@ impl EnergyCurve {
         starts.into_iter().zip(self.split(&cuts)).collect()
     }
 
+    /// A stored session's energy in time: its `points` (energy added so far at epoch
+    /// ms) carrying its total `kwh`, or the total spread evenly from `start` to `end`
+    /// when no points were kept.
+    pub fn of_session(
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        kwh: f64,
+        points: &[(i64, f64)],
+    ) -> EnergyCurve {
+        if points.is_empty() {
+            return EnergyCurve::even(start, end.max(start), kwh);
+        }
+        EnergyCurve::new(
+            points
+                .iter()
+                .filter_map(|&(ms, e)| Some((DateTime::from_timestamp_millis(ms)?, e))),
+        )
+        .scaled_to(kwh)
+    }
+
     /// The first and last reading's instants.
     pub fn span(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms);
