@@ -88,6 +88,8 @@ pub fn App() -> impl IntoView {
                     <A href="/" exact=true>
                         "Fleet"
                     </A>
+                    <A href="/places">"Places"</A>
+                    <A href="/reports">"Reports"</A>
                     <A href="/events">"Deliveries"</A>
                 </nav>
                 <live::LiveBadge />
@@ -109,6 +111,21 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("/sessions/:id")
                         view=pages::session::SessionPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/vehicles/:id/statement")
+                        view=pages::reports::StatementPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/places")
+                        view=pages::places::PlacesPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/reports")
+                        view=pages::reports::ReportsPage
                         ssr=SsrMode::Async
                     />
                     <Route

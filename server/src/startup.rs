@@ -10,7 +10,7 @@ use crate::http::auth::login::LoginLimits;
 use crate::http::auth::{AuthState, PasswordHashing};
 use crate::http::live::LiveFeed;
 use crate::http::metrics::Metrics;
-use crate::http::{api, assets, auth, export, health, layers, live, metrics, pages, serve};
+use crate::http::{api, assets, auth, export, forms, health, layers, live, metrics, pages, serve};
 use crate::state::{AppState, Network, Shared};
 use crate::tasks;
 use crate::webhook::endpoint::Webhooks;
@@ -290,6 +290,7 @@ pub fn router(state: AppState) -> Router {
         ));
     let ui = pages::routes(&state, state.server_context())
         .merge(live::routes())
+        .merge(forms::routes())
         .layer(from_fn_with_state(gate.clone(), guard::require_operator));
     let operators = api.merge(ui).layer(cross_site());
     let body_timeout = state.network.connections.body_timeout;

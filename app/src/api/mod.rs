@@ -4,4 +4,5 @@ pub mod codec;
 pub mod error;
 pub mod events;
 pub mod fleet;
+pub mod places;
 pub mod vehicles;

@@ -18,12 +18,19 @@ fn soc(s: &SessionDto) -> String {
     format!("{} → {}", p(s.soc_start), p(s.soc_end))
 }
 
-/// Where the car charged, to about 100 m: enough to tell home from the depot.
+/// Where the car charged: its place, else the spot to about 100 m.
 fn place(s: &SessionDto) -> String {
-    match (s.latitude, s.longitude) {
-        (Some(lat), Some(lon)) => format!("{lat:.3}, {lon:.3}"),
+    match (&s.place, s.latitude, s.longitude) {
+        (Some(place), _, _) => place.name.clone(),
+        (None, Some(lat), Some(lon)) => format!("{lat:.3}, {lon:.3}"),
         _ => "—".to_owned(),
     }
+}
+
+fn cost(s: &SessionDto) -> String {
+    s.cost
+        .as_ref()
+        .map_or("—".to_owned(), |c| format!("{} {}", c.amount, c.currency))
 }
 
 fn kw(v: Option<f64>) -> String {
@@ -56,6 +63,9 @@ pub fn SessionTable(sessions: Vec<SessionDto>) -> impl IntoView {
                         </th>
                         <th scope="col">"Type"</th>
                         <th scope="col">"Place"</th>
+                        <th scope="col" class="num">
+                            "Cost"
+                        </th>
                         <th scope="col">"Status"</th>
                     </tr>
                 </thead>
@@ -90,6 +100,9 @@ pub fn SessionTable(sessions: Vec<SessionDto>) -> impl IntoView {
                                 {s.charger_type.clone().unwrap_or_else(|| "—".into())}
                             </td>
                             <td data-label="Place">{place(&s)}</td>
+                            <td data-label="Cost" class="num">
+                                {cost(&s)}
+                            </td>
                             <td data-label="Status">{s.status.as_str()}</td>
                         </tr>
                     </For>

@@ -9,5 +9,7 @@
 pub mod events;
 pub mod fleet;
 pub mod not_found;
+pub mod places;
+pub mod reports;
 pub mod session;
 pub mod vehicle;

@@ -2,6 +2,7 @@ use crate::api::error::AppError;
 use crate::api::vehicles::get_session_detail;
 use crate::components::charge_curve::ChargeCurve;
 use crate::components::error_view::ErrorView;
+use crate::components::session_cost::SessionCostPanel;
 use crate::domain::fleet::path_escape;
 use crate::domain::fleet::{format_duration, format_number};
 use crate::live::{refetched, Live};
@@ -17,6 +18,8 @@ use leptos_router::hooks::use_params_map;
 #[component]
 pub fn SessionPage() -> impl IntoView {
     let params = use_params_map();
+    let query = leptos_router::hooks::use_query_map();
+    let error = move || query.read().get("error").filter(|e| !e.is_empty());
     let data = Resource::new(
         move || params.read().get("id").unwrap_or_default(),
         get_session_detail,
@@ -31,11 +34,13 @@ pub fn SessionPage() -> impl IntoView {
                     match data.await {
                         Ok(d) => {
                             let title = title(&d);
+                            let session = d.session.clone();
                             Ok(
                                 Either::Left(
                                     view! {
                                         <Title text=title />
                                         <SessionLive detail=d />
+                                        <SessionCostPanel session error=error() />
                                     },
                                 ),
                             )

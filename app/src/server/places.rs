@@ -24,7 +24,9 @@ use std::collections::{HashMap, HashSet};
 /// At most this many characters in a manual cost's note.
 pub const MAX_NOTE: usize = 500;
 /// Suggestions read the sessions of this many days back.
-pub const SUGGESTION_DAYS: i64 = 365;
+pub const SUGGESTION_DAYS: i64 = 180;
+/// At most this many suggestions are listed.
+pub const MAX_SUGGESTIONS: usize = 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -85,20 +87,32 @@ async fn session_counts(
         .collect())
 }
 
-/// Every place, by name (any case).
-pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<PlaceDto>, DbErr> {
-    let rows = places::Entity::find()
-        .order_by_asc(places::Column::NameKey)
-        .all(db)
-        .await?;
-    let counts = session_counts(db, None).await?;
-    Ok(rows
+/// One page of places by name (any case), from after the name `after` (a previous
+/// page's `next`), with the name to continue after when more follow.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<(Vec<PlaceDto>, Option<String>), DbErr> {
+    let mut query = places::Entity::find().order_by_asc(places::Column::NameKey);
+    if let Some(after) = after {
+        query = query.filter(places::Column::NameKey.gt(name_key(after)));
+    }
+    let mut rows = query.limit(limit + 1).all(db).await?;
+    let next = (rows.len() as u64 > limit).then(|| {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.name.clone())
+    });
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let counts = session_counts(db, Some(&ids)).await?;
+    let places = rows
         .into_iter()
         .map(|row| {
             let n = counts.get(&row.id).copied().unwrap_or(0);
             dto(row, n)
         })
-        .collect())
+        .collect();
+    Ok((places, next.flatten()))
 }
 
 pub async fn get(db: &impl ConnectionTrait, id: &str) -> Result<Option<PlaceDto>, DbErr> {
@@ -275,7 +289,8 @@ pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<(), WriteError>
     Ok(())
 }
 
-/// Where the sessions of the last [`SUGGESTION_DAYS`] that belong to no place gather.
+/// Where the sessions of the last [`SUGGESTION_DAYS`] that belong to no place gather:
+/// the [`MAX_SUGGESTIONS`] with the most sessions.
 pub async fn suggestions(db: &impl ConnectionTrait, zone: Tz) -> Result<Vec<Suggestion>, DbErr> {
     type Row = (
         String,
@@ -327,7 +342,9 @@ pub async fn suggestions(db: &impl ConnectionTrait, zone: Tz) -> Result<Vec<Sugg
         .into_iter()
         .map(pricing::place)
         .collect();
-    Ok(suggest(&spots, &places, zone))
+    let mut found = suggest(&spots, &places, zone);
+    found.truncate(MAX_SUGGESTIONS);
+    Ok(found)
 }
 
 fn tariff_dto(row: tariffs::Model) -> Option<TariffDto> {

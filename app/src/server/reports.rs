@@ -6,12 +6,14 @@
 use super::entities::{manual_costs, places, sessions, vehicles};
 use super::pricing::{due_count, load_book};
 use crate::domain::fleet::vehicle_name;
+use crate::domain::ids::VehicleId;
 use crate::domain::places::PlaceKind;
 use crate::domain::pricing::book::{Book, Facts};
 use crate::domain::reports::{month_range, Line, Month, Split, Totals};
 use crate::domain::sessions::{ChargerType, SessionStatus};
 use crate::wire::{
-    ChargerTotals, KindTotals, MonthlyReport, PlaceMonth, PlaceRef, ReportFigures, VehicleMonth,
+    ChargerTotals, CostSource, KindTotals, MonthlyReport, PlaceMonth, PlaceRef, ReportFigures,
+    Statement, StatementLine, VehicleMonth,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -55,22 +57,28 @@ impl Row {
     }
 }
 
-/// The month starting on `first_day`, read in `tz`; sessions at no place are priced in
-/// `default_zone`. `None` when the month cannot be placed in time.
-pub async fn monthly(
+/// The sessions that touch `[from, to)` (of one vehicle, or all), with what their
+/// shares need: the curves of those across an edge, and the manual costs.
+struct Touching {
+    rows: Vec<Row>,
+    curves: HashMap<String, Vec<(i64, f64)>>,
+    manual: HashMap<String, (Decimal, String)>,
+}
+
+async fn touching(
     db: &impl ConnectionTrait,
-    first_day: NaiveDate,
-    tz: Tz,
-    default_zone: Tz,
-) -> Result<Option<MonthlyReport>, DbErr> {
-    let Some((from, to)) = month_range(first_day, tz) else {
-        return Ok(None);
-    };
+    vehicle_id: Option<&str>,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Touching, DbErr> {
     let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
     let in_range = || {
-        sea_orm::Condition::all()
+        let mut range = sea_orm::Condition::all()
             .add(sessions::Column::StartedAt.gte(from_ms - LOOKBACK_MS))
-            .add(sessions::Column::StartedAt.lt(to_ms))
+            .add(sessions::Column::StartedAt.lt(to_ms));
+        if let Some(id) = vehicle_id {
+            range = range.add(sessions::Column::VehicleId.eq(id));
+        }
+        range
     };
     let rows: Vec<Row> = sessions::Entity::find()
         .filter(in_range())
@@ -81,7 +89,6 @@ pub async fn monthly(
         .into_iter()
         .filter(|r| r.started_at >= from_ms || r.end() > from_ms)
         .collect();
-    // Energy curves of the sessions across an edge.
     let crossing: Vec<&str> = rows
         .iter()
         .filter(|r| r.started_at < from_ms || r.end() > to_ms)
@@ -107,7 +114,6 @@ pub async fn monthly(
             })
             .collect()
     };
-    // Manual costs of the sessions in range.
     let mut in_range_ids = Query::select();
     in_range_ids
         .column(sessions::Column::Id)
@@ -120,17 +126,30 @@ pub async fn monthly(
         .into_iter()
         .filter_map(|c| Some((c.session_id, (c.amount.parse().ok()?, c.currency))))
         .collect();
-    let book = load_book(db, default_zone).await?;
-    let kinds: HashMap<&str, PlaceKind> = book
-        .places
-        .iter()
-        .map(|p| (p.id.as_str(), p.kind))
-        .collect();
+    Ok(Touching {
+        rows,
+        curves,
+        manual,
+    })
+}
 
+/// The month starting on `first_day`, read in `tz`; sessions at no place are priced in
+/// `default_zone`. `None` when the month cannot be placed in time.
+pub async fn monthly(
+    db: &impl ConnectionTrait,
+    first_day: NaiveDate,
+    tz: Tz,
+    default_zone: Tz,
+) -> Result<Option<MonthlyReport>, DbErr> {
+    let Some(range) = month_range(first_day, tz) else {
+        return Ok(None);
+    };
+    let found = touching(db, None, range).await?;
+    let book = load_book(db, default_zone).await?;
+    let kinds = kinds(&book);
     let mut month = Month::default();
-    for row in &rows {
-        let line = share(row, &book, &kinds, &curves, &manual, (from, to));
-        month.add(&line);
+    for row in &found.rows {
+        month.add(&share(row, &book, &kinds, &found, range));
     }
     let names = vehicle_names(db, month.vehicles.keys().cloned().collect()).await?;
     let place_rows: HashMap<String, places::Model> = places::Entity::find()
@@ -143,11 +162,106 @@ pub async fn monthly(
         month,
         first_day,
         tz,
-        (from, to),
+        range,
         &names,
         &place_rows,
         due_count(db).await?,
     )))
+}
+
+fn kinds(book: &Book) -> HashMap<&str, PlaceKind> {
+    book.places
+        .iter()
+        .map(|p| (p.id.as_str(), p.kind))
+        .collect()
+}
+
+/// A vehicle's sessions in the month at places of `kind`, each with its share of energy
+/// and cost: what to reimburse a driver. `None` when there is no such vehicle.
+pub async fn statement(
+    db: &impl ConnectionTrait,
+    vehicle_id: &VehicleId,
+    first_day: NaiveDate,
+    tz: Tz,
+    kind: PlaceKind,
+    default_zone: Tz,
+) -> Result<Option<Statement>, DbErr> {
+    let Some(vehicle) = vehicles::Entity::find_by_id(vehicle_id.as_str())
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(range) = month_range(first_day, tz) else {
+        return Ok(None);
+    };
+    let found = touching(db, Some(vehicle_id.as_str()), range).await?;
+    let book = load_book(db, default_zone).await?;
+    let kinds = kinds(&book);
+    let names: HashMap<&str, &str> = book
+        .places
+        .iter()
+        .map(|p| (p.id.as_str(), p.name.as_str()))
+        .collect();
+    let mut lines = Vec::new();
+    let mut totals = Totals::default();
+    for row in &found.rows {
+        let line = share(row, &book, &kinds, &found, range);
+        if line.kind != Some(kind) {
+            continue;
+        }
+        totals.add(&line);
+        let Some(place_id) = line.place_id.clone() else {
+            continue;
+        };
+        let kwh = line.grid_kwh.unwrap_or(line.battery_kwh);
+        let at = DateTime::from_timestamp_millis;
+        lines.push(StatementLine {
+            session_id: row.id.clone(),
+            started_at: at(row.started_at).unwrap_or(range.0),
+            ended_at: row.ended_at.and_then(at),
+            open: line.open,
+            place: PlaceRef {
+                name: names
+                    .get(place_id.as_str())
+                    .copied()
+                    .unwrap_or("")
+                    .to_owned(),
+                id: place_id,
+                kind,
+            },
+            battery_kwh: line.battery_kwh,
+            grid_kwh: line.grid_kwh,
+            price_per_kwh: line.cost.as_ref().and_then(|(_, amount)| {
+                let kwh = Decimal::from_f64_retain(kwh).filter(|k| !k.is_zero())?;
+                Some((amount / kwh).round_dp(4).normalize().to_string())
+            }),
+            amount: line.cost.as_ref().map(|(_, a)| a.to_string()),
+            currency: line.cost.as_ref().map(|(c, _)| c.clone()),
+            source: (line.cost.is_some()).then(|| {
+                if found.manual.contains_key(&row.id) {
+                    CostSource::Manual
+                } else {
+                    CostSource::Tariff
+                }
+            }),
+        });
+    }
+    lines.sort_by_key(|l| l.started_at);
+    Ok(Some(Statement {
+        vehicle_id: vehicle_id.to_string(),
+        name: vehicle_name(
+            &vehicle.id,
+            vehicle.year,
+            vehicle.make.as_deref(),
+            vehicle.model.as_deref(),
+        ),
+        month: first_day.format("%Y-%m").to_string(),
+        timezone: tz.name().to_owned(),
+        kind,
+        lines,
+        totals,
+    }))
 }
 
 /// One session's share of `[from, to)`.
@@ -155,11 +269,10 @@ fn share(
     row: &Row,
     book: &Book,
     kinds: &HashMap<&str, PlaceKind>,
-    curves: &HashMap<String, Vec<(i64, f64)>>,
-    manual: &HashMap<String, (Decimal, String)>,
+    found: &Touching,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
 ) -> Line {
-    let cost: Option<(Decimal, &str, Option<&str>)> = match manual.get(&row.id) {
+    let cost: Option<(Decimal, &str, Option<&str>)> = match found.manual.get(&row.id) {
         Some((amount, currency)) => Some((*amount, currency.as_str(), None)),
         None => row
             .cost_amount
@@ -173,7 +286,7 @@ fn share(
     let (energy_share, cost) = if inside {
         (1.0, cost.map(|(amount, currency, _)| (currency, amount)))
     } else {
-        let curve = curves.get(&row.id).map_or(&[][..], Vec::as_slice);
+        let curve = found.curves.get(&row.id).map_or(&[][..], Vec::as_slice);
         let at = DateTime::from_timestamp_millis;
         let facts = at(row.started_at).zip(at(row.end())).map(|(s, e)| Facts {
             started_at: s,

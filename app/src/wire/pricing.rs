@@ -30,8 +30,10 @@ pub struct PlaceDto {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PlaceList {
-    /// By name.
+    /// One page, by name (any case).
     pub places: Vec<PlaceDto>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
     /// Sessions waiting to be given their place and cost after a change (0: all done).
     pub pricing_pending: u64,
 }
@@ -63,6 +65,19 @@ pub struct PlaceInput {
 
 fn default_radius() -> f64 {
     crate::domain::places::DEFAULT_RADIUS_M
+}
+
+/// What the places page shows: a page of places with their tariff versions, the fleet
+/// default's, and suggestions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlacesView {
+    pub places: Vec<(PlaceDto, Vec<TariffDto>)>,
+    pub next_cursor: Option<String>,
+    pub default_tariffs: Vec<TariffDto>,
+    pub suggestions: Vec<Suggestion>,
+    pub pricing_pending: u64,
+    /// The server's zone: a new place's default, and the zone of sessions at no place.
+    pub default_timezone: String,
 }
 
 /// Where sessions gather at no place.

@@ -1,6 +1,6 @@
 //! The JSON shape of a month report (`/api/v1/reports/monthly`, the `/reports` page).
 
-use super::PlaceRef;
+use super::{CostSource, PlaceRef};
 use crate::domain::places::PlaceKind;
 use crate::domain::reports::Totals;
 use crate::domain::sessions::ChargerType;
@@ -73,4 +73,39 @@ pub struct MonthlyReport {
     /// Sessions still waiting for their place and cost after a change (the figures are
     /// final when this is 0).
     pub pricing_pending: u64,
+}
+
+/// One session on a reimbursement statement: its share of the month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct StatementLine {
+    pub session_id: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Still charging: priced up to its last reading.
+    pub open: bool,
+    pub place: PlaceRef,
+    pub battery_kwh: f64,
+    pub grid_kwh: Option<f64>,
+    /// The amount per kWh (grid kWh where known), to four decimals.
+    pub price_per_kwh: Option<String>,
+    /// The month's share of its cost.
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+    pub source: Option<CostSource>,
+}
+
+/// What to reimburse a driver for a month: the vehicle's sessions at places of a kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Statement {
+    pub vehicle_id: String,
+    pub name: String,
+    pub month: String,
+    pub timezone: String,
+    pub kind: PlaceKind,
+    /// Oldest first.
+    pub lines: Vec<StatementLine>,
+    /// The total to reimburse, per currency, with the energy.
+    pub totals: Totals,
 }

@@ -141,7 +141,7 @@ async fn list_vehicles(
 }
 
 /// `limit`: 1 to [`MAX_PAGE`], [`DEFAULT_PAGE`] when absent.
-fn limit_param(params: &Params) -> Result<u64, HttpError> {
+pub(crate) fn limit_param(params: &HashMap<String, String>) -> Result<u64, HttpError> {
     match params.get("limit") {
         None => Ok(DEFAULT_PAGE),
         Some(raw) => match raw.parse::<u64>() {

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 const CHUNK: u64 = 500;
 
-const HEADER: [&str; 22] = [
+const HEADER: [&str; 28] = [
     "id",
     "vehicle_id",
     "status",
@@ -42,13 +42,19 @@ const HEADER: [&str; 22] = [
     "longitude_deg",
     "plugged_in_at_utc",
     "unplugged_at_utc",
+    "place",
+    "place_kind",
+    "grid_energy_kwh",
+    "cost",
+    "cost_currency",
+    "cost_source",
 ];
 
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-fn record(s: &SessionDto) -> [String; 22] {
+fn record(s: &SessionDto) -> [String; 28] {
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| opt(t.map(|t| t.to_rfc3339()));
     [
         s.id.clone(),
@@ -73,6 +79,15 @@ fn record(s: &SessionDto) -> [String; 22] {
         opt(s.longitude),
         time(s.plugged_in_at),
         time(s.unplugged_at),
+        opt(s.place.as_ref().map(|p| p.name.clone())),
+        opt(s.place.as_ref().map(|p| p.kind.as_str())),
+        opt(s.grid_energy_kwh),
+        opt(s.cost.as_ref().map(|c| c.amount.clone())),
+        opt(s.cost.as_ref().map(|c| c.currency.clone())),
+        opt(s.cost.as_ref().map(|c| match c.source {
+            app::wire::CostSource::Tariff => "tariff",
+            app::wire::CostSource::Manual => "manual",
+        })),
     ]
 }
 
@@ -96,16 +111,16 @@ fn inert(cell: String) -> String {
     }
 }
 
-fn csv_bytes(
-    rows: impl IntoIterator<Item = [String; 22]>,
-    header: bool,
+pub(crate) fn csv_bytes<R: IntoIterator<Item = String>>(
+    rows: impl IntoIterator<Item = R>,
+    header: Option<&[&str]>,
 ) -> Result<Bytes, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    if header {
-        writer.write_record(HEADER)?;
+    if let Some(header) = header {
+        writer.write_record(header)?;
     }
     for row in rows {
-        writer.write_record(row.map(inert))?;
+        writer.write_record(row.into_iter().map(inert))?;
     }
     writer.flush()?;
     writer
@@ -132,8 +147,8 @@ fn date(
         })
 }
 
-/// One vehicle's sessions.
-/// The two CSV exports: one vehicle's sessions, and the fleet's.
+/// The CSV exports: one vehicle's sessions, the fleet's, a month report and a
+/// reimbursement statement.
 pub fn routes<S>() -> axum::Router<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -145,6 +160,14 @@ where
             axum::routing::get(sessions_csv),
         )
         .route("/sessions.csv", axum::routing::get(fleet_sessions_csv))
+        .route(
+            "/reports.csv",
+            axum::routing::get(crate::http::reports::report_csv),
+        )
+        .route(
+            "/vehicles/{id}/statement.csv",
+            axum::routing::get(crate::http::reports::statement_csv),
+        )
 }
 
 async fn sessions_csv(
@@ -187,18 +210,26 @@ type Range = (Option<i64>, Option<i64>);
 
 /// `from` and `to` as instants, read in the zone `tz`, else the viewer's, else the
 /// server's default.
+pub(crate) fn zone(
+    state: &Reads,
+    params: &HashMap<String, String>,
+    headers: &axum::http::HeaderMap,
+) -> Result<chrono_tz::Tz, HttpError> {
+    match params.get("tz").filter(|s| !s.is_empty()) {
+        Some(raw) => raw.parse().map_err(|_| HttpError::BadRequest {
+            param: "tz".into(),
+            message: "expected an IANA time zone such as Europe/Stockholm".into(),
+        }),
+        None => Ok(app::viewer::zone_from_cookies(headers).unwrap_or(state.timezone)),
+    }
+}
+
 fn date_range(
     state: &Reads,
     params: &HashMap<String, String>,
     headers: &axum::http::HeaderMap,
 ) -> Result<Range, HttpError> {
-    let tz = match params.get("tz").filter(|s| !s.is_empty()) {
-        Some(raw) => raw.parse().map_err(|_| HttpError::BadRequest {
-            param: "tz".into(),
-            message: "expected an IANA time zone such as Europe/Stockholm".into(),
-        })?,
-        None => app::viewer::zone_from_cookies(headers).unwrap_or(state.timezone),
-    };
+    let tz = zone(state, params, headers)?;
     Ok((date(params, "from", 0, tz)?, date(params, "to", 1, tz)?))
 }
 
@@ -226,8 +257,9 @@ fn stream_csv(state: Reads, vehicle: Option<VehicleId>, range: Range, filename: 
             .await;
             let (chunk, next) = match result {
                 Ok((sessions, next)) => {
-                    let bytes = csv_bytes(sessions.iter().map(record), first)
-                        .map_err(std::io::Error::other);
+                    let bytes =
+                        csv_bytes(sessions.iter().map(record), first.then_some(&HEADER[..]))
+                            .map_err(std::io::Error::other);
                     (bytes, next.map(Some))
                 }
                 Err(err) => {

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod client;
 pub mod error;
 pub mod export;
+pub mod forms;
 pub mod health;
 pub mod json_body;
 pub mod layers;

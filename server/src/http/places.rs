@@ -13,11 +13,12 @@ use app::wire::{
     ApiErrorBody, ManualCostInput, PlaceDto, PlaceInput, PlaceList, SessionCost, SuggestionList,
     TariffDto, TariffList,
 };
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 impl From<WriteError> for HttpError {
     fn from(err: WriteError) -> Self {
@@ -41,11 +42,25 @@ fn no_place(id: &str) -> HttpError {
     get,
     path = "/api/v1/places",
     tag = "places",
-    responses((status = 200, description = "Every place, by name, and how many sessions wait to be re-priced", body = PlaceList))
+    params(
+        ("limit" = Option<u64>, Query, description = "Places per page, 1 to 500 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "One page of places by name, and how many sessions wait to be re-priced", body = PlaceList),
+        (status = 400, description = "A parameter is invalid; the message names it", body = ApiErrorBody),
+    )
 )]
-async fn list_places(State(state): State<Reads>) -> Result<Json<PlaceList>, HttpError> {
+async fn list_places(
+    State(state): State<Reads>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<PlaceList>, HttpError> {
+    let limit = crate::http::api::limit_param(&params)?;
+    let cursor = params.get("cursor").map(String::as_str);
+    let (places, next_cursor) = places::page(&state.db, cursor, limit).await?;
     Ok(Json(PlaceList {
-        places: places::list(&state.db).await?,
+        places,
+        next_cursor,
         pricing_pending: pricing::due_count(&state.db).await?,
     }))
 }

@@ -31,6 +31,7 @@ mod operations;
 mod outage;
 mod pages;
 mod places;
+mod pricing_pages;
 mod process;
 mod processing;
 mod scale_out;

@@ -187,6 +187,20 @@ async fn places_and_tariffs(app: &TestApp, doc: &Value, session: &str) -> Vec<Ca
         ("get", "/api/v1/places", "/api/v1/places".into(), None, 200),
         (
             "get",
+            "/api/v1/places",
+            "/api/v1/places?limit=1".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/places",
+            "/api/v1/places?limit=0".into(),
+            None,
+            400,
+        ),
+        (
+            "get",
             "/api/v1/places/suggestions",
             "/api/v1/places/suggestions".into(),
             None,

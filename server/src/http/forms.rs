@@ -1,0 +1,238 @@
+//! The UI's writes, as plain HTML form posts that work without JavaScript: places,
+//! tariffs and manual costs. Each answers `303 See Other` back to the page it came from;
+//! a refused form goes back with `?error=` naming the field, and loses nothing stored.
+//! They sit behind the operator gate and the cross-site check like every UI route.
+
+use crate::http::api::Reads;
+use crate::http::error::HttpError;
+use crate::http::json_body::read;
+use app::domain::fleet::url_escape;
+use app::domain::pricing::tariff::Tariff;
+use app::server::places::{self, WriteError};
+use app::wire::{ManualCostInput, PlaceInput};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::response::Redirect;
+use axum::routing::post;
+use axum::{Form, Router};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+/// The largest form body taken (a tariff with three bands is well under 2 KiB).
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
+/// Bands a tariff form offers.
+pub const FORM_BANDS: usize = 3;
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+type Fields = Form<HashMap<String, String>>;
+
+/// Back to `page`, with the error to show when there is one.
+fn back(page: &str, result: Result<(), String>) -> Redirect {
+    match result {
+        Ok(()) => Redirect::to(page),
+        Err(message) => {
+            let join = if page.contains('?') { '&' } else { '?' };
+            Redirect::to(&format!("{page}{join}error={}", url_escape(&message)))
+        }
+    }
+}
+
+/// What an operator reads of a refused write.
+fn say(err: HttpError) -> String {
+    match err {
+        HttpError::BadRequest { param, message } => format!("{param}: {message}"),
+        other => other.to_string(),
+    }
+}
+
+fn said(err: WriteError) -> String {
+    say(err.into())
+}
+
+fn text(fields: &HashMap<String, String>, name: &str) -> Option<String> {
+    fields
+        .get(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// A form's field as a JSON number, or the error naming it.
+fn number(fields: &HashMap<String, String>, name: &str) -> Result<Option<Value>, String> {
+    match text(fields, name) {
+        None => Ok(None),
+        Some(raw) => raw
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .map(|n| Some(json!(n)))
+            .ok_or_else(|| format!("{name}: {raw:?} is not a number")),
+    }
+}
+
+/// The place a form describes, read as the API reads one (so the same field is named).
+fn place_input(fields: &HashMap<String, String>) -> Result<PlaceInput, String> {
+    let mut body = Map::new();
+    for name in ["name", "kind", "timezone", "cost_center"] {
+        if let Some(value) = text(fields, name) {
+            body.insert(name.to_owned(), json!(value));
+        }
+    }
+    for name in ["latitude", "longitude", "radius_m", "charging_efficiency"] {
+        if let Some(value) = number(fields, name)? {
+            body.insert(name.to_owned(), value);
+        }
+    }
+    read(&serde_json::to_vec(&body).map_err(|e| e.to_string())?).map_err(say)
+}
+
+/// The tariff a form describes: bands `b0` to `b2`, each kept when it has a price.
+fn tariff_input(fields: &HashMap<String, String>) -> Result<Tariff, String> {
+    let field = |name: &str| text(fields, name).unwrap_or_default();
+    let mut bands = Vec::new();
+    for i in 0..FORM_BANDS {
+        let Some(price) = text(fields, &format!("b{i}_price")) else {
+            continue;
+        };
+        let days: Vec<&str> = DAYS
+            .into_iter()
+            .filter(|d| fields.contains_key(&format!("b{i}_{d}")))
+            .collect();
+        let months = match text(fields, &format!("b{i}_months")) {
+            None => Value::Null,
+            Some(list) => {
+                let parsed: Result<Vec<u32>, _> = list
+                    .split([',', ' '])
+                    .filter(|m| !m.is_empty())
+                    .map(str::parse)
+                    .collect();
+                json!(parsed.map_err(|_| format!(
+                    "bands[{i}].months: {list:?} is not a list of months such as 11,12,1"
+                ))?)
+            }
+        };
+        bands.push(json!({
+            "days": days,
+            "from": field(&format!("b{i}_from")),
+            "to": field(&format!("b{i}_to")),
+            "months": months,
+            "price_per_kwh": price,
+        }));
+    }
+    let or_zero = |name: &str| text(fields, name).unwrap_or_else(|| "0".to_owned());
+    let body = json!({
+        "currency": field("currency").to_uppercase(),
+        "valid_from": field("valid_from"),
+        "session_fee": or_zero("session_fee"),
+        "per_minute": or_zero("per_minute"),
+        "default_per_kwh": field("default_per_kwh"),
+        "charger_type": text(fields, "charger_type"),
+        "bands": bands,
+    });
+    read(&serde_json::to_vec(&body).map_err(|e| e.to_string())?).map_err(say)
+}
+
+async fn create_place(State(state): State<Reads>, Form(fields): Fields) -> Redirect {
+    let result = match place_input(&fields) {
+        Ok(input) => places::create(&state.db, input, state.timezone)
+            .await
+            .map(|_| ())
+            .map_err(said),
+        Err(message) => Err(message),
+    };
+    back("/places", result)
+}
+
+async fn update_place(
+    State(state): State<Reads>,
+    Path(id): Path<String>,
+    Form(fields): Fields,
+) -> Redirect {
+    let result = match place_input(&fields) {
+        Ok(input) => places::update(&state.db, &id, input, state.timezone)
+            .await
+            .map(|_| ())
+            .map_err(said),
+        Err(message) => Err(message),
+    };
+    back("/places", result)
+}
+
+async fn delete_place(State(state): State<Reads>, Path(id): Path<String>) -> Redirect {
+    back(
+        "/places",
+        places::delete(&state.db, &id).await.map_err(said),
+    )
+}
+
+async fn add_tariff(
+    state: &Reads,
+    place_id: Option<&str>,
+    fields: &HashMap<String, String>,
+) -> Result<(), String> {
+    let tariff = tariff_input(fields)?;
+    places::add_tariff(&state.db, place_id, tariff)
+        .await
+        .map(|_| ())
+        .map_err(said)
+}
+
+async fn add_place_tariff(
+    State(state): State<Reads>,
+    Path(id): Path<String>,
+    Form(fields): Fields,
+) -> Redirect {
+    back("/places", add_tariff(&state, Some(&id), &fields).await)
+}
+
+async fn add_default_tariff(State(state): State<Reads>, Form(fields): Fields) -> Redirect {
+    back("/places", add_tariff(&state, None, &fields).await)
+}
+
+async fn delete_tariff(State(state): State<Reads>, Path(id): Path<String>) -> Redirect {
+    back(
+        "/places",
+        places::delete_tariff(&state.db, &id).await.map_err(said),
+    )
+}
+
+fn session_page(id: &str) -> String {
+    format!("/sessions/{}", app::domain::fleet::path_escape(id))
+}
+
+async fn set_cost(
+    State(state): State<Reads>,
+    Path(id): Path<String>,
+    Form(fields): Fields,
+) -> Redirect {
+    let input = ManualCostInput {
+        amount: text(&fields, "amount").unwrap_or_default(),
+        currency: text(&fields, "currency").unwrap_or_default().to_uppercase(),
+        note: text(&fields, "note"),
+    };
+    let result = places::set_cost(&state.db, &id, &input)
+        .await
+        .map(|_| ())
+        .map_err(said);
+    back(&session_page(&id), result)
+}
+
+async fn clear_cost(State(state): State<Reads>, Path(id): Path<String>) -> Redirect {
+    let result = places::clear_cost(&state.db, &id).await.map_err(said);
+    back(&session_page(&id), result)
+}
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Reads: axum::extract::FromRef<S>,
+{
+    Router::new()
+        .route("/forms/places", post(create_place))
+        .route("/forms/places/{id}", post(update_place))
+        .route("/forms/places/{id}/delete", post(delete_place))
+        .route("/forms/places/{id}/tariffs", post(add_place_tariff))
+        .route("/forms/tariffs/default", post(add_default_tariff))
+        .route("/forms/tariffs/{id}/delete", post(delete_tariff))
+        .route("/forms/sessions/{id}/cost", post(set_cost))
+        .route("/forms/sessions/{id}/cost/clear", post(clear_cost))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+}
