@@ -234,4 +234,8 @@ pub struct VehicleView {
     pub bucket: crate::domain::buckets::Bucket,
     pub energy: Vec<EnergyBucket>,
     pub signals: SignalsPanel,
+    /// The places it has sessions at, for the place filter.
+    pub places: Vec<PlaceRef>,
+    /// Manual costs whose session re-derivation removed: `(session id, cost)`.
+    pub unattached_costs: Vec<(String, SessionCost)>,
 }

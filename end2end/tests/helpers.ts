@@ -81,3 +81,48 @@ export function chargingDelivery(vehicleId: string, make: string, soc: number, a
   }
   return JSON.stringify(e);
 }
+
+/**
+ * One charging session of `vehicleId` at a spot, delivered as Smartcar would: a delivery
+ * when it starts (charging, plugged in, the location) and one when it stops, `minutes`
+ * later, with `kwh` added. Built from fixture 12, so a spec can own vehicles and places
+ * no other spec touches.
+ */
+export async function chargeAt(
+  request: APIRequestContext,
+  vehicleId: string,
+  spot: { latitude: number; longitude: number },
+  start: number,
+  minutes: number,
+  kwh: number,
+) {
+  const base = JSON.parse(
+    fs.readFileSync(path.join(fixtures, '12_doc_variant_first_delivery_already_charging.json'), 'utf8'),
+  );
+  const delivery = (at: number, charging: boolean, added: number, soc: number) => {
+    const e = structuredClone(base);
+    e.eventId = `${vehicleId}-${at}-${charging}`;
+    e.vehicleId = vehicleId;
+    e.data.vehicle = { id: vehicleId, make: 'RENAULT', model: 'Megane E-Tech', year: 2025 };
+    e.data.signals = e.data.signals.filter((s: { code: string }) => s.code !== 'charge-wattage');
+    for (const s of e.data.signals) {
+      s.meta.oemUpdatedAt = at;
+      s.meta.retrievedAt = at + 5_000;
+      if (s.code === 'charge-ischarging') s.body.value = charging;
+      if (s.code === 'charge-energyadded') s.body.value = added;
+      if (s.code === 'tractionbattery-stateofcharge') s.body.value = soc;
+    }
+    e.data.signals.push({
+      code: 'location-preciselocation',
+      name: 'PreciseLocation',
+      group: 'Location',
+      body: { ...spot, heading: 0, direction: 'N', locationType: 'LAST_PARKED' },
+      meta: { oemUpdatedAt: at, retrievedAt: at + 5_000 },
+      status: { value: 'SUCCESS' },
+    });
+    return JSON.stringify(e);
+  };
+  for (const body of [delivery(start, true, 0, 30), delivery(start + minutes * 60_000, false, kwh, 80)]) {
+    expect((await postSigned(request, body)).status()).toBe(200);
+  }
+}

@@ -100,6 +100,16 @@ test('the browser code arrives compressed, a page at a time, once', async ({ pag
   await visit('vehicle', () => page.getByRole('link', { name: '2023 POLESTAR Polestar 2' }).click(), /\/vehicles\//);
   await visit('session', () => page.locator('tr[data-session-id] a').first().click(), /\/sessions\//);
   await visit('events', () => page.getByRole('link', { name: 'Deliveries' }).click(), /\/events/);
+  // The places and report pages are documents with no island: they fetch no code.
+  for (const [label, link, seen] of [['places', 'Places', /\/places/], ['reports', 'Reports', /\/reports/]] as const) {
+    first.clear();
+    await page.getByRole('link', { name: link, exact: true }).click();
+    await expect(page).toHaveURL(seen);
+    await expect(page.locator('main h1')).toBeVisible();
+    await page.waitForLoadState('networkidle');
+    pages[label] = total(first);
+    expect(pages[label], `${label}: no code of its own`).toBe(0);
+  }
   // Back to the fleet: nothing more to fetch.
   first.clear();
   await page.getByRole('link', { name: 'Fleet', exact: true }).click();

@@ -32,8 +32,9 @@ pub async fn get_vehicle_view(
     to: Option<String>,
     cursor: Option<String>,
     chart: Option<String>,
+    place: Option<String>,
 ) -> Result<VehicleView, AppError> {
-    crate::api::error::with_status(get_vehicle_view_inner(id, from, to, cursor, chart).await)
+    crate::api::error::with_status(get_vehicle_view_inner(id, from, to, cursor, chart, place).await)
 }
 
 #[cfg(feature = "ssr")]
@@ -43,9 +44,10 @@ async fn get_vehicle_view_inner(
     to: Option<String>,
     cursor: Option<String>,
     chart: Option<String>,
+    place: Option<String>,
 ) -> Result<VehicleView, AppError> {
     use crate::domain::buckets::{chart_range, day_start, Bucket};
-    use crate::server::sessions::{energy_series, page, SessionFilter};
+    use crate::server::sessions::{energy_series, page, PlaceScope, SessionFilter};
     let ctx = crate::server::context()?;
     let tz = crate::viewer::viewer_tz();
     let not_found = || AppError::NotFound(format!("There is no vehicle with id {id}."));
@@ -74,18 +76,23 @@ async fn get_vehicle_view_inner(
             .and_then(|d| d.succ_opt())
             .map(|d| day_start(tz, d).timestamp_millis()),
         before: cursor.and_then(|c| c.parse().ok()),
+        place: place.as_deref().and_then(PlaceScope::parse),
         limit: PAGE_SIZE,
     };
     let sessions = page(&ctx.db, &id, filter, &ctx.engine, now).await?;
     let (chart_from, chart_to) = chart_range(bucket, tz, now.to_datetime(), from, to);
     let energy = energy_series(&ctx.db, &id, bucket, tz, chart_from, chart_to).await?;
     let signals = crate::server::signals::panel(&ctx.db, &id).await?;
+    let places = crate::server::places::places_of(&ctx.db, id.as_str()).await?;
+    let unattached_costs = crate::server::places::unattached_costs(&ctx.db, id.as_str()).await?;
     Ok(VehicleView {
         vehicle,
         sessions,
         bucket,
         energy,
         signals,
+        places,
+        unattached_costs,
     })
 }
 

@@ -18,7 +18,11 @@ fn breakdown_rows(b: &Breakdown) -> impl IntoView {
     if !b.per_minute.is_zero() {
         rows.push((
             "Minutes".to_owned(),
-            format!("{} min × {} {c}", b.minutes.round_dp(2), b.per_minute),
+            format!(
+                "{} min × {} {c}",
+                b.minutes.round_dp(2).normalize(),
+                b.per_minute
+            ),
             format!("{} {c}", (b.minutes * b.per_minute).round_dp(4)),
         ));
     }
@@ -30,9 +34,9 @@ fn breakdown_rows(b: &Breakdown) -> impl IntoView {
             band,
             format!(
                 "{} kWh × {} {c} (battery {} kWh)",
-                line.grid_kwh.round_dp(3),
+                line.grid_kwh.round_dp(3).normalize(),
                 line.price_per_kwh,
-                line.battery_kwh.round_dp(3)
+                line.battery_kwh.round_dp(3).normalize()
             ),
             format!("{} {c}", line.amount.round_dp(4)),
         ));

@@ -120,7 +120,7 @@ fn Suggestions(suggestions: Vec<Suggestion>, zone: String) -> impl IntoView {
     if suggestions.is_empty() {
         return Either::Left(view! {
             <p class="muted">
-                "None: every spot with at least 3 sessions in the last 180 days belongs to a place."
+                "None: every spot with at least 3 sessions in the last 365 days belongs to a place."
             </p>
         });
     }

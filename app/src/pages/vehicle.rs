@@ -28,6 +28,8 @@ pub struct VehicleQuery {
     pub cursor: Option<String>,
     /// The chart's bucket (`Bucket::as_param`); days when absent.
     pub chart: Option<String>,
+    /// Only sessions at this place (its id), or `none`.
+    pub place: Option<String>,
 }
 
 /// `/vehicles/{id}`: the vehicle's state and its charging sessions, newest first, with a
@@ -45,6 +47,7 @@ pub fn VehiclePage() -> impl IntoView {
             to: given("to"),
             cursor: given("cursor"),
             chart: given("chart"),
+            place: given("place"),
         }
     });
     let data = Resource::new(move || query.get(), fetch);
@@ -64,11 +67,14 @@ pub fn VehiclePage() -> impl IntoView {
                                 v.vehicle.make.as_deref(),
                                 v.vehicle.model.as_deref(),
                             );
+                            let unattached = v.unattached_costs.clone();
+                            let vehicle_id = v.vehicle.id.clone();
                             Ok(
                                 Either::Left(
                                     view! {
                                         <Title text=name />
                                         <VehicleDetail view=v query=query.get_untracked() />
+                                        <UnattachedCosts vehicle_id costs=unattached />
                                     },
                                 ),
                             )
@@ -83,7 +89,7 @@ pub fn VehiclePage() -> impl IntoView {
 }
 
 async fn fetch(q: VehicleQuery) -> Result<VehicleView, AppError> {
-    get_vehicle_view(q.id, q.from, q.to, q.cursor, q.chart).await
+    get_vehicle_view(q.id, q.from, q.to, q.cursor, q.chart, q.place).await
 }
 
 /// The vehicle's page, refetched when a delivery for it arrives: the page's island.
@@ -107,6 +113,7 @@ fn VehicleDetailView(view: VehicleView, query: VehicleQuery) -> impl IntoView {
     let name = vehicle_name(&v.id, v.year, v.make.as_deref(), v.model.as_deref());
     let from = query.from.unwrap_or_default();
     let to = query.to.unwrap_or_default();
+    let place = query.place.unwrap_or_default();
     let has_cursor = query.cursor.is_some();
     let bucket = view.bucket;
     let keep = |name: &str, value: &str| {
@@ -116,7 +123,12 @@ fn VehicleDetailView(view: VehicleView, query: VehicleQuery) -> impl IntoView {
             format!("&{name}={}", url_escape(value))
         }
     };
-    let range = format!("{}{}", keep("from", &from), keep("to", &to));
+    let range = format!(
+        "{}{}{}",
+        keep("from", &from),
+        keep("to", &to),
+        keep("place", &place)
+    );
     let chart_param = if bucket == Bucket::Day {
         String::new()
     } else {
@@ -227,14 +239,36 @@ fn VehicleDetailView(view: VehicleView, query: VehicleQuery) -> impl IntoView {
         <form method="get" class="filter" aria-label="Date range for the chart and the sessions">
             <label>"From " <input type="date" name="from" value=from.clone() /></label>
             <label>"To " <input type="date" name="to" value=to.clone() /></label>
+            <label>
+                "Place "
+                <select name="place">
+                    <option value="" selected=place.is_empty()>
+                        "All places"
+                    </option>
+                    {view
+                        .places
+                        .iter()
+                        .map(|p| {
+                            view! {
+                                <option value=p.id.clone() selected=p.id == place>
+                                    {p.name.clone()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                    <option value="none" selected=place == "none">
+                        "No place"
+                    </option>
+                </select>
+            </label>
             {(bucket != Bucket::Day)
                 .then(|| view! { <input type="hidden" name="chart" value=bucket.as_param() /> })}
             <button type="submit">"Apply"</button>
-            {(!from.is_empty() || !to.is_empty())
+            {(!from.is_empty() || !to.is_empty() || !place.is_empty())
                 .then(|| {
                     view! {
                         <a class="download" href="?">
-                            "All dates"
+                            "Clear filters"
                         </a>
                     }
                 })}
@@ -408,4 +442,59 @@ fn SignalsPanelView(panel: SignalsPanel, vehicle_id: String) -> impl IntoView {
             </p>
         </section>
     }
+}
+
+/// Manual costs whose session re-derivation removed: never dropped silently.
+#[component]
+fn UnattachedCosts(
+    vehicle_id: String,
+    costs: Vec<(String, crate::wire::SessionCost)>,
+) -> impl IntoView {
+    let back = format!("/vehicles/{}", path_escape(&vehicle_id));
+    (!costs.is_empty()).then(|| {
+        let rows = costs
+            .into_iter()
+            .map(|(session, cost)| {
+                let clear = format!("/forms/sessions/{}/cost/clear", path_escape(&session));
+                view! {
+                    <tr>
+                        <th scope="row">{session}</th>
+                        <td class="num">{format!("{} {}", cost.amount, cost.currency)}</td>
+                        <td>{cost.note.unwrap_or_default()}</td>
+                        <td>
+                            <form method="post" action=clear class="inline">
+                                <input type="hidden" name="back" value=back.clone() />
+                                <button type="submit" class="danger">
+                                    "Clear"
+                                </button>
+                            </form>
+                        </td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <section aria-labelledby="unattached" class="card">
+                <h2 id="unattached">"Costs without a session"</h2>
+                <p class="muted">
+                    "These costs were set by hand on sessions that re-deriving the readings no longer finds. They are kept until cleared."
+                </p>
+                <div class="table-wrap">
+                    <table class="fleet">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Session"</th>
+                                <th scope="col" class="num">
+                                    "Amount"
+                                </th>
+                                <th scope="col">"Note"</th>
+                                <th scope="col"></th>
+                            </tr>
+                        </thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                </div>
+            </section>
+        }
+    })
 }

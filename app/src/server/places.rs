@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 /// At most this many characters in a manual cost's note.
 pub const MAX_NOTE: usize = 500;
 /// Suggestions read the sessions of this many days back.
-pub const SUGGESTION_DAYS: i64 = 180;
+pub const SUGGESTION_DAYS: i64 = 365;
 /// At most this many suggestions are listed.
 pub const MAX_SUGGESTIONS: usize = 20;
 
@@ -624,4 +624,36 @@ pub async fn annotate(
         session.cost = manual.remove(&row.id).or_else(|| tariff_cost(row));
     }
     Ok(())
+}
+
+/// The places a vehicle has sessions at, by name.
+pub async fn places_of(
+    db: &impl ConnectionTrait,
+    vehicle_id: &str,
+) -> Result<Vec<PlaceRef>, DbErr> {
+    let ids: Vec<Option<String>> = sessions::Entity::find()
+        .select_only()
+        .column(sessions::Column::PlaceId)
+        .distinct()
+        .filter(sessions::Column::VehicleId.eq(vehicle_id))
+        .filter(sessions::Column::PlaceId.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    let ids: Vec<String> = ids.into_iter().flatten().collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(places::Entity::find()
+        .filter(places::Column::Id.is_in(ids))
+        .order_by_asc(places::Column::NameKey)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| PlaceRef {
+            id: p.id,
+            name: p.name,
+            kind: p.kind,
+        })
+        .collect())
 }

@@ -513,13 +513,41 @@ pub fn from_row(row: &sessions::Model) -> Option<Session> {
 
 /// Which of a vehicle's sessions to list: started in `[from, to)`, older than the
 /// cursor, newest first.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SessionFilter {
     pub from: Option<i64>,
     pub to: Option<i64>,
     /// Only sessions that started before this (the previous page's last start).
     pub before: Option<i64>,
+    /// Only sessions at this place, or at none.
+    pub place: Option<PlaceScope>,
     pub limit: u64,
+}
+
+/// Sessions at one place (its id), or at no place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaceScope {
+    At(String),
+    Nowhere,
+}
+
+impl PlaceScope {
+    /// `none`, or a place's id.
+    pub fn parse(raw: &str) -> Option<PlaceScope> {
+        match raw.trim() {
+            "" => None,
+            "none" => Some(PlaceScope::Nowhere),
+            id => Some(PlaceScope::At(id.to_owned())),
+        }
+    }
+
+    fn condition(&self) -> sea_orm::Condition {
+        let column = sessions::Column::PlaceId;
+        sea_orm::Condition::all().add(match self {
+            PlaceScope::At(id) => column.eq(id.as_str()),
+            PlaceScope::Nowhere => column.is_null(),
+        })
+    }
 }
 
 pub async fn list(
@@ -538,6 +566,9 @@ pub async fn list(
     }
     if let Some(before) = filter.before {
         query = query.filter(sessions::Column::StartedAt.lt(before));
+    }
+    if let Some(place) = &filter.place {
+        query = query.filter(place.condition());
     }
     query
         .order_by_desc(sessions::Column::StartedAt)
@@ -562,6 +593,7 @@ pub async fn export_chunk(
     vehicle_id: Option<&VehicleId>,
     from: Option<i64>,
     to: Option<i64>,
+    place: Option<&PlaceScope>,
     after: Option<ExportCursor>,
     limit: u64,
     config: &EngineConfig,
@@ -579,6 +611,9 @@ pub async fn export_chunk(
     }
     if let Some(to) = to {
         query = query.filter(C::StartedAt.lt(to));
+    }
+    if let Some(place) = place {
+        query = query.filter(place.condition());
     }
     if let Some((started_at, id)) = after {
         query = query.filter(

@@ -164,6 +164,7 @@ pub(crate) fn limit_param(params: &HashMap<String, String>) -> Result<u64, HttpE
         ("to" = Option<String>, Query, description = "Sessions that started before this RFC 3339 time"),
         ("limit" = Option<u64>, Query, description = "Sessions per page, 1 to 500 (default 50)"),
         ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+        ("place" = Option<String>, Query, description = "Only sessions at this place (its id), or `none` for sessions at no place"),
     ),
     responses(
         (status = 200, description = "One page of the vehicle's sessions, newest first", body = SessionPage),
@@ -198,6 +199,9 @@ async fn list_sessions(
         from: from.map(|t| t.timestamp_millis()),
         to: to.map(|t| t.timestamp_millis()),
         before,
+        place: params
+            .get("place")
+            .and_then(|p| sessions::PlaceScope::parse(p)),
         limit,
     };
     Ok(Json(

@@ -8,7 +8,7 @@
 use crate::http::api::Reads;
 use crate::http::error::HttpError;
 use app::domain::ids::VehicleId;
-use app::server::sessions::{export_chunk, ExportCursor};
+use app::server::sessions::{export_chunk, ExportCursor, PlaceScope};
 use app::wire::SessionDto;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -183,10 +183,12 @@ async fn sessions_csv(
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
         .collect();
+    let place = params.get("place").and_then(|p| PlaceScope::parse(p));
     Ok(stream_csv(
         state,
         Some(id),
         range,
+        place,
         &format!("chargelog-{name}-sessions.csv"),
     ))
 }
@@ -198,10 +200,12 @@ async fn fleet_sessions_csv(
     headers: axum::http::HeaderMap,
 ) -> Result<Response, HttpError> {
     let range = date_range(&state, &params, &headers)?;
+    let place = params.get("place").and_then(|p| PlaceScope::parse(p));
     Ok(stream_csv(
         state,
         None,
         range,
+        place,
         "chargelog-fleet-sessions.csv",
     ))
 }
@@ -233,7 +237,13 @@ fn date_range(
     Ok((date(params, "from", 0, tz)?, date(params, "to", 1, tz)?))
 }
 
-fn stream_csv(state: Reads, vehicle: Option<VehicleId>, range: Range, filename: &str) -> Response {
+fn stream_csv(
+    state: Reads,
+    vehicle: Option<VehicleId>,
+    range: Range,
+    place: Option<PlaceScope>,
+    filename: &str,
+) -> Response {
     let (from, to) = range;
     let now = crate::clock::now();
     // State of the stream: where the next chunk starts (`None`: done), and whether the
@@ -242,6 +252,7 @@ fn stream_csv(state: Reads, vehicle: Option<VehicleId>, range: Range, filename: 
     let body = stream::unfold((start, true), move |(cursor, first)| {
         let state = state.clone();
         let vehicle = vehicle.clone();
+        let place = place.clone();
         async move {
             let after = cursor?;
             let result = export_chunk(
@@ -249,6 +260,7 @@ fn stream_csv(state: Reads, vehicle: Option<VehicleId>, range: Range, filename: 
                 vehicle.as_ref(),
                 from,
                 to,
+                place.as_ref(),
                 after,
                 CHUNK,
                 &state.engine,

@@ -215,9 +215,18 @@ async fn set_cost(
     back(&session_page(&id), result)
 }
 
-async fn clear_cost(State(state): State<Reads>, Path(id): Path<String>) -> Redirect {
+/// Clears a manual cost; back to the page named by `back` (a path on this site, such as
+/// the vehicle page listing a cost whose session is gone), else the session's.
+async fn clear_cost(
+    State(state): State<Reads>,
+    Path(id): Path<String>,
+    Form(fields): Fields,
+) -> Redirect {
     let result = places::clear_cost(&state.db, &id).await.map_err(said);
-    back(&session_page(&id), result)
+    let page = text(&fields, "back")
+        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .unwrap_or_else(|| session_page(&id));
+    back(&page, result)
 }
 
 pub fn routes<S>() -> Router<S>

@@ -395,6 +395,20 @@ impl TestApp {
         scalar_i64(&self.db, sql).await
     }
 
+    /// The text in the first column of the one row `sql` returns.
+    pub async fn scalar_text(&self, sql: &str) -> String {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .expect("query")
+            .expect("one row");
+        row.try_get_by_index::<String>(0).expect("text")
+    }
+
     /// The latest numeric value of a signal, from the latest-state table.
     pub async fn latest_num(&self, vehicle: &str, code: &str) -> Option<f64> {
         use app::server::entities::vehicle_latest;

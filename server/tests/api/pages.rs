@@ -354,10 +354,11 @@ async fn the_whole_fleet_exports_as_csv_in_chunks_that_lose_no_tie(backend: Back
     let mut walked = Vec::new();
     let mut after = None;
     loop {
-        let (rows, next) =
-            app::server::sessions::export_chunk(&app.db, None, None, None, after, 1, &engine, now)
-                .await
-                .unwrap();
+        let (rows, next) = app::server::sessions::export_chunk(
+            &app.db, None, None, None, None, after, 1, &engine, now,
+        )
+        .await
+        .unwrap();
         walked.extend(rows.into_iter().map(|s| s.id));
         match next {
             Some(cursor) => after = Some(cursor),

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 crate::on_both_backends!(
     a_place_and_tariff_made_by_forms_price_the_session_shown_on_its_pages,
     refused_forms_come_back_naming_the_field_and_are_bounded,
+    the_vehicle_page_filters_by_place_and_keeps_costs_without_a_session,
 );
 
 /// Posts a form as a browser without JavaScript does: `(status, Location)`.
@@ -284,4 +285,86 @@ async fn refused_forms_come_back_naming_the_field_and_are_bounded(backend: Backe
         400
     );
     assert_eq!(app.get("/vehicles/nope/statement.csv").await.status(), 404);
+}
+
+async fn the_vehicle_page_filters_by_place_and_keeps_costs_without_a_session(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_scenario(backend).await;
+    let (status, _) = post_form(
+        &app,
+        "/forms/places",
+        &[
+            ("name", "Depot West"),
+            ("kind", "depot"),
+            ("latitude", "59.334591"),
+            ("longitude", "18.06324"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    priced(&app).await;
+    let id: String = app.scalar_text("SELECT id FROM places").await;
+    let at_depot = page(&app, &format!("/vehicles/{VEHICLE_A}?place={id}")).await;
+    assert!(
+        at_depot.contains("data-session-id") && at_depot.contains("Depot West"),
+        "{at_depot}"
+    );
+    let nowhere = page(&app, &format!("/vehicles/{VEHICLE_A}?place=none")).await;
+    assert!(
+        nowhere.contains("No charging sessions in this range."),
+        "{nowhere}"
+    );
+    let csv = app
+        .get(&format!("/vehicles/{VEHICLE_A}/sessions.csv?place=none"))
+        .await;
+    assert_eq!(
+        csv.text().await.unwrap().lines().count(),
+        1,
+        "the header alone"
+    );
+    let (_, api) = {
+        let response = app
+            .get(&format!("/api/v1/vehicles/{VEHICLE_A}/sessions?place={id}"))
+            .await;
+        (
+            response.status(),
+            response.json::<serde_json::Value>().await.unwrap(),
+        )
+    };
+    assert_eq!(api["sessions"][0]["place"]["name"], "Depot West");
+
+    // A receipt whose session re-derivation removed is listed, and cleared from there.
+    let session = format!("{VEHICLE_A}:1773511330000");
+    post_form(
+        &app,
+        &format!("/forms/sessions/{session}/cost"),
+        &[("amount", "9.99"), ("currency", "SEK")],
+    )
+    .await;
+    app.db
+        .execute_unprepared(&format!("DELETE FROM sessions WHERE id = '{session}'"))
+        .await
+        .unwrap();
+    let html = page(&app, &format!("/vehicles/{VEHICLE_A}")).await;
+    assert!(
+        html.contains("Costs without a session") && html.contains("9.99 SEK"),
+        "{html}"
+    );
+    let back = format!("/vehicles/{VEHICLE_A}");
+    let (status, to) = post_form(
+        &app,
+        &format!("/forms/sessions/{session}/cost/clear"),
+        &[("back", &back)],
+    )
+    .await;
+    assert_eq!((status, to.as_str()), (303, back.as_str()));
+    assert!(!page(&app, &back).await.contains("Costs without a session"));
+    // `back` leads only to this site.
+    let (_, to) = post_form(
+        &app,
+        &format!("/forms/sessions/{session}/cost/clear"),
+        &[("back", "//evil.example/")],
+    )
+    .await;
+    assert!(to.starts_with("/sessions/"), "{to}");
 }
