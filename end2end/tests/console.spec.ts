@@ -12,7 +12,16 @@ test('every page comes alive without an error or warning in the console', async 
     if (message.type() === 'error' || message.type() === 'warning') problems.push(`${message.type()}: ${message.text()}`);
   });
   page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
-  for (const path of ['/', '/?q=polestar', `/vehicles/${POLESTAR}`, `/sessions/${SESSION}`, '/events']) {
+  for (const path of [
+    '/',
+    '/?q=polestar',
+    `/vehicles/${POLESTAR}`,
+    `/sessions/${SESSION}`,
+    '/events',
+    '/places',
+    '/reports?month=2026-03',
+    `/vehicles/${POLESTAR}/statement?month=2026-03&kind=home`,
+  ]) {
     await page.goto(path);
     // The last island hydrated: every island on the page is.
     await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);

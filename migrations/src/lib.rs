@@ -14,6 +14,7 @@ mod m20261204_000008_dead_letter_once;
 mod m20261205_000009_fleet_index;
 mod m20261205_000010_fleet_search;
 mod m20261206_000011_places_and_costs;
+mod m20261206_000012_report_sums;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000009_fleet_index::Migration),
             Box::new(m20261205_000010_fleet_search::Migration),
             Box::new(m20261206_000011_places_and_costs::Migration),
+            Box::new(m20261206_000012_report_sums::Migration),
         ]
     }
 }

@@ -86,6 +86,13 @@ impl Application {
         if filled > 0 {
             tracing::info!(vehicles = filled, "filled the fleet table's rows");
         }
+        // The fleet's energy sums, when they were counted by an older rule.
+        let counted = app::server::fleet_energy::rebuild_if_outdated(&db)
+            .await
+            .map_err(db::DbSetupError::FleetRows)?;
+        if counted > 0 {
+            tracing::info!(sessions = counted, "rebuilt the fleet's energy sums");
+        }
         let processor_db = db::connect_processor(&settings.database, &db).await?;
         let appender = db::open_appender(&settings.database)?;
         let live = LiveFeed::new();

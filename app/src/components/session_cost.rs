@@ -58,7 +58,9 @@ fn cost_view(cost: Option<SessionCost>) -> impl IntoView {
     let Some(cost) = cost else {
         return Either::Left(view! {
             <p class="muted" data-cost="none">
-                "No cost: no tariff covers this session (see " <a href="/places">"Places"</a> ")."
+                "No cost: no tariff covers this session (see "
+                <a href="/places">"Places"</a>
+                ")."
             </p>
         });
     };
@@ -66,17 +68,22 @@ fn cost_view(cost: Option<SessionCost>) -> impl IntoView {
     let footer = total.clone();
     let shown = total.clone();
     let detail = match (cost.source, cost.breakdown) {
-        (CostSource::Manual, _) => EitherOf3::A(view! {
-            <p>"Set by an operator" {cost.note.map(|n| format!(": {n}"))}</p>
-        }),
+        (CostSource::Manual, _) => EitherOf3::A(
+            view! { <p>"Set by an operator" {cost.note.map(|n| format!(": {n}"))}</p> },
+        ),
         (CostSource::Tariff, Some(b)) => EitherOf3::B(view! {
             <div class="table-wrap">
                 <table class="fleet breakdown">
-                    <caption>"Why it costs this (tariff version " {cost.tariff_id.unwrap_or_default()} ")"</caption>
+                    <caption>
+                        "Why it costs this (tariff version " {cost.tariff_id.unwrap_or_default()}
+                        ")"
+                    </caption>
                     <tbody>{breakdown_rows(&b)}</tbody>
                     <tfoot>
                         <tr class="total">
-                            <th scope="row" colspan="2">"Total, rounded once"</th>
+                            <th scope="row" colspan="2">
+                                "Total, rounded once"
+                            </th>
                             <td class="num">{footer}</td>
                         </tr>
                     </tfoot>
@@ -114,7 +121,15 @@ pub fn SessionCostPanel(session: SessionDto, error: Option<String>) -> impl Into
     view! {
         <section aria-labelledby="cost" class="card session-cost">
             <h2 id="cost">"Place and cost"</h2>
-            {error.map(|e| view! { <p class="notice notice-error" role="alert">"Not saved: " {e}</p> })}
+            {error
+                .map(|e| {
+                    view! {
+                        <p class="notice notice-error" role="alert">
+                            "Not saved: "
+                            {e}
+                        </p>
+                    }
+                })}
             <dl class="facts">
                 <div>
                     <dt>"Place"</dt>
@@ -127,19 +142,51 @@ pub fn SessionCostPanel(session: SessionDto, error: Option<String>) -> impl Into
             </dl>
             {cost_view(session.cost.clone())}
             <details>
-                <summary>{if manual { "Change the manual cost" } else { "Set the cost by hand (a receipt)" }}</summary>
-                <form method="post" action=format!("/forms/sessions/{id}/cost") class="stack" aria-label="Manual cost">
-                    <label>"Amount " <input type="text" name="amount" required inputmode="decimal" size="9" /></label>
-                    <label>"Currency " <input type="text" name="currency" required size="3" maxlength="3" value="EUR" /></label>
-                    <label>"Note " <input type="text" name="note" maxlength="500" size="30" /></label>
+                <summary>
+                    {if manual {
+                        "Change the manual cost"
+                    } else {
+                        "Set the cost by hand (a receipt)"
+                    }}
+                </summary>
+                <form
+                    method="post"
+                    action=format!("/forms/sessions/{id}/cost")
+                    class="stack"
+                    aria-label="Manual cost"
+                >
+                    <label>
+                        "Amount "
+                        <input type="text" name="amount" required inputmode="decimal" size="9" />
+                    </label>
+                    <label>
+                        "Currency "
+                        <input
+                            type="text"
+                            name="currency"
+                            required
+                            size="3"
+                            maxlength="3"
+                            value="EUR"
+                        />
+                    </label>
+                    <label>
+                        "Note " <input type="text" name="note" maxlength="500" size="30" />
+                    </label>
                     <button type="submit">"Save cost"</button>
                 </form>
             </details>
             {manual
                 .then(|| {
                     view! {
-                        <form method="post" action=format!("/forms/sessions/{id}/cost/clear") class="inline">
-                            <button type="submit" class="danger">"Clear the manual cost"</button>
+                        <form
+                            method="post"
+                            action=format!("/forms/sessions/{id}/cost/clear")
+                            class="inline"
+                        >
+                            <button type="submit" class="danger">
+                                "Clear the manual cost"
+                            </button>
                         </form>
                     }
                 })}

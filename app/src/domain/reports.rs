@@ -11,19 +11,24 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// A session's share of the month.
+/// Sessions' shares of the month that are added up alike: one session's, or (read from
+/// the database already summed) those of one vehicle at one place on one charger type in
+/// one currency.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Line {
     pub vehicle_id: String,
     pub place_id: Option<String>,
     pub kind: Option<PlaceKind>,
     pub charger_type: Option<ChargerType>,
-    /// Still charging: priced up to its last reading.
-    pub open: bool,
+    pub sessions: u64,
+    /// Of those, still charging: priced up to their last reading.
+    pub open_sessions: u64,
     pub battery_kwh: f64,
-    /// `None` where the place's charging efficiency (or the energy) is unknown.
-    pub grid_kwh: Option<f64>,
-    /// `None`: no tariff covers it and no one set a cost.
+    /// Over the sessions whose grid energy is known.
+    pub grid_kwh: f64,
+    /// Sessions whose place's charging efficiency (or energy) is unknown.
+    pub grid_unknown_sessions: u64,
+    /// `None`: none of them has a cost (no tariff covers them, no one set one).
     pub cost: Option<(String, Decimal)>,
 }
 
@@ -50,18 +55,16 @@ pub struct Totals {
 
 impl Totals {
     pub fn add(&mut self, line: &Line) {
-        self.sessions += 1;
-        self.open_sessions += u64::from(line.open);
+        self.sessions += line.sessions;
+        self.open_sessions += line.open_sessions;
         self.battery_kwh += line.battery_kwh;
-        match line.grid_kwh {
-            Some(grid) => self.grid_kwh += grid,
-            None => self.grid_unknown_sessions += 1,
-        }
+        self.grid_kwh += line.grid_kwh;
+        self.grid_unknown_sessions += line.grid_unknown_sessions;
         match &line.cost {
             Some((currency, amount)) => {
                 *self.cost.entry(currency.clone()).or_default() += *amount;
             }
-            None => self.unpriced_sessions += 1,
+            None => self.unpriced_sessions += line.sessions,
         }
     }
 }
@@ -139,9 +142,11 @@ mod tests {
             place_id: kind.map(|k| k.as_str().to_owned()),
             kind,
             charger_type: Some(ChargerType::Ac),
-            open: false,
+            sessions: 1,
+            open_sessions: 0,
             battery_kwh: kwh,
-            grid_kwh: Some(kwh / 0.9),
+            grid_kwh: kwh / 0.9,
+            grid_unknown_sessions: 0,
             cost: cost.map(|(c, a)| (c.to_owned(), a.parse().unwrap())),
         }
     }

@@ -145,7 +145,11 @@ fn Suggestions(suggestions: Vec<Suggestion>, zone: String) -> impl IntoView {
                         >
                             <input type="hidden" name="latitude" value=s.latitude.to_string() />
                             <input type="hidden" name="longitude" value=s.longitude.to_string() />
-                            <input type="hidden" name="radius_m" value=s.radius_m.round().to_string() />
+                            <input
+                                type="hidden"
+                                name="radius_m"
+                                value=s.radius_m.round().to_string()
+                            />
                             <input type="hidden" name="timezone" value=zone.clone() />
                             <label>
                                 "Name "
@@ -165,9 +169,15 @@ fn Suggestions(suggestions: Vec<Suggestion>, zone: String) -> impl IntoView {
                 <thead>
                     <tr>
                         <th scope="col">"Centre"</th>
-                        <th scope="col" class="num">"Sessions"</th>
-                        <th scope="col" class="num">"Vehicles"</th>
-                        <th scope="col" class="num">"Energy"</th>
+                        <th scope="col" class="num">
+                            "Sessions"
+                        </th>
+                        <th scope="col" class="num">
+                            "Vehicles"
+                        </th>
+                        <th scope="col" class="num">
+                            "Energy"
+                        </th>
                         <th scope="col">"Likely"</th>
                         <th scope="col">"Make it a place"</th>
                     </tr>
@@ -390,7 +400,10 @@ fn TariffList(tariffs: Vec<TariffDto>) -> impl IntoView {
                             Either::Right(
                                 view! {
                                     <ul class="bands">
-                                        {bands.into_iter().map(|b| view! { <li>{b}</li> }).collect_view()}
+                                        {bands
+                                            .into_iter()
+                                            .map(|b| view! { <li>{b}</li> })
+                                            .collect_view()}
                                     </ul>
                                 },
                             )
@@ -402,7 +415,9 @@ fn TariffList(tariffs: Vec<TariffDto>) -> impl IntoView {
                             action=format!("/forms/tariffs/{}/delete", path_escape(&t.id))
                             class="inline"
                         >
-                            <button type="submit" class="danger">"Delete"</button>
+                            <button type="submit" class="danger">
+                                "Delete"
+                            </button>
                         </form>
                     </td>
                 </tr>
@@ -416,9 +431,15 @@ fn TariffList(tariffs: Vec<TariffDto>) -> impl IntoView {
                     <tr>
                         <th scope="col">"From"</th>
                         <th scope="col">"Charger"</th>
-                        <th scope="col" class="num">"Session fee"</th>
-                        <th scope="col" class="num">"Per minute"</th>
-                        <th scope="col" class="num">"Per kWh"</th>
+                        <th scope="col" class="num">
+                            "Session fee"
+                        </th>
+                        <th scope="col" class="num">
+                            "Per minute"
+                        </th>
+                        <th scope="col" class="num">
+                            "Per kWh"
+                        </th>
                         <th scope="col">"Time-of-use bands"</th>
                         <th scope="col"></th>
                     </tr>
@@ -437,7 +458,9 @@ fn TariffForm(action: String) -> impl IntoView {
         .map(|i| {
             view! {
                 <fieldset class="band">
-                    <legend>{format!("Band {} (optional; the first that matches wins)", i + 1)}</legend>
+                    <legend>
+                        {format!("Band {} (optional; the first that matches wins)", i + 1)}
+                    </legend>
                     {days
                         .into_iter()
                         .map(|d| {
@@ -456,11 +479,21 @@ fn TariffForm(action: String) -> impl IntoView {
                     </label>
                     <label>
                         "Months (empty: all) "
-                        <input type="text" name=format!("b{i}_months") size="10" placeholder="11,12,1" />
+                        <input
+                            type="text"
+                            name=format!("b{i}_months")
+                            size="10"
+                            placeholder="11,12,1"
+                        />
                     </label>
                     <label>
                         "Price per kWh "
-                        <input type="text" name=format!("b{i}_price") size="7" inputmode="decimal" />
+                        <input
+                            type="text"
+                            name=format!("b{i}_price")
+                            size="7"
+                            inputmode="decimal"
+                        />
                     </label>
                 </fieldset>
             }
@@ -469,25 +502,28 @@ fn TariffForm(action: String) -> impl IntoView {
     view! {
         <form method="post" action=action class="stack tariff-form" aria-label="New tariff version">
             <label>
-                "Currency " <input type="text" name="currency" required size="3" maxlength="3" value="EUR" />
+                "Currency "
+                <input type="text" name="currency" required size="3" maxlength="3" value="EUR" />
             </label>
             <label>"Valid from " <input type="date" name="valid_from" required /></label>
             <label>
-                "Charger "
-                <select name="charger_type">
+                "Charger " <select name="charger_type">
                     <option value="">"any"</option>
                     <option value="AC">"AC only"</option>
                     <option value="DC">"DC only"</option>
                 </select>
             </label>
             <label>
-                "Session fee " <input type="text" name="session_fee" size="7" inputmode="decimal" value="0.00" />
+                "Session fee "
+                <input type="text" name="session_fee" size="7" inputmode="decimal" value="0.00" />
             </label>
             <label>
-                "Per minute " <input type="text" name="per_minute" size="7" inputmode="decimal" value="0.00" />
+                "Per minute "
+                <input type="text" name="per_minute" size="7" inputmode="decimal" value="0.00" />
             </label>
             <label>
-                "Per kWh " <input type="text" name="default_per_kwh" required size="7" inputmode="decimal" />
+                "Per kWh "
+                <input type="text" name="default_per_kwh" required size="7" inputmode="decimal" />
             </label>
             {bands}
             <button type="submit">"Add tariff version"</button>

@@ -70,8 +70,7 @@ fn TotalsCells(totals: Totals) -> impl IntoView {
     view! {
         <td class="num">
             {totals.sessions}
-            {(totals.open_sessions > 0)
-                .then(|| format!(" ({} open)", totals.open_sessions))}
+            {(totals.open_sessions > 0).then(|| format!(" ({} open)", totals.open_sessions))}
         </td>
         <td class="num">{kwh(totals.battery_kwh)}</td>
         <td class="num">{grid(&totals)}</td>
@@ -89,10 +88,18 @@ fn TotalsHead(first: &'static str) -> impl IntoView {
         <thead>
             <tr>
                 <th scope="col">{first}</th>
-                <th scope="col" class="num">"Sessions"</th>
-                <th scope="col" class="num">"Battery"</th>
-                <th scope="col" class="num">"Grid"</th>
-                <th scope="col" class="num">"Cost"</th>
+                <th scope="col" class="num">
+                    "Sessions"
+                </th>
+                <th scope="col" class="num">
+                    "Battery"
+                </th>
+                <th scope="col" class="num">
+                    "Grid"
+                </th>
+                <th scope="col" class="num">
+                    "Cost"
+                </th>
             </tr>
         </thead>
     }
@@ -239,10 +246,18 @@ fn Report(report: MonthlyReport) -> impl IntoView {
                     <thead>
                         <tr>
                             <th scope="col">"Vehicle"</th>
-                            <th scope="col" class="num">"Sessions"</th>
-                            <th scope="col" class="num">"Battery"</th>
-                            <th scope="col" class="num">"Grid"</th>
-                            <th scope="col" class="num">"Cost"</th>
+                            <th scope="col" class="num">
+                                "Sessions"
+                            </th>
+                            <th scope="col" class="num">
+                                "Battery"
+                            </th>
+                            <th scope="col" class="num">
+                                "Grid"
+                            </th>
+                            <th scope="col" class="num">
+                                "Cost"
+                            </th>
                             <th scope="col" class="no-print"></th>
                         </tr>
                     </thead>
@@ -259,10 +274,18 @@ fn Report(report: MonthlyReport) -> impl IntoView {
                             <th scope="col">"Place"</th>
                             <th scope="col">"Kind"</th>
                             <th scope="col">"Cost centre"</th>
-                            <th scope="col" class="num">"Sessions"</th>
-                            <th scope="col" class="num">"Battery"</th>
-                            <th scope="col" class="num">"Grid"</th>
-                            <th scope="col" class="num">"Cost"</th>
+                            <th scope="col" class="num">
+                                "Sessions"
+                            </th>
+                            <th scope="col" class="num">
+                                "Battery"
+                            </th>
+                            <th scope="col" class="num">
+                                "Grid"
+                            </th>
+                            <th scope="col" class="num">
+                                "Cost"
+                            </th>
                         </tr>
                     </thead>
                     <tbody>{places}</tbody>
@@ -377,7 +400,9 @@ fn StatementView(statement: Statement) -> impl IntoView {
             </a>
         </form>
         {if empty {
-            Either::Left(view! { <p class="notice">"No sessions at such places in this month."</p> })
+            Either::Left(
+                view! { <p class="notice">"No sessions at such places in this month."</p> },
+            )
         } else {
             Either::Right(
                 view! {
@@ -387,16 +412,26 @@ fn StatementView(statement: Statement) -> impl IntoView {
                                 <tr>
                                     <th scope="col">"Date"</th>
                                     <th scope="col">"Place"</th>
-                                    <th scope="col" class="num">"Battery"</th>
-                                    <th scope="col" class="num">"Grid"</th>
-                                    <th scope="col" class="num">"Per kWh"</th>
-                                    <th scope="col" class="num">"Amount"</th>
+                                    <th scope="col" class="num">
+                                        "Battery"
+                                    </th>
+                                    <th scope="col" class="num">
+                                        "Grid"
+                                    </th>
+                                    <th scope="col" class="num">
+                                        "Per kWh"
+                                    </th>
+                                    <th scope="col" class="num">
+                                        "Amount"
+                                    </th>
                                 </tr>
                             </thead>
                             <tbody>{lines}</tbody>
                             <tfoot>
                                 <tr class="total">
-                                    <th scope="row" colspan="2">"Total to reimburse"</th>
+                                    <th scope="row" colspan="2">
+                                        "Total to reimburse"
+                                    </th>
                                     <td class="num">{kwh(totals.battery_kwh)}</td>
                                     <td class="num">{grid(&totals)}</td>
                                     <td></td>

@@ -240,8 +240,7 @@ fn VehicleDetailView(view: VehicleView, query: VehicleQuery) -> impl IntoView {
             <label>"From " <input type="date" name="from" value=from.clone() /></label>
             <label>"To " <input type="date" name="to" value=to.clone() /></label>
             <label>
-                "Place "
-                <select name="place">
+                "Place " <select name="place">
                     <option value="" selected=place.is_empty()>
                         "All places"
                     </option>

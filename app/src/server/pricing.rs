@@ -110,14 +110,15 @@ pub fn priced(book: &Book, row: &sessions::Model) -> sessions::ActiveModel {
         Some(p) => (p.place_id, p.grid_energy_kwh, p.cost),
         None => (None, None, None),
     };
-    let (amount, currency, tariff_id, breakdown) = match cost {
+    let (amount, currency, tariff_id, breakdown, minor) = match cost {
         Some((tariff_id, b)) => (
             Some(b.total.to_string()),
             Some(b.currency.clone()),
             Some(tariff_id),
             serde_json::to_value(&b).ok(),
+            in_minor_units(b.total, &b.currency),
         ),
-        None => (None, None, None, None),
+        None => (None, None, None, None, None),
     };
     sessions::ActiveModel {
         id: Unchanged(row.id.clone()),
@@ -128,8 +129,17 @@ pub fn priced(book: &Book, row: &sessions::Model) -> sessions::ActiveModel {
         tariff_id: Set(tariff_id),
         cost_breakdown: Set(breakdown),
         pricing_due: Set(None),
+        cost_minor: Set(minor),
         ..Default::default()
     }
+}
+
+/// An amount in its currency's minor unit (1234 for 12.34 EUR).
+pub fn in_minor_units(amount: rust_decimal::Decimal, currency: &str) -> Option<i64> {
+    let units = crate::domain::pricing::currency::minor_units(currency)?;
+    let mut scaled = amount;
+    scaled.rescale(units);
+    i64::try_from(scaled.mantissa()).ok()
 }
 
 /// Sessions priced per batch (one transaction each).

@@ -1,7 +1,8 @@
-//! Month reports from the stored sessions: each session that touches the month gives its
-//! share (`Book::period` for one across an edge; its stored figures for one inside),
-//! and `domain::reports::Month` adds them up. Only the sessions across an edge need their
-//! energy curve; the rest are read in narrow columns.
+//! Month reports from the stored sessions, added up by `domain::reports::Month`. The
+//! sessions wholly inside the month keep their stored figures, so the database sums them
+//! (per vehicle, place, charger type, currency and status: a few rows per vehicle, with
+//! costs in exact minor units); a session across the month's edge, or with a manual cost,
+//! is read on its own and shared (`Book::period`, with its energy curve).
 
 use super::entities::{manual_costs, places, sessions, vehicles};
 use super::pricing::{due_count, load_book};
@@ -65,26 +66,56 @@ struct Touching {
     manual: HashMap<String, (Decimal, String)>,
 }
 
+/// Which sessions of a range to read one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Each {
+    /// All of them (a statement lists every session).
+    Session,
+    /// Those the database cannot sum: across an edge, or with a manual cost.
+    Edge,
+}
+
+/// A session's end, or its last reading while it charges.
+fn end_expr() -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{Expr, Func};
+    Func::coalesce([
+        Expr::col(sessions::Column::EndedAt),
+        Expr::col(sessions::Column::LastReadingAt),
+    ])
+    .into()
+}
+
+/// The ids of the sessions with a manual cost.
+fn manual_ids() -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(manual_costs::Column::SessionId)
+        .from(manual_costs::Entity)
+        .to_owned()
+}
+
 async fn touching(
     db: &impl ConnectionTrait,
     vehicle_id: Option<&str>,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
+    each: Each,
 ) -> Result<Touching, DbErr> {
+    use sea_orm::sea_query::ExprTrait;
     let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
-    let in_range = || {
-        let mut range = sea_orm::Condition::all()
-            .add(sessions::Column::StartedAt.gte(from_ms - LOOKBACK_MS))
-            .add(sessions::Column::StartedAt.lt(to_ms));
-        if let Some(id) = vehicle_id {
-            range = range.add(sessions::Column::VehicleId.eq(id));
-        }
-        range
-    };
-    let rows: Vec<Row> = sessions::Entity::find()
-        .filter(in_range())
-        .into_partial_model()
-        .all(db)
-        .await?;
+    let mut query = sessions::Entity::find()
+        .filter(sessions::Column::StartedAt.gte(from_ms - LOOKBACK_MS))
+        .filter(sessions::Column::StartedAt.lt(to_ms));
+    if let Some(id) = vehicle_id {
+        query = query.filter(sessions::Column::VehicleId.eq(id));
+    }
+    if each == Each::Edge {
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(sessions::Column::StartedAt.lt(from_ms))
+                .add(end_expr().gt(to_ms))
+                .add(sessions::Column::Id.in_subquery(manual_ids())),
+        );
+    }
+    let rows: Vec<Row> = query.into_partial_model().all(db).await?;
     let rows: Vec<Row> = rows
         .into_iter()
         .filter(|r| r.started_at >= from_ms || r.end() > from_ms)
@@ -94,38 +125,37 @@ async fn touching(
         .filter(|r| r.started_at < from_ms || r.end() > to_ms)
         .map(|r| r.id.as_str())
         .collect();
-    let curves: HashMap<String, Vec<(i64, f64)>> = if crossing.is_empty() {
-        HashMap::new()
-    } else {
-        sessions::Entity::find()
+    let mut curves: HashMap<String, Vec<(i64, f64)>> = HashMap::new();
+    for chunk in crossing.chunks(1000) {
+        let found: Vec<(String, Option<serde_json::Value>)> = sessions::Entity::find()
             .select_only()
             .column(sessions::Column::Id)
             .column(sessions::Column::EnergyCurve)
-            .filter(sessions::Column::Id.is_in(crossing))
-            .into_tuple::<(String, Option<serde_json::Value>)>()
+            .filter(sessions::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
             .all(db)
-            .await?
-            .into_iter()
-            .map(|(id, curve)| {
-                let points = curve
-                    .and_then(|c| serde_json::from_value(c).ok())
-                    .unwrap_or_default();
-                (id, points)
-            })
-            .collect()
-    };
-    let mut in_range_ids = Query::select();
-    in_range_ids
-        .column(sessions::Column::Id)
-        .from(sessions::Entity)
-        .cond_where(in_range());
-    let manual: HashMap<String, (Decimal, String)> = manual_costs::Entity::find()
-        .filter(manual_costs::Column::SessionId.in_subquery(in_range_ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|c| Some((c.session_id, (c.amount.parse().ok()?, c.currency))))
-        .collect();
+            .await?;
+        curves.extend(found.into_iter().map(|(id, curve)| {
+            let points = curve
+                .and_then(|c| serde_json::from_value(c).ok())
+                .unwrap_or_default();
+            (id, points)
+        }));
+    }
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut manual: HashMap<String, (Decimal, String)> = HashMap::new();
+    // Chunks keep each statement under the databases' bind-parameter limits.
+    for chunk in ids.chunks(1000) {
+        let found = manual_costs::Entity::find()
+            .filter(manual_costs::Column::SessionId.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?;
+        manual.extend(
+            found
+                .into_iter()
+                .filter_map(|c| Some((c.session_id, (c.amount.parse().ok()?, c.currency)))),
+        );
+    }
     Ok(Touching {
         rows,
         curves,
@@ -144,12 +174,15 @@ pub async fn monthly(
     let Some(range) = month_range(first_day, tz) else {
         return Ok(None);
     };
-    let found = touching(db, None, range).await?;
+    let found = touching(db, None, range, Each::Edge).await?;
     let book = load_book(db, default_zone).await?;
     let kinds = kinds(&book);
     let mut month = Month::default();
     for row in &found.rows {
         month.add(&share(row, &book, &kinds, &found, range));
+    }
+    for line in inside_sums(db, range, &kinds).await? {
+        month.add(&line);
     }
     let names = vehicle_names(db, month.vehicles.keys().cloned().collect()).await?;
     let place_rows: HashMap<String, places::Model> = places::Entity::find()
@@ -195,7 +228,7 @@ pub async fn statement(
     let Some(range) = month_range(first_day, tz) else {
         return Ok(None);
     };
-    let found = touching(db, Some(vehicle_id.as_str()), range).await?;
+    let found = touching(db, Some(vehicle_id.as_str()), range, Each::Session).await?;
     let book = load_book(db, default_zone).await?;
     let kinds = kinds(&book);
     let names: HashMap<&str, &str> = book
@@ -214,13 +247,14 @@ pub async fn statement(
         let Some(place_id) = line.place_id.clone() else {
             continue;
         };
-        let kwh = line.grid_kwh.unwrap_or(line.battery_kwh);
+        let grid = (line.grid_unknown_sessions == 0).then_some(line.grid_kwh);
+        let kwh = grid.unwrap_or(line.battery_kwh);
         let at = DateTime::from_timestamp_millis;
         lines.push(StatementLine {
             session_id: row.id.clone(),
             started_at: at(row.started_at).unwrap_or(range.0),
             ended_at: row.ended_at.and_then(at),
-            open: line.open,
+            open: line.open_sessions > 0,
             place: PlaceRef {
                 name: names
                     .get(place_id.as_str())
@@ -231,7 +265,7 @@ pub async fn statement(
                 kind,
             },
             battery_kwh: line.battery_kwh,
-            grid_kwh: line.grid_kwh,
+            grid_kwh: grid,
             price_per_kwh: line.cost.as_ref().and_then(|(_, amount)| {
                 let kwh = Decimal::from_f64_retain(kwh).filter(|k| !k.is_zero())?;
                 Some((amount / kwh).round_dp(4).normalize().to_string())
@@ -313,11 +347,96 @@ fn share(
             .as_deref()
             .and_then(|id| kinds.get(id).copied()),
         charger_type: row.charger_type,
-        open: row.status == SessionStatus::Charging,
+        sessions: 1,
+        open_sessions: u64::from(row.status == SessionStatus::Charging),
         battery_kwh: battery.unwrap_or(0.0) * energy_share,
-        grid_kwh: row.grid_energy_kwh.map(|g| g * energy_share),
+        grid_kwh: row.grid_energy_kwh.map_or(0.0, |g| g * energy_share),
+        grid_unknown_sessions: u64::from(row.grid_energy_kwh.is_none()),
         cost: cost.map(|(currency, amount)| (currency.to_owned(), amount)),
     }
+}
+
+/// The sessions wholly inside the month without a manual cost, summed by the database.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct Sum {
+    vehicle_id: String,
+    place_id: Option<String>,
+    charger_type: Option<ChargerType>,
+    cost_currency: Option<String>,
+    status: SessionStatus,
+    sessions: i64,
+    battery_kwh: Option<f64>,
+    grid_kwh: Option<f64>,
+    grid_known: i64,
+    cost_minor: Option<i64>,
+}
+
+async fn inside_sums(
+    db: &impl ConnectionTrait,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    kinds: &HashMap<&str, PlaceKind>,
+) -> Result<Vec<Line>, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    use sessions::Column as C;
+    let sums: Vec<Sum> = sessions::Entity::find()
+        .select_only()
+        .columns([
+            C::VehicleId,
+            C::PlaceId,
+            C::ChargerType,
+            C::CostCurrency,
+            C::Status,
+        ])
+        .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "sessions")
+        .column_as(Expr::cust("SUM(energy_added_kwh)"), "battery_kwh")
+        .column_as(Expr::cust("SUM(grid_energy_kwh)"), "grid_kwh")
+        .column_as(
+            Expr::cust("CAST(COUNT(grid_energy_kwh) AS BIGINT)"),
+            "grid_known",
+        )
+        .column_as(Expr::cust("CAST(SUM(cost_minor) AS BIGINT)"), "cost_minor")
+        .filter(C::StartedAt.gte(from.timestamp_millis()))
+        .filter(C::StartedAt.lt(to.timestamp_millis()))
+        .filter(end_expr().lte(to.timestamp_millis()))
+        .filter(C::Id.not_in_subquery(manual_ids()))
+        .group_by(C::VehicleId)
+        .group_by(C::PlaceId)
+        .group_by(C::ChargerType)
+        .group_by(C::CostCurrency)
+        .group_by(C::Status)
+        .into_model()
+        .all(db)
+        .await?;
+    Ok(sums
+        .into_iter()
+        .map(|sum| {
+            let sessions = u64::try_from(sum.sessions).unwrap_or(0);
+            let cost = sum.cost_currency.and_then(|currency| {
+                let units = crate::domain::pricing::currency::minor_units(&currency)?;
+                Some((currency, Decimal::new(sum.cost_minor.unwrap_or(0), units)))
+            });
+            Line {
+                kind: sum
+                    .place_id
+                    .as_deref()
+                    .and_then(|id| kinds.get(id).copied()),
+                vehicle_id: sum.vehicle_id,
+                place_id: sum.place_id,
+                charger_type: sum.charger_type,
+                sessions,
+                open_sessions: if sum.status == SessionStatus::Charging {
+                    sessions
+                } else {
+                    0
+                },
+                battery_kwh: sum.battery_kwh.unwrap_or(0.0),
+                grid_kwh: sum.grid_kwh.unwrap_or(0.0),
+                grid_unknown_sessions: sessions
+                    .saturating_sub(u64::try_from(sum.grid_known).unwrap_or(0)),
+                cost,
+            }
+        })
+        .collect())
 }
 
 async fn vehicle_names(

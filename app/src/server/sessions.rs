@@ -7,7 +7,7 @@
 //! PostgreSQL and through the single writer on SQLite.
 
 use super::entities::{sessions, signal_readings, vehicles};
-use super::fleet_energy::EnergyLedger;
+use super::fleet_energy::{Counted, EnergyLedger};
 use crate::domain::ids::VehicleId;
 use crate::domain::reading::ReadingStatus;
 use crate::domain::sessions::{
@@ -156,6 +156,7 @@ fn active_model(
         tariff_id: Set(kept(|old| old.tariff_id.clone())),
         cost_breakdown: Set(previous.and_then(|old| old.cost_breakdown.clone())),
         pricing_due: Set(pricing_due),
+        cost_minor: Set(previous.and_then(|old| old.cost_minor)),
     }
 }
 
@@ -285,7 +286,17 @@ async fn replace(
     };
     let old: Vec<sessions::Model> = scope().all(db).await?;
     for row in &old {
-        ledger.remove(row.started_at, row.energy_added_kwh);
+        let curve: Vec<(i64, f64)> = row
+            .energy_curve
+            .as_ref()
+            .and_then(|c| serde_json::from_value(c.clone()).ok())
+            .unwrap_or_default();
+        ledger.remove(Counted {
+            started_at: row.started_at,
+            ended_at: row.ended_at.unwrap_or(row.last_reading_at),
+            energy_kwh: row.energy_added_kwh,
+            curve: &curve,
+        });
     }
     let mut delete =
         sessions::Entity::delete_many().filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()));
@@ -294,7 +305,15 @@ async fn replace(
     }
     delete.exec(db).await?;
     for session in derived {
-        ledger.add(session.started_at.as_millis(), session.energy_added_kwh);
+        ledger.add(Counted {
+            started_at: session.started_at.as_millis(),
+            ended_at: session
+                .ended_at
+                .unwrap_or(session.last_reading_at)
+                .as_millis(),
+            energy_kwh: session.energy_added_kwh,
+            curve: &session.energy_curve,
+        });
     }
     let previous: std::collections::HashMap<&str, &sessions::Model> =
         old.iter().map(|row| (row.id.as_str(), row)).collect();

@@ -525,6 +525,16 @@ async fn the_fleet_energy_sums_equal_the_sessions(backend: Backend) {
     let count_slots = "SELECT CAST(COALESCE(SUM(sessions), 0) AS INTEGER) FROM fleet_energy";
     let sessions = app.scalar_i64(sum_sessions).await;
     assert!(sessions > 0);
+    // The Polestar's 33.1 kWh from 18:02 to 20:15 count in the quarter hours they were
+    // added in, the session in the one it started in.
+    let slots = "SELECT CAST(COUNT(*) AS INTEGER) FROM fleet_energy WHERE energy_wh > 0";
+    assert!(
+        app.scalar_i64(slots).await >= 9,
+        "energy spread over the session"
+    );
+    let start_slot =
+        "SELECT CAST(sessions AS INTEGER) FROM fleet_energy WHERE slot = 1773511200000";
+    assert_eq!(app.scalar_i64(start_slot).await, 1);
     assert_eq!(app.scalar_i64(sum_slots).await, sessions);
     assert_eq!(
         app.scalar_i64(count_slots).await,

@@ -9,6 +9,7 @@ pub mod fleet_energy;
 pub mod login_sessions;
 pub mod manual_costs;
 pub mod places;
+pub mod rebuilds;
 pub mod sessions;
 pub mod signal_error_counts;
 pub mod signal_readings;

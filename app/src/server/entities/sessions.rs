@@ -48,6 +48,8 @@ pub struct Model {
     /// Not null while the session waits to be (re)priced: a stamp that changes whenever
     /// it is due again, so a pricer stores its answer only if nothing changed meanwhile.
     pub pricing_due: Option<i64>,
+    /// `cost_amount` in the currency's minor unit (cents), for exact sums in SQL.
+    pub cost_minor: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
