@@ -9,7 +9,8 @@
 //! else; and one vehicle with ten years of nightly sessions. It times pricing every
 //! session (what the background pricer does after a change), the month report
 //! (`/api/v1/reports/monthly`'s query and its JSON), and re-pricing the ten years
-//! (`chargelog reprice --vehicle`). `BENCH_RUNS` (20) sets the report's repetitions.
+//! (`chargelog reprice --vehicle`). `BENCH_RUNS` (20) sets the report's repetitions;
+//! with `BENCH_KEEP_DB` set the database stays, for `sqlite3` and `EXPLAIN QUERY PLAN`.
 
 #![allow(
     unused_crate_dependencies,
@@ -181,7 +182,15 @@ async fn run() {
     let fleet: usize = knob("BENCH_VEHICLES", 1000);
     let runs: usize = knob("BENCH_RUNS", 20);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let url = format!("sqlite://{}", dir.path().join("pricing.db").display());
+    let file = dir.path().join("pricing.db");
+    let url = format!("sqlite://{}", file.display());
+    let _dir = if std::env::var_os("BENCH_KEEP_DB").is_some() {
+        eprintln!("BENCH_KEEP_DB: the database stays at {}", file.display());
+        let _ = dir.keep();
+        None
+    } else {
+        Some(dir)
+    };
     let settings = server::config::DatabaseSettings::parse(&url).unwrap_or_else(|e| panic!("{e}"));
     let db = server::db::connect(&settings)
         .await

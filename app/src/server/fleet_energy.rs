@@ -201,12 +201,12 @@ const REBUILD_CHUNK: u64 = 2_000;
 /// current). One transaction, which first takes the slots' table for itself, so a
 /// process writing sessions meanwhile waits and then applies its difference on top.
 pub async fn rebuild_if_outdated(db: &sea_orm::DatabaseConnection) -> Result<u64, DbErr> {
-    use sea_orm::{QuerySelect, TransactionTrait};
+    use sea_orm::QuerySelect;
     let current = |row: Option<rebuilds::Model>| row.is_some_and(|r| r.version >= VERSION);
     if current(rebuilds::Entity::find_by_id(REBUILD).one(db).await?) {
         return Ok(0);
     }
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
         txn.execute_unprepared("LOCK TABLE fleet_energy IN EXCLUSIVE MODE")
             .await?;

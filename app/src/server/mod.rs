@@ -14,7 +14,19 @@ pub mod sessions;
 pub mod signals;
 
 use crate::api::error::AppError;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+
+/// Begins a transaction that will write. On SQLite it takes the write lock first (a write
+/// that changes nothing): a transaction that reads and then writes fails at once, without
+/// waiting, when another connection wrote in between.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        txn.execute_unprepared("UPDATE rebuilds SET version = version WHERE name = ''")
+            .await?;
+    }
+    Ok(txn)
+}
 
 /// What server functions and server rendering need, provided as a Leptos context.
 #[derive(Clone, Debug)]

@@ -17,7 +17,7 @@ use rust_decimal::Decimal;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr, TransactionTrait,
+    QuerySelect, SqlErr,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -177,7 +177,7 @@ pub async fn create(
     default_zone: Tz,
 ) -> Result<PlaceDto, WriteError> {
     let place = checked(uuid::Uuid::new_v4().to_string(), input, default_zone)?;
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     if name_taken(&txn, &place.name, None).await? {
         return Err(WriteError::Duplicate(place.name));
     }
@@ -242,7 +242,7 @@ pub async fn update(
     default_zone: Tz,
 ) -> Result<PlaceDto, WriteError> {
     let place = checked(id.to_owned(), input, default_zone)?;
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     if places::Entity::find_by_id(id).one(&txn).await?.is_none() {
         return Err(WriteError::NotFound(format!("no place with id {id:?}")));
     }
@@ -275,7 +275,7 @@ pub async fn update(
 
 /// Deletes a place and its tariffs; its sessions are re-assigned in the background.
 pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<(), WriteError> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let deleted = places::Entity::delete_by_id(id).exec(&txn).await?;
     if deleted.rows_affected == 0 {
         return Err(WriteError::NotFound(format!("no place with id {id:?}")));
@@ -402,7 +402,7 @@ pub async fn add_tariff(
         place_id.unwrap_or("default"),
         tariff.valid_from
     );
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     if let Some(id) = place_id {
         if !place_exists(&txn, id).await? {
             return Err(WriteError::NotFound(format!("no place with id {id:?}")));
@@ -439,7 +439,7 @@ pub async fn add_tariff(
 
 /// Deletes a tariff version; the sessions it may have priced are re-priced.
 pub async fn delete_tariff(db: &DatabaseConnection, id: &str) -> Result<(), WriteError> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let Some(row) = tariffs::Entity::find_by_id(id).one(&txn).await? else {
         return Err(WriteError::NotFound(format!("no tariff with id {id:?}")));
     };
@@ -501,7 +501,7 @@ pub async fn set_cost(
             format!("must have at most {MAX_NOTE} characters"),
         ));
     }
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let Some(session) = sessions::Entity::find_by_id(session_id).one(&txn).await? else {
         return Err(WriteError::NotFound(format!(
             "no session with id {session_id:?}"

@@ -94,6 +94,7 @@ fn facts_of<'a>(row: &sessions::Model, curve: &'a [(i64, f64)]) -> Option<Facts<
         charger_type: row.charger_type,
         energy_kwh: row.energy_added_kwh,
         curve,
+        place_id: None,
     })
 }
 

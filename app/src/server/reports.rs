@@ -4,11 +4,11 @@
 //! costs in exact minor units); a session across the month's edge, or with a manual cost,
 //! is read on its own and shared (`Book::period`, with its energy curve).
 
-use super::entities::{manual_costs, places, sessions, vehicles};
+use super::entities::{manual_costs, sessions, vehicles};
 use super::pricing::{due_count, load_book};
 use crate::domain::fleet::vehicle_name;
 use crate::domain::ids::VehicleId;
-use crate::domain::places::PlaceKind;
+use crate::domain::places::{Place, PlaceKind};
 use crate::domain::pricing::book::{Book, Facts};
 use crate::domain::reports::{month_range, Line, Month, Split, Totals};
 use crate::domain::sessions::{ChargerType, SessionStatus};
@@ -25,9 +25,10 @@ use sea_orm::{
 };
 use std::collections::HashMap;
 
-/// A session that started this long before a month may still reach into it (a charge
-/// lasting longer is closed as stale long before).
-pub const LOOKBACK_MS: i64 = 62 * 86_400_000;
+/// A session that started this long before a month may still reach into it: no charge
+/// lasts longer (a 200 kWh battery on a 1.4 kW socket fills in six days, and a charge
+/// that goes silent is closed after the stale time).
+pub const LOOKBACK_MS: i64 = 31 * 86_400_000;
 
 /// What a report reads of a session.
 #[derive(Debug, DerivePartialModel)]
@@ -48,6 +49,8 @@ struct Row {
     cost_amount: Option<String>,
     cost_currency: Option<String>,
     tariff_id: Option<String>,
+    /// Read only to share a session across an edge.
+    energy_curve: Option<serde_json::Value>,
 }
 
 impl Row {
@@ -101,9 +104,19 @@ async fn touching(
 ) -> Result<Touching, DbErr> {
     use sea_orm::sea_query::ExprTrait;
     let (from_ms, to_ms) = (from.timestamp_millis(), to.timestamp_millis());
+    // First the ids, which the report index answers alone; then those rows. A row's later
+    // columns lie past its energy curve, so reading them for every session of a month
+    // would cost more than the rest of the report.
     let mut query = sessions::Entity::find()
+        .select_only()
+        .column(sessions::Column::Id)
         .filter(sessions::Column::StartedAt.gte(from_ms - LOOKBACK_MS))
-        .filter(sessions::Column::StartedAt.lt(to_ms));
+        .filter(sessions::Column::StartedAt.lt(to_ms))
+        .filter(
+            sea_orm::Condition::any()
+                .add(sessions::Column::StartedAt.gte(from_ms))
+                .add(end_expr().gt(from_ms)),
+        );
     if let Some(id) = vehicle_id {
         query = query.filter(sessions::Column::VehicleId.eq(id));
     }
@@ -115,43 +128,32 @@ async fn touching(
                 .add(sessions::Column::Id.in_subquery(manual_ids())),
         );
     }
-    let rows: Vec<Row> = query.into_partial_model().all(db).await?;
-    let rows: Vec<Row> = rows
-        .into_iter()
-        .filter(|r| r.started_at >= from_ms || r.end() > from_ms)
-        .collect();
-    let crossing: Vec<&str> = rows
-        .iter()
-        .filter(|r| r.started_at < from_ms || r.end() > to_ms)
-        .map(|r| r.id.as_str())
-        .collect();
-    let mut curves: HashMap<String, Vec<(i64, f64)>> = HashMap::new();
-    for chunk in crossing.chunks(1000) {
-        let found: Vec<(String, Option<serde_json::Value>)> = sessions::Entity::find()
-            .select_only()
-            .column(sessions::Column::Id)
-            .column(sessions::Column::EnergyCurve)
-            .filter(sessions::Column::Id.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        curves.extend(found.into_iter().map(|(id, curve)| {
-            let points = curve
-                .and_then(|c| serde_json::from_value(c).ok())
-                .unwrap_or_default();
-            (id, points)
-        }));
-    }
-    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    let mut manual: HashMap<String, (Decimal, String)> = HashMap::new();
+    let ids: Vec<String> = query.into_tuple().all(db).await?;
+    let (mut rows, mut curves, mut manual) = (Vec::new(), HashMap::new(), HashMap::new());
     // Chunks keep each statement under the databases' bind-parameter limits.
     for chunk in ids.chunks(1000) {
-        let found = manual_costs::Entity::find()
-            .filter(manual_costs::Column::SessionId.is_in(chunk.iter().copied()))
+        let found: Vec<Row> = sessions::Entity::find()
+            .filter(sessions::Column::Id.is_in(chunk.iter().map(String::as_str)))
+            .into_partial_model()
+            .all(db)
+            .await?;
+        for mut row in found {
+            if row.started_at < from_ms || row.end() > to_ms {
+                let points: Vec<(i64, f64)> = row
+                    .energy_curve
+                    .take()
+                    .and_then(|c| serde_json::from_value(c).ok())
+                    .unwrap_or_default();
+                curves.insert(row.id.clone(), points);
+            }
+            rows.push(row);
+        }
+        let costs = manual_costs::Entity::find()
+            .filter(manual_costs::Column::SessionId.is_in(chunk.iter().map(String::as_str)))
             .all(db)
             .await?;
         manual.extend(
-            found
+            costs
                 .into_iter()
                 .filter_map(|c| Some((c.session_id, (c.amount.parse().ok()?, c.currency)))),
         );
@@ -174,31 +176,30 @@ pub async fn monthly(
     let Some(range) = month_range(first_day, tz) else {
         return Ok(None);
     };
-    let found = touching(db, None, range, Each::Edge).await?;
-    let book = load_book(db, default_zone).await?;
+    // Independent reads, at once (each on a connection of its own).
+    let (found, sums, book, names, pending) = futures::try_join!(
+        touching(db, None, range, Each::Edge),
+        inside_sums(db, range),
+        load_book(db, default_zone),
+        vehicle_names(db, range),
+        due_count(db),
+    )?;
     let kinds = kinds(&book);
     let mut month = Month::default();
     for row in &found.rows {
         month.add(&share(row, &book, &kinds, &found, range));
     }
-    for line in inside_sums(db, range, &kinds).await? {
-        month.add(&line);
+    for sum in sums {
+        month.add(&sum.line(&kinds));
     }
-    let names = vehicle_names(db, month.vehicles.keys().cloned().collect()).await?;
-    let place_rows: HashMap<String, places::Model> = places::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id.clone(), p))
-        .collect();
     Ok(Some(report(
         month,
         first_day,
         tz,
         range,
         &names,
-        &place_rows,
-        due_count(db).await?,
+        &book.places,
+        pending,
     )))
 }
 
@@ -329,6 +330,7 @@ fn share(
             charger_type: row.charger_type,
             energy_kwh: battery,
             curve,
+            place_id: row.place_id.as_deref(),
         });
         match facts {
             Some(facts) => {
@@ -374,8 +376,7 @@ struct Sum {
 async fn inside_sums(
     db: &impl ConnectionTrait,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
-    kinds: &HashMap<&str, PlaceKind>,
-) -> Result<Vec<Line>, DbErr> {
+) -> Result<Vec<Sum>, DbErr> {
     use sea_orm::sea_query::{Expr, ExprTrait};
     use sessions::Column as C;
     let sums: Vec<Sum> = sessions::Entity::find()
@@ -407,64 +408,71 @@ async fn inside_sums(
         .into_model()
         .all(db)
         .await?;
-    Ok(sums
-        .into_iter()
-        .map(|sum| {
-            let sessions = u64::try_from(sum.sessions).unwrap_or(0);
-            let cost = sum.cost_currency.and_then(|currency| {
-                let units = crate::domain::pricing::currency::minor_units(&currency)?;
-                Some((currency, Decimal::new(sum.cost_minor.unwrap_or(0), units)))
-            });
-            Line {
-                kind: sum
-                    .place_id
-                    .as_deref()
-                    .and_then(|id| kinds.get(id).copied()),
-                vehicle_id: sum.vehicle_id,
-                place_id: sum.place_id,
-                charger_type: sum.charger_type,
-                sessions,
-                open_sessions: if sum.status == SessionStatus::Charging {
-                    sessions
-                } else {
-                    0
-                },
-                battery_kwh: sum.battery_kwh.unwrap_or(0.0),
-                grid_kwh: sum.grid_kwh.unwrap_or(0.0),
-                grid_unknown_sessions: sessions
-                    .saturating_sub(u64::try_from(sum.grid_known).unwrap_or(0)),
-                cost,
-            }
-        })
-        .collect())
+    Ok(sums)
 }
 
-async fn vehicle_names(
-    db: &impl ConnectionTrait,
-    ids: Vec<String>,
-) -> Result<HashMap<String, String>, DbErr> {
-    let mut names = HashMap::new();
-    // Chunks keep each statement under the databases' bind-parameter limits.
-    for chunk in ids.chunks(1000) {
-        type Names = (String, Option<String>, Option<String>, Option<i32>);
-        let found: Vec<Names> = vehicles::Entity::find()
-            .select_only()
-            .columns([
-                vehicles::Column::Id,
-                vehicles::Column::Make,
-                vehicles::Column::Model,
-                vehicles::Column::Year,
-            ])
-            .filter(vehicles::Column::Id.is_in(chunk.iter().map(String::as_str)))
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (id, make, model, year) in found {
-            let name = vehicle_name(&id, year, make.as_deref(), model.as_deref());
-            names.insert(id, name);
+impl Sum {
+    fn line(self, kinds: &HashMap<&str, PlaceKind>) -> Line {
+        let sessions = u64::try_from(self.sessions).unwrap_or(0);
+        let cost = self.cost_currency.and_then(|currency| {
+            let units = crate::domain::pricing::currency::minor_units(&currency)?;
+            Some((currency, Decimal::new(self.cost_minor.unwrap_or(0), units)))
+        });
+        Line {
+            kind: self
+                .place_id
+                .as_deref()
+                .and_then(|id| kinds.get(id).copied()),
+            vehicle_id: self.vehicle_id,
+            place_id: self.place_id,
+            charger_type: self.charger_type,
+            sessions,
+            open_sessions: if self.status == SessionStatus::Charging {
+                sessions
+            } else {
+                0
+            },
+            battery_kwh: self.battery_kwh.unwrap_or(0.0),
+            grid_kwh: self.grid_kwh.unwrap_or(0.0),
+            grid_unknown_sessions: sessions
+                .saturating_sub(u64::try_from(self.grid_known).unwrap_or(0)),
+            cost,
         }
     }
-    Ok(names)
+}
+
+/// The names of the vehicles with sessions that start in `[from - LOOKBACK, to)`.
+async fn vehicle_names(
+    db: &impl ConnectionTrait,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<HashMap<String, String>, DbErr> {
+    type Names = (String, Option<String>, Option<String>, Option<i32>);
+    let in_range = Query::select()
+        .distinct()
+        .column(sessions::Column::VehicleId)
+        .from(sessions::Entity)
+        .and_where(sessions::Column::StartedAt.gte(from.timestamp_millis() - LOOKBACK_MS))
+        .and_where(sessions::Column::StartedAt.lt(to.timestamp_millis()))
+        .to_owned();
+    let found: Vec<Names> = vehicles::Entity::find()
+        .select_only()
+        .columns([
+            vehicles::Column::Id,
+            vehicles::Column::Make,
+            vehicles::Column::Model,
+            vehicles::Column::Year,
+        ])
+        .filter(vehicles::Column::Id.in_subquery(in_range))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(found
+        .into_iter()
+        .map(|(id, make, model, year)| {
+            let name = vehicle_name(&id, year, make.as_deref(), model.as_deref());
+            (id, name)
+        })
+        .collect())
 }
 
 fn figures(split: Split) -> ReportFigures {
@@ -492,9 +500,10 @@ fn report(
     tz: Tz,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
     names: &HashMap<String, String>,
-    place_rows: &HashMap<String, places::Model>,
+    places: &[Place],
     pricing_pending: u64,
 ) -> MonthlyReport {
+    let place_rows: HashMap<&str, &Place> = places.iter().map(|p| (p.id.as_str(), p)).collect();
     let mut vehicles: Vec<VehicleMonth> = month
         .vehicles
         .into_iter()
@@ -512,7 +521,7 @@ fn report(
         .places
         .into_iter()
         .map(|(id, totals): (Option<String>, Totals)| {
-            let row = id.as_ref().and_then(|id| place_rows.get(id));
+            let row = id.as_deref().and_then(|id| place_rows.get(id)).copied();
             PlaceMonth {
                 place: row.map(|p| PlaceRef {
                     id: p.id.clone(),

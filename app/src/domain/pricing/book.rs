@@ -42,6 +42,9 @@ pub struct Facts<'a> {
     pub energy_kwh: Option<f64>,
     /// The energy added so far at instants (epoch ms); empty when not kept.
     pub curve: &'a [(i64, f64)],
+    /// The place it was given when it was priced, which [`Book::period`] reads instead
+    /// of searching the places again (pricing itself always searches).
+    pub place_id: Option<&'a str>,
 }
 
 /// What pricing found.
@@ -78,8 +81,7 @@ impl Book {
 
     /// Where a session charged, as pricing reads it: its place, the zone and efficiency
     /// there, and (when its energy is known) its energy in time.
-    fn setting<'b>(&'b self, facts: &Facts) -> Setting<'b> {
-        let place = facts.location.and_then(|at| place_of(&self.places, at));
+    fn setting<'b>(&'b self, facts: &Facts, place: Option<&'b Place>) -> Setting<'b> {
         let zone = place.and_then(Place::zone).unwrap_or(self.default_zone);
         let efficiency = place.and_then(|p| p.charging_efficiency);
         let energy = facts.energy_kwh.filter(|e| e.is_finite() && *e >= 0.0);
@@ -98,7 +100,8 @@ impl Book {
 
     /// The session's place, grid energy and cost.
     pub fn price(&self, facts: &Facts) -> Priced {
-        let at = self.setting(facts);
+        let place = facts.location.and_then(|at| place_of(&self.places, at));
+        let at = self.setting(facts, place);
         let grid_energy_kwh = at.energy.zip(at.efficiency).map(|(e, eff)| e / eff);
         let date = facts.started_at.with_timezone(&at.zone).date_naive();
         let version = self.in_force(at.place.map(|p| p.id.as_str()), facts.charger_type, date);
@@ -127,7 +130,10 @@ impl Book {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Period {
-        let at = self.setting(facts);
+        let place = facts
+            .place_id
+            .and_then(|id| self.places.iter().find(|p| p.id == id));
+        let at = self.setting(facts, place);
         let (start, end) = (facts.started_at, at.ended_at);
         let clip = |a: DateTime<Utc>, b: DateTime<Utc>| (a.max(start), b.min(end));
         let seconds = |(a, b): (DateTime<Utc>, DateTime<Utc>)| {
@@ -267,6 +273,7 @@ mod tests {
             charger_type: None,
             energy_kwh: Some(kwh),
             curve: &[],
+            place_id: None,
         }
     }
 

@@ -125,6 +125,10 @@ impl Band {
     }
 }
 
+/// A tariff has at most this many time-of-use bands: real ones have a handful, and each
+/// band adds to the work of pricing every session.
+pub const MAX_BANDS: usize = 24;
+
 /// One version of a tariff: in force from `valid_from` (a local date) until the next
 /// version's. Amounts are exact decimals in `currency` (ISO 4217).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,8 +195,8 @@ impl Tariff {
         edges
     }
 
-    /// Checks what the types cannot: a known currency, no negative price, bands that name
-    /// days, months from 1 to 12, and a band that lasts (`from` ≠ `to`, and none starting
+    /// Checks what the types cannot: a known currency, no negative price, at most
+    /// [`MAX_BANDS`] bands that name days, months from 1 to 12, and a band that lasts (`from` ≠ `to`, and none starting
     /// at 24:00).
     pub fn check(&self) -> Result<(), Invalid> {
         if super::currency::minor_units(&self.currency).is_none() {
@@ -209,6 +213,12 @@ impl Tariff {
             if amount.is_sign_negative() && !amount.is_zero() {
                 return Err(invalid(field, "must not be negative"));
             }
+        }
+        if self.bands.len() > MAX_BANDS {
+            return Err(invalid(
+                "bands",
+                format!("at most {MAX_BANDS} bands (each may name several days and months)"),
+            ));
         }
         for (i, band) in self.bands.iter().enumerate() {
             let field = |name: &str| format!("bands[{i}].{name}");

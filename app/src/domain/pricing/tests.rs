@@ -263,6 +263,10 @@ fn a_tariff_that_makes_no_sense_names_the_field() {
     assert_eq!(field(&t).as_deref(), Some("bands[0].from"));
     assert_eq!(ClockTime::parse("24:01"), None);
     assert_eq!(ClockTime::parse("7:00"), None);
+    let many = tariff("0.30", vec![band(&WEEK, "06:00", "07:00", None, "0.1"); 25]);
+    assert_eq!(field(&many).as_deref(), Some("bands"));
+    let enough = tariff("0.30", vec![band(&WEEK, "06:00", "07:00", None, "0.1"); 24]);
+    assert_eq!(field(&enough), None);
 }
 
 #[test]
