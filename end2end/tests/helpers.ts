@@ -106,8 +106,7 @@ export async function chargeAt(
     e.data.vehicle = { id: vehicleId, make: 'RENAULT', model: 'Megane E-Tech', year: 2025 };
     e.data.signals = e.data.signals.filter((s: { code: string }) => s.code !== 'charge-wattage');
     for (const s of e.data.signals) {
-      s.meta.oemUpdatedAt = at;
-      s.meta.retrievedAt = at + 5_000;
+      s.meta = { oemUpdatedAt: at, fetchedAt: at + 5_000 };
       if (s.code === 'charge-ischarging') s.body.value = charging;
       if (s.code === 'charge-energyadded') s.body.value = added;
       if (s.code === 'tractionbattery-stateofcharge') s.body.value = soc;
@@ -117,8 +116,7 @@ export async function chargeAt(
       name: 'PreciseLocation',
       group: 'Location',
       body: { ...spot, heading: 0, direction: 'N', locationType: 'LAST_PARKED' },
-      meta: { oemUpdatedAt: at, retrievedAt: at + 5_000 },
-      status: { value: 'SUCCESS' },
+      meta: { oemUpdatedAt: at, fetchedAt: at + 5_000 },
     });
     return JSON.stringify(e);
   };

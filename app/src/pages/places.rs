@@ -349,16 +349,7 @@ fn band_text(tariff: &Tariff) -> Vec<String> {
         .bands
         .iter()
         .map(|b| {
-            let days: Vec<String> = b
-                .days
-                .iter()
-                .map(|d| {
-                    serde_json::to_value(d)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()
-                })
-                .collect();
+            let days: Vec<&str> = b.days.iter().map(|d| d.as_str()).collect();
             let months = b.months.as_ref().map_or(String::new(), |m| {
                 let list: Vec<String> = m.iter().map(u32::to_string).collect();
                 format!(" in months {}", list.join(", "))

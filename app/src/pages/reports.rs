@@ -41,6 +41,26 @@ fn grid(totals: &Totals) -> String {
     }
 }
 
+/// A vehicle's splits, one line each: "home: 75 kWh, 20.25 EUR", then "AC: 75 kWh".
+fn split_text(figures: &ReportFigures) -> Vec<String> {
+    let kinds = figures.by_kind.iter().map(|k| {
+        format!(
+            "{}: {}, {}",
+            kind_label(k.kind),
+            kwh(k.totals.battery_kwh),
+            money(&k.totals)
+        )
+    });
+    let chargers = figures.by_charger.iter().map(|c| {
+        format!(
+            "{}: {}",
+            c.charger_type.map_or("charger unknown", |c| c.as_str()),
+            kwh(c.totals.battery_kwh)
+        )
+    });
+    kinds.chain(chargers).collect()
+}
+
 fn kind_label(kind: Option<PlaceKind>) -> &'static str {
     kind.map_or("no place", PlaceKind::as_str)
 }
@@ -166,12 +186,19 @@ fn Report(report: MonthlyReport) -> impl IntoView {
                 path_escape(&v.vehicle_id),
                 url_escape(&month)
             );
+            let splits = split_text(&v.figures);
             view! {
                 <tr data-vehicle-id=v.vehicle_id.clone()>
                     <th scope="row">
                         <a href=format!("/vehicles/{}", path_escape(&v.vehicle_id))>{v.name}</a>
                     </th>
                     <TotalsCells totals=v.figures.totals />
+                    <td class="splits">
+                        {splits
+                            .into_iter()
+                            .map(|line| view! { <span>{line}</span> })
+                            .collect_view()}
+                    </td>
                     <td class="no-print">
                         <a href=statement>"Home statement"</a>
                     </td>
@@ -419,7 +446,7 @@ fn StatementView(statement: Statement) -> impl IntoView {
                                         "Grid"
                                     </th>
                                     <th scope="col" class="num">
-                                        "Per kWh"
+                                        "Per kWh, all in"
                                     </th>
                                     <th scope="col" class="num">
                                         "Amount"

@@ -23,6 +23,19 @@ pub enum Day {
 }
 
 impl Day {
+    /// `mon` … `sun`, as tariffs name them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Day::Mon => "mon",
+            Day::Tue => "tue",
+            Day::Wed => "wed",
+            Day::Thu => "thu",
+            Day::Fri => "fri",
+            Day::Sat => "sat",
+            Day::Sun => "sun",
+        }
+    }
+
     pub fn of(date: NaiveDate) -> Day {
         match date.weekday() {
             Weekday::Mon => Day::Mon,
