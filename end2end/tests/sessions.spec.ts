@@ -31,7 +31,7 @@ test('from the fleet to a vehicle to one of its sessions', async ({ page }, test
   const hydrated = testInfo.project.name === 'hydrated';
   await expect(page.getByRole('heading', { name: `Session 2026-03-14 ${hydrated ? '19' : '18'}:02` })).toBeVisible();
   await expect(page.locator('.zone-name')).toHaveText(hydrated ? 'Europe/Stockholm' : 'UTC');
-  await expect(page.locator('.facts')).toContainText('33.1 kWh (from counter)');
+  await expect(page.locator('.facts').first()).toContainText('33.1 kWh (from counter)');
   await expect(page.locator('table.samples tbody tr')).toHaveCount(5);
   const chart = page.getByRole('img', { name: /Charge curve/ });
   await expect(chart).toBeVisible();

@@ -448,7 +448,7 @@ fn TariffForm(action: String) -> impl IntoView {
     let bands = (0..3)
         .map(|i| {
             view! {
-                <fieldset class="band">
+                <fieldset class="tariff-band">
                     <legend>
                         {format!("Band {} (optional; the first that matches wins)", i + 1)}
                     </legend>
