@@ -44,19 +44,13 @@ pub async fn get_monthly_report(month: Option<String>) -> Result<MonthlyReport, 
 
 #[cfg(feature = "ssr")]
 fn month_of(month: Option<String>, tz: chrono_tz::Tz) -> Result<chrono::NaiveDate, AppError> {
-    use chrono::Datelike;
-    match month.filter(|m| !m.is_empty()) {
-        None => {
-            let today = chrono::Utc::now().with_timezone(&tz).date_naive();
-            chrono::NaiveDate::from_ymd_opt(today.year(), today.month(), 1)
-                .ok_or(AppError::Internal)
-        }
-        Some(raw) => crate::domain::reports::parse_month(&raw)
-            .filter(|m| (1970..=9999).contains(&m.year()))
-            .ok_or_else(|| {
-                AppError::BadRequest(format!("{raw:?} is not a month such as 2026-03."))
-            }),
-    }
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    crate::domain::reports::month_or_current(month.as_deref(), today).ok_or_else(|| {
+        AppError::BadRequest(format!(
+            "{:?} is not a month such as 2026-03.",
+            month.unwrap_or_default()
+        ))
+    })
 }
 
 #[cfg(feature = "ssr")]

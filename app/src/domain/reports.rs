@@ -5,7 +5,7 @@
 
 use crate::domain::places::PlaceKind;
 use crate::domain::sessions::ChargerType;
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -121,6 +121,15 @@ pub fn parse_month(text: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, 1)
 }
 
+/// The month a report reads: `raw` (`YYYY-MM`, years 1970 to 9999), or when it is empty
+/// the month holding `today`; `None` when `raw` is no such month.
+pub fn month_or_current(raw: Option<&str>, today: NaiveDate) -> Option<NaiveDate> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => today.with_day(1),
+        Some(raw) => parse_month(raw).filter(|m| (1970..=9999).contains(&m.year())),
+    }
+}
+
 /// The instants a month starts and ends in `tz`: `[from, to)`.
 pub fn month_range(first_day: NaiveDate, tz: Tz) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let next = first_day.checked_add_months(chrono::Months::new(1))?;
@@ -178,6 +187,16 @@ mod tests {
     fn months_are_read_in_the_zone() {
         assert_eq!(parse_month("2026-13"), None);
         assert_eq!(parse_month("2026-3"), None);
+        let today = NaiveDate::from_ymd_opt(2026, 3, 17).unwrap();
+        assert_eq!(
+            month_or_current(None, today),
+            NaiveDate::from_ymd_opt(2026, 3, 1)
+        );
+        assert_eq!(
+            month_or_current(Some(" "), today),
+            NaiveDate::from_ymd_opt(2026, 3, 1)
+        );
+        assert_eq!(month_or_current(Some("1969-12"), today), None);
         let march = parse_month("2026-03").unwrap();
         let (from, to) = month_range(march, chrono_tz::Europe::Berlin).unwrap();
         assert_eq!(from.to_rfc3339(), "2026-02-28T23:00:00+00:00");

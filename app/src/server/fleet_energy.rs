@@ -245,10 +245,7 @@ pub async fn rebuild_if_outdated(db: &sea_orm::DatabaseConnection) -> Result<u64
         let Some(last) = rows.last() else { break };
         after = last.0.clone();
         for (_, started_at, ended_at, last_reading_at, energy_kwh, curve) in &rows {
-            let curve: Vec<(i64, f64)> = curve
-                .as_ref()
-                .and_then(|c| serde_json::from_value(c.clone()).ok())
-                .unwrap_or_default();
+            let curve = super::sessions::curve_points(curve.as_ref());
             ledger.add(Counted {
                 started_at: *started_at,
                 ended_at: ended_at.unwrap_or(*last_reading_at),

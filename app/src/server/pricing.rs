@@ -101,11 +101,7 @@ fn facts_of<'a>(row: &sessions::Model, curve: &'a [(i64, f64)]) -> Option<Facts<
 /// The row's pricing columns as `book` prices it now.
 pub fn priced(book: &Book, row: &sessions::Model) -> sessions::ActiveModel {
     use sea_orm::ActiveValue::{Set, Unchanged};
-    let curve: Vec<(i64, f64)> = row
-        .energy_curve
-        .as_ref()
-        .and_then(|c| serde_json::from_value(c.clone()).ok())
-        .unwrap_or_default();
+    let curve = super::sessions::curve_points(row.energy_curve.as_ref());
     let found = facts_of(row, &curve).map(|facts| book.price(&facts));
     let (place_id, grid, cost) = match found {
         Some(p) => (p.place_id, p.grid_energy_kwh, p.cost),

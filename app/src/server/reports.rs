@@ -137,13 +137,9 @@ async fn touching(
             .into_partial_model()
             .all(db)
             .await?;
-        for mut row in found {
+        for row in found {
             if row.started_at < from_ms || row.end() > to_ms {
-                let points: Vec<(i64, f64)> = row
-                    .energy_curve
-                    .take()
-                    .and_then(|c| serde_json::from_value(c).ok())
-                    .unwrap_or_default();
+                let points = super::sessions::curve_points(row.energy_curve.as_ref());
                 curves.insert(row.id.clone(), points);
             }
             rows.push(row);

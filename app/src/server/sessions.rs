@@ -286,11 +286,7 @@ async fn replace(
     };
     let old: Vec<sessions::Model> = scope().all(db).await?;
     for row in &old {
-        let curve: Vec<(i64, f64)> = row
-            .energy_curve
-            .as_ref()
-            .and_then(|c| serde_json::from_value(c.clone()).ok())
-            .unwrap_or_default();
+        let curve = curve_points(row.energy_curve.as_ref());
         ledger.remove(Counted {
             started_at: row.started_at,
             ended_at: row.ended_at.unwrap_or(row.last_reading_at),
@@ -496,6 +492,13 @@ pub async fn rederive_vehicle(
     Ok(derived.len())
 }
 
+/// A stored energy curve (`sessions.energy_curve`) as points; none when absent or unreadable.
+pub fn curve_points(stored: Option<&serde_json::Value>) -> Vec<(i64, f64)> {
+    stored
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default()
+}
+
 /// A stored row back as the domain's session.
 pub fn from_row(row: &sessions::Model) -> Option<Session> {
     let ms = |t: Option<i64>| t.and_then(|t| EpochMs::new(t).ok());
@@ -516,11 +519,7 @@ pub fn from_row(row: &sessions::Model) -> Option<Session> {
         range_end_km: row.range_end_km,
         energy_added_kwh: row.energy_added_kwh,
         energy_source: row.energy_source,
-        energy_curve: row
-            .energy_curve
-            .as_ref()
-            .and_then(|curve| serde_json::from_value(curve.clone()).ok())
-            .unwrap_or_default(),
+        energy_curve: curve_points(row.energy_curve.as_ref()),
         max_power_kw: row.max_power_kw,
         avg_power_kw: row.avg_power_kw,
         charge_limit_percent: row.charge_limit_percent,
@@ -768,9 +767,7 @@ pub async fn energy_series(
         let Some(kwh) = kwh.filter(|e| e.is_finite() && *e > 0.0) else {
             continue;
         };
-        let points: Vec<(i64, f64)> = points
-            .and_then(|p| serde_json::from_value(p).ok())
-            .unwrap_or_default();
+        let points = curve_points(points.as_ref());
         let curve = EnergyCurve::of_session(start, end, kwh, &points);
         sums.extend(
             curve

@@ -107,6 +107,15 @@ pub enum CostSource {
     Manual,
 }
 
+impl CostSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CostSource::Tariff => "tariff",
+            CostSource::Manual => "manual",
+        }
+    }
+}
+
 /// What a session cost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -84,10 +84,7 @@ fn record(s: &SessionDto) -> [String; 28] {
         opt(s.grid_energy_kwh),
         opt(s.cost.as_ref().map(|c| c.amount.clone())),
         opt(s.cost.as_ref().map(|c| c.currency.clone())),
-        opt(s.cost.as_ref().map(|c| match c.source {
-            app::wire::CostSource::Tariff => "tariff",
-            app::wire::CostSource::Manual => "manual",
-        })),
+        opt(s.cost.as_ref().map(|c| c.source.as_str())),
     ]
 }
 

@@ -5,7 +5,7 @@
 use crate::http::api::Reads;
 use crate::http::error::HttpError;
 use app::domain::places::PlaceKind;
-use app::domain::reports::parse_month;
+use app::domain::reports::month_or_current;
 use app::domain::reports::Totals;
 use app::wire::{ApiErrorBody, MonthlyReport};
 use axum::extract::{Path, Query, State};
@@ -13,7 +13,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use chrono_tz::Tz;
 use std::collections::HashMap;
 
@@ -36,15 +36,9 @@ pub fn month_params(
             .parse()
             .map_err(|_| bad("tz", "expected an IANA time zone such as Europe/Stockholm"))?,
     };
-    let month = match params.get("month").filter(|s| !s.is_empty()) {
-        None => {
-            let today = Utc::now().with_timezone(&tz).date_naive();
-            NaiveDate::from_ymd_opt(today.year(), today.month(), 1).ok_or(HttpError::Internal)?
-        }
-        Some(raw) => parse_month(raw)
-            .filter(|m| (1970..=9999).contains(&m.year()))
-            .ok_or_else(|| bad("month", "expected a month such as 2026-03"))?,
-    };
+    let today = Utc::now().with_timezone(&tz).date_naive();
+    let month = month_or_current(params.get("month").map(String::as_str), today)
+        .ok_or_else(|| bad("month", "expected a month such as 2026-03"))?;
     Ok((month, tz))
 }
 
@@ -231,10 +225,7 @@ pub async fn statement_csv(
                 opt(l.price_per_kwh.clone()),
                 opt(l.amount.clone()),
                 opt(l.currency.clone()),
-                opt(l.source.map(|s| match s {
-                    app::wire::CostSource::Tariff => "tariff".to_owned(),
-                    app::wire::CostSource::Manual => "manual".to_owned(),
-                })),
+                opt(l.source.map(|s| s.as_str().to_owned())),
             ]
         })
         .collect();
