@@ -8,8 +8,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 mod pricing;
+mod readiness;
 mod reports;
 pub use pricing::*;
+pub use readiness::*;
 pub use reports::*;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

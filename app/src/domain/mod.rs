@@ -10,6 +10,7 @@ pub mod places;
 pub mod pricing;
 pub mod reading;
 pub mod reports;
+pub mod schedule;
 pub mod sessions;
 pub mod signals;
 pub mod text;

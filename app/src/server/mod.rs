@@ -10,6 +10,7 @@ pub mod island_preload;
 pub mod places;
 pub mod pricing;
 pub mod reports;
+pub mod schedules;
 pub mod sessions;
 pub mod signals;
 

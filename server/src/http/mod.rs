@@ -17,4 +17,5 @@ pub mod metrics;
 pub mod pages;
 pub mod places;
 pub mod reports;
+pub mod schedules;
 pub mod serve;

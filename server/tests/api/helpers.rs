@@ -467,3 +467,24 @@ pub async fn spawn_scenario(backend: Backend) -> TestApp {
     }
     app
 }
+
+/// A request to the API with an optional JSON body: the status and the JSON answer (null
+/// when the answer is not JSON).
+pub async fn call(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut request = app.client.request(method.parse().unwrap(), app.url(path));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}

@@ -34,6 +34,7 @@ mod places;
 mod pricing_pages;
 mod process;
 mod processing;
+mod readiness;
 mod scale_out;
 mod sessions;
 mod signatures;

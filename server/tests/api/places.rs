@@ -3,7 +3,7 @@
 //! date, a manual cost wins and outlives re-derivation, and bad input is refused naming
 //! the field. On SQLite and PostgreSQL.
 
-use crate::helpers::{engine_for_fixtures, spawn_scenario, Backend, TestApp, VEHICLE_A};
+use crate::helpers::{call, engine_for_fixtures, spawn_scenario, Backend, TestApp, VEHICLE_A};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -21,17 +21,6 @@ crate::on_both_backends!(
 /// The fixtures' completed AC session: 33.1 kWh, 2026-03-14 18:02:10 to 20:15:30 UTC.
 fn session_a() -> String {
     format!("{VEHICLE_A}:1773511330000")
-}
-
-async fn call(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = app.client.request(method.parse().unwrap(), app.url(path));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 /// Waits until the background pricer has caught up with every change.

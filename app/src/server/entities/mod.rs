@@ -10,6 +10,7 @@ pub mod login_sessions;
 pub mod manual_costs;
 pub mod places;
 pub mod rebuilds;
+pub mod schedules;
 pub mod sessions;
 pub mod signal_error_counts;
 pub mod signal_readings;
