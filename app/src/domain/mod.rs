@@ -8,6 +8,7 @@ pub mod fleet;
 pub mod ids;
 pub mod places;
 pub mod pricing;
+pub mod readiness;
 pub mod reading;
 pub mod reports;
 pub mod schedule;
