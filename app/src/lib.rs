@@ -88,9 +88,11 @@ pub fn App() -> impl IntoView {
                     <A href="/" exact=true>
                         "Fleet"
                     </A>
+                    <A href="/readiness">"Readiness"</A>
                     <A href="/places">"Places"</A>
                     <A href="/reports">"Reports"</A>
                     <A href="/events">"Deliveries"</A>
+                    <A href="/settings">"Settings"</A>
                 </nav>
                 <live::LiveBadge />
                 <form method="post" action="/logout" class="logout">
@@ -119,6 +121,11 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route
+                        path=path!("/readiness")
+                        view=pages::readiness::ReadinessPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
                         path=path!("/places")
                         view=pages::places::PlacesPage
                         ssr=SsrMode::Async
@@ -126,6 +133,11 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("/reports")
                         view=pages::reports::ReportsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/settings")
+                        view=pages::settings::SettingsPage
                         ssr=SsrMode::Async
                     />
                     <Route

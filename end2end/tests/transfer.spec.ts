@@ -50,6 +50,7 @@ const ISLANDS: Record<string, string> = {
   vehicle: 'vehicle_detail_loader',
   session: 'session_live_loader',
   events: 'event_log_loader',
+  readiness: 'readiness_view_loader',
 };
 
 const POLESTAR = '3e1f9b7a-5c2d-4e8f-a061-7b2c9d4e5f60';
@@ -100,8 +101,13 @@ test('the browser code arrives compressed, a page at a time, once', async ({ pag
   await visit('vehicle', () => page.getByRole('link', { name: '2023 POLESTAR Polestar 2' }).click(), /\/vehicles\//);
   await visit('session', () => page.locator('tr[data-session-id] a').first().click(), /\/sessions\//);
   await visit('events', () => page.getByRole('link', { name: 'Deliveries' }).click(), /\/events/);
-  // The places and report pages are documents with no island: they fetch no code.
-  for (const [label, link, seen] of [['places', 'Places', /\/places/], ['reports', 'Reports', /\/reports/]] as const) {
+  await visit('readiness', () => page.getByRole('link', { name: 'Readiness', exact: true }).click(), /\/readiness/);
+  // The places, report and settings pages are documents with no island: they fetch no code.
+  for (const [label, link, seen] of [
+    ['places', 'Places', /\/places/],
+    ['reports', 'Reports', /\/reports/],
+    ['settings', 'Settings', /\/settings/],
+  ] as const) {
     first.clear();
     await page.getByRole('link', { name: link, exact: true }).click();
     await expect(page).toHaveURL(seen);

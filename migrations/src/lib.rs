@@ -15,7 +15,7 @@ mod m20261205_000009_fleet_index;
 mod m20261205_000010_fleet_search;
 mod m20261206_000011_places_and_costs;
 mod m20261206_000012_report_sums;
-mod m20261207_000013_schedules;
+mod m20261207_000013_readiness;
 
 pub struct Migrator;
 
@@ -35,7 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000010_fleet_search::Migration),
             Box::new(m20261206_000011_places_and_costs::Migration),
             Box::new(m20261206_000012_report_sums::Migration),
-            Box::new(m20261207_000013_schedules::Migration),
+            Box::new(m20261207_000013_readiness::Migration),
         ]
     }
 }

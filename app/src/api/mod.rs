@@ -5,4 +5,6 @@ pub mod error;
 pub mod events;
 pub mod fleet;
 pub mod places;
+pub mod readiness;
+pub mod settings;
 pub mod vehicles;

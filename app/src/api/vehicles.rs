@@ -85,7 +85,13 @@ async fn get_vehicle_view_inner(
     let signals = crate::server::signals::panel(&ctx.db, &id).await?;
     let places = crate::server::places::places_of(&ctx.db, id.as_str()).await?;
     let unattached_costs = crate::server::places::unattached_costs(&ctx.db, id.as_str()).await?;
+    let found = crate::server::schedules::of_vehicle(&ctx.db, &id).await?;
+    let schedule = crate::wire::VehicleSchedule::new(id.to_string(), found, now.to_datetime());
+    let readiness = crate::server::readiness::item(&ctx.db, &id, now.to_datetime()).await?;
     Ok(VehicleView {
+        schedule,
+        readiness,
+        default_timezone: ctx.timezone.name().to_owned(),
         vehicle,
         sessions,
         bucket,

@@ -24,7 +24,11 @@ pub const DEFAULT_CAPACITY_KWH: f64 = 60.0;
 
 /// What the board says of a vehicle, most urgent first (the order it sorts by).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sea_orm::DeriveValueType, utoipa::ToSchema),
+    sea_orm(value_type = "String")
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Charging, but predicted below the requirement at departure.
@@ -139,6 +143,39 @@ impl Input {
         }
     }
 
+    pub const ALL: [Input; 10] = [
+        Input::PowerNow,
+        Input::MedianPowerHere,
+        Input::MedianPowerAnywhere,
+        Input::DefaultPower,
+        Input::CapacitySignal,
+        Input::CapacityHistory,
+        Input::DefaultCapacity,
+        Input::ChargeLimit,
+        Input::TaperHistory,
+        Input::DefaultTaper,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Input::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// How an operator reads it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Input::PowerNow => "power now",
+            Input::MedianPowerHere => "its usual power here",
+            Input::MedianPowerAnywhere => "its usual power",
+            Input::DefaultPower => "assumed 7 kW",
+            Input::CapacitySignal => "reported capacity",
+            Input::CapacityHistory => "capacity from its sessions",
+            Input::DefaultCapacity => "assumed 60 kWh",
+            Input::ChargeLimit => "charge limit",
+            Input::TaperHistory => "its taper here",
+            Input::DefaultTaper => "assumed taper",
+        }
+    }
+
     fn is_default(self) -> bool {
         matches!(
             self,
@@ -150,7 +187,11 @@ impl Input {
 /// How far a prediction is to be trusted: `high` from what the vehicle reports now,
 /// `medium` when its history filled a gap, `low` when a default did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "ssr",
+    derive(sea_orm::DeriveValueType, utoipa::ToSchema),
+    sea_orm(value_type = "String")
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Confidence {
     Low,
@@ -159,6 +200,8 @@ pub enum Confidence {
 }
 
 impl Confidence {
+    pub const ALL: [Confidence; 3] = [Confidence::Low, Confidence::Medium, Confidence::High];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Confidence::Low => "low",
@@ -166,7 +209,13 @@ impl Confidence {
             Confidence::High => "high",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Confidence::ALL.into_iter().find(|k| k.as_str() == s)
+    }
 }
+
+crate::domain::text::text_enum!(Confidence, "confidence");
 
 /// What a vehicle last reported.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -180,7 +229,7 @@ pub struct Snapshot {
     pub power_kw: Option<f64>,
     pub charge_limit: Option<f64>,
     pub capacity_kwh: Option<f64>,
-    /// When anything was last heard from it.
+    /// How fresh its data is: the newest time anything it reported was true.
     pub last_heard: Option<DateTime<Utc>>,
 }
 
@@ -387,6 +436,135 @@ pub fn assess(
     Assessment {
         status,
         predicted: Some(as_things_stand(charging)),
+    }
+}
+
+/// How long until a departure: "in 45 min", "in 4 h 05 min", "in 3 days"; "now" when
+/// it is due or past.
+pub fn format_until(ms: i64) -> String {
+    const MINUTE: i64 = 60_000;
+    const HOUR: i64 = 60 * MINUTE;
+    const DAY: i64 = 24 * HOUR;
+    match ms {
+        ms if ms < MINUTE => "now".to_owned(),
+        ms if ms < HOUR => format!("in {} min", ms / MINUTE),
+        ms if ms < DAY => format!("in {} h {:02} min", ms / HOUR, ms % HOUR / MINUTE),
+        ms if ms < 2 * DAY => "in 1 day".to_owned(),
+        ms => format!("in {} days", ms / DAY),
+    }
+}
+
+/// Past sessions a profile reads: the vehicle's newest completed ones.
+pub const HISTORY_SESSIONS: u64 = 30;
+/// A session says what the capacity is only when its state of charge moved this much.
+const MIN_CAPACITY_SPAN: f64 = 20.0;
+
+/// A completed session, as a profile reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PastSession {
+    pub place_id: Option<String>,
+    pub soc_start: Option<f64>,
+    pub soc_end: Option<f64>,
+    pub energy_kwh: Option<f64>,
+    pub avg_power_kw: Option<f64>,
+    /// Energy added so far (kWh) at instants (epoch ms), as sessions store it.
+    pub curve: Vec<(i64, f64)>,
+}
+
+/// What one session says: its power below the knee, its taper, the capacity it implies.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct SessionFacts {
+    power: Option<f64>,
+    taper: Option<f64>,
+    capacity: Option<f64>,
+}
+
+/// The energy curve's time (ms) at which `energy` was reached, between two points.
+fn time_at_energy(curve: &[(i64, f64)], energy: f64) -> Option<f64> {
+    curve.windows(2).find_map(|pair| {
+        let ((t0, e0), (t1, e1)) = (pair[0], pair[1]);
+        (e0 <= energy && energy <= e1 && e1 > e0)
+            .then(|| t0 as f64 + (energy - e0) / (e1 - e0) * (t1 - t0) as f64)
+    })
+}
+
+fn facts(session: &PastSession) -> SessionFacts {
+    let mut facts = SessionFacts {
+        power: session.avg_power_kw.filter(|p| *p > 0.0),
+        ..SessionFacts::default()
+    };
+    let (Some(start), Some(end), Some(energy)) =
+        (session.soc_start, session.soc_end, session.energy_kwh)
+    else {
+        return facts;
+    };
+    let span = end - start;
+    if span >= MIN_CAPACITY_SPAN && energy > 0.0 {
+        facts.capacity = Some(energy / span * 100.0);
+    }
+    // Crossing the knee: the state of charge is read as rising with the energy, so the
+    // curve tells when the knee was passed, and the power on either side of it.
+    let (Some(&(t_first, _)), Some(&(t_last, _))) = (session.curve.first(), session.curve.last())
+    else {
+        return facts;
+    };
+    if start < TAPER_KNEE && TAPER_KNEE < end && energy > 0.0 {
+        let at_knee = energy * (TAPER_KNEE - start) / span;
+        if let Some(t_knee) = time_at_energy(&session.curve, at_knee) {
+            let hours = |ms: f64| ms / 3_600_000.0;
+            let (before, after) = (
+                hours(t_knee - t_first as f64),
+                hours(t_last as f64 - t_knee),
+            );
+            if before > 0.0 && after > 0.0 {
+                let below = at_knee / before;
+                let above = (energy - at_knee) / after;
+                facts.power = Some(below);
+                facts.taper = Some((above / below).clamp(0.05, 1.0));
+            }
+        }
+    }
+    facts
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.retain(|v| v.is_finite());
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    })
+}
+
+/// What a vehicle's past sessions say, at the place it is now (`None`: at no place).
+pub fn profile(history: &[PastSession], place_id: Option<&str>) -> Profile {
+    let all: Vec<(bool, SessionFacts)> = history
+        .iter()
+        .map(|s| {
+            (
+                place_id.is_some() && s.place_id.as_deref() == place_id,
+                facts(s),
+            )
+        })
+        .collect();
+    let pick = |here: bool, f: fn(&SessionFacts) -> Option<f64>| {
+        median(
+            all.iter()
+                .filter(|(at, _)| *at || !here)
+                .filter_map(|(_, facts)| f(facts))
+                .collect(),
+        )
+    };
+    Profile {
+        median_power_here: pick(true, |f| f.power),
+        median_power_anywhere: pick(false, |f| f.power),
+        taper_here: pick(true, |f| f.taper),
+        capacity_kwh: pick(false, |f| f.capacity),
     }
 }
 

@@ -126,6 +126,61 @@ fn at_local(zone: Tz, date: NaiveDate, time: ClockTime) -> Option<DateTime<Utc>>
     }
 }
 
+/// The days as an operator reads them: runs of three or more as a range ("Mon–Fri"),
+/// others listed ("Sat, Sun").
+pub fn describe_days(days: &[Day]) -> String {
+    const ALL: [Day; 7] = [
+        Day::Mon,
+        Day::Tue,
+        Day::Wed,
+        Day::Thu,
+        Day::Fri,
+        Day::Sat,
+        Day::Sun,
+    ];
+    let name = |d: Day| {
+        let s = d.as_str();
+        format!("{}{}", s[..1].to_uppercase(), &s[1..])
+    };
+    let on: Vec<bool> = ALL.iter().map(|d| days.contains(d)).collect();
+    if on.iter().all(|b| *b) {
+        return "Every day".to_owned();
+    }
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < ALL.len() {
+        if !on[i] {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i + 1 < ALL.len() && on[i + 1] {
+            i += 1;
+        }
+        match i - start {
+            0 => parts.push(name(ALL[start])),
+            1 => parts.extend([name(ALL[start]), name(ALL[i])]),
+            _ => parts.push(format!("{}–{}", name(ALL[start]), name(ALL[i]))),
+        }
+        i += 1;
+    }
+    parts.join(", ")
+}
+
+impl Schedule {
+    /// "Mon–Fri 06:00; Sat 08:00", or "No departures".
+    pub fn describe_departures(&self) -> String {
+        if self.departures.is_empty() {
+            return "No departures".to_owned();
+        }
+        self.departures
+            .iter()
+            .map(|d| format!("{} {}", describe_days(&d.days), String::from(d.time)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// Where a vehicle's schedule comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -245,6 +300,32 @@ mod tests {
             s.next_departure(utc("2026-12-07T15:00:00Z")),
             Some(utc("2026-12-07T19:00:00Z"))
         );
+    }
+
+    #[test]
+    fn schedules_read_plainly() {
+        assert_eq!(
+            schedule("UTC", &[(WEEKDAYS, "06:00"), (&[Day::Sat], "08:30")]).describe_departures(),
+            "Mon–Fri 06:00; Sat 08:30"
+        );
+        assert_eq!(
+            describe_days(&[Day::Sun, Day::Mon, Day::Wed, Day::Sat]),
+            "Mon, Wed, Sat, Sun"
+        );
+        assert_eq!(describe_days(&[Day::Tue, Day::Wed]), "Tue, Wed");
+        assert_eq!(
+            describe_days(&[
+                Day::Mon,
+                Day::Tue,
+                Day::Wed,
+                Day::Thu,
+                Day::Fri,
+                Day::Sat,
+                Day::Sun
+            ]),
+            "Every day"
+        );
+        assert_eq!(schedule("UTC", &[]).describe_departures(), "No departures");
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub mod events;
 pub mod fleet;
 pub mod not_found;
 pub mod places;
+pub mod readiness;
 pub mod reports;
 pub mod session;
+pub mod settings;
 pub mod vehicle;

@@ -2,15 +2,18 @@ use crate::api::error::AppError;
 use crate::api::vehicles::get_vehicle_view;
 use crate::components::energy_chart::EnergyChart;
 use crate::components::error_view::ErrorView;
+use crate::components::schedule_form::ScheduleForm;
 use crate::components::session_table::SessionTable;
 use crate::components::status_badge::StatusBadge;
 use crate::domain::buckets::Bucket;
 use crate::domain::fleet::path_escape;
 use crate::domain::fleet::{format_number, url_escape, vehicle_name, ChargeStatus};
+use crate::domain::readiness::{format_until, Status};
+use crate::domain::schedule::{Schedule, ScheduleSource};
 use crate::live::{refetched, Live};
 use crate::pages::not_found::NotFound;
 use crate::viewer::Timestamp;
-use crate::wire::{SignalsPanel, VehicleView};
+use crate::wire::{ReadinessItem, SignalsPanel, VehicleSchedule, VehicleView};
 use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -50,6 +53,10 @@ pub fn VehiclePage() -> impl IntoView {
             place: given("place"),
         }
     });
+    let refused = {
+        let raw = use_query_map();
+        Memo::new(move |_| raw.read().get("error").filter(|s| !s.is_empty()))
+    };
     let data = Resource::new(move || query.get(), fetch);
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading the vehicle…"</p> }>
@@ -69,11 +76,18 @@ pub fn VehiclePage() -> impl IntoView {
                             );
                             let unattached = v.unattached_costs.clone();
                             let vehicle_id = v.vehicle.id.clone();
+                            let schedule = v.schedule.clone();
+                            let zone = v.default_timezone.clone();
                             Ok(
                                 Either::Left(
                                     view! {
                                         <Title text=name />
                                         <VehicleDetail view=v query=query.get_untracked() />
+                                        <ScheduleCard
+                                            schedule
+                                            default_zone=zone
+                                            error=refused.get_untracked()
+                                        />
                                         <UnattachedCosts vehicle_id costs=unattached />
                                     },
                                 ),
@@ -225,6 +239,10 @@ fn VehicleDetailView(view: VehicleView, query: VehicleQuery) -> impl IntoView {
                     }}
                 </dd>
             </div>
+            {view
+                .readiness
+                .filter(|r| r.status != Status::NoSchedule)
+                .map(|r| view! { <ReadinessFact item=r /> })}
             <div>
                 <dt>"Sessions"</dt>
                 <dd>{v.session_count}</dd>
@@ -496,4 +514,121 @@ fn UnattachedCosts(
             </section>
         }
     })
+}
+
+/// Its verdict on the readiness board, in the page's facts.
+#[component]
+fn ReadinessFact(item: ReadinessItem) -> impl IntoView {
+    let status = item.status;
+    let percent = |p: f64| format!("{} %", format_number(p.round()));
+    let charge = match (item.predicted_soc, item.required_soc) {
+        (Some(then), Some(needed)) => {
+            format!("{} at departure, {} needed", percent(then), percent(needed))
+        }
+        _ => String::new(),
+    };
+    let until = item
+        .next_departure
+        .map(|at| move || format_until(at.timestamp_millis() - crate::viewer::now_or_system()));
+    view! {
+        <div>
+            <dt>"Next departure"</dt>
+            <dd>
+                <a
+                    href="/readiness"
+                    class=format!("readiness-status readiness-{}", status.as_str())
+                >
+                    {status.label()}
+                </a>
+                " "
+                <span class="muted">{until}</span>
+                <span class="muted readiness-detail">{charge}</span>
+            </dd>
+        </div>
+    }
+}
+
+/// The schedule the vehicle follows, and the forms that give it one of its own, none,
+/// or the fleet's again. Outside the island: it changes only by these forms.
+#[component]
+fn ScheduleCard(
+    schedule: VehicleSchedule,
+    default_zone: String,
+    error: Option<String>,
+) -> impl IntoView {
+    let id = schedule.vehicle_id.clone();
+    let action = format!("/forms/vehicles/{}/schedule", path_escape(&id));
+    let clear = format!("{action}/clear");
+    let current = schedule.source.map(|_| Schedule {
+        timezone: schedule.timezone.clone().unwrap_or_default(),
+        required_soc: schedule.required_soc.unwrap_or_default(),
+        departures: schedule.departures.clone(),
+    });
+    let summary = match (&current, schedule.source) {
+        (Some(s), Some(source)) => {
+            let whose = match source {
+                ScheduleSource::Vehicle => "Its own",
+                ScheduleSource::Fleet => "The fleet default",
+            };
+            format!(
+                "{whose}: {} ({}), {} % needed.",
+                s.describe_departures(),
+                s.timezone,
+                s.required_soc
+            )
+        }
+        _ => "None: no schedule of its own and no fleet default.".to_owned(),
+    };
+    let own = schedule.source == Some(ScheduleSource::Vehicle);
+    let keeps_none = own && schedule.departures.is_empty();
+    let zone = current
+        .as_ref()
+        .map_or(default_zone.clone(), |s| s.timezone.clone());
+    view! {
+        <section aria-labelledby="schedule-heading" class="card">
+            <h2 id="schedule-heading">"Departure schedule"</h2>
+            {error
+                .map(|e| {
+                    view! {
+                        <p class="notice notice-error" role="alert">
+                            "Not saved: "
+                            {e}
+                        </p>
+                    }
+                })}
+            <p class="current-schedule">{summary}</p>
+            {schedule
+                .next_departure
+                .map(|at| view! { <p>"Next departure: " <Timestamp at=Some(at) /></p> })}
+            <details>
+                <summary>"Set a schedule of its own"</summary>
+                <ScheduleForm
+                    action=action.clone()
+                    schedule=current
+                    default_zone
+                    label="Its own departure schedule"
+                />
+            </details>
+            <div class="inline">
+                {own
+                    .then(|| {
+                        view! {
+                            <form method="post" action=clear.clone()>
+                                <button type="submit">"Follow the fleet default"</button>
+                            </form>
+                        }
+                    })}
+                {(!keeps_none)
+                    .then(|| {
+                        view! {
+                            <form method="post" action=action.clone()>
+                                <input type="hidden" name="none" value="1" />
+                                <input type="hidden" name="timezone" value=zone.clone() />
+                                <button type="submit">"Keep no schedule"</button>
+                            </form>
+                        }
+                    })}
+            </div>
+        </section>
+    }
 }

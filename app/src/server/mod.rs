@@ -9,6 +9,7 @@ pub mod fleet_search;
 pub mod island_preload;
 pub mod places;
 pub mod pricing;
+pub mod readiness;
 pub mod reports;
 pub mod schedules;
 pub mod sessions;

@@ -200,6 +200,7 @@ pub async fn create(
     .await
     .map_err(|e| duplicate_or(e, &place.name))?;
     mark_place(&txn, &place.id, Some(&place)).await?;
+    super::readiness::mark_all_due(&txn).await?;
     txn.commit().await?;
     Ok(dto_of(&place))
 }
@@ -267,6 +268,7 @@ pub async fn update(
     .await
     .map_err(|e| duplicate_or(e, &place.name))?;
     mark_place(&txn, id, Some(&place)).await?;
+    super::readiness::mark_all_due(&txn).await?;
     txn.commit().await?;
     get(db, id)
         .await?
@@ -285,6 +287,7 @@ pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<(), WriteError>
         .exec(&txn)
         .await?;
     mark_place(&txn, id, None).await?;
+    super::readiness::mark_all_due(&txn).await?;
     txn.commit().await?;
     Ok(())
 }

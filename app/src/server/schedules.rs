@@ -73,11 +73,21 @@ pub async fn fleet_default(db: &impl ConnectionTrait) -> Result<Option<Schedule>
 }
 
 /// Sets the fleet default (checked first: a refusal names the field and stores nothing).
+/// Every vehicle's readiness is evaluated again in the background.
 pub async fn set_fleet_default(
     db: &impl ConnectionTrait,
     schedule: &Schedule,
 ) -> Result<(), WriteError> {
-    write(db, FLEET, schedule).await
+    write(db, FLEET, schedule).await?;
+    super::readiness::mark_all_due(db).await?;
+    Ok(())
+}
+
+/// The vehicle's readiness under its new schedule, at once.
+async fn reevaluate(db: &impl ConnectionTrait, id: &VehicleId) -> Result<(), WriteError> {
+    let silence = crate::domain::readiness::Silence::default();
+    super::readiness::evaluate(db, std::slice::from_ref(id), chrono::Utc::now(), &silence).await?;
+    Ok(())
 }
 
 fn no_vehicle(id: &VehicleId) -> WriteError {
@@ -143,7 +153,8 @@ pub async fn set_vehicle(
 ) -> Result<(), WriteError> {
     schedule.check()?;
     require_vehicle(db, id).await?;
-    write(db, id.as_str(), schedule).await
+    write(db, id.as_str(), schedule).await?;
+    reevaluate(db, id).await
 }
 
 /// Removes a vehicle's own schedule, so it follows the fleet default again.
@@ -152,5 +163,5 @@ pub async fn clear_vehicle(db: &impl ConnectionTrait, id: &VehicleId) -> Result<
     schedules::Entity::delete_by_id(id.as_str())
         .exec(db)
         .await?;
-    Ok(())
+    reevaluate(db, id).await
 }

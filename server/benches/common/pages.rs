@@ -61,15 +61,26 @@ pub async fn server() -> Server {
 /// Stores a simulated history through the webhook's parse-and-store path, in large
 /// transactions, then processes it in large batches. Returns the vehicle ids.
 pub async fn load(db: &DatabaseConnection, vehicles: usize, days: f64, seed: u64) -> Vec<String> {
+    let now = chrono::Utc::now().timestamp_millis();
+    load_config(
+        db,
+        &SimConfig {
+            vehicles,
+            days,
+            seed,
+            start_ms: now - (days * DAY_MS as f64) as i64,
+            noise: Noise::NONE,
+        },
+    )
+    .await
+}
+
+/// [`load`] for any simulation (processed as of now).
+pub async fn load_config(db: &DatabaseConnection, config: &SimConfig) -> Vec<String> {
     let started = Instant::now();
     let now = chrono::Utc::now().timestamp_millis();
-    let sim = simulator::generate(&SimConfig {
-        vehicles,
-        days,
-        seed,
-        start_ms: now - (days * DAY_MS as f64) as i64,
-        noise: Noise::NONE,
-    });
+    let (vehicles, days) = (config.vehicles, config.days);
+    let sim = simulator::generate(config);
     let count = sim.deliveries.len();
     for chunk in sim.deliveries.chunks(2_000) {
         let txn = db.begin().await.unwrap_or_else(|e| panic!("{e}"));

@@ -301,13 +301,13 @@ async fn vehicle_energy(
 )]
 pub struct ApiDoc;
 
-/// The whole API's description: these routes', `places`', `reports`' and `schedules`'.
+/// The whole API's description: these routes', `places`', `reports`' and `readiness`'.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::OpenApi;
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::http::places::PlacesDoc::openapi());
     doc.merge(crate::http::reports::ReportsDoc::openapi());
-    doc.merge(crate::http::schedules::SchedulesDoc::openapi());
+    doc.merge(crate::http::readiness::ReadinessDoc::openapi());
     doc
 }
 
@@ -337,7 +337,7 @@ where
         .route("/api/v1/sessions/{id}", get(get_session))
         .merge(crate::http::places::routes())
         .merge(crate::http::reports::routes())
-        .merge(crate::http::schedules::routes())
+        .merge(crate::http::readiness::routes())
         .route(
             "/api/v1/{*rest}",
             get(|| async { HttpError::NotFound("no such API route".into()) }),

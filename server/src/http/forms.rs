@@ -1,14 +1,18 @@
 //! The UI's writes, as plain HTML form posts that work without JavaScript: places,
-//! tariffs and manual costs. Each answers `303 See Other` back to the page it came from;
+//! tariffs, manual costs and departure schedules. Each answers `303 See Other` back to the page it came from;
 //! a refused form goes back with `?error=` naming the field, and loses nothing stored.
 //! They sit behind the operator gate and the cross-site check like every UI route.
 
 use crate::http::api::Reads;
 use crate::http::error::HttpError;
 use crate::http::json_body::read;
+use app::components::schedule_form::FORM_DEPARTURES;
 use app::domain::fleet::url_escape;
+use app::domain::ids::VehicleId;
 use app::domain::pricing::tariff::Tariff;
+use app::domain::schedule::Schedule;
 use app::server::places::{self, WriteError};
+use app::server::schedules;
 use app::wire::{ManualCostInput, PlaceInput};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::response::Redirect;
@@ -130,6 +134,81 @@ fn tariff_input(fields: &HashMap<String, String>) -> Result<Tariff, String> {
     read(&serde_json::to_vec(&body).map_err(|e| e.to_string())?).map_err(say)
 }
 
+/// The schedule a form describes: rows `d0` to `d3`, each kept when it has a time (with
+/// `none`, no departures at all).
+fn schedule_input(fields: &HashMap<String, String>) -> Result<Schedule, String> {
+    let mut departures = Vec::new();
+    if !fields.contains_key("none") {
+        for i in 0..FORM_DEPARTURES {
+            let Some(time) = text(fields, &format!("d{i}_time")) else {
+                continue;
+            };
+            let days: Vec<&str> = DAYS
+                .into_iter()
+                .filter(|d| fields.contains_key(&format!("d{i}_{d}")))
+                .collect();
+            departures.push(json!({"days": days, "time": time}));
+        }
+    }
+    let required = match text(fields, "required_soc") {
+        None => Value::Null,
+        Some(raw) => raw
+            .parse::<u8>()
+            .map(|n| json!(n))
+            .map_err(|_| format!("required_soc: {raw:?} is not a whole number from 1 to 100"))?,
+    };
+    let mut body = json!({
+        "timezone": text(fields, "timezone").unwrap_or_default(),
+        "departures": departures,
+    });
+    if !required.is_null() {
+        body["required_soc"] = required;
+    }
+    let schedule: Schedule =
+        read(&serde_json::to_vec(&body).map_err(|e| e.to_string())?).map_err(say)?;
+    schedule.check().map_err(|e| e.to_string())?;
+    Ok(schedule)
+}
+
+async fn set_default_schedule(State(state): State<Reads>, Form(fields): Fields) -> Redirect {
+    let result = match schedule_input(&fields) {
+        Ok(schedule) => schedules::set_fleet_default(&state.db, &schedule)
+            .await
+            .map_err(said),
+        Err(message) => Err(message),
+    };
+    back("/settings", result)
+}
+
+fn vehicle_page(id: &str) -> String {
+    format!("/vehicles/{}", app::domain::fleet::path_escape(id))
+}
+
+async fn set_vehicle_schedule(
+    State(state): State<Reads>,
+    Path(id): Path<String>,
+    Form(fields): Fields,
+) -> Redirect {
+    let result = match (VehicleId::parse(&id), schedule_input(&fields)) {
+        (Err(_), _) => Err(format!("no vehicle with id {id:?}")),
+        (_, Err(message)) => Err(message),
+        (Ok(vehicle), Ok(schedule)) => schedules::set_vehicle(&state.db, &vehicle, &schedule)
+            .await
+            .map_err(said),
+    };
+    back(&vehicle_page(&id), result)
+}
+
+async fn clear_vehicle_schedule(State(state): State<Reads>, Path(id): Path<String>) -> Redirect {
+    let result = match VehicleId::parse(&id) {
+        Err(_) => Err(format!("no vehicle with id {id:?}")),
+        Ok(vehicle) => schedules::clear_vehicle(&state.db, &vehicle)
+            .await
+            .map_err(said),
+    };
+    back(&vehicle_page(&id), result)
+}
+
 async fn create_place(State(state): State<Reads>, Form(fields): Fields) -> Redirect {
     let result = match place_input(&fields) {
         Ok(input) => places::create(&state.db, input, state.timezone)
@@ -243,5 +322,11 @@ where
         .route("/forms/tariffs/{id}/delete", post(delete_tariff))
         .route("/forms/sessions/{id}/cost", post(set_cost))
         .route("/forms/sessions/{id}/cost/clear", post(clear_cost))
+        .route("/forms/schedules/default", post(set_default_schedule))
+        .route("/forms/vehicles/{id}/schedule", post(set_vehicle_schedule))
+        .route(
+            "/forms/vehicles/{id}/schedule/clear",
+            post(clear_vehicle_schedule),
+        )
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
 }

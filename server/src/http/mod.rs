@@ -16,6 +16,6 @@ pub mod live;
 pub mod metrics;
 pub mod pages;
 pub mod places;
+pub mod readiness;
 pub mod reports;
-pub mod schedules;
 pub mod serve;

@@ -3,4 +3,5 @@
 
 pub mod demo;
 pub mod pricing;
+pub mod readiness;
 pub mod sweep;

@@ -11,6 +11,7 @@ use super::plan::{plan_body, Effect, ErrorRecord, VehicleFacts};
 use super::queue::{self, record_failure, Waiting};
 use app::domain::events::Outcome;
 use app::domain::ids::VehicleId;
+use app::domain::readiness::Silence;
 use app::domain::reading::{Reading, ReadingOutcome, ReadingStatus, ReadingValue};
 use app::domain::sessions::EngineConfig;
 use app::domain::time::EpochMs;
@@ -18,7 +19,7 @@ use app::server::entities::{
     deliveries, signal_readings, vehicle_errors, vehicle_latest, vehicles, webhook_log,
 };
 use app::server::fleet_energy::EnergyLedger;
-use app::server::{fleet, sessions};
+use app::server::{fleet, readiness, sessions};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
@@ -239,6 +240,9 @@ async fn apply(
     // The fleet table's rows and the fleet's energy sums, after every vehicle's
     // sessions: the sums' rows are then locked in slot order, the same in every batch.
     fleet::refresh(txn, &refreshed.iter().collect::<Vec<_>>(), engine, now).await?;
+    // Their readiness, from the rows just refreshed, so the board moves with the live
+    // event this commit announces.
+    readiness::evaluate(txn, &refreshed, now.to_datetime(), &Silence::default()).await?;
     ledger.write(txn).await?;
     for (id, error) in &failed {
         tracing::error!(delivery_row_id = id, error = %error, "a stored delivery could not be processed; its raw body is kept");

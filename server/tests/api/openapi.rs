@@ -101,6 +101,7 @@ async fn the_openapi_document_matches_the_real_responses(backend: Backend) {
         check(&app, &doc, call).await;
     }
     calls.extend(places_and_tariffs(&app, &doc, &session).await);
+    calls.extend(schedules_and_readiness(&app, &doc).await);
     // Every documented path was called, and every documented status.
     let documented: BTreeSet<(String, String, String)> = doc["paths"]
         .as_object()
@@ -398,5 +399,58 @@ async fn places_and_tariffs(app: &TestApp, doc: &Value, session: &str) -> Vec<Ca
     }
     calls.append(&mut next);
     calls.extend(last);
+    calls
+}
+
+/// The schedule and readiness calls, in an order where each answers as expected (the
+/// fleet default is missing before it is set).
+async fn schedules_and_readiness(app: &TestApp, doc: &Value) -> Vec<Call> {
+    let good = json!({"timezone": "Europe/Berlin", "required_soc": 80,
+                      "departures": [{"days": ["mon", "fri"], "time": "06:00"}]});
+    let bad = json!({"timezone": "Mars/Olympus", "departures": []});
+    let huge = json!({"timezone": "UTC", "departures": [], "pad": "x".repeat(70_000)});
+    let default = "/api/v1/schedules/default";
+    let own = "/api/v1/vehicles/{id}/schedule";
+    let mine = format!("/api/v1/vehicles/{VEHICLE_A}/schedule");
+    let nobody = "/api/v1/vehicles/nope/schedule".to_owned();
+    let calls: Vec<Call> = vec![
+        ("get", default, default.into(), None, 404),
+        ("put", default, default.into(), Some(good.clone()), 200),
+        ("put", default, default.into(), Some(bad.clone()), 400),
+        ("put", default, default.into(), Some(huge.clone()), 413),
+        ("get", default, default.into(), None, 200),
+        ("get", own, mine.clone(), None, 200),
+        ("get", own, nobody.clone(), None, 404),
+        ("put", own, mine.clone(), Some(good.clone()), 200),
+        ("put", own, mine.clone(), Some(bad), 400),
+        ("put", own, mine.clone(), Some(huge), 413),
+        ("put", own, nobody.clone(), Some(good), 404),
+        ("delete", own, mine, None, 200),
+        ("delete", own, nobody, None, 404),
+        (
+            "get",
+            "/api/v1/readiness",
+            "/api/v1/readiness?limit=5&status=no_data".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/readiness",
+            "/api/v1/readiness".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/readiness",
+            "/api/v1/readiness?status=late".into(),
+            None,
+            400,
+        ),
+    ];
+    for call in &calls {
+        check(app, doc, call).await;
+    }
     calls
 }

@@ -311,3 +311,92 @@ fn a_vehicle_not_charging_keeps_what_it_has() {
     let p = a.predicted.unwrap();
     assert_eq!((p.soc, p.inputs.len()), (50.0, 0));
 }
+
+/// A session from 20 % to 90 % on 60 kWh: 36 kWh to the knee in 4 hours (9 kW), 6 kWh
+/// after it in 2 hours (3 kW: a taper of 1/3).
+fn crossing_the_knee(place: Option<&str>) -> PastSession {
+    let h = 3_600_000;
+    PastSession {
+        place_id: place.map(str::to_owned),
+        soc_start: Some(20.0),
+        soc_end: Some(90.0),
+        energy_kwh: Some(42.0),
+        avg_power_kw: Some(7.0),
+        curve: vec![(0, 0.0), (2 * h, 18.0), (4 * h, 36.0), (6 * h, 42.0)],
+    }
+}
+
+#[test]
+fn a_profile_reads_power_taper_and_capacity_from_sessions() {
+    let history = [
+        crossing_the_knee(Some("depot")),
+        PastSession {
+            place_id: Some("public".into()),
+            soc_start: Some(30.0),
+            soc_end: Some(40.0),
+            energy_kwh: Some(6.0),
+            avg_power_kw: Some(50.0),
+            curve: vec![(0, 0.0), (432_000, 6.0)],
+        },
+        PastSession {
+            place_id: Some("public".into()),
+            avg_power_kw: Some(40.0),
+            ..PastSession::default()
+        },
+    ];
+    let depot = profile(&history, Some("depot"));
+    assert!((depot.median_power_here.unwrap() - 9.0).abs() < 1e-9);
+    assert!((depot.taper_here.unwrap() - 1.0 / 3.0).abs() < 1e-9);
+    assert!(
+        (depot.capacity_kwh.unwrap() - 60.0).abs() < 1e-9,
+        "only the 70 % span counts"
+    );
+    // Anywhere: the median of 9, 50 and 40.
+    assert!((depot.median_power_anywhere.unwrap() - 40.0).abs() < 1e-9);
+
+    let public = profile(&history, Some("public"));
+    assert!((public.median_power_here.unwrap() - 45.0).abs() < 1e-9);
+    assert_eq!(public.taper_here, None, "no session there crossed the knee");
+
+    let nowhere = profile(&history, None);
+    assert_eq!(
+        (nowhere.median_power_here, nowhere.taper_here),
+        (None, None)
+    );
+    assert!(nowhere.median_power_anywhere.is_some());
+    assert_eq!(profile(&[], Some("depot")), Profile::default());
+}
+
+#[test]
+fn a_profile_feeds_the_prediction() {
+    // Plugged at the depot at 50 %, not yet drawing: 9 kW (15 %/h) to 80 % in two
+    // hours, then 3 kW (5 %/h).
+    let history = [crossing_the_knee(Some("depot"))];
+    let p = profile(&history, Some("depot"));
+    let s = Snapshot {
+        capacity_kwh: None,
+        power_kw: None,
+        ..charging(50.0, 0.0)
+    };
+    let prediction = predicted(&s, &p, 4);
+    assert!((prediction.soc - 90.0).abs() < 1e-9, "{prediction:?}");
+    assert_eq!(
+        prediction.inputs,
+        [
+            Input::MedianPowerHere,
+            Input::CapacityHistory,
+            Input::TaperHistory
+        ]
+    );
+    assert_eq!(prediction.confidence, Confidence::Medium);
+}
+
+#[test]
+fn time_to_departure_reads_plainly() {
+    let min = 60_000;
+    assert_eq!(format_until(-5 * min), "now");
+    assert_eq!(format_until(45 * min), "in 45 min");
+    assert_eq!(format_until(245 * min), "in 4 h 05 min");
+    assert_eq!(format_until(30 * 60 * min), "in 1 day");
+    assert_eq!(format_until(80 * 60 * min), "in 3 days");
+}

@@ -9,6 +9,7 @@ pub mod fleet_energy;
 pub mod login_sessions;
 pub mod manual_costs;
 pub mod places;
+pub mod readiness;
 pub mod rebuilds;
 pub mod schedules;
 pub mod sessions;

@@ -1,17 +1,20 @@
 //! `/api/v1/schedules/default` and `/api/v1/vehicles/{id}/schedule`: when vehicles leave
-//! and the charge they need then. A vehicle follows its own schedule, else the fleet
-//! default; `DELETE` puts it back on the default.
+//! and the charge they need then (a vehicle follows its own schedule, else the fleet
+//! default; `DELETE` puts it back on the default); `/api/v1/readiness`: the board.
 
 use crate::http::api::{require_vehicle, Reads};
 use crate::http::error::HttpError;
 use crate::http::json_body::JsonBody;
 use app::domain::ids::VehicleId;
+use app::domain::readiness::Status;
 use app::domain::schedule::Schedule;
+use app::server::readiness::{self, Cursor};
 use app::server::schedules;
-use app::wire::{ApiErrorBody, VehicleSchedule};
-use axum::extract::{Path, State};
+use app::wire::{ApiErrorBody, ReadinessBoard, VehicleSchedule};
+use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use std::collections::HashMap;
 
 async fn vehicle_schedule(state: &Reads, id: &VehicleId) -> Result<VehicleSchedule, HttpError> {
     let found = schedules::of_vehicle(&state.db, id).await?;
@@ -44,7 +47,6 @@ async fn get_default(State(state): State<Reads>) -> Result<Json<Schedule>, HttpE
         (status = 200, description = "The fleet default, as stored", body = Schedule),
         (status = 400, description = "A field is invalid; the message names it", body = ApiErrorBody),
         (status = 413, description = "The body is larger than 64 KiB", body = ApiErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ApiErrorBody),
     )
 )]
 async fn put_default(
@@ -84,7 +86,6 @@ async fn get_vehicle(
         (status = 400, description = "A field is invalid; the message names it", body = ApiErrorBody),
         (status = 404, description = "No such vehicle", body = ApiErrorBody),
         (status = 413, description = "The body is larger than 64 KiB", body = ApiErrorBody),
-        (status = 415, description = "The body is not `application/json`", body = ApiErrorBody),
     )
 )]
 async fn put_vehicle(
@@ -116,13 +117,63 @@ async fn delete_vehicle(
     Ok(Json(vehicle_schedule(&state, &id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/readiness",
+    tag = "readiness",
+    params(
+        ("status" = Option<Status>, Query, description = "Only vehicles with this status"),
+        ("limit" = Option<u64>, Query, description = "Vehicles per page, 1 to 500 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "One page of the board, most urgent first, with the count of each status", body = ReadinessBoard),
+        (status = 400, description = "A parameter is invalid; the message names it", body = ApiErrorBody),
+    )
+)]
+async fn board(
+    State(state): State<Reads>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<ReadinessBoard>, HttpError> {
+    let bad = |param: &'static str, message: String| HttpError::BadRequest {
+        param: param.into(),
+        message,
+    };
+    let limit = crate::http::api::limit_param(&params)?;
+    let status = match params.get("status").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(raw) => Some(
+            raw.parse::<Status>()
+                .map_err(|e| bad("status", e.to_string()))?,
+        ),
+    };
+    let cursor = match params.get("cursor").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(raw) => Some(
+            Cursor::parse(raw)
+                .ok_or_else(|| bad("cursor", "not a cursor this API handed out".into()))?,
+        ),
+    };
+    let now = crate::clock::now().to_datetime();
+    let (vehicles, next_cursor) =
+        readiness::page(&state.db, status, cursor.as_ref(), limit, now).await?;
+    Ok(Json(ReadinessBoard {
+        vehicles,
+        next_cursor,
+        counts: readiness::counts(&state.db).await?,
+    }))
+}
+
 /// The OpenAPI description of these routes, merged into `api::ApiDoc`.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(get_default, put_default, get_vehicle, put_vehicle, delete_vehicle),
-    tags((name = "schedules", description = "When vehicles leave, and the charge they need then"))
+    paths(get_default, put_default, get_vehicle, put_vehicle, delete_vehicle, board),
+    tags(
+        (name = "schedules", description = "When vehicles leave, and the charge they need then"),
+        (name = "readiness", description = "Will every vehicle be ready for its departure"),
+    )
 )]
-pub struct SchedulesDoc;
+pub struct ReadinessDoc;
 
 pub fn routes<S>() -> Router<S>
 where
@@ -130,6 +181,7 @@ where
     Reads: axum::extract::FromRef<S>,
 {
     Router::new()
+        .route("/api/v1/readiness", get(board))
         .route(
             "/api/v1/schedules/default",
             get(get_default).put(put_default),
