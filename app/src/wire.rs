@@ -240,10 +240,4 @@ pub struct VehicleView {
     pub places: Vec<PlaceRef>,
     /// Manual costs whose session re-derivation removed: `(session id, cost)`.
     pub unattached_costs: Vec<(String, SessionCost)>,
-    /// The departure schedule it follows.
-    pub schedule: VehicleSchedule,
-    /// Its verdict on the readiness board (none before it is first evaluated).
-    pub readiness: Option<ReadinessItem>,
-    /// The server's zone, offered for a schedule of its own.
-    pub default_timezone: String,
 }

@@ -69,7 +69,9 @@ test('a vehicle that will not make its departure shows at risk, and the board fo
   await page.goto('/readiness');
 
   // Someone moves it to a fast charger: 22 kW fills it in time. Hydrated, the board
-  // follows the delivery by itself; without JavaScript, a reload shows it.
+  // follows the delivery by itself (once its live connection is open); without
+  // JavaScript, a reload shows it.
+  if (project === 'hydrated') await expect(page.getByRole('status').filter({ hasText: 'Live' })).toBeVisible();
   expect((await postSigned(request, chargingNow(id, 31, 22))).status()).toBe(200);
   if (project === 'no-js') await page.reload();
   await expect(row).toHaveAttribute('data-status', 'on_track', { timeout: 10_000 });
@@ -77,7 +79,7 @@ test('a vehicle that will not make its departure shows at risk, and the board fo
 
   // The vehicle page says so too, and it can go back to the fleet default.
   await page.goto(`/vehicles/${id}`);
-  await expect(page.locator('dl.facts')).toContainText('On track');
+  await expect(page.locator('p.readiness-line')).toContainText('On track');
   await page.getByRole('button', { name: 'Follow the fleet default' }).click();
   await expect(page.locator('p.current-schedule')).not.toContainText('Its own');
 });

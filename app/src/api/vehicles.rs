@@ -1,5 +1,5 @@
 use crate::api::error::AppError;
-use crate::wire::{SessionDetail, VehicleView};
+use crate::wire::{SessionDetail, VehicleScheduleView, VehicleView};
 use leptos::prelude::*;
 
 /// Sessions per page on the vehicle page.
@@ -85,13 +85,7 @@ async fn get_vehicle_view_inner(
     let signals = crate::server::signals::panel(&ctx.db, &id).await?;
     let places = crate::server::places::places_of(&ctx.db, id.as_str()).await?;
     let unattached_costs = crate::server::places::unattached_costs(&ctx.db, id.as_str()).await?;
-    let found = crate::server::schedules::of_vehicle(&ctx.db, &id).await?;
-    let schedule = crate::wire::VehicleSchedule::new(id.to_string(), found, now.to_datetime());
-    let readiness = crate::server::readiness::item(&ctx.db, &id, now.to_datetime()).await?;
     Ok(VehicleView {
-        schedule,
-        readiness,
-        default_timezone: ctx.timezone.name().to_owned(),
         vehicle,
         sessions,
         bucket,
@@ -99,6 +93,26 @@ async fn get_vehicle_view_inner(
         signals,
         places,
         unattached_costs,
+    })
+}
+
+/// The schedule a vehicle follows and its readiness verdict, for its page's schedule card.
+#[server(endpoint = "vehicle_schedule", output = crate::api::codec::Json)]
+pub async fn get_vehicle_schedule(id: String) -> Result<VehicleScheduleView, AppError> {
+    crate::api::error::with_status(vehicle_schedule_inner(id).await)
+}
+
+#[cfg(feature = "ssr")]
+async fn vehicle_schedule_inner(id: String) -> Result<VehicleScheduleView, AppError> {
+    let ctx = crate::server::context()?;
+    let not_found = || AppError::NotFound(format!("There is no vehicle with id {id}."));
+    let id = crate::domain::ids::VehicleId::parse(&id).map_err(|_| not_found())?;
+    let now = chrono::Utc::now();
+    let found = crate::server::schedules::of_vehicle(&ctx.db, &id).await?;
+    Ok(VehicleScheduleView {
+        schedule: crate::wire::VehicleSchedule::new(id.to_string(), found, now),
+        readiness: crate::server::readiness::item(&ctx.db, &id, now).await?,
+        default_timezone: ctx.timezone.name().to_owned(),
     })
 }
 

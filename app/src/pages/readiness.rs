@@ -200,12 +200,10 @@ fn BoardRow(item: ReadinessItem) -> impl IntoView {
     let href = format!("/vehicles/{}", path_escape(&item.vehicle_id));
     let name = item.name.clone().unwrap_or_else(|| item.vehicle_id.clone());
     let status = item.status;
-    let until = item.next_departure.map(|at| {
-        move || {
-            let now = crate::viewer::now_or_system();
-            format_until(at.timestamp_millis() - now)
-        }
-    });
+    // Not a reactive text of its own: the island draws the board again every minute.
+    let until = item
+        .next_departure
+        .map(|at| format_until(at.timestamp_millis() - crate::viewer::system_now_ms()));
     let charge = match (item.soc_now, item.predicted_soc) {
         (Some(now), Some(then)) if (then - now).abs() >= 0.5 => {
             format!("{} → {}", percent(Some(now)), percent(Some(then)))

@@ -1,5 +1,5 @@
 use crate::api::error::AppError;
-use crate::api::vehicles::get_vehicle_view;
+use crate::api::vehicles::{get_vehicle_schedule, get_vehicle_view};
 use crate::components::energy_chart::EnergyChart;
 use crate::components::error_view::ErrorView;
 use crate::components::schedule_form::ScheduleForm;
@@ -8,7 +8,7 @@ use crate::components::status_badge::StatusBadge;
 use crate::domain::buckets::Bucket;
 use crate::domain::fleet::path_escape;
 use crate::domain::fleet::{format_number, url_escape, vehicle_name, ChargeStatus};
-use crate::domain::readiness::{format_until, Status};
+use crate::domain::readiness::Status;
 use crate::domain::schedule::{Schedule, ScheduleSource};
 use crate::live::{refetched, Live};
 use crate::pages::not_found::NotFound;
@@ -76,16 +76,13 @@ pub fn VehiclePage() -> impl IntoView {
                             );
                             let unattached = v.unattached_costs.clone();
                             let vehicle_id = v.vehicle.id.clone();
-                            let schedule = v.schedule.clone();
-                            let zone = v.default_timezone.clone();
                             Ok(
                                 Either::Left(
                                     view! {
                                         <Title text=name />
                                         <VehicleDetail view=v query=query.get_untracked() />
-                                        <ScheduleCard
-                                            schedule
-                                            default_zone=zone
+                                        <ScheduleSection
+                                            id=vehicle_id.clone()
                                             error=refused.get_untracked()
                                         />
                                         <UnattachedCosts vehicle_id costs=unattached />
@@ -239,10 +236,6 @@ fn VehicleDetailView(view: VehicleView, query: VehicleQuery) -> impl IntoView {
                     }}
                 </dd>
             </div>
-            {view
-                .readiness
-                .filter(|r| r.status != Status::NoSchedule)
-                .map(|r| view! { <ReadinessFact item=r /> })}
             <div>
                 <dt>"Sessions"</dt>
                 <dd>{v.session_count}</dd>
@@ -516,35 +509,54 @@ fn UnattachedCosts(
     })
 }
 
-/// Its verdict on the readiness board, in the page's facts.
+/// The schedule card, loaded apart from the page's island (it changes only by its forms).
 #[component]
-fn ReadinessFact(item: ReadinessItem) -> impl IntoView {
+fn ScheduleSection(id: String, error: Option<String>) -> impl IntoView {
+    let data = Resource::new(move || id.clone(), get_vehicle_schedule);
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                let error = error.clone();
+                Suspend::new(async move {
+                    data.await
+                        .map(|v| {
+                            view! {
+                                <ScheduleCard
+                                    schedule=v.schedule
+                                    readiness=v.readiness
+                                    default_zone=v.default_timezone
+                                    error
+                                />
+                            }
+                        })
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// Its verdict on the readiness board, as of the page's load.
+#[component]
+fn ReadinessLine(item: ReadinessItem) -> impl IntoView {
     let status = item.status;
     let percent = |p: f64| format!("{} %", format_number(p.round()));
     let charge = match (item.predicted_soc, item.required_soc) {
         (Some(then), Some(needed)) => {
-            format!("{} at departure, {} needed", percent(then), percent(needed))
+            format!(
+                ": {} at departure, {} needed.",
+                percent(then),
+                percent(needed)
+            )
         }
-        _ => String::new(),
+        _ => ".".to_owned(),
     };
-    let until = item
-        .next_departure
-        .map(|at| move || format_until(at.timestamp_millis() - crate::viewer::now_or_system()));
     view! {
-        <div>
-            <dt>"Next departure"</dt>
-            <dd>
-                <a
-                    href="/readiness"
-                    class=format!("readiness-status readiness-{}", status.as_str())
-                >
-                    {status.label()}
-                </a>
-                " "
-                <span class="muted">{until}</span>
-                <span class="muted readiness-detail">{charge}</span>
-            </dd>
-        </div>
+        <p class="readiness-line">
+            "Readiness: "
+            <a href="/readiness" class=format!("readiness-status readiness-{}", status.as_str())>
+                {status.label()}
+            </a> {charge}
+        </p>
     }
 }
 
@@ -553,6 +565,7 @@ fn ReadinessFact(item: ReadinessItem) -> impl IntoView {
 #[component]
 fn ScheduleCard(
     schedule: VehicleSchedule,
+    readiness: Option<ReadinessItem>,
     default_zone: String,
     error: Option<String>,
 ) -> impl IntoView {
@@ -600,6 +613,9 @@ fn ScheduleCard(
             {schedule
                 .next_departure
                 .map(|at| view! { <p>"Next departure: " <Timestamp at=Some(at) /></p> })}
+            {readiness
+                .filter(|r| r.status != Status::NoSchedule)
+                .map(|item| view! { <ReadinessLine item /> })}
             <details>
                 <summary>"Set a schedule of its own"</summary>
                 <ScheduleForm

@@ -109,3 +109,14 @@ pub struct SettingsView {
     /// The server's zone, offered for a new schedule.
     pub default_timezone: String,
 }
+
+/// The vehicle page's schedule card: what it follows, its verdict, the zone to offer.
+/// Apart from the page's island data, so the browser code never decodes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VehicleScheduleView {
+    pub schedule: VehicleSchedule,
+    /// Its verdict on the readiness board (none before it is first evaluated).
+    pub readiness: Option<ReadinessItem>,
+    /// The server's zone, offered for a schedule of its own.
+    pub default_timezone: String,
+}
