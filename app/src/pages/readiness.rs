@@ -179,7 +179,7 @@ fn Board(board: ReadinessBoard, status: Option<String>) -> impl IntoView {
                             "Limit"
                         </th>
                         <th scope="col">"Data"</th>
-                        <th scope="col">"Prediction from"</th>
+                        <th scope="col">"Basis"</th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
@@ -252,12 +252,16 @@ fn BoardRow(item: ReadinessItem) -> impl IntoView {
                 )>{status.label()}</span>
             </td>
             <td data-label="Next departure">
-                <Timestamp at=item.next_departure />
-                {until.map(|until| view! { <span class="muted until">{until}</span> })}
+                <span class="cell">
+                    <Timestamp at=item.next_departure />
+                    {until.map(|until| view! { <span class="muted until">{until}</span> })}
+                </span>
             </td>
             <td data-label="Charge now → at departure">
-                <span class="charge">{charge}</span>
-                {needs.map(|n| view! { <span class="muted until">{n}</span> })}
+                <span class="cell">
+                    <span class="charge">{charge}</span>
+                    {needs.map(|n| view! { <span class="muted until">{n}</span> })}
+                </span>
             </td>
             <td data-label="Where">{place}</td>
             <td data-label="Cable">{cable}</td>
@@ -265,7 +269,7 @@ fn BoardRow(item: ReadinessItem) -> impl IntoView {
                 {percent(item.charge_limit)}
             </td>
             <td data-label="Data">{age}</td>
-            <td data-label="Prediction from" class="wrap prediction">
+            <td data-label="Basis" class="wrap prediction">
                 {prediction}
             </td>
         </tr>
