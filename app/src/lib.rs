@@ -66,6 +66,20 @@ fn DemoBanner() -> impl IntoView {
     }
 }
 
+/// The top bar's link to the alerts, with how many are open (live: `live::AlertCount`).
+#[component]
+fn OpenAlertCount() -> impl IntoView {
+    let open = OnceResource::new(api::alerts::get_open_alert_count());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let open = open.await.unwrap_or_default();
+                view! { <live::AlertCount open /> }
+            })}
+        </Transition>
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -94,6 +108,7 @@ pub fn App() -> impl IntoView {
                     <A href="/events">"Deliveries"</A>
                     <A href="/settings">"Settings"</A>
                 </nav>
+                <OpenAlertCount />
                 <live::LiveBadge />
                 <form method="post" action="/logout" class="logout">
                     <button type="submit">"Log out"</button>
@@ -123,6 +138,11 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("/readiness")
                         view=pages::readiness::ReadinessPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/alerts")
+                        view=pages::alerts::AlertsPage
                         ssr=SsrMode::Async
                     />
                     <Route

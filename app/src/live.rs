@@ -106,6 +106,8 @@ pub struct Live {
     /// Moves when anything reached the webhook log.
     pub log_tick: RwSignal<u64>,
     pub status: RwSignal<LiveStatus>,
+    /// The open alerts, as the stream last announced them (`None` until it has).
+    pub alerts: RwSignal<Option<crate::wire::OpenAlerts>>,
 }
 
 impl Live {
@@ -132,6 +134,7 @@ impl Live {
             tick: RwSignal::new(Tick::default()),
             log_tick: RwSignal::new(0),
             status: RwSignal::new(LiveStatus::Off),
+            alerts: RwSignal::new(None),
         }
     }
 
@@ -238,6 +241,56 @@ pub fn LiveBadge() -> impl IntoView {
     }
 }
 
+/// The count of open alerts in the top bar (an island): the server's count when the page
+/// was rendered, then the live stream's. A link to `/alerts`.
+#[island]
+pub fn AlertCount(open: u64) -> impl IntoView {
+    let alerts = Live::get().map(|l| l.alerts);
+    let count = move || alerts.and_then(|a| a.get()).map_or(open, |a| a.open);
+    view! {
+        <a
+            href="/alerts"
+            class="alert-count"
+            data-open=move || count().to_string()
+            aria-label=move || format!("Alerts: {} open", count())
+        >
+            "Alerts"
+            <span class="count">{move || count().to_string()}</span>
+        </a>
+    }
+}
+
+/// On a page drawn from the open alerts (`/alerts`): when they change (opened, resolved,
+/// acknowledged anywhere), the page is drawn again, unless the operator is typing in
+/// it, when it offers to. An island of a few lines: the page itself is a server-rendered
+/// document (it reads the same without JavaScript), so the browser decodes no data.
+#[island(lazy)]
+pub fn AlertsRefresh(rendered: String) -> impl IntoView {
+    let rendered = crate::wire::OpenAlerts::decode(&rendered);
+    let alerts = Live::get().map(|l| l.alerts);
+    let stale = RwSignal::new(false);
+    Effect::new(move |_| {
+        let Some(now) = alerts.and_then(|a| a.get()) else {
+            return;
+        };
+        if Some(now) == rendered {
+            return;
+        }
+        #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+        if !browser::typing() {
+            browser::reload();
+            return;
+        }
+        stale.set(true);
+    });
+    view! {
+        <p class="stale" role="status" hidden=move || !stale.get()>
+            "Alerts have changed since this page was drawn. "
+            <a href="">"Show them"</a>
+        </p>
+    }
+}
+
 /// Browser-only: the `EventSource`, the throttle, reconnecting with backoff, and pausing
 /// while the tab is hidden (browsers allow few connections per host over HTTP/1.1, so
 /// background tabs must not hold one each).
@@ -333,6 +386,26 @@ pub mod browser {
         document().visibility_state() == web_sys::VisibilityState::Hidden
     }
 
+    /// Whether the operator is typing on the page: a field has the focus, or a note
+    /// holds text (its placeholder is hidden).
+    pub fn typing() -> bool {
+        let document = document();
+        let focused = document
+            .active_element()
+            .is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+        focused
+            || document
+                .query_selector("textarea:not(:placeholder-shown)")
+                .ok()
+                .flatten()
+                .is_some()
+    }
+
+    /// Draws the page again from the server.
+    pub fn reload() {
+        let _ = window().location().reload();
+    }
+
     fn retry_later(state: &Rc<State>) {
         let failures = state.failures.get();
         state.failures.set(failures.saturating_add(1));
@@ -392,6 +465,15 @@ pub mod browser {
                 schedule(&state);
             })
         };
+        let alerts = {
+            let state = state.clone();
+            handler(&source, "alerts", move |event| {
+                let data = event.data().as_string().unwrap_or_default();
+                if let Some(open) = crate::wire::OpenAlerts::decode(&data) {
+                    state.live.alerts.set(Some(open));
+                }
+            })
+        };
         let on_error = {
             let state = state.clone();
             let source = source.clone();
@@ -408,7 +490,7 @@ pub mod browser {
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         state.connection.replace(Some(Connection {
             source,
-            _handlers: vec![hello, delivery, resync],
+            _handlers: vec![hello, delivery, resync, alerts],
             _on_error: on_error,
         }));
     }

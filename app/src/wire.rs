@@ -7,9 +7,11 @@ use crate::domain::time::EpochMs;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod alerts;
 mod pricing;
 mod readiness;
 mod reports;
+pub use alerts::*;
 pub use pricing::*;
 pub use readiness::*;
 pub use reports::*;

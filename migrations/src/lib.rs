@@ -16,6 +16,7 @@ mod m20261205_000010_fleet_search;
 mod m20261206_000011_places_and_costs;
 mod m20261206_000012_report_sums;
 mod m20261207_000013_readiness;
+mod m20261207_000014_alerts;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000011_places_and_costs::Migration),
             Box::new(m20261206_000012_report_sums::Migration),
             Box::new(m20261207_000013_readiness::Migration),
+            Box::new(m20261207_000014_alerts::Migration),
         ]
     }
 }

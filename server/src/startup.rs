@@ -215,10 +215,7 @@ impl Application {
             self.state.db.clone(),
             self.state.timezone,
         ));
-        let readiness = tokio::spawn(tasks::readiness::run(
-            self.state.db.clone(),
-            app::domain::readiness::Silence::default(),
-        ));
+        let readiness = tokio::spawn(tasks::readiness::run(self.state.db.clone()));
         let live = tokio::spawn(live::run(self.state.live.clone(), self.state.db.clone()));
         let feed = self.state.live.clone();
         let (stop, stopped) = tokio::sync::watch::channel(false);

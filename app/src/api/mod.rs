@@ -1,5 +1,6 @@
 //! Server functions: thin adapters from the browser to `crate::server` queries.
 
+pub mod alerts;
 pub mod codec;
 pub mod error;
 pub mod events;

@@ -15,5 +15,6 @@ async fn settings_inner() -> Result<SettingsView, AppError> {
     Ok(SettingsView {
         schedule: crate::server::schedules::fleet_default(&ctx.db).await?,
         default_timezone: ctx.timezone.name().to_owned(),
+        alerts: crate::server::alerts::settings(&ctx.db).await?,
     })
 }

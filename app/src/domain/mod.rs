@@ -1,5 +1,6 @@
 //! Pure types and logic shared by the server and the browser: no I/O here.
 
+pub mod alerts;
 pub mod buckets;
 pub mod chart;
 pub mod date_text;

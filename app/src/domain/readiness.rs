@@ -462,6 +462,7 @@ const MIN_CAPACITY_SPAN: f64 = 20.0;
 /// A completed session, as a profile reads it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PastSession {
+    pub id: String,
     pub place_id: Option<String>,
     pub soc_start: Option<f64>,
     pub soc_end: Option<f64>,
@@ -527,7 +528,8 @@ fn facts(session: &PastSession) -> SessionFacts {
     facts
 }
 
-fn median(mut values: Vec<f64>) -> Option<f64> {
+/// The median of the finite `values`.
+pub fn median(mut values: Vec<f64>) -> Option<f64> {
     values.retain(|v| v.is_finite());
     if values.is_empty() {
         return None;

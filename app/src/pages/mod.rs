@@ -6,6 +6,7 @@
 //! `cargo leptos build --split` each one's code is a file of its own, fetched when a
 //! page that shows it is first visited. Links between pages are plain page loads.
 
+pub mod alerts;
 pub mod events;
 pub mod fleet;
 pub mod not_found;

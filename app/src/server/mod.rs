@@ -1,6 +1,7 @@
 //! Server-only code: database entities, queries, and the context that page rendering
 //! and server functions share.
 
+pub mod alerts;
 pub mod entities;
 pub mod events;
 pub mod fleet;

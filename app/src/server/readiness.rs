@@ -5,7 +5,8 @@
 //! departure passes, or silence sets in), or when a schedule changes (`mark_all_due`).
 
 use super::entities::{places, readiness, sessions, vehicle_latest, vehicles};
-use super::schedules;
+use super::{alerts, schedules};
+use crate::domain::alerts::MIN_SESSIONS_FOR_MEDIAN;
 use crate::domain::ids::VehicleId;
 use crate::domain::places::{place_of, Place};
 use crate::domain::readiness::{
@@ -77,6 +78,7 @@ pub async fn history(
     before: Option<i64>,
 ) -> Result<Vec<PastSession>, DbErr> {
     type Row = (
+        String,
         Option<String>,
         Option<f64>,
         Option<f64>,
@@ -87,6 +89,7 @@ pub async fn history(
     let rows: Vec<Row> = sessions::Entity::find()
         .select_only()
         .columns([
+            sessions::Column::Id,
             sessions::Column::PlaceId,
             sessions::Column::SocStart,
             sessions::Column::SocEnd,
@@ -107,7 +110,8 @@ pub async fn history(
     Ok(rows
         .into_iter()
         .map(
-            |(place_id, soc_start, soc_end, energy_kwh, avg_power_kw, curve)| PastSession {
+            |(id, place_id, soc_start, soc_end, energy_kwh, avg_power_kw, curve)| PastSession {
+                id,
                 place_id,
                 soc_start,
                 soc_end,
@@ -142,17 +146,19 @@ fn due_at(
         .min()
 }
 
-/// Evaluates `ids` at `now` and stores their verdicts (vehicles never heard from are
-/// skipped). Reads every place: operators keep at most a few thousand.
+/// Evaluates `ids` at `now`: stores their verdicts and brings their alerts in line
+/// (vehicles never heard from are skipped). Reads every place: operators keep at most a
+/// few thousand.
 pub async fn evaluate(
     db: &impl ConnectionTrait,
     ids: &[VehicleId],
     now: DateTime<Utc>,
-    silence: &Silence,
-) -> Result<(), DbErr> {
+) -> Result<alerts::Changes, DbErr> {
     if ids.is_empty() {
-        return Ok(());
+        return Ok(alerts::Changes::default());
     }
+    let rules = alerts::settings(db).await?;
+    let silence = &rules.silence();
     let keys: Vec<&str> = ids.iter().map(VehicleId::as_str).collect();
     let fleet_rows = vehicles::Entity::find()
         .filter(vehicles::Column::Id.is_in(keys.iter().copied()))
@@ -175,7 +181,9 @@ pub async fn evaluate(
         .into_iter()
         .map(super::pricing::place)
         .collect();
+    let mut gathered = alerts::gather(db, &fleet_rows).await?;
     let mut rows = Vec::with_capacity(fleet_rows.len());
+    let mut holding = HashMap::new();
     for vehicle in fleet_rows {
         let Ok(id) = VehicleId::parse(&vehicle.id) else {
             continue;
@@ -185,10 +193,8 @@ pub async fn evaluate(
             .latitude
             .zip(vehicle.longitude)
             .and_then(|at| place_of(&places, at));
-        let profile = profile(
-            &history(db, &vehicle.id, None).await?,
-            place.map(|p| p.id.as_str()),
-        );
+        let past = history(db, &vehicle.id, None).await?;
+        let profile = profile(&past, place.map(|p| p.id.as_str()));
         let schedule = schedules.get(&id).map(|(schedule, _)| schedule);
         let need = schedule.and_then(|s| {
             Some(Need {
@@ -198,6 +204,40 @@ pub async fn evaluate(
         });
         let verdict = assess(now, need, &snapshot, &profile, silence);
         let next_departure = need.map(|n| n.departure.timestamp_millis());
+
+        // The alert rules, from the same facts and a few more.
+        let last = gathered.last_sessions.remove(&vehicle.id).and_then(|row| {
+            let place = row
+                .latitude
+                .zip(row.longitude)
+                .and_then(|at| place_of(&places, at));
+            let need_at_end = row.ended_at.and_then(at).and_then(|ended| {
+                let s = schedule?;
+                Some(Need {
+                    departure: s.next_departure(ended)?,
+                    required_soc: f64::from(s.required_soc),
+                })
+            });
+            let median = median_power_at(&past, &row, place.map(|p| p.id.as_str()));
+            alerts::last_session(&row, place, need_at_end, median)
+        });
+        let entries = gathered.errors.remove(&vehicle.id).unwrap_or_default();
+        let open_errors = crate::domain::alerts::open_errors(&entries);
+        let facts = crate::domain::alerts::Facts {
+            snapshot: &snapshot,
+            need,
+            place_kind: place.map(|p| p.kind),
+            place_name: place.map(|p| p.name.as_str()),
+            idle_since: gathered.idle_since.get(&vehicle.id).copied(),
+            last_session: last.as_ref(),
+            errors: &open_errors,
+        };
+        holding.insert(
+            vehicle.id.clone(),
+            crate::domain::alerts::conditions(now, &facts, &rules),
+        );
+        let alert_change =
+            crate::domain::alerts::next_change(now, &facts, &rules).map(|t| t.timestamp_millis());
         let (predicted_soc, confidence, inputs) = match &verdict.predicted {
             Some(p) => (
                 Some(p.soc),
@@ -230,7 +270,13 @@ pub async fn evaluate(
             latitude: Set(vehicle.latitude),
             longitude: Set(vehicle.longitude),
             last_heard: Set(snapshot.last_heard.map(|t| t.timestamp_millis())),
-            due_at: Set(due_at(&snapshot, next_departure, silence, now)),
+            due_at: Set([
+                due_at(&snapshot, next_departure, silence, now),
+                alert_change,
+            ]
+            .into_iter()
+            .flatten()
+            .min()),
             evaluated_at: Set(now.timestamp_millis()),
         });
     }
@@ -248,7 +294,27 @@ pub async fn evaluate(
             .exec_without_returning(db)
             .await?;
     }
-    Ok(())
+    alerts::reconcile(db, &holding, now).await
+}
+
+/// The vehicle's median average power over its earlier completed sessions at the place
+/// of `session` (not counting it), when it has [`MIN_SESSIONS_FOR_MEDIAN`] of them.
+fn median_power_at(
+    past: &[PastSession],
+    session: &sessions::Model,
+    place_id: Option<&str>,
+) -> Option<f64> {
+    let place_id = place_id?;
+    let powers: Vec<f64> = past
+        .iter()
+        .filter(|p| p.id != session.id && p.place_id.as_deref() == Some(place_id))
+        .filter_map(|p| p.avg_power_kw)
+        .filter(|p| *p > 0.0)
+        .collect();
+    if powers.len() < MIN_SESSIONS_FOR_MEDIAN {
+        return None;
+    }
+    crate::domain::readiness::median(powers)
 }
 
 /// Every verdict is evaluated again on the next pass (a schedule or place changed).
@@ -309,7 +375,6 @@ const MAX_PASSES: usize = 100;
 pub async fn evaluate_due(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
-    silence: &Silence,
     missing: bool,
 ) -> Result<usize, DbErr> {
     let mut total = 0;
@@ -318,7 +383,7 @@ pub async fn evaluate_due(
         if ids.is_empty() {
             return Ok(total);
         }
-        evaluate(db, &ids, now, silence).await?;
+        evaluate(db, &ids, now).await?;
         total += ids.len();
         if (ids.len() as u64) < BATCH {
             break;
@@ -366,7 +431,7 @@ impl Cursor {
     }
 }
 
-fn vehicle_name(row: &vehicles::Model) -> Option<String> {
+pub(super) fn vehicle_name(row: &vehicles::Model) -> Option<String> {
     let parts: Vec<String> = [
         row.make.clone(),
         row.model.clone(),

@@ -85,8 +85,7 @@ pub async fn set_fleet_default(
 
 /// The vehicle's readiness under its new schedule, at once.
 async fn reevaluate(db: &impl ConnectionTrait, id: &VehicleId) -> Result<(), WriteError> {
-    let silence = crate::domain::readiness::Silence::default();
-    super::readiness::evaluate(db, std::slice::from_ref(id), chrono::Utc::now(), &silence).await?;
+    super::readiness::evaluate(db, std::slice::from_ref(id), chrono::Utc::now()).await?;
     Ok(())
 }
 

@@ -108,6 +108,8 @@ pub struct SettingsView {
     pub schedule: Option<Schedule>,
     /// The server's zone, offered for a new schedule.
     pub default_timezone: String,
+    /// Each alert rule's switch and threshold.
+    pub alerts: crate::domain::alerts::Settings,
 }
 
 /// The vehicle page's schedule card: what it follows, its verdict, the zone to offer.

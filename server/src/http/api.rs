@@ -301,13 +301,15 @@ async fn vehicle_energy(
 )]
 pub struct ApiDoc;
 
-/// The whole API's description: these routes', `places`', `reports`' and `readiness`'.
+/// The whole API's description: these routes', `places`', `reports`', `readiness`' and
+/// `alerts`'.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::OpenApi;
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::http::places::PlacesDoc::openapi());
     doc.merge(crate::http::reports::ReportsDoc::openapi());
     doc.merge(crate::http::readiness::ReadinessDoc::openapi());
+    doc.merge(crate::http::alerts::AlertsDoc::openapi());
     doc
 }
 
@@ -338,6 +340,7 @@ where
         .merge(crate::http::places::routes())
         .merge(crate::http::reports::routes())
         .merge(crate::http::readiness::routes())
+        .merge(crate::http::alerts::routes())
         .route(
             "/api/v1/{*rest}",
             get(|| async { HttpError::NotFound("no such API route".into()) }),

@@ -1,23 +1,26 @@
 //! The UI's writes, as plain HTML form posts that work without JavaScript: places,
-//! tariffs, manual costs and departure schedules. Each answers `303 See Other` back to the page it came from;
+//! tariffs, manual costs, departure schedules, alert settings and acknowledgements. Each answers `303 See Other` back to the page it came from;
 //! a refused form goes back with `?error=` naming the field, and loses nothing stored.
 //! They sit behind the operator gate and the cross-site check like every UI route.
 
 use crate::http::api::Reads;
+use crate::http::auth::Actor;
 use crate::http::error::HttpError;
 use crate::http::json_body::read;
 use app::components::schedule_form::FORM_DEPARTURES;
+use app::domain::alerts::{Hours, Minutes, Settings as AlertSettings, Share, Switch};
 use app::domain::fleet::url_escape;
 use app::domain::ids::VehicleId;
 use app::domain::pricing::tariff::Tariff;
 use app::domain::schedule::Schedule;
+use app::server::alerts;
 use app::server::places::{self, WriteError};
 use app::server::schedules;
 use app::wire::{ManualCostInput, PlaceInput};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::response::Redirect;
 use axum::routing::post;
-use axum::{Form, Router};
+use axum::{Extension, Form, Router};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
@@ -308,6 +311,84 @@ async fn clear_cost(
     back(&page, result)
 }
 
+/// Where a form that came from the alerts page goes back to: the page it came from (with
+/// its filter), never another site.
+fn alerts_page(fields: &HashMap<String, String>) -> String {
+    text(fields, "back")
+        .filter(|b| b.starts_with("/alerts") && !b.contains('\\'))
+        .unwrap_or_else(|| "/alerts".to_owned())
+}
+
+async fn acknowledge_alert(
+    State(state): State<Reads>,
+    actor: Option<Extension<Actor>>,
+    Path(id): Path<String>,
+    Form(fields): Fields,
+) -> Redirect {
+    let page = alerts_page(&fields);
+    let result = async {
+        let id: i64 = id.parse().map_err(|_| format!("no alert {id:?}"))?;
+        let by = match actor {
+            Some(Extension(actor)) => actor.name(&state.db).await.map_err(|e| say(e.into()))?,
+            None => "operator".to_owned(),
+        };
+        let now = crate::clock::now().to_datetime();
+        alerts::acknowledge(&state.db, id, &by, text(&fields, "note").as_deref(), now)
+            .await
+            .map(|_| ())
+            .map_err(|e| say(e.into()))
+    }
+    .await;
+    back(&page, result)
+}
+
+/// The alert settings a form describes: a rule is on when its box is ticked.
+fn alert_settings_input(fields: &HashMap<String, String>) -> Result<AlertSettings, String> {
+    let on = |name: &str| fields.contains_key(&format!("{name}.enabled"));
+    let whole = |name: &str| -> Result<u32, String> {
+        let raw = text(fields, name).unwrap_or_default();
+        raw.parse::<u32>()
+            .map_err(|_| format!("{name}: {raw:?} is not a whole number"))
+    };
+    let settings = AlertSettings {
+        not_plugged: Minutes {
+            enabled: on("not_plugged"),
+            minutes: whole("not_plugged.minutes")?,
+        },
+        plugged_not_charging: Minutes {
+            enabled: on("plugged_not_charging"),
+            minutes: whole("plugged_not_charging.minutes")?,
+        },
+        ended_below_required: Switch {
+            enabled: on("ended_below_required"),
+        },
+        vehicle_silent: Hours {
+            enabled: on("vehicle_silent"),
+            plugged_hours: whole("vehicle_silent.plugged_hours")?,
+            unplugged_hours: whole("vehicle_silent.unplugged_hours")?,
+        },
+        vehicle_error: Switch {
+            enabled: on("vehicle_error"),
+        },
+        slow_charging: Share {
+            enabled: on("slow_charging"),
+            percent_of_median: whole("slow_charging.percent_of_median")?,
+        },
+    };
+    settings.check().map_err(|e| e.to_string())?;
+    Ok(settings)
+}
+
+async fn set_alert_settings(State(state): State<Reads>, Form(fields): Fields) -> Redirect {
+    let result = match alert_settings_input(&fields) {
+        Ok(settings) => alerts::set_settings(&state.db, &settings)
+            .await
+            .map_err(said),
+        Err(message) => Err(message),
+    };
+    back("/settings#alert-rules", result)
+}
+
 pub fn routes<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -328,5 +409,7 @@ where
             "/forms/vehicles/{id}/schedule/clear",
             post(clear_vehicle_schedule),
         )
+        .route("/forms/alerts/settings", post(set_alert_settings))
+        .route("/forms/alerts/{id}/acknowledge", post(acknowledge_alert))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
 }

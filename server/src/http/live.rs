@@ -8,6 +8,7 @@
 
 use app::domain::events::LiveEvent;
 use app::server::entities::webhook_log;
+use app::wire::OpenAlerts;
 use axum::extract::FromRef;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -33,6 +34,9 @@ const BATCH: u64 = 1000;
 
 pub struct LiveFeed {
     sender: broadcast::Sender<LiveEvent>,
+    /// The open alerts as last read (`app::server::alerts::open_state`): every stream
+    /// sends it on connecting and whenever it changes.
+    alerts: watch::Sender<Option<OpenAlerts>>,
     wake: Notify,
     /// Set at shutdown: open streams end so the server can finish.
     closing: watch::Sender<bool>,
@@ -43,6 +47,7 @@ impl LiveFeed {
         let (sender, _) = broadcast::channel(1024);
         Arc::new(Self {
             sender,
+            alerts: watch::Sender::new(None),
             wake: Notify::new(),
             closing: watch::Sender::new(false),
         })
@@ -62,6 +67,10 @@ impl LiveFeed {
         self.closing.send_replace(true);
     }
 }
+
+/// How often the open alerts are read (they change with deliveries, with the background
+/// evaluation on any process, and with acknowledgements).
+pub const ALERTS_EVERY: Duration = Duration::from_secs(2);
 
 type Row = (i64, String, Option<String>);
 
@@ -115,7 +124,23 @@ pub async fn run(feed: Arc<LiveFeed>, db: DatabaseConnection) {
         }
     };
     let mut full = false;
+    let mut alerts_read = tokio::time::Instant::now() - ALERTS_EVERY;
     loop {
+        if alerts_read.elapsed() >= ALERTS_EVERY {
+            alerts_read = tokio::time::Instant::now();
+            match app::server::alerts::open_state(&db).await {
+                Ok(state) => {
+                    feed.alerts.send_if_modified(|seen| {
+                        let changed = seen.as_ref() != Some(&state);
+                        *seen = Some(state);
+                        changed
+                    });
+                }
+                Err(err) => {
+                    tracing::debug!(error = %err, "live updates: reading open alerts failed")
+                }
+            }
+        }
         // A full batch means more are waiting: read on at once.
         if !full {
             tokio::select! {
@@ -156,37 +181,60 @@ where
     axum::Router::new().route("/live", axum::routing::get(stream))
 }
 
+fn alerts_event(state: &OpenAlerts) -> Event {
+    Event::default().event("alerts").data(state.encode())
+}
+
 /// `GET /live`: `delivery` events with a [`LiveEvent`] as JSON; `resync` when this
-/// client fell behind and should reload everything.
+/// client fell behind and should reload everything; `alerts` with the open alerts
+/// (`OpenAlerts::encode`) on connecting and whenever they change.
 async fn stream(
     State(feed): State<Arc<LiveFeed>>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let receiver = feed.subscribe();
     let closing = feed.closing.subscribe();
+    let mut alerts = feed.alerts.subscribe();
+    let first_alerts = alerts.borrow_and_update().as_ref().map(alerts_event);
     let hello = Event::default()
         .event("hello")
         .retry(Duration::from_secs(2))
         .data("live");
     let updates = futures::stream::unfold(
-        (receiver, closing),
-        |(mut receiver, mut closing)| async move {
-            let received = tokio::select! {
-                received = receiver.recv() => received,
-                _ = closing.wait_for(|closed| *closed) => return None,
+        (receiver, closing, alerts),
+        |(mut receiver, mut closing, mut alerts)| async move {
+            enum Next {
+                Delivery(Result<LiveEvent, broadcast::error::RecvError>),
+                Alerts(bool),
+                Closing,
+            }
+            let next = tokio::select! {
+                received = receiver.recv() => Next::Delivery(received),
+                changed = alerts.changed() => Next::Alerts(changed.is_ok()),
+                _ = closing.wait_for(|closed| *closed) => Next::Closing,
             };
-            let event = match received {
-                Ok(live) => Event::default()
+            let event = match next {
+                Next::Closing | Next::Alerts(false) => return None,
+                Next::Alerts(true) => alerts
+                    .borrow_and_update()
+                    .as_ref()
+                    .map_or_else(|| Event::default().comment("alerts"), alerts_event),
+                Next::Delivery(Ok(live)) => Event::default()
                     .event("delivery")
                     .json_data(&live)
                     .unwrap_or_else(|_| Event::default().event("resync").data("encoding")),
-                Err(broadcast::error::RecvError::Lagged(_)) => {
+                Next::Delivery(Err(broadcast::error::RecvError::Lagged(_))) => {
                     Event::default().event("resync").data("lagged")
                 }
-                Err(broadcast::error::RecvError::Closed) => return None,
+                Next::Delivery(Err(broadcast::error::RecvError::Closed)) => return None,
             };
-            Some((Ok(event), (receiver, closing)))
+            Some((Ok(event), (receiver, closing, alerts)))
         },
     );
-    let stream = futures::StreamExt::chain(futures::stream::once(async { Ok(hello) }), updates);
+    let opening = futures::stream::iter(
+        std::iter::once(hello)
+            .chain(first_alerts)
+            .map(Ok::<Event, Infallible>),
+    );
+    let stream = futures::StreamExt::chain(opening, updates);
     Sse::new(stream).keep_alive(KeepAlive::default())
 }

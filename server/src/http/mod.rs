@@ -2,6 +2,7 @@
 //! module exports its `routes()`, and `startup::router` composes them, open or behind the
 //! operator gates (`auth::guard`).
 
+pub mod alerts;
 pub mod api;
 pub mod assets;
 pub mod auth;

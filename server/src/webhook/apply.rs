@@ -11,7 +11,6 @@ use super::plan::{plan_body, Effect, ErrorRecord, VehicleFacts};
 use super::queue::{self, record_failure, Waiting};
 use app::domain::events::Outcome;
 use app::domain::ids::VehicleId;
-use app::domain::readiness::Silence;
 use app::domain::reading::{Reading, ReadingOutcome, ReadingStatus, ReadingValue};
 use app::domain::sessions::EngineConfig;
 use app::domain::time::EpochMs;
@@ -240,9 +239,9 @@ async fn apply(
     // The fleet table's rows and the fleet's energy sums, after every vehicle's
     // sessions: the sums' rows are then locked in slot order, the same in every batch.
     fleet::refresh(txn, &refreshed.iter().collect::<Vec<_>>(), engine, now).await?;
-    // Their readiness, from the rows just refreshed, so the board moves with the live
-    // event this commit announces.
-    readiness::evaluate(txn, &refreshed, now.to_datetime(), &Silence::default()).await?;
+    // Their readiness and alerts, from the rows just refreshed, so the board moves with
+    // the live event this commit announces.
+    readiness::evaluate(txn, &refreshed, now.to_datetime()).await?;
     ledger.write(txn).await?;
     for (id, error) in &failed {
         tracing::error!(delivery_row_id = id, error = %error, "a stored delivery could not be processed; its raw body is kept");

@@ -5,6 +5,7 @@
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use secrecy::SecretString;
+use serde_json::{json, Value};
 use server::config::{DatabaseSettings, Settings};
 use server::startup::Application;
 use server::webhook::signature::Verifier;
@@ -486,5 +487,72 @@ pub async fn call(
     (
         status,
         serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// A vehicle's state as Smartcar delivers it, observed a minute ago.
+pub async fn report(app: &TestApp, vehicle: &str, signals: &[(&str, Value)]) {
+    report_aged(app, vehicle, 60_000, signals).await;
+}
+
+/// A vehicle's state as Smartcar delivers it, observed `age_ms` ago.
+pub async fn report_aged(app: &TestApp, vehicle: &str, age_ms: i64, signals: &[(&str, Value)]) {
+    let now = server::clock::now_ms();
+    let meta = json!({"oemUpdatedAt": now - age_ms, "fetchedAt": now - age_ms + 30_000});
+    let signals: Vec<Value> = signals
+        .iter()
+        .map(|(code, body)| json!({"code": code, "body": body, "meta": meta}))
+        .collect();
+    let body = json!({
+        "eventId": format!("{vehicle}-{now}-{age_ms}-{}", signals.len()),
+        "eventType": "VEHICLE_STATE",
+        "vehicleId": vehicle,
+        "data": {
+            "user": {"id": "c0ffee00-1b2c-4d3e-8f40-5a6b7c8d9e0f"},
+            "vehicle": {"id": vehicle, "make": "KIA", "model": "EV6", "year": 2024},
+            "triggers": [{"code": "SCHEDULED"}],
+            "signals": signals,
+        },
+        "meta": {"version": "4.0", "deliveryId": format!("d-{vehicle}-{now}-{age_ms}"),
+                 "deliveredAt": now, "webhookId": "w", "webhookName": "t", "mode": "LIVE"},
+    });
+    let response = app.post_signed(body.to_string().into_bytes()).await;
+    assert_eq!(response.status(), 200, "{vehicle}");
+}
+
+pub fn soc(percent: f64) -> (&'static str, Value) {
+    (
+        "tractionbattery-stateofcharge",
+        json!({"value": percent, "unit": "percent"}),
+    )
+}
+
+pub fn flag(code: &'static str, value: bool) -> (&'static str, Value) {
+    (code, json!({"value": value}))
+}
+
+pub fn charging(on: bool) -> (&'static str, Value) {
+    flag("charge-ischarging", on)
+}
+
+pub fn plugged(on: bool) -> (&'static str, Value) {
+    flag("charge-ischargingcableconnected", on)
+}
+
+pub fn watts(w: f64) -> (&'static str, Value) {
+    ("charge-wattage", json!({"value": w, "unit": "watts"}))
+}
+
+pub fn capacity(kwh: f64) -> (&'static str, Value) {
+    (
+        "tractionbattery-nominalcapacity",
+        json!({"capacity": kwh, "unit": "kWh", "availableCapacities": []}),
+    )
+}
+
+pub fn limit(percent: f64) -> (&'static str, Value) {
+    (
+        "charge-chargelimits",
+        json!({"values": [], "activeLimit": percent, "unit": "percent"}),
     )
 }

@@ -15,6 +15,7 @@
 mod helpers;
 
 mod abuse;
+mod alerts;
 mod assets;
 mod auth;
 mod bad_input;

@@ -102,6 +102,7 @@ async fn the_openapi_document_matches_the_real_responses(backend: Backend) {
     }
     calls.extend(places_and_tariffs(&app, &doc, &session).await);
     calls.extend(schedules_and_readiness(&app, &doc).await);
+    calls.extend(alerts(&app, &doc).await);
     // Every documented path was called, and every documented status.
     let documented: BTreeSet<(String, String, String)> = doc["paths"]
         .as_object()
@@ -453,4 +454,106 @@ async fn schedules_and_readiness(app: &TestApp, doc: &Value) -> Vec<Call> {
         check(app, doc, call).await;
     }
     calls
+}
+
+/// The calls of alerts and their settings (the scenario's vehicle, long silent, has an
+/// open alert).
+async fn alerts(app: &TestApp, doc: &Value) -> Vec<Call> {
+    let list: Call = ("get", "/api/v1/alerts", "/api/v1/alerts".into(), None, 200);
+    let found = check(app, doc, &list).await;
+    let id = found["alerts"][0]["id"].as_i64().expect("an open alert");
+    let one = format!("/api/v1/alerts/{id}");
+    let ack = format!("/api/v1/alerts/{id}/acknowledge");
+    let settings = "/api/v1/alerts/settings";
+    let defaults = json!({
+        "not_plugged": {"enabled": true, "minutes": 120},
+        "plugged_not_charging": {"enabled": true, "minutes": 15},
+        "ended_below_required": {"enabled": true},
+        "vehicle_silent": {"enabled": true, "plugged_hours": 6, "unplugged_hours": 24},
+        "vehicle_error": {"enabled": true},
+        "slow_charging": {"enabled": true, "percent_of_median": 50},
+    });
+    let mut bad = defaults.clone();
+    bad["slow_charging"]["percent_of_median"] = json!(100);
+    let big = json!({"note": "x".repeat(70_000)});
+    let calls: Vec<Call> = vec![
+        (
+            "get",
+            "/api/v1/alerts",
+            "/api/v1/alerts?status=open&kind=vehicle_silent&limit=1".into(),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/api/v1/alerts",
+            "/api/v1/alerts?kind=bogus".into(),
+            None,
+            400,
+        ),
+        ("get", "/api/v1/alerts/{id}", one.clone(), None, 200),
+        (
+            "get",
+            "/api/v1/alerts/{id}",
+            "/api/v1/alerts/nope".into(),
+            None,
+            404,
+        ),
+        (
+            "post",
+            "/api/v1/alerts/{id}/acknowledge",
+            ack.clone(),
+            Some(json!({"note": "on it"})),
+            200,
+        ),
+        (
+            "post",
+            "/api/v1/alerts/{id}/acknowledge",
+            ack.clone(),
+            Some(json!({"note": "x".repeat(501)})),
+            400,
+        ),
+        (
+            "post",
+            "/api/v1/alerts/{id}/acknowledge",
+            "/api/v1/alerts/999999/acknowledge".into(),
+            Some(json!({})),
+            404,
+        ),
+        (
+            "post",
+            "/api/v1/alerts/{id}/acknowledge",
+            ack,
+            Some(big.clone()),
+            413,
+        ),
+        ("get", "/api/v1/alerts/settings", settings.into(), None, 200),
+        (
+            "put",
+            "/api/v1/alerts/settings",
+            settings.into(),
+            Some(defaults),
+            200,
+        ),
+        (
+            "put",
+            "/api/v1/alerts/settings",
+            settings.into(),
+            Some(bad),
+            400,
+        ),
+        (
+            "put",
+            "/api/v1/alerts/settings",
+            settings.into(),
+            Some(big),
+            413,
+        ),
+    ];
+    for call in &calls {
+        check(app, doc, call).await;
+    }
+    let mut all = vec![list];
+    all.extend(calls);
+    all
 }

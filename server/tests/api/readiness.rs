@@ -3,7 +3,10 @@
 //! a board that says, most urgent first, which vehicle will not be ready. On SQLite and
 //! PostgreSQL.
 
-use crate::helpers::{call, spawn_scenario, Backend, TestApp, VEHICLE_A, VEHICLE_B};
+use crate::helpers::{
+    call, capacity, charging, limit, plugged, report, soc, spawn_scenario, watts, Backend, TestApp,
+    VEHICLE_A, VEHICLE_B,
+};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -12,68 +15,6 @@ crate::on_both_backends!(
     bad_schedules_are_refused_naming_the_field,
     the_board_says_who_will_be_ready_most_urgent_first,
 );
-
-/// A vehicle's state as Smartcar delivers it, observed a minute ago.
-async fn report(app: &TestApp, vehicle: &str, signals: &[(&str, Value)]) {
-    let now = server::clock::now_ms();
-    let meta = json!({"oemUpdatedAt": now - 60_000, "fetchedAt": now - 30_000});
-    let signals: Vec<Value> = signals
-        .iter()
-        .map(|(code, body)| json!({"code": code, "body": body, "meta": meta}))
-        .collect();
-    let body = json!({
-        "eventId": format!("{vehicle}-{now}-{}", signals.len()),
-        "eventType": "VEHICLE_STATE",
-        "vehicleId": vehicle,
-        "data": {
-            "user": {"id": "c0ffee00-1b2c-4d3e-8f40-5a6b7c8d9e0f"},
-            "vehicle": {"id": vehicle, "make": "KIA", "model": "EV6", "year": 2024},
-            "triggers": [{"code": "SCHEDULED"}],
-            "signals": signals,
-        },
-        "meta": {"version": "4.0", "deliveryId": format!("d-{vehicle}-{now}"),
-                 "deliveredAt": now, "webhookId": "w", "webhookName": "t", "mode": "LIVE"},
-    });
-    let response = app.post_signed(body.to_string().into_bytes()).await;
-    assert_eq!(response.status(), 200, "{vehicle}");
-}
-
-fn soc(percent: f64) -> (&'static str, Value) {
-    (
-        "tractionbattery-stateofcharge",
-        json!({"value": percent, "unit": "percent"}),
-    )
-}
-
-fn flag(code: &'static str, value: bool) -> (&'static str, Value) {
-    (code, json!({"value": value}))
-}
-
-fn charging(on: bool) -> (&'static str, Value) {
-    flag("charge-ischarging", on)
-}
-
-fn plugged(on: bool) -> (&'static str, Value) {
-    flag("charge-ischargingcableconnected", on)
-}
-
-fn watts(w: f64) -> (&'static str, Value) {
-    ("charge-wattage", json!({"value": w, "unit": "watts"}))
-}
-
-fn capacity(kwh: f64) -> (&'static str, Value) {
-    (
-        "tractionbattery-nominalcapacity",
-        json!({"capacity": kwh, "unit": "kWh", "availableCapacities": []}),
-    )
-}
-
-fn limit(percent: f64) -> (&'static str, Value) {
-    (
-        "charge-chargelimits",
-        json!({"values": [], "activeLimit": percent, "unit": "percent"}),
-    )
-}
 
 /// Waits until the board holds `vehicle` with `status` (deliveries are evaluated as they
 /// are applied; schedule changes in the background), and returns the board.

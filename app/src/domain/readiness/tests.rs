@@ -317,6 +317,7 @@ fn a_vehicle_not_charging_keeps_what_it_has() {
 fn crossing_the_knee(place: Option<&str>) -> PastSession {
     let h = 3_600_000;
     PastSession {
+        id: "knee".into(),
         place_id: place.map(str::to_owned),
         soc_start: Some(20.0),
         soc_end: Some(90.0),
@@ -331,6 +332,7 @@ fn a_profile_reads_power_taper_and_capacity_from_sessions() {
     let history = [
         crossing_the_knee(Some("depot")),
         PastSession {
+            id: "public-1".into(),
             place_id: Some("public".into()),
             soc_start: Some(30.0),
             soc_end: Some(40.0),

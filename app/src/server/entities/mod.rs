@@ -2,6 +2,7 @@
 //! epoch milliseconds (`i64`) on both SQLite and PostgreSQL, so ordering and
 //! comparisons are identical on either.
 
+pub mod alerts;
 pub mod api_tokens;
 pub mod dead_letters;
 pub mod deliveries;
@@ -13,6 +14,7 @@ pub mod readiness;
 pub mod rebuilds;
 pub mod schedules;
 pub mod sessions;
+pub mod settings;
 pub mod signal_error_counts;
 pub mod signal_readings;
 pub mod tariffs;

@@ -7,7 +7,7 @@
 
 use super::login::session_cookie_name;
 use super::AuthState;
-use super::{session_user, token_valid};
+use super::{session_user, token_valid, Actor};
 use crate::http::client::is_trusted_proxy;
 use app::server::cookie;
 use axum::extract::{ConnectInfo, Request, State};
@@ -122,10 +122,15 @@ pub async fn require_operator(
     next: Next,
 ) -> Response {
     match logged_in(&state, request.headers()).await {
-        Ok(true) => private(next.run(request).await),
-        Ok(false) => refuse(&request),
+        Ok(Some(user)) => private(next.run(with_actor(request, Actor::User(user))).await),
+        Ok(None) => refuse(&request),
         Err(unavailable) => unavailable,
     }
+}
+
+fn with_actor(mut request: Request, actor: Actor) -> Request {
+    request.extensions_mut().insert(actor);
+    request
 }
 
 /// Middleware: a logged-in operator or a script with an API token passes (the JSON API
@@ -136,14 +141,16 @@ pub async fn require_operator_or_token(
     next: Next,
 ) -> Response {
     match logged_in(&state, request.headers()).await {
-        Ok(true) => return private(next.run(request).await),
-        Ok(false) => {}
+        Ok(Some(user)) => return private(next.run(with_actor(request, Actor::User(user))).await),
+        Ok(None) => {}
         Err(unavailable) => return unavailable,
     }
     if let Some(token) = bearer(request.headers()) {
         match token_valid(&state.db, token, crate::clock::now_ms()).await {
-            Ok(true) => return private(next.run(request).await),
-            Ok(false) => {}
+            Ok(Some(name)) => {
+                return private(next.run(with_actor(request, Actor::Token(name))).await)
+            }
+            Ok(None) => {}
             Err(err) => {
                 tracing::error!(error = %err, "could not check an API token");
                 return unavailable();
@@ -169,14 +176,14 @@ pub async fn plain_paths_only(
     }
 }
 
-/// Whether the request carries a live login session; `Err` with the answer to give when
-/// the database cannot tell.
-async fn logged_in(state: &AuthState, headers: &HeaderMap) -> Result<bool, Response> {
+/// The user whose live login session the request carries; `Err` with the answer to give
+/// when the database cannot tell.
+async fn logged_in(state: &AuthState, headers: &HeaderMap) -> Result<Option<i64>, Response> {
     let Some(token) = cookie(headers, session_cookie_name(state)) else {
-        return Ok(false);
+        return Ok(None);
     };
     match session_user(&state.db, token, crate::clock::now_ms()).await {
-        Ok(user) => Ok(user.is_some()),
+        Ok(user) => Ok(user),
         Err(err) => {
             tracing::error!(error = %err, "could not check a login session");
             Err(unavailable())

@@ -517,9 +517,13 @@ pub async fn revoke_token(
 }
 
 /// Whether a bearer token is a live API token; notes its use (at most once a minute).
-pub async fn token_valid(db: &impl ConnectionTrait, token: &str, now: i64) -> Result<bool, DbErr> {
+pub async fn token_valid(
+    db: &impl ConnectionTrait,
+    token: &str,
+    now: i64,
+) -> Result<Option<String>, DbErr> {
     if !token.starts_with(TOKEN_PREFIX) {
-        return Ok(false);
+        return Ok(None);
     }
     let Some(row) = api_tokens::Entity::find()
         .filter(api_tokens::Column::TokenHash.eq(secret_hash(token)))
@@ -527,7 +531,7 @@ pub async fn token_valid(db: &impl ConnectionTrait, token: &str, now: i64) -> Re
         .one(db)
         .await?
     else {
-        return Ok(false);
+        return Ok(None);
     };
     if row.last_used_at.is_none_or(|at| now - at > TOUCH_MS) {
         api_tokens::Entity::update_many()
@@ -536,7 +540,28 @@ pub async fn token_valid(db: &impl ConnectionTrait, token: &str, now: i64) -> Re
             .exec(db)
             .await?;
     }
-    Ok(true)
+    Ok(Some(row.name))
+}
+
+/// Who made a request that passed the operator gate (a request extension): an operator's
+/// user id, or an API token's name. Actions that record who did them read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    User(i64),
+    Token(String),
+}
+
+impl Actor {
+    /// How a record names it: the operator's user name, or `token <name>`.
+    pub async fn name(&self, db: &impl ConnectionTrait) -> Result<String, DbErr> {
+        match self {
+            Actor::User(id) => Ok(users::Entity::find_by_id(*id)
+                .one(db)
+                .await?
+                .map_or_else(|| format!("user {id}"), |u| u.name)),
+            Actor::Token(name) => Ok(format!("token {name}")),
+        }
+    }
 }
 
 #[cfg(test)]

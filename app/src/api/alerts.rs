@@ -1,0 +1,94 @@
+//! The alerts page's data and the top bar's count, for server rendering.
+
+use crate::api::error::AppError;
+use crate::wire::AlertsView;
+use leptos::prelude::*;
+
+/// Alerts on one page of `/alerts`.
+pub const ALERTS_PAGE: u64 = 50;
+
+/// One page of alerts, open first (filtered by `status`, `kind` and `vehicle`, after the
+/// cursor `after`).
+#[server(endpoint = "alerts_page", output = crate::api::codec::Json)]
+pub async fn get_alerts(
+    status: Option<String>,
+    kind: Option<String>,
+    vehicle: Option<String>,
+    after: Option<String>,
+) -> Result<AlertsView, AppError> {
+    crate::api::error::with_status(alerts_inner(status, kind, vehicle, after).await)
+}
+
+#[cfg(feature = "ssr")]
+async fn alerts_inner(
+    status: Option<String>,
+    kind: Option<String>,
+    vehicle: Option<String>,
+    after: Option<String>,
+) -> Result<AlertsView, AppError> {
+    use crate::domain::alerts::Kind;
+    use crate::domain::ids::VehicleId;
+    use crate::server::alerts::{open_counts, open_state, page, Cursor, Filter};
+    let ctx = crate::server::context()?;
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let open = match given(&status).as_deref() {
+        None => None,
+        Some("open") => Some(true),
+        Some("resolved") => Some(false),
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "There is no alert status called {other}."
+            )))
+        }
+    };
+    let kind = match given(&kind) {
+        None => None,
+        Some(raw) => Some(Kind::parse(&raw).ok_or_else(|| {
+            AppError::BadRequest(format!("There is no alert kind called {raw}."))
+        })?),
+    };
+    let vehicle = match given(&vehicle) {
+        None => None,
+        Some(raw) => Some(
+            VehicleId::parse(&raw)
+                .map_err(|_| AppError::BadRequest(format!("{raw:?} is not a vehicle id.")))?,
+        ),
+    };
+    let cursor = match given(&after) {
+        None => None,
+        Some(raw) => Some(Cursor::parse(&raw).ok_or_else(|| {
+            AppError::BadRequest("That link to a later page is broken; start again.".into())
+        })?),
+    };
+    let filter = Filter {
+        open,
+        kind,
+        vehicle,
+    };
+    // Read the state first: if an alert changes while the page is read, the live
+    // stream's next announcement differs from it and the page is drawn again.
+    let state = open_state(&ctx.db).await?;
+    let (alerts, next_cursor) = page(&ctx.db, &filter, cursor.as_ref(), ALERTS_PAGE).await?;
+    let (open_total, open_by_kind) = open_counts(&ctx.db).await?;
+    Ok(AlertsView {
+        list: crate::wire::AlertList {
+            alerts,
+            next_cursor,
+            open: open_total,
+            open_by_kind,
+        },
+        state: state.encode(),
+    })
+}
+
+/// How many alerts are open, for the top bar.
+#[server(endpoint = "alert_count", output = crate::api::codec::Json)]
+pub async fn get_open_alert_count() -> Result<u64, AppError> {
+    let ctx = crate::server::context()?;
+    Ok(crate::server::alerts::open_count(&ctx.db).await?)
+}
