@@ -146,6 +146,11 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route
+                        path=path!("/notifications")
+                        view=pages::notifications::NotificationsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
                         path=path!("/places")
                         view=pages::places::PlacesPage
                         ssr=SsrMode::Async

@@ -17,6 +17,7 @@ mod m20261206_000011_places_and_costs;
 mod m20261206_000012_report_sums;
 mod m20261207_000013_readiness;
 mod m20261207_000014_alerts;
+mod m20261207_000015_notifications;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000012_report_sums::Migration),
             Box::new(m20261207_000013_readiness::Migration),
             Box::new(m20261207_000014_alerts::Migration),
+            Box::new(m20261207_000015_notifications::Migration),
         ]
     }
 }

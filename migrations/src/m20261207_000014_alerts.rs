@@ -5,7 +5,10 @@
 //!   a note, resolved. `open_key` is `vehicle|kind` while the alert is open and null
 //!   after: its unique index is what lets several processes evaluate the same vehicle
 //!   without ever opening the same alert twice. Read open first (`state` `open` sorts
-//!   before `resolved`), newest first.
+//!   before `resolved`), newest first. `queued` says which of its events (1: opened,
+//!   2: resolved too) have been put in the notification queue: the queue is filled from
+//!   here, in one transaction per alert, so a crash loses no notification and none is
+//!   queued twice.
 
 use sea_orm_migration::prelude::*;
 
@@ -39,12 +42,14 @@ enum Alerts {
     AcknowledgedBy,
     Note,
     ResolvedAt,
+    Queued,
 }
 
 const ALERTS_OPEN_KEY: &str = "idx_alerts_open_key";
 const ALERTS_ORDER: &str = "idx_alerts_order";
 const ALERTS_VEHICLE: &str = "idx_alerts_vehicle";
 const ALERTS_KIND: &str = "idx_alerts_kind";
+const ALERTS_QUEUED: &str = "idx_alerts_queued";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -89,6 +94,12 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Alerts::AcknowledgedBy).string())
                     .col(ColumnDef::new(Alerts::Note).string())
                     .col(ColumnDef::new(Alerts::ResolvedAt).big_integer())
+                    .col(
+                        ColumnDef::new(Alerts::Queued)
+                            .integer()
+                            .not_null()
+                            .default(0),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -112,6 +123,12 @@ impl MigrationTrait for Migration {
                 .col(Alerts::VehicleId)
                 .col(Alerts::State)
                 .col(Alerts::OpenedAt)
+                .to_owned(),
+            Index::create()
+                .name(ALERTS_QUEUED)
+                .table(Alerts::Table)
+                .col(Alerts::Queued)
+                .col(Alerts::State)
                 .to_owned(),
             Index::create()
                 .name(ALERTS_KIND)

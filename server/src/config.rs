@@ -57,6 +57,9 @@ pub enum Command {
     /// API tokens for `/api/v1` and the CSV exports (`Authorization: Bearer <token>`).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Where alert notifications go: webhook URLs, each with a signing secret.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
     /// Simulate a fleet and deliver its webhooks as Smartcar would: to a running server
     /// (signed, at a rate, several at once), or to a file of JSON lines. Also writes what
     /// really happened (the charging sessions) to compare chargelog against.
@@ -143,6 +146,25 @@ pub enum TokenCommand {
     List,
     /// Revoke a token: requests with it are refused from now on.
     Revoke { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Add a webhook URL: every alert opened and resolved is POSTed to it, signed with a
+    /// secret printed once here (`Chargelog-Signature`, see docs/API.md).
+    Add {
+        url: String,
+        /// A name to know it by (default: its host).
+        #[arg(long)]
+        name: Option<String>,
+        /// Let the URL resolve to a loopback, private or link-local address.
+        #[arg(long, env = "CHARGELOG_NOTIFY_ALLOW_PRIVATE", value_parser = boolish())]
+        allow_private: bool,
+    },
+    /// List the endpoints (the e-mail one too), with how their notifications stand.
+    List,
+    /// Remove an endpoint by its id: nothing more is sent to it; its log stays.
+    Remove { id: i64 },
 }
 
 #[derive(Debug, Args, Clone)]
@@ -267,6 +289,179 @@ pub struct ServeArgs {
     pub demo: bool,
     #[command(flatten)]
     pub sessions: SessionArgs,
+    #[command(flatten)]
+    pub notify: Box<NotifyArgs>,
+}
+
+/// How SMTP is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (port 587), required.
+    #[default]
+    Starttls,
+    /// TLS from the start (port 465).
+    Tls,
+    /// No encryption: only for a relay on the same machine or a test sink.
+    None,
+}
+
+/// Where alert notifications may go and how they are sent.
+#[derive(Debug, Args, Clone)]
+pub struct NotifyArgs {
+    /// Let webhook endpoints resolve to loopback, private or link-local addresses
+    /// (refused by default, so that chargelog cannot be made to call inside its network).
+    #[arg(long, env = "CHARGELOG_NOTIFY_ALLOW_PRIVATE", value_parser = boolish())]
+    pub notify_allow_private: bool,
+    /// The wait before a failed notification's first retry, seconds; each next wait
+    /// doubles (up to an hour), with jitter, for 24 hours.
+    #[arg(
+        long,
+        env = "CHARGELOG_NOTIFY_FIRST_RETRY_SECONDS",
+        default_value_t = 30.0
+    )]
+    pub notify_first_retry_seconds: f64,
+    /// SMTP server for alert e-mail (none: no e-mail).
+    #[arg(long, env = "CHARGELOG_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// SMTP port (default: 587 with STARTTLS, 465 with TLS, 25 without).
+    #[arg(long, env = "CHARGELOG_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+    #[arg(long, env = "CHARGELOG_SMTP_TLS", value_enum, default_value_t = SmtpTls::Starttls)]
+    pub smtp_tls: SmtpTls,
+    #[arg(long, env = "CHARGELOG_SMTP_USER")]
+    pub smtp_user: Option<String>,
+    #[arg(long, env = "CHARGELOG_SMTP_PASSWORD", hide_env_values = true, value_parser = secret)]
+    pub smtp_password: Option<SecretString>,
+    /// The sender, `chargelog <alerts@example.com>`.
+    #[arg(long, env = "CHARGELOG_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+    /// Recipients, separated by commas.
+    #[arg(long, env = "CHARGELOG_SMTP_TO")]
+    pub smtp_to: Option<String>,
+}
+
+impl Default for NotifyArgs {
+    fn default() -> Self {
+        NotifyArgs {
+            notify_allow_private: false,
+            notify_first_retry_seconds: 30.0,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_user: None,
+            smtp_password: None,
+            smtp_from: None,
+            smtp_to: None,
+        }
+    }
+}
+
+/// Alert e-mail, checked.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub credentials: Option<(String, SecretString)>,
+    pub from: String,
+    pub to: Vec<String>,
+}
+
+impl SmtpSettings {
+    /// The recipients as the e-mail endpoint's address: `mailto:a@x,b@y`.
+    pub fn mailto(&self) -> String {
+        format!("mailto:{}", self.to.join(","))
+    }
+}
+
+/// Notifications, checked.
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    pub allow_private: bool,
+    pub first_retry: std::time::Duration,
+    pub smtp: Option<SmtpSettings>,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            allow_private: false,
+            first_retry: std::time::Duration::from_secs(30),
+            smtp: None,
+        }
+    }
+}
+
+impl NotifyArgs {
+    pub fn settings(&self) -> Result<NotifySettings, ConfigError> {
+        let first = self.notify_first_retry_seconds;
+        if !(first.is_finite() && (0.05..=3600.0).contains(&first)) {
+            return Err(ConfigError::Notify(format!(
+                "CHARGELOG_NOTIFY_FIRST_RETRY_SECONDS must be between 0.05 and 3600, got {first}"
+            )));
+        }
+        let smtp = match self
+            .smtp_host
+            .as_deref()
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+        {
+            None => None,
+            Some(host) => {
+                let missing = |name: &str| {
+                    ConfigError::Notify(format!("CHARGELOG_SMTP_HOST is set but {name} is not"))
+                };
+                let from = self
+                    .smtp_from
+                    .clone()
+                    .filter(|f| !f.trim().is_empty())
+                    .ok_or_else(|| missing("CHARGELOG_SMTP_FROM"))?;
+                let to: Vec<String> = self
+                    .smtp_to
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if to.is_empty() {
+                    return Err(missing("CHARGELOG_SMTP_TO"));
+                }
+                for address in std::iter::once(&from).chain(&to) {
+                    address.parse::<lettre::message::Mailbox>().map_err(|e| {
+                        ConfigError::Notify(format!("{address:?} is not an e-mail address: {e}"))
+                    })?;
+                }
+                let credentials = match (&self.smtp_user, &self.smtp_password) {
+                    (Some(user), Some(password)) => Some((user.clone(), password.clone())),
+                    (None, None) => None,
+                    _ => {
+                        return Err(ConfigError::Notify(
+                            "CHARGELOG_SMTP_USER and CHARGELOG_SMTP_PASSWORD go together".into(),
+                        ))
+                    }
+                };
+                Some(SmtpSettings {
+                    host: host.to_owned(),
+                    port: self.smtp_port.unwrap_or(match self.smtp_tls {
+                        SmtpTls::Starttls => 587,
+                        SmtpTls::Tls => 465,
+                        SmtpTls::None => 25,
+                    }),
+                    tls: self.smtp_tls,
+                    credentials,
+                    from,
+                    to,
+                })
+            }
+        };
+        Ok(NotifySettings {
+            allow_private: self.notify_allow_private,
+            first_retry: std::time::Duration::from_secs_f64(first),
+            smtp,
+        })
+    }
 }
 
 /// How charging sessions are cut from the readings.
@@ -367,6 +562,8 @@ pub struct Settings {
     pub public_url: Option<PublicUrl>,
     /// The limits every connection lives under.
     pub connections: ConnectionLimits,
+    /// Alert notifications: where they may go, e-mail.
+    pub notify: NotifySettings,
 }
 
 /// What a client's connection may hold, so that slow or idle clients cannot tie the
@@ -461,6 +658,8 @@ pub enum ConfigError {
     TrustedProxy(String),
     #[error("CHARGELOG_PUBLIC_URL {0:?} is not an https address without a path (for example https://chargelog.example.com)")]
     PublicUrl(String),
+    #[error("{0}")]
+    Notify(String),
 }
 
 impl DatabaseSettings {
@@ -547,6 +746,7 @@ impl Settings {
                 h2c: serve.h2c,
                 ..ConnectionLimits::default()
             },
+            notify: serve.notify.settings()?,
         })
     }
 }
@@ -608,6 +808,7 @@ mod tests {
             h2c: false,
             demo: false,
             sessions: SessionArgs::default(),
+            notify: Box::default(),
         }
     }
 

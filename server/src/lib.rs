@@ -31,6 +31,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod notify;
 pub mod secret;
 pub mod startup;
 pub mod state;

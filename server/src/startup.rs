@@ -28,6 +28,8 @@ use tokio::net::TcpListener;
 pub enum StartupError {
     #[error(transparent)]
     Database(#[from] db::DbSetupError),
+    #[error("alert notifications: {0}")]
+    Notify(String),
     #[error("could not listen on {addr}")]
     Bind {
         addr: SocketAddr,
@@ -42,6 +44,8 @@ pub struct Application {
     metrics_listener: Option<TcpListener>,
     router: Router,
     state: AppState,
+    /// The alert notifications' sender, started with the server.
+    notifier: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
 }
 
 fn leptos_options(settings: &Settings, addr: SocketAddr) -> LeptosOptions {
@@ -150,6 +154,7 @@ impl Application {
                 connections: settings.connections,
                 trusted_proxies,
             },
+            notify: settings.notify.clone(),
         });
         if let Some(verifier) = &state.webhook.verifier {
             tracing::info!(
@@ -185,11 +190,15 @@ impl Application {
             ),
         };
         let router = router(state.clone());
+        let sender = crate::notify::Sender::new(state.db.clone(), settings.notify.clone())
+            .await
+            .map_err(StartupError::Notify)?;
         Ok(Self {
             listener,
             metrics_listener,
             router,
             state,
+            notifier: Box::pin(crate::notify::run(sender)),
         })
     }
 
@@ -216,6 +225,7 @@ impl Application {
             self.state.timezone,
         ));
         let readiness = tokio::spawn(tasks::readiness::run(self.state.db.clone()));
+        let notifier = tokio::spawn(self.notifier);
         let live = tokio::spawn(live::run(self.state.live.clone(), self.state.db.clone()));
         let feed = self.state.live.clone();
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -247,6 +257,7 @@ impl Application {
         sweeper.abort();
         pricer.abort();
         readiness.abort();
+        notifier.abort();
         live.abort();
         served
     }

@@ -63,6 +63,8 @@ pub struct Shared {
     pub webhook: Arc<Webhooks>,
     pub auth: Arc<AuthState>,
     pub network: Network,
+    /// Alert notifications: this process's sender, until the server runs it.
+    pub notify: crate::config::NotifySettings,
 }
 
 /// Who stands in front of the server, and what a connection may hold: for serving.
@@ -109,6 +111,7 @@ impl FromRef<AppState> for Reads {
             db: state.db.clone(),
             engine: state.engine,
             timezone: state.timezone,
+            notify_allow_private: state.notify.allow_private,
         }
     }
 }

@@ -92,3 +92,38 @@ pub async fn get_open_alert_count() -> Result<u64, AppError> {
     let ctx = crate::server::context()?;
     Ok(crate::server::alerts::open_count(&ctx.db).await?)
 }
+
+/// The notifications page: every endpoint, and the delivery log of `endpoint` (else
+/// the first in use) before attempt `before`.
+#[server(endpoint = "notifications_page", output = crate::api::codec::Json)]
+pub async fn get_notifications(
+    endpoint: Option<i64>,
+    before: Option<i64>,
+) -> Result<crate::wire::NotificationsView, AppError> {
+    crate::api::error::with_status(notifications_inner(endpoint, before).await)
+}
+
+#[cfg(feature = "ssr")]
+async fn notifications_inner(
+    endpoint: Option<i64>,
+    before: Option<i64>,
+) -> Result<crate::wire::NotificationsView, AppError> {
+    use crate::server::notifications::{attempts, endpoints};
+    let ctx = crate::server::context()?;
+    let endpoints = endpoints(&ctx.db).await?;
+    let shown = match endpoint {
+        Some(id) if endpoints.iter().any(|e| e.id == id) => Some(id),
+        Some(id) => return Err(AppError::NotFound(format!("There is no endpoint {id}."))),
+        None => endpoints.first().map(|e| e.id),
+    };
+    let (log, next_before) = match shown {
+        Some(id) => attempts(&ctx.db, id, before).await?,
+        None => (Vec::new(), None),
+    };
+    Ok(crate::wire::NotificationsView {
+        endpoints,
+        shown,
+        attempts: log,
+        next_before,
+    })
+}

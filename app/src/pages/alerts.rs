@@ -68,7 +68,8 @@ pub fn AlertsPage() -> impl IntoView {
         <h1>"Alerts"</h1>
         <p class="muted">
             "What needs someone now: open alerts first, then those resolved. Rules and thresholds are in the "
-            <a href="/settings#alert-rules">"settings"</a> "."
+            <a href="/settings#alert-rules">"settings"</a> "; where they are sent, on "
+            <a href="/notifications">"notifications"</a> "."
         </p>
         {move || {
             error()
@@ -250,6 +251,7 @@ fn AlertRow(alert: AlertItem, back: String) -> impl IntoView {
     });
     view! {
         <li
+            id=format!("alert-{}", alert.id)
             class="alert"
             data-kind=alert.kind.as_str()
             data-state=state

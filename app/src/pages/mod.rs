@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod events;
 pub mod fleet;
 pub mod not_found;
+pub mod notifications;
 pub mod places;
 pub mod readiness;
 pub mod reports;

@@ -112,7 +112,9 @@ fn AlertRules(settings: AlertSettings) -> impl IntoView {
             <h2 id="alert-rules">"Alert rules"</h2>
             <p class="muted">
                 "Each rule opens an alert on the alerts page when its condition holds, and resolves it when the condition ends. "
-                "The silence thresholds are also when the readiness board stops trusting a vehicle's data."
+                "The silence thresholds are also when the readiness board stops trusting a vehicle's data. "
+                "Alerts are sent to the "
+                <a href="/notifications">"notification endpoints"</a> "."
             </p>
             <form method="post" action="/forms/alerts/settings" class="alert-rules">
                 <Rule

@@ -8,6 +8,7 @@ pub mod fleet;
 pub mod fleet_energy;
 pub mod fleet_search;
 pub mod island_preload;
+pub mod notifications;
 pub mod places;
 pub mod pricing;
 pub mod readiness;

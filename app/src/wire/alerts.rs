@@ -92,6 +92,49 @@ pub struct AlertsView {
     pub state: String,
 }
 
+/// Where alert notifications go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotifyEndpoint {
+    pub id: i64,
+    /// `webhook` or `email`.
+    pub kind: String,
+    pub name: String,
+    pub url: String,
+    /// The webhook's signing secret.
+    pub secret: String,
+    pub created_at: DateTime<Utc>,
+    pub removed_at: Option<DateTime<Utc>>,
+    pub removed_reason: Option<String>,
+    /// Notifications waiting, delivered, and given up (after 24 hours, or gone).
+    pub pending: u64,
+    pub delivered: u64,
+    pub failed: u64,
+}
+
+/// One attempt to deliver a notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotifyAttempt {
+    pub id: i64,
+    pub notification_id: i64,
+    pub at: DateTime<Utc>,
+    pub event: String,
+    pub alert_id: i64,
+    /// The receiver's HTTP status, or 250 from an SMTP server that took the mail.
+    pub status: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// The notifications page: the endpoints, and the delivery log of the one shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationsView {
+    pub endpoints: Vec<NotifyEndpoint>,
+    /// The endpoint whose log is shown, its attempts, and where the next page starts.
+    pub shown: Option<i64>,
+    pub attempts: Vec<NotifyAttempt>,
+    pub next_before: Option<i64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::OpenAlerts;

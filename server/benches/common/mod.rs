@@ -19,6 +19,7 @@ pub fn settings(url: &str, dir: &std::path::Path, token: &str) -> Settings {
         demo: false,
         public_url: None,
         connections: server::config::ConnectionLimits::default(),
+        notify: server::config::NotifySettings::default(),
     }
 }
 

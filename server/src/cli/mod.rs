@@ -1,12 +1,13 @@
 //! The commands of the `chargelog` binary: `serve` (the default), `migrate`, `user`,
-//! `token`, `rederive`, `reprice`, `prune` and `simulate`. Their arguments are in `config`.
+//! `token`, `notify`, `rederive`, `reprice`, `prune` and `simulate`. Their arguments are in `config`.
 
 pub mod prune;
 pub mod rederive;
 pub mod reprice;
 
 use crate::config::{
-    Cli, Command, ConfigError, DatabaseSettings, ServeArgs, Settings, TokenCommand, UserCommand,
+    Cli, Command, ConfigError, DatabaseSettings, NotifyCommand, ServeArgs, Settings, TokenCommand,
+    UserCommand,
 };
 use crate::db;
 use crate::startup::Application;
@@ -47,6 +48,8 @@ enum CliError {
     Query(#[from] sea_orm::DbErr),
     #[error("{0}")]
     Simulate(String),
+    #[error("{0}")]
+    Notify(String),
     #[error("could not write {path}")]
     Write {
         path: std::path::PathBuf,
@@ -163,6 +166,70 @@ async fn tokens(
     Ok(())
 }
 
+/// A name or URL of at most this many characters.
+const MAX_NAME_CHARS: usize = 100;
+
+async fn notify(
+    database: &crate::config::DatabaseArgs,
+    command: NotifyCommand,
+) -> Result<(), CliError> {
+    use app::server::notifications;
+    let settings = DatabaseSettings::parse(database.database_url.expose_secret())?;
+    let db = db::connect(&settings).await?;
+    db::migrate(&db).await?;
+    match command {
+        NotifyCommand::Add {
+            url,
+            name,
+            allow_private,
+        } => {
+            let checked = crate::notify::address::check(&url, allow_private)
+                .await
+                .map_err(|e| CliError::Notify(format!("{url:?}: {e}")))?;
+            let name = name
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| checked.host_str().unwrap_or_default().to_owned());
+            if name.chars().count() > MAX_NAME_CHARS {
+                return Err(CliError::Notify(format!(
+                    "--name: longer than {MAX_NAME_CHARS} characters"
+                )));
+            }
+            let secret = format!("whsec_{}", crate::secret::new_secret());
+            let added = notifications::add_webhook(&db, &name, checked.as_str(), &secret).await?;
+            eprintln!(
+                "added endpoint {} ({name:?}) for {checked}; its signing secret, shown only here and on the notifications page:",
+                added.id
+            );
+            say(format_args!("{secret}"))?;
+        }
+        NotifyCommand::List => {
+            for e in notifications::endpoints(&db).await? {
+                let state = match (&e.removed_at, &e.removed_reason) {
+                    (Some(at), reason) => format!(
+                        "removed {} ({})",
+                        at.format("%Y-%m-%d %H:%M"),
+                        reason.as_deref().unwrap_or("?")
+                    ),
+                    (None, _) => "in use".to_owned(),
+                };
+                say(format_args!(
+                    "{:>4}  {:<8} {:<24} {}  {state}; {} delivered, {} pending, {} failed",
+                    e.id, e.kind, e.name, e.url, e.delivered, e.pending, e.failed
+                ))?;
+            }
+        }
+        NotifyCommand::Remove { id } => {
+            if notifications::remove(&db, id, "operator").await? {
+                say(format_args!("removed endpoint {id}"))?;
+            } else {
+                return Err(CliError::Notify(format!("no endpoint {id} in use")));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::telemetry::init(cli.log_format);
@@ -208,6 +275,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Some(Command::Simulate(args)) => simulate(&args).await,
+        Some(Command::Notify(command)) => notify(&cli.database, command).await,
         Some(Command::Prune(args)) => {
             let settings = DatabaseSettings::parse(cli.database.database_url.expose_secret())?;
             let db = db::connect(&settings).await?;

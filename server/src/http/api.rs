@@ -324,6 +324,8 @@ pub struct Reads {
     pub engine: app::domain::sessions::EngineConfig,
     /// The zone for readers that name none.
     pub timezone: chrono_tz::Tz,
+    /// Webhook endpoints may point at private addresses (`CHARGELOG_NOTIFY_ALLOW_PRIVATE`).
+    pub notify_allow_private: bool,
 }
 
 pub fn routes<S>() -> Router<S>

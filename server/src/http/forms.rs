@@ -389,6 +389,42 @@ async fn set_alert_settings(State(state): State<Reads>, Form(fields): Fields) ->
     back("/settings#alert-rules", result)
 }
 
+async fn add_endpoint(State(state): State<Reads>, Form(fields): Fields) -> Redirect {
+    let result = async {
+        let url = text(&fields, "url").ok_or("url: give the webhook's URL")?;
+        let checked = crate::notify::address::check(&url, state.notify_allow_private)
+            .await
+            .map_err(|e| format!("url: {e}"))?;
+        let name = text(&fields, "name")
+            .unwrap_or_else(|| checked.host_str().unwrap_or_default().to_owned());
+        if name.chars().count() > 100 {
+            return Err("name: longer than 100 characters".to_owned());
+        }
+        let secret = format!("whsec_{}", crate::secret::new_secret());
+        app::server::notifications::add_webhook(&state.db, &name, checked.as_str(), &secret)
+            .await
+            .map(|added| added.id)
+            .map_err(|e| say(e.into()))
+    }
+    .await;
+    match result {
+        Ok(id) => Redirect::to(&format!("/notifications?endpoint={id}")),
+        Err(message) => back("/notifications", Err(message)),
+    }
+}
+
+async fn remove_endpoint(State(state): State<Reads>, Path(id): Path<String>) -> Redirect {
+    let result = match id.parse::<i64>() {
+        Err(_) => Err(format!("no endpoint {id:?}")),
+        Ok(id) => match app::server::notifications::remove(&state.db, id, "operator").await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!("no endpoint {id} in use")),
+            Err(e) => Err(say(e.into())),
+        },
+    };
+    back("/notifications", result)
+}
+
 pub fn routes<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -411,5 +447,7 @@ where
         )
         .route("/forms/alerts/settings", post(set_alert_settings))
         .route("/forms/alerts/{id}/acknowledge", post(acknowledge_alert))
+        .route("/forms/notify", post(add_endpoint))
+        .route("/forms/notify/{id}/remove", post(remove_endpoint))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
 }

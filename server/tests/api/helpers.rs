@@ -167,6 +167,7 @@ pub async fn spawn_app_with(
         demo: false,
         public_url: None,
         connections: server::config::ConnectionLimits::default(),
+        notify: test_notify(),
     };
     spawn_configured(backend, settings, dir).await
 }
@@ -233,6 +234,15 @@ pub async fn spawn_configured(
     }
 }
 
+/// Notifications in tests: receivers on 127.0.0.1, retries within a fraction of a second.
+pub fn test_notify() -> server::config::NotifySettings {
+    server::config::NotifySettings {
+        allow_private: true,
+        first_retry: std::time::Duration::from_millis(100),
+        smtp: None,
+    }
+}
+
 /// Settings for a test app on a fresh database; the directory holds the database.
 pub async fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -250,6 +260,7 @@ pub async fn test_settings(backend: Backend) -> (Settings, tempfile::TempDir) {
         demo: false,
         public_url: None,
         connections: server::config::ConnectionLimits::default(),
+        notify: test_notify(),
     };
     (settings, dir)
 }
@@ -497,14 +508,23 @@ pub async fn report(app: &TestApp, vehicle: &str, signals: &[(&str, Value)]) {
 
 /// A vehicle's state as Smartcar delivers it, observed `age_ms` ago.
 pub async fn report_aged(app: &TestApp, vehicle: &str, age_ms: i64, signals: &[(&str, Value)]) {
+    let response = app.post_signed(state_body(vehicle, age_ms, signals)).await;
+    assert_eq!(response.status(), 200, "{vehicle}");
+}
+
+/// The body of a VEHICLE_STATE delivery of `signals` observed `age_ms` ago (a new event
+/// id each time).
+pub fn state_body(vehicle: &str, age_ms: i64, signals: &[(&str, Value)]) -> Vec<u8> {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let now = server::clock::now_ms();
     let meta = json!({"oemUpdatedAt": now - age_ms, "fetchedAt": now - age_ms + 30_000});
     let signals: Vec<Value> = signals
         .iter()
         .map(|(code, body)| json!({"code": code, "body": body, "meta": meta}))
         .collect();
-    let body = json!({
-        "eventId": format!("{vehicle}-{now}-{age_ms}-{}", signals.len()),
+    json!({
+        "eventId": format!("{vehicle}-{now}-{age_ms}-{seq}"),
         "eventType": "VEHICLE_STATE",
         "vehicleId": vehicle,
         "data": {
@@ -513,11 +533,11 @@ pub async fn report_aged(app: &TestApp, vehicle: &str, age_ms: i64, signals: &[(
             "triggers": [{"code": "SCHEDULED"}],
             "signals": signals,
         },
-        "meta": {"version": "4.0", "deliveryId": format!("d-{vehicle}-{now}-{age_ms}"),
+        "meta": {"version": "4.0", "deliveryId": format!("d-{vehicle}-{now}-{age_ms}-{seq}"),
                  "deliveredAt": now, "webhookId": "w", "webhookName": "t", "mode": "LIVE"},
-    });
-    let response = app.post_signed(body.to_string().into_bytes()).await;
-    assert_eq!(response.status(), 200, "{vehicle}");
+    })
+    .to_string()
+    .into_bytes()
 }
 
 pub fn soc(percent: f64) -> (&'static str, Value) {

@@ -27,6 +27,7 @@ mod fuzz_regressions;
 mod hardening;
 mod ingest;
 mod json_api;
+mod notifications;
 mod openapi;
 mod operations;
 mod outage;

@@ -22,6 +22,8 @@ pub struct Model {
     pub acknowledged_by: Option<String>,
     pub note: Option<String>,
     pub resolved_at: Option<i64>,
+    /// Its events in the notification queue: 0 none, 1 opened, 2 resolved too.
+    pub queued: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -31,6 +33,11 @@ impl ActiveModelBehavior for ActiveModel {}
 
 pub const OPEN: &str = "open";
 pub const RESOLVED: &str = "resolved";
+
+/// `queued`: nothing yet, the opening, the resolution too.
+pub const QUEUED_NONE: i32 = 0;
+pub const QUEUED_OPENED: i32 = 1;
+pub const QUEUED_RESOLVED: i32 = 2;
 
 /// The key that keeps one open alert per vehicle and kind.
 pub fn open_key(vehicle_id: &str, kind: Kind) -> String {
