@@ -102,8 +102,7 @@ fn Filters(shown: Shown) -> impl IntoView {
     view! {
         <form method="get" action="/alerts" class="filters" role="search">
             <label>
-                "Status "
-                <select name="status">
+                "Status " <select name="status">
                     <option value="" selected=status.is_empty()>
                         "Open, then resolved"
                     </option>
@@ -116,8 +115,7 @@ fn Filters(shown: Shown) -> impl IntoView {
                 </select>
             </label>
             <label>
-                "Kind "
-                <select name="kind">
+                "Kind " <select name="kind">
                     <option value="" selected=kind.is_empty()>
                         "Every kind"
                     </option>
@@ -259,13 +257,21 @@ fn AlertRow(alert: AlertItem, back: String) -> impl IntoView {
             data-acknowledged=alert.acknowledged_at.is_some().to_string()
         >
             <div class="alert-head">
-                <span class=format!("chip alert-{}", alert.kind.as_str())>{alert.kind.label()}</span>
+                <span class=format!(
+                    "chip alert-{}",
+                    alert.kind.as_str(),
+                )>{alert.kind.label()}</span>
                 <a href=vehicle_href>{name}</a>
                 <span class="when">
                     "Opened " <Timestamp at=Some(alert.opened_at) />
                     {alert
                         .resolved_at
-                        .map(|at| view! { ", resolved " <Timestamp at=Some(at) /> })}
+                        .map(|at| {
+                            view! {
+                                ", resolved "
+                                <Timestamp at=Some(at) />
+                            }
+                        })}
                 </span>
             </div>
             <p class="summary">{summary}</p>

@@ -107,7 +107,8 @@ fn Notifications(view: NotificationsView) -> impl IntoView {
             }}
             <form method="post" action="/forms/notify" class="inline-form add-endpoint">
                 <label>
-                    "Name " <input type="text" name="name" maxlength="100" placeholder="Depot pager" />
+                    "Name "
+                    <input type="text" name="name" maxlength="100" placeholder="Depot pager" />
                 </label>
                 <label>
                     "Webhook URL "

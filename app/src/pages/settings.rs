@@ -84,7 +84,12 @@ fn Rule(
     view! {
         <fieldset class="rule" data-rule=name>
             <legend>
-                <input type="checkbox" id=id.clone() name=format!("{name}.enabled") checked=enabled />
+                <input
+                    type="checkbox"
+                    id=id.clone()
+                    name=format!("{name}.enabled")
+                    checked=enabled
+                />
                 <label for=id>{label}</label>
             </legend>
             <p class="muted">{text}</p>
@@ -99,7 +104,15 @@ fn Threshold(name: &'static str, label: &'static str, value: u32, max: u32) -> i
     view! {
         <label class="threshold">
             {label}
-            <input type="number" name=name value=value min="1" max=max required inputmode="numeric" />
+            <input
+                type="number"
+                name=name
+                value=value
+                min="1"
+                max=max
+                required
+                inputmode="numeric"
+            />
         </label>
     }
 }
@@ -113,8 +126,7 @@ fn AlertRules(settings: AlertSettings) -> impl IntoView {
             <p class="muted">
                 "Each rule opens an alert on the alerts page when its condition holds, and resolves it when the condition ends. "
                 "The silence thresholds are also when the readiness board stops trusting a vehicle's data. "
-                "Alerts are sent to the "
-                <a href="/notifications">"notification endpoints"</a> "."
+                "Alerts are sent to the " <a href="/notifications">"notification endpoints"</a> "."
             </p>
             <form method="post" action="/forms/alerts/settings" class="alert-rules">
                 <Rule
