@@ -318,6 +318,7 @@ async fn run() {
         // A fixed start: the same deliveries in every run, so runs compare.
         start_ms: START_MS,
         noise: Noise::NONE,
+        misbehave: false,
     });
     let deliveries = sim.deliveries;
     println!(

@@ -147,6 +147,7 @@ async fn run() {
             Ok("none") => Noise::NONE,
             _ => Noise::REALISTIC,
         },
+        misbehave: false,
     };
     let truth = simulator::generate(&config).truth;
     common::pages::load_config(&db, &config).await;

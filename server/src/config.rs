@@ -121,6 +121,19 @@ pub struct SimulateArgs {
     /// The key that signs deliveries, as the server's.
     #[arg(long, env = "SMARTCAR_MANAGEMENT_TOKEN", hide_env_values = true, value_parser = secret)]
     pub management_token: Option<SecretString>,
+    /// Three vehicles misbehave in the last day: one is left unplugged, one plugs in and
+    /// never charges, one goes silent.
+    #[arg(long)]
+    pub misbehave: bool,
+    /// With --url: an API token of that server (`chargelog token create`), to set up what
+    /// an operator would around the fleet first: each vehicle's home or depot as a place,
+    /// a fleet departure schedule (weekdays 07:00, weekends 09:30, 85 %), and one
+    /// vehicle with no departures.
+    #[arg(long, env = "CHARGELOG_API_TOKEN", hide_env_values = true, value_parser = secret)]
+    pub api_token: Option<SecretString>,
+    /// The zone of that schedule (IANA name).
+    #[arg(long, env = "CHARGELOG_TIMEZONE", default_value = "UTC")]
+    pub timezone: String,
 }
 
 #[derive(Debug, Subcommand)]

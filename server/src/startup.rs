@@ -178,6 +178,7 @@ impl Application {
                     state.db.clone(),
                     format!("http://{addr}/webhooks/smartcar"),
                     Verifier::new(token),
+                    settings.timezone,
                 ));
             }
         }

@@ -4,6 +4,7 @@
 //! real delivery: retries, reordering, failing signals, `VEHICLE_ERROR`s, TEST deliveries.
 //! It also writes down what really happened, so chargelog's sessions can be checked.
 
+pub mod arrangement;
 pub mod catalog;
 pub mod live;
 pub mod payload;
@@ -68,6 +69,10 @@ pub struct SimConfig {
     /// When the history begins (epoch ms); it ends `days` later.
     pub start_ms: i64,
     pub noise: Noise,
+    /// The first vehicles misbehave in the last day (`vehicle::Misbehaviour`): one is
+    /// left unplugged, one plugs in and never charges, one goes silent. The truth then
+    /// follows the simulation, not what a reader of the deliveries could know of it.
+    pub misbehave: bool,
 }
 
 /// A vehicle of the fleet, for the truth file.
@@ -80,6 +85,9 @@ pub struct VehicleInfo {
     pub energy_counter: String,
     pub reports_power: bool,
     pub payload_shape: String,
+    /// Where it charges overnight (its home or depot).
+    pub home_latitude: f64,
+    pub home_longitude: f64,
 }
 
 /// A charging session as it really happened.
@@ -164,6 +172,7 @@ fn profile(rng: &mut fastrand::Rng, index: usize, seed: u64) -> Profile {
         // chargelog integrates power only across samples at most 15 min apart.
         ac_update_min: [5, 10][rng.usize(0..2)],
         doc_shape: rng.f64() < 0.2,
+        misbehaviour: vehicle::Misbehaviour::None,
     }
 }
 
@@ -191,11 +200,14 @@ pub fn generate(config: &SimConfig) -> Simulation {
     // generator, so turning noise up changes how the history arrives, not the history.
     let fleet: Vec<(Profile, u64, u64)> = (0..config.vehicles)
         .map(|index| {
-            (
-                profile(&mut rng, index, config.seed),
-                rng.u64(..),
-                rng.u64(..),
-            )
+            let mut profile = profile(&mut rng, index, config.seed);
+            if config.misbehave {
+                profile.misbehaviour = vehicle::Misbehaviour::ALL
+                    .get(index)
+                    .copied()
+                    .unwrap_or_default();
+            }
+            (profile, rng.u64(..), rng.u64(..))
         })
         .collect();
     let mut rng = fastrand::Rng::with_seed(rng.u64(..));
@@ -225,6 +237,8 @@ pub fn generate(config: &SimConfig) -> Simulation {
                 "live"
             }
             .to_owned(),
+            home_latitude: profile.home.0,
+            home_longitude: profile.home.1,
         });
         let last_few = sim.events.len().saturating_sub(3);
         for (i, event) in sim.events.iter().enumerate() {
@@ -444,6 +458,7 @@ mod tests {
             seed,
             start_ms: 1_767_225_600_000,
             noise,
+            misbehave: false,
         }
     }
 
@@ -518,5 +533,66 @@ mod tests {
             .any(|d| d.body.contains("VEHICLE_ERROR")));
         let arrival: Vec<i64> = noisy.deliveries.iter().map(|d| d.delivered_at).collect();
         assert!(arrival.windows(2).any(|w| w[1] < w[0]), "out of order");
+    }
+
+    #[test]
+    fn misbehaving_vehicles_do_wrong_only_in_the_last_day() {
+        use vehicle::MISBEHAVES_FOR;
+        let mut config = config(3, Noise::NONE);
+        config.misbehave = true;
+        let sim = generate(&config);
+        let end = config.start_ms + (config.days * 86_400_000.0) as i64;
+        let window = end - MISBEHAVES_FOR;
+        let ids: Vec<&str> = sim.truth.vehicles.iter().map(|v| v.id.as_str()).collect();
+        // What each vehicle reported in the last day: (charging, plugged) per delivery.
+        let reported = |id: &str, from: i64| -> Vec<(bool, bool)> {
+            sim.deliveries
+                .iter()
+                .filter(|d| d.vehicle_id == id && d.delivered_at >= from && !d.test_mode)
+                .map(|d| {
+                    let body: serde_json::Value = serde_json::from_str(&d.body).unwrap();
+                    let flag = |code: &str| {
+                        body["data"]["signals"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .find(|s| s["code"] == code)
+                            .and_then(|s| s["body"]["value"].as_bool())
+                            .unwrap_or(false)
+                    };
+                    (
+                        flag(app::domain::signals::IS_CHARGING),
+                        flag(app::domain::signals::IS_CABLE_CONNECTED),
+                    )
+                })
+                .collect()
+        };
+        // Left unplugged: never plugged in, though it reports.
+        let unplugged = reported(ids[0], window);
+        assert!(!unplugged.is_empty());
+        assert!(
+            unplugged.iter().all(|(_, plugged)| !plugged),
+            "{unplugged:?}"
+        );
+        // Never charges: plugged in, reporting, not charging.
+        let idle = reported(ids[1], window);
+        assert!(idle.iter().any(|(_, plugged)| *plugged), "{idle:?}");
+        assert!(idle.iter().all(|(charging, _)| !charging), "{idle:?}");
+        // Silent: nothing at all.
+        assert!(reported(ids[2], window + 60_000).is_empty());
+        // Every session before the last day, as without misbehaviour.
+        let mut calm = config;
+        calm.misbehave = false;
+        let before = |s: &Simulation| -> Vec<TruthSession> {
+            s.truth
+                .sessions
+                .iter()
+                .filter(|t| t.ended_at.is_some_and(|e| e < window))
+                .cloned()
+                .collect()
+        };
+        let earlier = before(&sim);
+        assert!(earlier.len() > 20);
+        assert_eq!(earlier, before(&generate(&calm)));
     }
 }

@@ -48,6 +48,7 @@ impl LiveVehicle {
             daily_km: 150.0,
             ac_update_min: 5,
             doc_shape: false,
+            misbehaviour: super::vehicle::Misbehaviour::None,
         };
         Self {
             profile,

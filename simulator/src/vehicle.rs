@@ -107,7 +107,34 @@ pub struct Profile {
     pub ac_update_min: i64,
     /// Reports with the documentation's payload shape rather than the live one.
     pub doc_shape: bool,
+    pub misbehaviour: Misbehaviour,
 }
+
+/// What a vehicle does wrong in the last [`MISBEHAVES_FOR`] of a simulation, so that a
+/// demo shows what the readiness board and the alerts are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Misbehaviour {
+    #[default]
+    None,
+    /// Comes home and is not plugged in.
+    LeftUnplugged,
+    /// Comes home, is plugged in, and never starts charging (a charger fault, a schedule
+    /// set in the car); it keeps reporting every two hours.
+    NeverCharges,
+    /// Reports nothing more.
+    GoesSilent,
+}
+
+impl Misbehaviour {
+    pub const ALL: [Misbehaviour; 3] = [
+        Misbehaviour::LeftUnplugged,
+        Misbehaviour::NeverCharges,
+        Misbehaviour::GoesSilent,
+    ];
+}
+
+/// How long before the end of a simulation a vehicle misbehaves.
+pub const MISBEHAVES_FOR: i64 = 30 * HOUR;
 
 struct Open {
     started_at: i64,
@@ -218,6 +245,11 @@ impl VehicleSim {
         self.t >= self.end
     }
 
+    /// Whether the vehicle does `what` wrong now.
+    fn misbehaving(&self, what: Misbehaviour) -> bool {
+        self.profile.misbehaviour == what && self.t >= self.end - MISBEHAVES_FOR
+    }
+
     /// Records what the vehicle reports now.
     fn snap(&mut self, kind: Kind, triggers: &[&'static str]) {
         // One report per moment: two at the same time would be one snapshot to a reader.
@@ -226,7 +258,7 @@ impl VehicleSim {
                 self.t = last + 1_000;
             }
         }
-        if self.t > self.end || self.t < self.start {
+        if self.t > self.end || self.t < self.start || self.misbehaving(Misbehaviour::GoesSilent) {
             return;
         }
         self.last_snap_at = Some(self.t);
@@ -389,8 +421,11 @@ impl VehicleSim {
             }
         }
         self.maybe_error(day_start);
-        // Home: plug in unless the battery is nearly full.
-        if self.soc < self.limit - 3.0 || self.rng.f64() < 0.3 {
+        // Home: plug in unless the battery is nearly full (or it misbehaves).
+        if self.misbehaving(Misbehaviour::LeftUnplugged) {
+            self.t += self.between((2 * MINUTE, 20 * MINUTE));
+            self.snap(Kind::Update, &[]);
+        } else if self.soc < self.limit - 3.0 || self.rng.f64() < 0.3 {
             self.t += self.between((2 * MINUTE, 20 * MINUTE));
             self.come_home_and_charge();
         }
@@ -496,6 +531,17 @@ impl VehicleSim {
 
     fn come_home_and_charge(&mut self) {
         self.fast = false;
+        if self.misbehaving(Misbehaviour::NeverCharges) {
+            self.plugged = true;
+            self.detailed = Detailed::NotCharging;
+            self.snap(Kind::Change, &[signals::IS_CABLE_CONNECTED]);
+            let until = (self.t + 14 * HOUR).min(self.end);
+            while self.t + 2 * HOUR < until {
+                self.t += 2 * HOUR;
+                self.snap(Kind::Update, &[]);
+            }
+            return;
+        }
         let power = self.ac_power();
         if self.profile.scheduled {
             self.plugged = true;

@@ -70,6 +70,7 @@ pub async fn load(db: &DatabaseConnection, vehicles: usize, days: f64, seed: u64
             seed,
             start_ms: now - (days * DAY_MS as f64) as i64,
             noise: Noise::NONE,
+            misbehave: false,
         },
     )
     .await

@@ -410,6 +410,7 @@ async fn simulate(args: &crate::config::SimulateArgs) -> Result<(), CliError> {
         seed: args.seed,
         start_ms: now - (args.days * 86_400_000.0) as i64,
         noise: args.noise.noise(),
+        misbehave: args.misbehave,
     };
     let sim = simulator::generate(&config);
     let deliveries = &sim.deliveries;
@@ -432,6 +433,21 @@ async fn simulate(args: &crate::config::SimulateArgs) -> Result<(), CliError> {
     if let Some(path) = &args.out {
         write_out(path, |out| send::write_lines(deliveries, out))?;
     }
+    let plan = simulator::arrangement::arrangement(&sim.truth.vehicles, &args.timezone);
+    let api = match (&args.url, &args.api_token) {
+        (Some(url), Some(token)) => {
+            if args.timezone.parse::<chrono_tz::Tz>().is_err() {
+                return Err(CliError::Simulate(format!(
+                    "--timezone {:?} is not an IANA zone name",
+                    args.timezone
+                )));
+            }
+            let api = Api::new(url, token.expose_secret())?;
+            api.arrange(&plan).await?;
+            Some(api)
+        }
+        _ => None,
+    };
     if let (Some(url), Some(verifier)) = (&args.url, verifier) {
         let options = send::SendOptions {
             url: url.clone(),
@@ -462,5 +478,87 @@ async fn simulate(args: &crate::config::SimulateArgs) -> Result<(), CliError> {
             )));
         }
     }
+    if let Some(api) = api {
+        api.after(&plan).await?;
+    }
     Ok(())
+}
+
+/// The server's API, for `simulate --api-token`: what an operator sets up around a fleet.
+struct Api {
+    client: reqwest::Client,
+    /// `http://host:port`.
+    base: String,
+    token: String,
+}
+
+impl Api {
+    fn new(webhook_url: &str, token: &str) -> Result<Api, CliError> {
+        let url = reqwest::Url::parse(webhook_url)
+            .map_err(|e| CliError::Simulate(format!("--url: {e}")))?;
+        let base = url.origin().ascii_serialization();
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| CliError::Simulate(format!("no HTTP client: {e}")))?;
+        Ok(Api {
+            client,
+            base,
+            token: token.to_owned(),
+        })
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<u16, CliError> {
+        let response = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| CliError::Simulate(format!("{path}: {e}")))?;
+        let status = response.status().as_u16();
+        // A place that exists already (a second run) is fine.
+        if response.status().is_success() || status == 409 {
+            Ok(status)
+        } else {
+            let text = response.text().await.unwrap_or_default();
+            Err(CliError::Simulate(format!(
+                "{path} answered {status}: {text}"
+            )))
+        }
+    }
+
+    /// Places and the fleet schedule, before the deliveries.
+    async fn arrange(&self, plan: &simulator::arrangement::Arrangement) -> Result<(), CliError> {
+        for place in &plan.places {
+            self.call(reqwest::Method::POST, "/api/v1/places", place)
+                .await?;
+        }
+        self.call(
+            reqwest::Method::PUT,
+            "/api/v1/schedules/default",
+            &plan.fleet_schedule,
+        )
+        .await?;
+        eprintln!(
+            "set up {} places and the fleet's departure schedule",
+            plan.places.len()
+        );
+        Ok(())
+    }
+
+    /// The vehicle with no departures, once it exists.
+    async fn after(&self, plan: &simulator::arrangement::Arrangement) -> Result<(), CliError> {
+        if let Some((id, body)) = &plan.no_departures {
+            let path = format!("/api/v1/vehicles/{id}/schedule");
+            self.call(reqwest::Method::PUT, &path, body).await?;
+        }
+        Ok(())
+    }
 }

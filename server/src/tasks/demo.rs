@@ -1,10 +1,15 @@
 //! Demo mode (`chargelog serve --demo`): a simulated fleet to look at before any real car
 //! is connected. An empty database gets a few weeks of history from the simulator, sent
-//! through the real webhook endpoint; then one vehicle keeps charging and driving in real
-//! time. Every page says the data is simulated. Off unless asked for.
+//! through the real webhook endpoint, with each vehicle's home or depot as a place and a
+//! fleet departure schedule; three vehicles misbehave in the last day (one left unplugged,
+//! one plugged in that never charges, one silent), so the readiness board and the alerts
+//! have something to say. Then one vehicle keeps charging and driving in real time. Every
+//! page says the data is simulated. Off unless asked for.
 
 use crate::webhook::signature::Verifier;
+use app::domain::schedule::Schedule;
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use simulator::arrangement::{arrangement, Arrangement};
 use simulator::live::{LiveVehicle, EVERY_MS};
 use simulator::{self, send, Noise, SimConfig};
 use std::time::Duration;
@@ -14,12 +19,17 @@ pub const DAYS: f64 = 21.0;
 const SEED: u64 = 2026;
 
 /// Fills an empty database with history, then runs the live vehicle until shutdown.
-pub async fn run(db: DatabaseConnection, webhook_url: String, verifier: Verifier) {
+pub async fn run(
+    db: DatabaseConnection,
+    webhook_url: String,
+    verifier: Verifier,
+    timezone: chrono_tz::Tz,
+) {
     match app::server::entities::deliveries::Entity::find()
         .count(&db)
         .await
     {
-        Ok(0) => seed(&webhook_url, &verifier).await,
+        Ok(0) => seed(&db, &webhook_url, &verifier, timezone).await,
         Ok(_) => tracing::info!(
             "demo mode: the database already holds deliveries; only the live vehicle is added"
         ),
@@ -31,7 +41,45 @@ pub async fn run(db: DatabaseConnection, webhook_url: String, verifier: Verifier
     live(&webhook_url, &verifier).await;
 }
 
-async fn seed(webhook_url: &str, verifier: &Verifier) {
+/// Stores the fleet's places and default schedule (`simulator::arrangement`).
+async fn arrange(
+    db: &DatabaseConnection,
+    plan: &Arrangement,
+    timezone: chrono_tz::Tz,
+) -> Result<(), String> {
+    for body in &plan.places {
+        let input: app::wire::PlaceInput =
+            serde_json::from_value(body.clone()).map_err(|e| e.to_string())?;
+        match app::server::places::create(db, input, timezone).await {
+            Ok(_) | Err(app::server::places::WriteError::Duplicate(_)) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let fleet: Schedule =
+        serde_json::from_value(plan.fleet_schedule.clone()).map_err(|e| e.to_string())?;
+    app::server::schedules::set_fleet_default(db, &fleet)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The vehicle that keeps no departures (once it exists, after its first delivery).
+async fn keep_no_schedule(db: &DatabaseConnection, plan: &Arrangement) -> Result<(), String> {
+    let Some((id, body)) = &plan.no_departures else {
+        return Ok(());
+    };
+    let id = app::domain::ids::VehicleId::parse(id).map_err(|e| e.to_string())?;
+    let none: Schedule = serde_json::from_value(body.clone()).map_err(|e| e.to_string())?;
+    app::server::schedules::set_vehicle(db, &id, &none)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn seed(
+    db: &DatabaseConnection,
+    webhook_url: &str,
+    verifier: &Verifier,
+    timezone: chrono_tz::Tz,
+) {
     let now = crate::clock::now_ms();
     let sim = simulator::generate(&SimConfig {
         vehicles: VEHICLES,
@@ -39,7 +87,12 @@ async fn seed(webhook_url: &str, verifier: &Verifier) {
         seed: SEED,
         start_ms: now - (DAYS * 86_400_000.0) as i64,
         noise: Noise::REALISTIC,
+        misbehave: true,
     });
+    let plan = arrangement(&sim.truth.vehicles, timezone.name());
+    if let Err(err) = arrange(db, &plan, timezone).await {
+        tracing::warn!(error = %err, "demo mode: could not set up places and schedules");
+    }
     tracing::info!(
         vehicles = VEHICLES,
         days = DAYS,
@@ -66,6 +119,9 @@ async fn seed(webhook_url: &str, verifier: &Verifier) {
             "demo mode: some simulated deliveries were not accepted"
         ),
         Err(err) => tracing::warn!(error = %err, "demo mode: could not send the history"),
+    }
+    if let Err(err) = keep_no_schedule(db, &plan).await {
+        tracing::warn!(error = %err, "demo mode: could not clear a vehicle's schedule");
     }
 }
 

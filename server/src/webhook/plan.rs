@@ -414,6 +414,7 @@ mod tests {
             seed: 7,
             start_ms: 1_773_525_000_000,
             noise: simulator::Noise::HEAVY,
+            misbehave: false,
         });
         for delivery in &sim.deliveries {
             assert_check_agrees_with_plan(delivery.body.as_bytes());
@@ -532,6 +533,7 @@ mod engine_agrees {
                 seed,
                 start_ms: now - (days * 86_400_000.0) as i64,
                 noise: Noise::HEAVY,
+                misbehave: false,
             });
             let problems = compare(&sim.truth.sessions, &derived(&sim, now));
             assert!(

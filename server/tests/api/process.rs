@@ -42,6 +42,7 @@ pub fn history_ending_now(vehicles: usize, days: f64, seed: u64, noise: Noise) -
         seed,
         start_ms: chrono::Utc::now().timestamp_millis() - (days * 86_400_000.0) as i64,
         noise,
+        misbehave: false,
     })
 }
 

@@ -32,6 +32,7 @@ async fn run(app: &TestApp, seed: u64, noise: Noise) {
         // The history ends now, so sessions still charging at the end are not stale.
         start_ms: end_ms() - (days * 86_400_000.0) as i64,
         noise,
+        misbehave: false,
     };
     let sim = simulator::generate(&config);
     let verifier = Verifier::new(SecretString::from(TOKEN.to_owned()));
