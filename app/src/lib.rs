@@ -66,15 +66,15 @@ fn DemoBanner() -> impl IntoView {
     }
 }
 
-/// The top bar's link to the alerts, with how many are open (live: `live::AlertCount`).
+/// The top bar's live part (`live::LiveBadge`), given how many alerts are open.
 #[component]
-fn OpenAlertCount() -> impl IntoView {
+fn LiveParts() -> impl IntoView {
     let open = OnceResource::new(api::alerts::get_open_alert_count());
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
                 let open = open.await.unwrap_or_default();
-                view! { <live::AlertCount open /> }
+                view! { <live::LiveBadge open /> }
             })}
         </Transition>
     }
@@ -108,8 +108,7 @@ pub fn App() -> impl IntoView {
                     <A href="/events">"Deliveries"</A>
                     <A href="/settings">"Settings"</A>
                 </nav>
-                <OpenAlertCount />
-                <live::LiveBadge />
+                <LiveParts />
                 <form method="post" action="/logout" class="logout">
                     <button type="submit">"Log out"</button>
                 </form>

@@ -10,6 +10,17 @@ use std::collections::BTreeSet;
 /// Minimum time between two refreshes of open pages.
 pub const THROTTLE_MS: i64 = 500;
 
+/// How old a page drawn from the open alerts must be before the stream's word on them is
+/// taken over the page's own (the server reads them every 2 s).
+#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+const SETTLE_MS: f64 = 2_500.0;
+
+/// The attribute that marks a page drawn from the open alerts (`/alerts`), with their
+/// state then (`OpenAlerts::encode`). When the stream announces another state, the page
+/// is drawn again, unless the operator is typing in it: then the element is shown (it
+/// says so, with a link).
+pub const ALERTS_STATE_ATTRIBUTE: &str = "data-alerts-state";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LiveStatus {
     /// Server rendering, or before the browser connected.
@@ -214,12 +225,26 @@ where
     Signal::derive(move || data.with(|(_, value)| value.clone()))
 }
 
-/// The live indicator in the top bar (an island).
+/// The live part of the top bar (an island): the count of open alerts, a link to
+/// `/alerts` (the server's count when the page was rendered, then the live stream's),
+/// and the live indicator.
 #[island]
-pub fn LiveBadge() -> impl IntoView {
-    let status = Live::get().map(|l| l.status);
+pub fn LiveBadge(open: u64) -> impl IntoView {
+    let live = Live::get();
+    let status = live.map(|l| l.status);
     let state = move || status.map(|s| s.get()).unwrap_or_default();
+    let alerts = live.map(|l| l.alerts);
+    let count = move || alerts.and_then(|a| a.get()).map_or(open, |a| a.open);
     view! {
+        <a
+            href="/alerts"
+            class="alert-count"
+            data-open=move || count().to_string()
+            aria-label=move || format!("Alerts: {} open", count())
+        >
+            "Alerts"
+            <span class="count">{move || count().to_string()}</span>
+        </a>
         <span
             class="live"
             role="status"
@@ -238,56 +263,6 @@ pub fn LiveBadge() -> impl IntoView {
                 LiveStatus::Paused => "Paused",
             }}
         </span>
-    }
-}
-
-/// The count of open alerts in the top bar (an island): the server's count when the page
-/// was rendered, then the live stream's. A link to `/alerts`.
-#[island]
-pub fn AlertCount(open: u64) -> impl IntoView {
-    let alerts = Live::get().map(|l| l.alerts);
-    let count = move || alerts.and_then(|a| a.get()).map_or(open, |a| a.open);
-    view! {
-        <a
-            href="/alerts"
-            class="alert-count"
-            data-open=move || count().to_string()
-            aria-label=move || format!("Alerts: {} open", count())
-        >
-            "Alerts"
-            <span class="count">{move || count().to_string()}</span>
-        </a>
-    }
-}
-
-/// On a page drawn from the open alerts (`/alerts`): when they change (opened, resolved,
-/// acknowledged anywhere), the page is drawn again, unless the operator is typing in
-/// it, when it offers to. An island of a few lines: the page itself is a server-rendered
-/// document (it reads the same without JavaScript), so the browser decodes no data.
-#[island(lazy)]
-pub fn AlertsRefresh(rendered: String) -> impl IntoView {
-    let rendered = crate::wire::OpenAlerts::decode(&rendered);
-    let alerts = Live::get().map(|l| l.alerts);
-    let stale = RwSignal::new(false);
-    Effect::new(move |_| {
-        let Some(now) = alerts.and_then(|a| a.get()) else {
-            return;
-        };
-        if Some(now) == rendered {
-            return;
-        }
-        #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-        if !browser::typing() {
-            browser::reload();
-            return;
-        }
-        stale.set(true);
-    });
-    view! {
-        <p class="stale" role="status" hidden=move || !stale.get()>
-            "Alerts have changed since this page was drawn. "
-            <a href="">"Show them"</a>
-        </p>
     }
 }
 
@@ -351,6 +326,8 @@ pub mod browser {
         connection: RefCell<Option<Connection>>,
         /// Bumped on every (re)open, so a stale retry timer does nothing.
         generation: Cell<u64>,
+        /// When the page connected (ms since the epoch).
+        opened_at: Cell<f64>,
     }
 
     fn flush(state: &Rc<State>) {
@@ -386,9 +363,30 @@ pub mod browser {
         document().visibility_state() == web_sys::VisibilityState::Hidden
     }
 
+    /// On a page drawn from other open alerts than `now`: draws it again, or, while the
+    /// operator types, shows the element that says so.
+    fn redraw_if_stale(now: crate::wire::OpenAlerts) {
+        let Ok(Some(marker)) =
+            document().query_selector(&format!("[{}]", super::ALERTS_STATE_ATTRIBUTE))
+        else {
+            return;
+        };
+        let drawn = marker
+            .get_attribute(super::ALERTS_STATE_ATTRIBUTE)
+            .unwrap_or_default();
+        if crate::wire::OpenAlerts::decode(&drawn) == Some(now) {
+            return;
+        }
+        if typing() {
+            let _ = marker.remove_attribute("hidden");
+        } else {
+            reload();
+        }
+    }
+
     /// Whether the operator is typing on the page: a field has the focus, or a note
     /// holds text (its placeholder is hidden).
-    pub fn typing() -> bool {
+    fn typing() -> bool {
         let document = document();
         let focused = document
             .active_element()
@@ -402,7 +400,7 @@ pub mod browser {
     }
 
     /// Draws the page again from the server.
-    pub fn reload() {
+    fn reload() {
         let _ = window().location().reload();
     }
 
@@ -471,6 +469,12 @@ pub mod browser {
                 let data = event.data().as_string().unwrap_or_default();
                 if let Some(open) = crate::wire::OpenAlerts::decode(&data) {
                     state.live.alerts.set(Some(open));
+                    let age = js_sys::Date::now() - state.opened_at.get();
+                    let wait = (super::SETTLE_MS - age).max(0.0);
+                    set_timeout(
+                        move || redraw_if_stale(open),
+                        Duration::from_millis(wait as u64),
+                    );
                 }
             })
         };
@@ -518,6 +522,7 @@ pub mod browser {
             failures: Cell::new(0),
             connection: RefCell::new(None),
             generation: Cell::new(0),
+            opened_at: Cell::new(js_sys::Date::now()),
         });
         let watcher = {
             let state = state.clone();

@@ -1,13 +1,13 @@
 //! `/alerts`: what needs an operator, open first, then history; filtered by status, kind
 //! and vehicle, paged by plain links. A server-rendered document: acknowledging is a
 //! plain form post that comes back here, and the page is drawn again when the open
-//! alerts change (`live::AlertsRefresh`), so it reads the same without JavaScript.
+//! alerts change (its `data-alerts-state`, `live::ALERTS_STATE_ATTRIBUTE`), so it reads
+//! the same without JavaScript.
 
 use crate::api::alerts::get_alerts;
 use crate::components::error_view::ErrorView;
 use crate::domain::alerts::{describe, Kind};
 use crate::domain::fleet::{path_escape, url_escape};
-use crate::live::AlertsRefresh;
 use crate::viewer::{format_local, Timestamp};
 use crate::wire::{AlertItem, AlertsView};
 use chrono::DateTime;
@@ -166,7 +166,10 @@ fn Alerts(view: AlertsView, shown: Shown) -> impl IntoView {
         .map(|cursor| shown.href(Some(cursor)));
     let rows = list.alerts;
     view! {
-        <AlertsRefresh rendered=view.state />
+        <p class="stale" role="status" hidden data-alerts-state=view.state>
+            "Alerts have changed since this page was drawn. "
+            <a href="">"Show them"</a>
+        </p>
         <p class="alert-counts" data-open=list.open>
             {counts}
         </p>

@@ -32,13 +32,20 @@ const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 type Fields = Form<HashMap<String, String>>;
 
-/// Back to `page`, with the error to show when there is one.
+/// Back to `page` (its `#fragment` kept last), with the error to show when there is one.
 fn back(page: &str, result: Result<(), String>) -> Redirect {
     match result {
         Ok(()) => Redirect::to(page),
         Err(message) => {
-            let join = if page.contains('?') { '&' } else { '?' };
-            Redirect::to(&format!("{page}{join}error={}", url_escape(&message)))
+            let (path, fragment) = match page.split_once('#') {
+                Some((path, fragment)) => (path, format!("#{fragment}")),
+                None => (page, String::new()),
+            };
+            let join = if path.contains('?') { '&' } else { '?' };
+            Redirect::to(&format!(
+                "{path}{join}error={}{fragment}",
+                url_escape(&message)
+            ))
         }
     }
 }
