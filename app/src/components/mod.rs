@@ -5,6 +5,7 @@ pub mod charge_curve;
 pub mod empty_fleet;
 pub mod energy_chart;
 pub mod error_view;
+pub mod form_refusal;
 pub mod schedule_form;
 pub mod session_cost;
 pub mod session_table;

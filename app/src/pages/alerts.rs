@@ -6,6 +6,7 @@
 
 use crate::api::alerts::get_alerts;
 use crate::components::error_view::ErrorView;
+use crate::components::form_refusal::FormRefusal;
 use crate::domain::alerts::{describe, Kind};
 use crate::domain::fleet::{path_escape, url_escape};
 use crate::viewer::{format_local, Timestamp};
@@ -58,7 +59,6 @@ pub fn AlertsPage() -> impl IntoView {
             after: get("after"),
         }
     });
-    let error = move || query.read().get("error").filter(|s| !s.is_empty());
     let data = Resource::new(
         move || shown.get(),
         |s| get_alerts(s.status, s.kind, s.vehicle, s.after),
@@ -71,17 +71,7 @@ pub fn AlertsPage() -> impl IntoView {
             <a href="/settings#alert-rules">"settings"</a> "; where they are sent, on "
             <a href="/notifications">"notifications"</a> "."
         </p>
-        {move || {
-            error()
-                .map(|e| {
-                    view! {
-                        <p class="notice notice-error" role="alert">
-                            "Not saved: "
-                            {e}
-                        </p>
-                    }
-                })
-        }}
+        <FormRefusal />
         <Transition fallback=|| view! { <p class="loading">"Loading alerts…"</p> }>
             <ErrorBoundary fallback=|errors| {
                 view! { <ErrorView errors /> }

@@ -4,6 +4,7 @@
 
 use crate::api::alerts::get_notifications;
 use crate::components::error_view::ErrorView;
+use crate::components::form_refusal::FormRefusal;
 use crate::viewer::Timestamp;
 use crate::wire::{NotificationsView, NotifyAttempt, NotifyEndpoint};
 use leptos::either::Either;
@@ -19,7 +20,6 @@ pub fn NotificationsPage() -> impl IntoView {
         let number = |name: &str| q.get(name).and_then(|v| v.trim().parse::<i64>().ok());
         (number("endpoint"), number("before"))
     });
-    let error = move || query.read().get("error").filter(|s| !s.is_empty());
     let data = Resource::new(
         move || params.get(),
         |(endpoint, before)| get_notifications(endpoint, before),
@@ -31,17 +31,7 @@ pub fn NotificationsPage() -> impl IntoView {
             "Every alert opened and resolved is sent to each endpoint here: POSTed as JSON to a webhook, signed with its secret, or e-mailed. "
             "A receiver that is down is tried again, waiting longer each time, for 24 hours."
         </p>
-        {move || {
-            error()
-                .map(|e| {
-                    view! {
-                        <p class="notice notice-error" role="alert">
-                            "Not saved: "
-                            {e}
-                        </p>
-                    }
-                })
-        }}
+        <FormRefusal />
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             <ErrorBoundary fallback=|errors| {
                 view! { <ErrorView errors /> }

@@ -4,6 +4,7 @@
 
 use crate::api::places::get_places;
 use crate::components::error_view::ErrorView;
+use crate::components::form_refusal::FormRefusal;
 use crate::domain::fleet::{format_number, path_escape, url_escape};
 use crate::domain::places::{PlaceKind, Suggestion, DEFAULT_RADIUS_M};
 use crate::domain::pricing::tariff::Tariff;
@@ -29,7 +30,6 @@ fn map_link(lat: f64, lon: f64) -> impl IntoView {
 pub fn PlacesPage() -> impl IntoView {
     let query = use_query_map();
     let after = Memo::new(move |_| query.read().get("after").filter(|s| !s.is_empty()));
-    let error = move || query.read().get("error").filter(|s| !s.is_empty());
     let data = Resource::new(move || after.get(), get_places);
     view! {
         <Title text="Places" />
@@ -38,17 +38,7 @@ pub fn PlacesPage() -> impl IntoView {
             "A session belongs to the place whose circle holds where it started (the nearest centre when circles overlap). "
             "Its place's tariff in force on its local start date prices it; sessions at no place use the fleet default."
         </p>
-        {move || {
-            error()
-                .map(|e| {
-                    view! {
-                        <p class="notice notice-error" role="alert">
-                            "Not saved: "
-                            {e}
-                        </p>
-                    }
-                })
-        }}
+        <FormRefusal />
         <Transition fallback=|| view! { <p class="loading">"Loading places…"</p> }>
             <ErrorBoundary fallback=|errors| {
                 view! { <ErrorView errors /> }

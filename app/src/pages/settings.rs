@@ -3,32 +3,20 @@
 
 use crate::api::settings::get_settings;
 use crate::components::error_view::ErrorView;
+use crate::components::form_refusal::FormRefusal;
 use crate::components::schedule_form::ScheduleForm;
 use crate::domain::alerts::{Kind, Settings as AlertSettings, MAX_HOURS, MAX_MINUTES};
 use crate::wire::SettingsView;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
-    let query = use_query_map();
-    let error = move || query.read().get("error").filter(|s| !s.is_empty());
     let data = Resource::new(|| (), |()| get_settings());
     view! {
         <Title text="Settings" />
         <h1>"Fleet settings"</h1>
-        {move || {
-            error()
-                .map(|e| {
-                    view! {
-                        <p class="notice notice-error" role="alert">
-                            "Not saved: "
-                            {e}
-                        </p>
-                    }
-                })
-        }}
+        <FormRefusal />
         <Transition fallback=|| view! { <p class="loading">"Loading settings…"</p> }>
             <ErrorBoundary fallback=|errors| {
                 view! { <ErrorView errors /> }
