@@ -26,8 +26,6 @@ async fn alerts_inner(
     vehicle: Option<String>,
     after: Option<String>,
 ) -> Result<AlertsView, AppError> {
-    use crate::domain::alerts::Kind;
-    use crate::domain::ids::VehicleId;
     use crate::server::alerts::{open_counts, open_state, page, Cursor, Filter};
     let ctx = crate::server::context()?;
     let given = |v: &Option<String>| {
@@ -36,39 +34,13 @@ async fn alerts_inner(
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
     };
-    let open = match given(&status).as_deref() {
-        None => None,
-        Some("open") => Some(true),
-        Some("resolved") => Some(false),
-        Some(other) => {
-            return Err(AppError::BadRequest(format!(
-                "There is no alert status called {other}."
-            )))
-        }
-    };
-    let kind = match given(&kind) {
-        None => None,
-        Some(raw) => Some(Kind::parse(&raw).ok_or_else(|| {
-            AppError::BadRequest(format!("There is no alert kind called {raw}."))
-        })?),
-    };
-    let vehicle = match given(&vehicle) {
-        None => None,
-        Some(raw) => Some(
-            VehicleId::parse(&raw)
-                .map_err(|_| AppError::BadRequest(format!("{raw:?} is not a vehicle id.")))?,
-        ),
-    };
+    let filter = Filter::parse(status.as_deref(), kind.as_deref(), vehicle.as_deref())
+        .map_err(|(name, message)| AppError::BadRequest(format!("{name}: {message}")))?;
     let cursor = match given(&after) {
         None => None,
         Some(raw) => Some(Cursor::parse(&raw).ok_or_else(|| {
             AppError::BadRequest("That link to a later page is broken; start again.".into())
         })?),
-    };
-    let filter = Filter {
-        open,
-        kind,
-        vehicle,
     };
     // Read the state first: if an alert changes while the page is read, the live
     // stream's next announcement differs from it and the page is drawn again.

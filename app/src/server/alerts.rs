@@ -318,6 +318,42 @@ pub struct Filter {
     pub vehicle: Option<VehicleId>,
 }
 
+impl Filter {
+    /// The filter from its text (`status`: `open` or `resolved`; an alert kind; a vehicle
+    /// id), blanks meaning none; a refusal names the parameter and says why.
+    pub fn parse(
+        status: Option<&str>,
+        kind: Option<&str>,
+        vehicle: Option<&str>,
+    ) -> Result<Filter, (&'static str, String)> {
+        fn given(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|v| !v.is_empty())
+        }
+        let open = match given(status) {
+            None => None,
+            Some("open") => Some(true),
+            Some("resolved") => Some(false),
+            Some(other) => return Err(("status", format!("{other:?} is not open or resolved"))),
+        };
+        let kind = match given(kind) {
+            None => None,
+            Some(raw) => Some(
+                Kind::parse(raw)
+                    .ok_or_else(|| ("kind", format!("{raw:?} is not an alert kind")))?,
+            ),
+        };
+        let vehicle = match given(vehicle) {
+            None => None,
+            Some(raw) => Some(VehicleId::parse(raw).map_err(|e| ("vehicle", e.to_string()))?),
+        };
+        Ok(Filter {
+            open,
+            kind,
+            vehicle,
+        })
+    }
+}
+
 /// Where a list page ends: the last alert's state, opening time and id
 /// (`open.1765000000000.42`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,6 @@ use crate::http::auth::Actor;
 use crate::http::error::HttpError;
 use crate::http::json_body::JsonBody;
 use app::domain::alerts::{Kind, Settings};
-use app::domain::ids::VehicleId;
 use app::server::alerts::{self, AckError, Cursor, Filter};
 use app::wire::{Acknowledgement, AlertItem, AlertList, ApiErrorBody};
 use axum::extract::{Path, Query, State};
@@ -24,28 +23,9 @@ fn bad(param: &'static str, message: impl Into<String>) -> HttpError {
 
 /// The list's filter from its query parameters (`status`, `kind`, `vehicle`).
 pub fn filter_of(params: &HashMap<String, String>) -> Result<Filter, HttpError> {
-    let given = |name: &str| params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let open = match given("status") {
-        None => None,
-        Some("open") => Some(true),
-        Some("resolved") => Some(false),
-        Some(other) => return Err(bad("status", format!("{other:?} is not open or resolved"))),
-    };
-    let kind = match given("kind") {
-        None => None,
-        Some(raw) => Some(
-            Kind::parse(raw).ok_or_else(|| bad("kind", format!("{raw:?} is not an alert kind")))?,
-        ),
-    };
-    let vehicle = match given("vehicle") {
-        None => None,
-        Some(raw) => Some(VehicleId::parse(raw).map_err(|e| bad("vehicle", e.to_string()))?),
-    };
-    Ok(Filter {
-        open,
-        kind,
-        vehicle,
-    })
+    let param = |name: &str| params.get(name).map(String::as_str);
+    Filter::parse(param("status"), param("kind"), param("vehicle"))
+        .map_err(|(name, message)| bad(name, message))
 }
 
 #[utoipa::path(
