@@ -106,6 +106,7 @@ pub fn App() -> impl IntoView {
                     <A href="/places">"Places"</A>
                     <A href="/reports">"Reports"</A>
                     <A href="/events">"Deliveries"</A>
+                    <A href="/health">"Health"</A>
                     <A href="/settings">"Settings"</A>
                 </nav>
                 <LiveParts />
@@ -147,6 +148,11 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=path!("/notifications")
                         view=pages::notifications::NotificationsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/health")
+                        view=pages::health::HealthPage
                         ssr=SsrMode::Async
                     />
                     <Route

@@ -8,10 +8,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 mod alerts;
+mod health;
 mod pricing;
 mod readiness;
 mod reports;
 pub use alerts::*;
+pub use health::*;
 pub use pricing::*;
 pub use readiness::*;
 pub use reports::*;

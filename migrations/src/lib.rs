@@ -18,6 +18,7 @@ mod m20261206_000012_report_sums;
 mod m20261207_000013_readiness;
 mod m20261207_000014_alerts;
 mod m20261207_000015_notifications;
+mod m20261207_000016_delivery_stats;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_readiness::Migration),
             Box::new(m20261207_000014_alerts::Migration),
             Box::new(m20261207_000015_notifications::Migration),
+            Box::new(m20261207_000016_delivery_stats::Migration),
         ]
     }
 }

@@ -32,6 +32,8 @@ pub enum DbSetupError {
     MigrationLock(#[source] sqlx::Error),
     #[error("could not fill the fleet table's rows")]
     FleetRows(#[source] DbErr),
+    #[error("could not count the last days' deliveries for the data health page")]
+    HealthCounts(#[source] DbErr),
 }
 
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbSetupError> {

@@ -97,6 +97,17 @@ impl Application {
         if counted > 0 {
             tracing::info!(sessions = counted, "rebuilt the fleet's energy sums");
         }
+        // The data health page's delivery counts, after the upgrade that brought them.
+        let counted =
+            app::server::health::rebuild_if_outdated(&db, crate::clock::now().as_millis())
+                .await
+                .map_err(db::DbSetupError::HealthCounts)?;
+        if counted > 0 {
+            tracing::info!(
+                deliveries = counted,
+                "counted the last days' deliveries for data health"
+            );
+        }
         let processor_db = db::connect_processor(&settings.database, &db).await?;
         let appender = db::open_appender(&settings.database)?;
         let live = LiveFeed::new();

@@ -5,6 +5,7 @@ pub mod codec;
 pub mod error;
 pub mod events;
 pub mod fleet;
+pub mod health;
 pub mod places;
 pub mod readiness;
 pub mod settings;

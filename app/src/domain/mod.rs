@@ -6,6 +6,7 @@ pub mod chart;
 pub mod date_text;
 pub mod events;
 pub mod fleet;
+pub mod health;
 pub mod ids;
 pub mod places;
 pub mod pricing;

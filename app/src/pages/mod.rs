@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod events;
 pub mod fleet;
+pub mod health;
 pub mod not_found;
 pub mod notifications;
 pub mod places;

@@ -7,6 +7,7 @@ pub mod events;
 pub mod fleet;
 pub mod fleet_energy;
 pub mod fleet_search;
+pub mod health;
 pub mod island_preload;
 pub mod notifications;
 pub mod places;

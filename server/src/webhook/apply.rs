@@ -1,8 +1,8 @@
 //! Applying accepted deliveries, after the webhook has answered for them: the vehicle,
 //! its readings, latest state, error counts and errors, the log rows, and its charging
 //! sessions (and with them the fleet table's row and the fleet's energy sums), for a
-//! batch of one vehicle's waiting deliveries at once, committed together
-//! or not at all. Each delivery is planned again from its stored raw body
+//! batch of one vehicle's waiting deliveries at once, committed together (with their
+//! counts and lags for the data health page) or not at all. Each delivery is planned again from its stored raw body
 //! (`plan::plan_body`). A delivery waits until that commit, so a crash in between only
 //! delays it.
 
@@ -180,6 +180,7 @@ async fn apply(
     let mut logs = Vec::with_capacity(waiting.len());
     let mut failed: Vec<(i64, String)> = Vec::new();
     let mut done: Vec<i64> = Vec::with_capacity(waiting.len());
+    let mut tally = app::server::health::Tally::default();
     for delivery in waiting {
         let received_at = EpochMs::new(delivery.received_at).unwrap_or(now);
         let (record, effect) = match plan_body(&delivery.raw_body, received_at) {
@@ -205,12 +206,19 @@ async fn apply(
                 readings,
                 first_delivery,
             } => {
+                let newest = readings
+                    .iter()
+                    .filter_map(|r| r.oem_updated_at.map(EpochMs::as_millis))
+                    .max();
+                let lag = app::domain::health::lag_ms(reported_at, newest);
+                tally.add(vehicle.id.as_str(), delivery.received_at, lag);
                 let entry = work.entry(vehicle.id.clone()).or_default();
                 entry.learn(vehicle, delivery.received_at);
                 entry.delivery_ids.push(delivery.id);
                 entry.states.push((delivery.id, readings, first_delivery));
             }
             Effect::Errors { vehicle, errors } => {
+                tally.add(vehicle.id.as_str(), delivery.received_at, None);
                 let entry = work.entry(vehicle.id.clone()).or_default();
                 entry.learn(vehicle, delivery.received_at);
                 entry.delivery_ids.push(delivery.id);
@@ -243,6 +251,7 @@ async fn apply(
     // the live event this commit announces.
     readiness::evaluate(txn, &refreshed, now.to_datetime()).await?;
     ledger.write(txn).await?;
+    tally.write(txn).await?;
     for (id, error) in &failed {
         tracing::error!(delivery_row_id = id, error = %error, "a stored delivery could not be processed; its raw body is kept");
         record_failure(txn, *id, error, now).await?;

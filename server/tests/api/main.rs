@@ -25,6 +25,7 @@ mod fleet_page;
 mod fleet_paging;
 mod fuzz_regressions;
 mod hardening;
+mod health;
 mod ingest;
 mod json_api;
 mod notifications;

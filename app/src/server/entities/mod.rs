@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod api_tokens;
 pub mod dead_letters;
 pub mod deliveries;
+pub mod delivery_stats;
 pub mod fleet_energy;
 pub mod login_sessions;
 pub mod manual_costs;
