@@ -24,6 +24,7 @@ test('every page comes alive without an error or warning in the console', async 
     '/alerts',
     '/alerts?status=resolved',
     '/notifications',
+    '/health',
     '/places',
     '/reports?month=2026-03',
     `/vehicles/${POLESTAR}/statement?month=2026-03&kind=home`,

@@ -349,7 +349,7 @@ fn group_cell(reporting: u64, vehicles: u64, errors: u64) -> Cell {
 }
 
 fn vehicle_cell(signal: &VehicleSignal, window_from: DateTime<Utc>) -> Cell {
-    let stale = signal.last_at.is_some_and(|at| at < window_from);
+    let old = signal.last_at.is_some_and(|at| at < window_from);
     let mut title = match signal.last_at {
         Some(at) if signal.reported => format!("Observed {}", format_local(at)),
         _ if signal.reported => "Has a value".to_owned(),
@@ -371,7 +371,7 @@ fn vehicle_cell(signal: &VehicleSignal, window_from: DateTime<Utc>) -> Cell {
     let class = match (signal.reported, signal.errors) {
         (false, 0) => "none",
         (_, e) if e > 0 => "err",
-        _ if stale => "stale",
+        _ if old => "old",
         _ => "ok",
     };
     Cell { text, class, title }

@@ -92,6 +92,19 @@ impl Tally {
     }
 }
 
+/// Days of counts kept: the page reads a week; the rest is there to look back on an
+/// incident in the database, and then deleted by [`prune`].
+pub const KEEP_DAYS: i64 = 90;
+
+/// Deletes the counts of days older than [`KEEP_DAYS`]; returns how many rows.
+pub async fn prune(db: &impl ConnectionTrait, now_ms: i64) -> Result<u64, DbErr> {
+    let result = delivery_stats::Entity::delete_many()
+        .filter(delivery_stats::Column::Day.lt(health::day_of(now_ms) - KEEP_DAYS))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// The name of the counts' row in `rebuilds`.
 const REBUILD: &str = "delivery_stats";
 /// The version of the counting rule; a newer one recounts at the next start.

@@ -83,6 +83,13 @@ pub async fn run(db: DatabaseConnection, engine: EngineConfig) {
             Ok(n) => tracing::info!(rows = n, "pruned old webhook log lines"),
             Err(err) => tracing::warn!(error = %err, "pruning the webhook log failed; will retry"),
         }
+        match app::server::health::prune(&db, now.as_millis()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "pruned old delivery counts"),
+            Err(err) => {
+                tracing::warn!(error = %err, "pruning old delivery counts failed; will retry")
+            }
+        }
         match crate::http::auth::sweep_sessions(&db, now.as_millis()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(sessions = n, "deleted login sessions that are over"),

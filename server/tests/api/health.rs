@@ -1,6 +1,6 @@
 //! The data health page (`/health`): each vehicle's and each make and model's deliveries
 //! and lags over the week, counted as deliveries are applied and counted again alike
-//! after an upgrade; the signals each reports, with errors; vehicles paged by name and
+//! after an upgrade, old days pruned; the signals each reports, with errors; vehicles paged by name and
 //! filtered by make and model; bad queries refused. On SQLite and PostgreSQL.
 
 use crate::helpers::{
@@ -166,6 +166,20 @@ async fn counting_again_after_an_upgrade_gives_the_same_counts(backend: Backend)
         .await
         .unwrap();
     assert_eq!(again, 0);
+
+    // Days past keeping are pruned; the week's are not.
+    let today = app::domain::health::day_of(now);
+    let old = today - app::server::health::KEEP_DAYS - 1;
+    app.db
+        .execute_unprepared(&format!(
+            "INSERT INTO delivery_stats (day, vehicle_id, bucket, count) \
+             VALUES ({old}, '{KIA_1}', 0, 3)"
+        ))
+        .await
+        .unwrap();
+    let pruned = app::server::health::prune(&app.db, now).await.unwrap();
+    assert_eq!(pruned, 1);
+    assert_eq!(counts().await, applied);
 }
 
 async fn vehicles_are_paged_by_name_and_filtered_by_make_and_model(backend: Backend) {
