@@ -325,11 +325,12 @@ fn VehicleRow(vehicle: VehicleHealth) -> impl IntoView {
     }
 }
 
-/// One cell of a coverage matrix: its text, class and hover text.
+/// One cell of a coverage matrix: its text, class and hover text (none for an empty
+/// cell: the page has hundreds of them).
 struct Cell {
     text: String,
     class: &'static str,
-    title: String,
+    title: Option<String>,
 }
 
 fn group_cell(reporting: u64, vehicles: u64, errors: u64) -> Cell {
@@ -344,7 +345,8 @@ fn group_cell(reporting: u64, vehicles: u64, errors: u64) -> Cell {
         (r, _) if r < vehicles => "part",
         _ => "ok",
     };
-    let title = format!("{reporting} of {vehicles} vehicles have a value; {errors} errors");
+    let title = (class != "none")
+        .then(|| format!("{reporting} of {vehicles} vehicles have a value; {errors} errors"));
     Cell { text, class, title }
 }
 
@@ -362,6 +364,7 @@ fn vehicle_cell(signal: &VehicleSignal, window_from: DateTime<Utc>) -> Cell {
             signal.error_kinds.join(", ")
         ));
     }
+    let title = (signal.reported || signal.errors > 0).then_some(title);
     let text = match (signal.reported, signal.errors) {
         (false, 0) => "—".to_owned(),
         (true, 0) => "✓".to_owned(),
@@ -423,7 +426,7 @@ fn Matrix(
                                         .into_iter()
                                         .map(|cell| {
                                             view! {
-                                                <td class=format!("cell {}", cell.class) title=cell.title>
+                                                <td class=cell.class title=cell.title>
                                                     {cell.text}
                                                 </td>
                                             }

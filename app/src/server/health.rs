@@ -209,7 +209,6 @@ pub async fn view(
     let mut groups = group_rows(db, now_ms, from).await?;
     let more_groups = groups.len().saturating_sub(MAX_GROUPS);
     groups.truncate(MAX_GROUPS);
-    let keys: Vec<GroupKey> = groups.iter().map(|g| g.key.clone()).collect();
     let lags = group_lags(db, first_day).await?;
     let open = group_open_alerts(db).await?;
     let (reporting, errors) = group_signals(db).await?;
@@ -220,8 +219,8 @@ pub async fn view(
     let signals: Vec<String> = codes.into_iter().take(MAX_SIGNALS).collect();
     let groups: Vec<GroupHealth> = groups
         .into_iter()
-        .zip(keys)
-        .map(|(row, key)| {
+        .map(|row| {
+            let key = row.key;
             let counts = lags.get(&key).cloned().unwrap_or_default();
             let signal = |code: &String| {
                 let k = (key.clone(), code.clone());
@@ -249,9 +248,9 @@ pub async fn view(
     Ok(Some(HealthView {
         window_from: at(from).unwrap_or_default(),
         signals,
-        more_signals: count(i64::try_from(more_signals).unwrap_or(i64::MAX)),
+        more_signals: u64::try_from(more_signals).unwrap_or(u64::MAX),
         groups,
-        more_groups: count(i64::try_from(more_groups).unwrap_or(i64::MAX)),
+        more_groups: u64::try_from(more_groups).unwrap_or(u64::MAX),
         make,
         model,
         vehicles,
