@@ -37,7 +37,8 @@ test('from the fleet to a vehicle to one of its sessions', async ({ page }, test
   await expect(chart).toBeVisible();
   await expect(page.locator('.chart .band')).toHaveCount(5);
   if (testInfo.project.name === 'hydrated') {
-    // Hovering a reading shows its values in the read-out.
+    // Hovering a reading shows its values in the read-out, once the chart is alive.
+    await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
     await page.locator('.chart .band').nth(2).hover();
     await expect(page.locator('.chart .readout')).toContainText('20:05 · 10.9 kW · 56 %');
   }
@@ -55,7 +56,9 @@ test('the vehicle page charts energy by day, week or month and lists its signals
   await expect(page.locator('.energy-chart .bar')).toHaveCount(31);
   await expect(page.locator('.energy-chart .bar title').filter({ hasText: '14 Mar 2026: 33.1 kWh' })).toHaveCount(1);
   if (testInfo.project.name === 'hydrated') {
-    // Keyboard: focusing a bar reads it out.
+    // Keyboard: focusing a bar reads it out, once the chart's island is alive (a focus
+    // before it hydrates reaches no handler).
+    await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
     await page.locator('.energy-chart .bar').nth(13).focus();
     await expect(page.locator('.energy-chart .readout')).toContainText('Sat 14 Mar 2026: 33.1 kWh in 1 session');
   }
