@@ -21,3 +21,4 @@ pub mod time;
 pub mod units;
 pub mod values;
 pub mod webhook;
+pub mod what_if;
