@@ -16,6 +16,7 @@ pub mod reports;
 pub mod schedule;
 pub mod sessions;
 pub mod signals;
+pub mod site_load;
 pub mod text;
 pub mod time;
 pub mod units;

@@ -32,6 +32,28 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// A session's minutes at the place (`site_load::minutes`) as a recording: its power
+    /// each minute from its first, gaps as minutes without charge.
+    pub fn from_minutes(
+        id: &str,
+        minutes: &std::collections::BTreeMap<i64, crate::domain::site_load::MinuteEnergy>,
+        leaves_ms: i64,
+    ) -> Recorded {
+        let start_ms = minutes.keys().next().copied().unwrap_or(leaves_ms);
+        let mut minutes_kw = Vec::new();
+        for (&minute, energy) in minutes {
+            let k = ((minute - start_ms) / STEP_MS) as usize;
+            minutes_kw.resize(k, 0.0);
+            minutes_kw.push(energy.iter().sum::<f64>() * 60.0);
+        }
+        Recorded {
+            id: id.to_owned(),
+            start_ms,
+            minutes_kw,
+            leaves_ms,
+        }
+    }
+
     fn end_ms(&self) -> i64 {
         self.start_ms + STEP_MS * self.minutes_kw.len() as i64
     }

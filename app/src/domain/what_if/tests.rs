@@ -155,6 +155,34 @@ fn peaks_are_interval_averages_aligned_to_the_clock() {
     assert!(close(peak_kw(&[], T0, 15), 0.0));
 }
 
+#[test]
+fn a_place_s_minutes_become_a_recording() {
+    use crate::domain::site_load::{minutes, Piece, PowerSource};
+    // 11 kW for 2 minutes, a 3-minute pause, 22 kW for a minute and a half.
+    let m = minutes(&[
+        Piece {
+            from_ms: T0,
+            to_ms: T0 + 2 * MIN,
+            kw: 11.0,
+            source: PowerSource::Wattage,
+        },
+        Piece {
+            from_ms: T0 + 5 * MIN,
+            to_ms: T0 + 6 * MIN + 30_000,
+            kw: 22.0,
+            source: PowerSource::Average,
+        },
+    ]);
+    let r = Recorded::from_minutes("a", &m, T0 + 60 * MIN);
+    assert_eq!(r.start_ms, T0);
+    assert_eq!(r.minutes_kw.len(), 7);
+    assert!(r.minutes_kw[..2].iter().all(|kw| close(*kw, 11.0)));
+    assert!(r.minutes_kw[2..5].iter().all(|kw| *kw == 0.0));
+    assert!(close(r.minutes_kw[5], 22.0) && close(r.minutes_kw[6], 11.0));
+    assert!(close(r.energy_kwh(), 22.0 / 60.0 + 22.0 * 1.5 / 60.0));
+    assert_eq!(r.done_ms(), T0 + 7 * MIN);
+}
+
 fn sessions_strategy() -> impl Strategy<Value = Vec<Recorded>> {
     let one = (
         0_i64..120,
