@@ -248,5 +248,146 @@ pub fn intervals<'a>(
     out
 }
 
+/// The period a peak is the highest of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Day,
+    Month,
+}
+
+/// The highest interval of a day or month at a place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Peak {
+    /// The local day, or the first day of the local month.
+    pub period: chrono::NaiveDate,
+    pub interval_start_ms: i64,
+    pub avg_kw: f64,
+    /// The vehicles that drew in it, most energy first: (vehicle, kWh).
+    pub vehicles: Vec<(String, f64)>,
+}
+
+/// Each local day's or month's highest interval of `interval_minutes` (the earliest of
+/// equal ones), in time order, from each vehicle's minutes at the place.
+pub fn peaks(
+    sessions: &[(&str, &BTreeMap<i64, MinuteEnergy>)],
+    interval_minutes: i64,
+    tz: chrono_tz::Tz,
+    period: Period,
+) -> Vec<Peak> {
+    use chrono::Datelike;
+    let length_ms = interval_minutes * MINUTE_MS;
+    // Per interval: each vehicle's energy in it.
+    let mut by_interval: BTreeMap<i64, BTreeMap<&str, f64>> = BTreeMap::new();
+    for (vehicle, minutes) in sessions {
+        for (&minute, energy) in minutes.iter() {
+            let kwh: f64 = energy.iter().sum();
+            if kwh > 0.0 {
+                let start = minute.div_euclid(length_ms) * length_ms;
+                *by_interval
+                    .entry(start)
+                    .or_default()
+                    .entry(vehicle)
+                    .or_default() += kwh;
+            }
+        }
+    }
+    let mut best: BTreeMap<chrono::NaiveDate, Peak> = BTreeMap::new();
+    for (start, vehicles) in by_interval {
+        let Some(local) = chrono::DateTime::from_timestamp_millis(start) else {
+            continue;
+        };
+        let day = local.with_timezone(&tz).date_naive();
+        let key = match period {
+            Period::Day => day,
+            Period::Month => day.with_day(1).unwrap_or(day),
+        };
+        let avg_kw = vehicles.values().sum::<f64>() / (length_ms as f64 / HOUR_MS);
+        if best.get(&key).is_some_and(|p| p.avg_kw >= avg_kw) {
+            continue;
+        }
+        let mut list: Vec<(String, f64)> = vehicles
+            .into_iter()
+            .map(|(v, kwh)| (v.to_owned(), kwh))
+            .collect();
+        list.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        best.insert(
+            key,
+            Peak {
+                period: key,
+                interval_start_ms: start,
+                avg_kw,
+                vehicles: list,
+            },
+        );
+    }
+    best.into_values().collect()
+}
+
+/// Average power by local weekday (Monday first) and hour, and energy by local hour of
+/// day, over `[from_ms, to_ms)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HourProfile {
+    /// `avg_kw[weekday][hour]`: the energy in that hour of that weekday over the number of
+    /// times it occurs in the range (a DST change makes one hour occur once less, or more).
+    pub avg_kw: [[f64; 24]; 7],
+    /// `energy_kwh[hour]`: every day's energy in that local hour.
+    pub energy_kwh: [f64; 24],
+}
+
+pub fn hour_profile<'a>(
+    sessions: impl IntoIterator<Item = &'a BTreeMap<i64, MinuteEnergy>>,
+    from_ms: i64,
+    to_ms: i64,
+    tz: chrono_tz::Tz,
+) -> HourProfile {
+    use chrono::{Datelike, Timelike};
+    let slot = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms).map(|t| {
+            let local = t.with_timezone(&tz);
+            (
+                local.weekday().num_days_from_monday() as usize,
+                local.hour() as usize,
+            )
+        })
+    };
+    let mut energy = [[0.0_f64; 24]; 7];
+    for minutes in sessions {
+        for (&minute, e) in minutes.range(from_ms..to_ms) {
+            if let Some((day, hour)) = slot(minute) {
+                energy[day][hour] += e.iter().sum::<f64>();
+            }
+        }
+    }
+    // How often each local weekday-hour occurs: count the range's minutes, in hours.
+    let mut occurs = [[0_i64; 24]; 7];
+    let mut at = from_ms.div_euclid(HOUR_MS as i64) * HOUR_MS as i64;
+    while at < to_ms {
+        // Each quarter of an hour, so zones half or three quarters off UTC count right.
+        for quarter in 0..4 {
+            let t = at + quarter * 15 * MINUTE_MS;
+            if (from_ms..to_ms).contains(&t) {
+                if let Some((day, hour)) = slot(t) {
+                    occurs[day][hour] += 1;
+                }
+            }
+        }
+        at += HOUR_MS as i64;
+    }
+    let mut out = HourProfile {
+        avg_kw: [[0.0; 24]; 7],
+        energy_kwh: [0.0; 24],
+    };
+    for day in 0..7 {
+        for hour in 0..24 {
+            let hours = occurs[day][hour] as f64 / 4.0;
+            if hours > 0.0 {
+                out.avg_kw[day][hour] = energy[day][hour] / hours;
+            }
+            out.energy_kwh[hour] += energy[day][hour];
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests;

@@ -165,6 +165,82 @@ fn intervals_sum_vehicles_and_sources_aligned_to_the_clock() {
     assert!(close(hour[0].avg_kw, 11.0 / 2.0 + 22.0 / 6.0));
 }
 
+fn steady(from_ms: i64, minutes_long: i64, kw: f64) -> BTreeMap<i64, MinuteEnergy> {
+    minutes(&[Piece {
+        from_ms,
+        to_ms: from_ms + minutes_long * MIN,
+        kw,
+        source: PowerSource::Wattage,
+    }])
+}
+
+#[test]
+fn each_day_s_peak_is_its_highest_quarter_hour_and_who_drew_in_it() {
+    let berlin = chrono_tz::Europe::Berlin;
+    // 15:00 UTC is 16:00 in Berlin. Day one: "a" 11 kW 15:00–16:00, "b" 22 kW 15:30–15:45.
+    // Day two: "a" alone at 7 kW. 23:30 UTC of day two is already day three in Berlin.
+    let day = 86_400_000;
+    let a = [
+        steady(T0, 60, 11.0),
+        steady(T0 + day, 60, 7.0),
+        steady(T0 + day + 8 * 60 * MIN + 30 * MIN, 15, 3.0),
+    ]
+    .into_iter()
+    .fold(BTreeMap::new(), |mut all, m| {
+        all.extend(m);
+        all
+    });
+    let b = steady(T0 + 30 * MIN, 15, 22.0);
+    let days = peaks(&[("a", &a), ("b", &b)], 15, berlin, Period::Day);
+    assert_eq!(days.len(), 3);
+    assert_eq!(days[0].period.to_string(), "2026-03-14");
+    assert_eq!(days[0].interval_start_ms, T0 + 30 * MIN);
+    assert!(close(days[0].avg_kw, 33.0));
+    assert_eq!(
+        days[0]
+            .vehicles
+            .iter()
+            .map(|(v, _)| v.as_str())
+            .collect::<Vec<_>>(),
+        vec!["b", "a"]
+    );
+    assert!(close(days[1].avg_kw, 7.0));
+    assert_eq!(
+        days[1].interval_start_ms,
+        T0 + day,
+        "the earliest of equal quarters"
+    );
+    assert_eq!(days[2].period.to_string(), "2026-03-16");
+    let months = peaks(&[("a", &a), ("b", &b)], 15, berlin, Period::Month);
+    assert_eq!(months.len(), 1);
+    assert_eq!(months[0].period.to_string(), "2026-03-01");
+    assert!(close(months[0].avg_kw, 33.0));
+}
+
+#[test]
+fn the_hour_profile_counts_each_local_hour_as_often_as_it_occurs() {
+    let berlin = chrono_tz::Europe::Berlin;
+    // The week of the spring change in Berlin: Sunday 2026-03-29, 02:00 local does not exist.
+    let monday = 1_774_220_400_000; // 2026-03-23 00:00 CET (23:00 UTC the day before)
+    let week = 7 * 86_400_000 - 3_600_000; // to 2026-03-30 00:00 CEST
+                                           // 10 kW from 01:00 to 03:00 local every day: on Sunday that is 01:00–02:00 and 03:00–04:00.
+    let mut all = BTreeMap::new();
+    for d in 0..7 {
+        let one_am = monday + d * 86_400_000 + 3_600_000;
+        all.extend(steady(one_am, 120, 10.0));
+    }
+    let profile = hour_profile([&all], monday, monday + week, berlin);
+    // Monday 01:00 and 02:00: 10 kW each.
+    assert!(close(profile.avg_kw[0][1], 10.0));
+    assert!(close(profile.avg_kw[0][2], 10.0));
+    // Sunday has no 02:00; its charge ran from 01:00 to 04:00 local (the same UTC span).
+    assert!(close(profile.avg_kw[6][2], 0.0));
+    assert!(close(profile.avg_kw[6][3], 10.0));
+    // Every kWh once: 7 days × 20 kWh.
+    assert!(close(profile.energy_kwh.iter().sum::<f64>(), 140.0));
+    assert!(close(profile.energy_kwh[1], 70.0));
+}
+
 proptest! {
     #[test]
     fn intervals_keep_every_kwh_of_the_profiles(
