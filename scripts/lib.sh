@@ -91,7 +91,8 @@ start_postgres() {
   fi
   local bindir port run=()
   bindir="$(dirname "$initdb")"
-  port="${CHARGELOG_TEST_PG_PORT:-55432}"
+  # Below Linux's ephemeral ports (32768 and up): no client connection can hold it.
+  port="${CHARGELOG_TEST_PG_PORT:-31432}"
   PG_DIR="$(mktemp -d)"
   if [ "$(id -u)" = 0 ]; then
     chown postgres:postgres "$PG_DIR"
