@@ -12,7 +12,7 @@
 //! equal the sessions' own sum. When the way sessions are counted changes, [`VERSION`]
 //! changes, and the next start rebuilds the sums ([`rebuild_if_outdated`]).
 
-use super::entities::{fleet_energy, rebuilds, sessions};
+use super::entities::{fleet_energy, sessions};
 use crate::domain::buckets::{sum_buckets, Bucket, EnergySum};
 use crate::domain::pricing::curve::EnergyCurve;
 use crate::wire::EnergyBucket;
@@ -202,18 +202,9 @@ const REBUILD_CHUNK: u64 = 2_000;
 /// process writing sessions meanwhile waits and then applies its difference on top.
 pub async fn rebuild_if_outdated(db: &sea_orm::DatabaseConnection) -> Result<u64, DbErr> {
     use sea_orm::QuerySelect;
-    let current = |row: Option<rebuilds::Model>| row.is_some_and(|r| r.version >= VERSION);
-    if current(rebuilds::Entity::find_by_id(REBUILD).one(db).await?) {
+    let Some(txn) = super::rebuilds::begin(db, REBUILD, "fleet_energy", VERSION).await? else {
         return Ok(0);
-    }
-    let txn = super::begin_write(db).await?;
-    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        txn.execute_unprepared("LOCK TABLE fleet_energy IN EXCLUSIVE MODE")
-            .await?;
-    }
-    if current(rebuilds::Entity::find_by_id(REBUILD).one(&txn).await?) {
-        return Ok(0);
-    }
+    };
     fleet_energy::Entity::delete_many().exec(&txn).await?;
     type Row = (
         String,
@@ -256,14 +247,7 @@ pub async fn rebuild_if_outdated(db: &sea_orm::DatabaseConnection) -> Result<u64
         }
     }
     ledger.write(&txn).await?;
-    rebuilds::Entity::delete_by_id(REBUILD).exec(&txn).await?;
-    rebuilds::Entity::insert(rebuilds::ActiveModel {
-        name: Set(REBUILD.to_owned()),
-        version: Set(VERSION),
-    })
-    .exec_without_returning(&txn)
-    .await?;
-    txn.commit().await?;
+    super::rebuilds::finish(txn, REBUILD, VERSION).await?;
     Ok(counted)
 }
 

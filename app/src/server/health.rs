@@ -5,8 +5,8 @@
 //! costs the same after ten years as after a week.
 
 use super::entities::{
-    alerts, deliveries, delivery_stats, rebuilds, signal_error_counts, signal_readings,
-    vehicle_latest, vehicles,
+    alerts, deliveries, delivery_stats, signal_error_counts, signal_readings, vehicle_latest,
+    vehicles,
 };
 use crate::domain::alerts::Kind;
 use crate::domain::fleet::vehicle_name;
@@ -118,18 +118,9 @@ const REBUILD_CHUNK: u64 = 2_000;
 /// them. One transaction, which on PostgreSQL first takes the table for itself, so a
 /// process applying deliveries meanwhile waits and then adds its own on top.
 pub async fn rebuild_if_outdated(db: &DatabaseConnection, now_ms: i64) -> Result<u64, DbErr> {
-    let current = |row: Option<rebuilds::Model>| row.is_some_and(|r| r.version >= VERSION);
-    if current(rebuilds::Entity::find_by_id(REBUILD).one(db).await?) {
+    let Some(txn) = super::rebuilds::begin(db, REBUILD, "delivery_stats", VERSION).await? else {
         return Ok(0);
-    }
-    let txn = super::begin_write(db).await?;
-    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        txn.execute_unprepared("LOCK TABLE delivery_stats IN EXCLUSIVE MODE")
-            .await?;
-    }
-    if current(rebuilds::Entity::find_by_id(REBUILD).one(&txn).await?) {
-        return Ok(0);
-    }
+    };
     delivery_stats::Entity::delete_many().exec(&txn).await?;
     let (_, from) = health::window_start(now_ms);
     let mut tally = Tally::default();
@@ -178,14 +169,7 @@ pub async fn rebuild_if_outdated(db: &DatabaseConnection, now_ms: i64) -> Result
         }
     }
     tally.write(&txn).await?;
-    rebuilds::Entity::delete_by_id(REBUILD).exec(&txn).await?;
-    rebuilds::Entity::insert(rebuilds::ActiveModel {
-        name: Set(REBUILD.to_owned()),
-        version: Set(VERSION),
-    })
-    .exec_without_returning(&txn)
-    .await?;
-    txn.commit().await?;
+    super::rebuilds::finish(txn, REBUILD, VERSION).await?;
     Ok(counted)
 }
 

@@ -13,6 +13,7 @@ pub mod notifications;
 pub mod places;
 pub mod pricing;
 pub mod readiness;
+pub mod rebuilds;
 pub mod reports;
 pub mod schedules;
 pub mod sessions;

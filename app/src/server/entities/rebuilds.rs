@@ -1,5 +1,5 @@
 //! Which version of a derived table's rule its rows were last built by: a table whose
-//! rule changed is rebuilt at the next start (`fleet_energy::rebuild_if_outdated`).
+//! rule changed is rebuilt at the next start (`server::rebuilds`).
 
 use sea_orm::entity::prelude::*;
 
