@@ -4,7 +4,9 @@
 //! engine writes a session whose pricing inputs changed, and by [`mark_place`],
 //! [`mark_scope`] and [`mark_vehicle`] when a place or a tariff changes. [`price_due`]
 //! prices due sessions in batches and stores each answer only if the session's stamp is
-//! still the one it read, so a session changed meanwhile stays due. Pricing is a pure
+//! still the one it read, so a session changed meanwhile stays due. It reads the places
+//! and tariffs *after* the due sessions: a change is committed with its marks, so a
+//! stamp the pricer read comes from a change its book holds. Pricing is a pure
 //! function of the session and the book, so any number of pricers (one per server
 //! process) may run at once: the worst they do is the same work twice.
 
@@ -144,7 +146,12 @@ pub const BATCH: u64 = 500;
 
 /// Prices up to [`BATCH`] due sessions, oldest stamp first; returns how many were due
 /// (0: none is). An answer is stored only where the stamp is still the one read.
-pub async fn price_due(db: &DatabaseConnection, book: &Book) -> Result<usize, DbErr> {
+///
+/// The book is read after the sessions, never kept from an earlier batch: a place
+/// created between an older book and this batch marked sessions that this batch may
+/// read, and pricing them with a book without it would store them placeless as if
+/// they were done.
+pub async fn price_due(db: &DatabaseConnection, default_zone: Tz) -> Result<usize, DbErr> {
     let rows = sessions::Entity::find()
         .filter(sessions::Column::PricingDue.is_not_null())
         .order_by_asc(sessions::Column::PricingDue)
@@ -155,9 +162,10 @@ pub async fn price_due(db: &DatabaseConnection, book: &Book) -> Result<usize, Db
     if rows.is_empty() {
         return Ok(0);
     }
+    let book = load_book(db, default_zone).await?;
     let txn = db.begin().await?;
     for row in &rows {
-        let model = priced(book, row);
+        let model = priced(&book, row);
         sessions::Entity::update_many()
             .set(model)
             .filter(sessions::Column::Id.eq(row.id.as_str()))
@@ -171,10 +179,9 @@ pub async fn price_due(db: &DatabaseConnection, book: &Book) -> Result<usize, Db
 
 /// Prices every due session; returns how many were priced.
 pub async fn price_all_due(db: &DatabaseConnection, default_zone: Tz) -> Result<usize, DbErr> {
-    let book = load_book(db, default_zone).await?;
     let mut total = 0;
     loop {
-        match price_due(db, &book).await? {
+        match price_due(db, default_zone).await? {
             0 => return Ok(total),
             n => total += n,
         }

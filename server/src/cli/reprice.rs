@@ -2,7 +2,7 @@
 //! session, with a progress bar on a terminal. The same work the server's pricer does.
 
 use app::server::entities::vehicles;
-use app::server::pricing::{due_count, load_book, mark_vehicle, price_due};
+use app::server::pricing::{due_count, mark_vehicle, price_due};
 use chrono_tz::Tz;
 use indicatif::{ProgressBar, ProgressStyle};
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait};
@@ -37,10 +37,9 @@ pub async fn run(
         ProgressStyle::with_template("{bar:40} {pos}/{len} sessions  {elapsed_precise}  eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let book = load_book(db, zone).await?;
     let mut priced = 0;
     loop {
-        match price_due(db, &book).await? {
+        match price_due(db, zone).await? {
             0 => break,
             n => {
                 priced += n as u64;
