@@ -12,11 +12,13 @@ mod health;
 mod pricing;
 mod readiness;
 mod reports;
+mod site_load;
 pub use alerts::*;
 pub use health::*;
 pub use pricing::*;
 pub use readiness::*;
 pub use reports::*;
+pub use site_load::*;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -19,6 +19,7 @@ mod m20261207_000013_readiness;
 mod m20261207_000014_alerts;
 mod m20261207_000015_notifications;
 mod m20261207_000016_delivery_stats;
+mod m20261207_000017_site_load;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000014_alerts::Migration),
             Box::new(m20261207_000015_notifications::Migration),
             Box::new(m20261207_000016_delivery_stats::Migration),
+            Box::new(m20261207_000017_site_load::Migration),
         ]
     }
 }

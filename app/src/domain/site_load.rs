@@ -12,6 +12,8 @@
 
 use std::collections::BTreeMap;
 
+pub mod query;
+
 /// One minute, in epoch ms.
 pub const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: f64 = 3_600_000.0;

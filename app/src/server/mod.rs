@@ -18,6 +18,7 @@ pub mod reports;
 pub mod schedules;
 pub mod sessions;
 pub mod signals;
+pub mod site_load;
 
 use crate::api::error::AppError;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};

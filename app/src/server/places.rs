@@ -287,6 +287,7 @@ pub async fn delete(db: &DatabaseConnection, id: &str) -> Result<(), WriteError>
         .exec(&txn)
         .await?;
     mark_place(&txn, id, None).await?;
+    super::site_load::drop_place(&txn, id).await?;
     super::readiness::mark_all_due(&txn).await?;
     txn.commit().await?;
     Ok(())

@@ -8,7 +8,8 @@
 //! and tariffs *after* the due sessions: a change is committed with its marks, so a
 //! stamp the pricer read comes from a change its book holds. Pricing is a pure
 //! function of the session and the book, so any number of pricers (one per server
-//! process) may run at once: the worst they do is the same work twice.
+//! process) may run at once: the worst they do is the same work twice. With each
+//! session's place it stores the session's load there (`site_load`).
 
 use super::entities::{places, sessions, tariffs};
 use crate::domain::places::Place;
@@ -164,15 +165,34 @@ pub async fn price_due(db: &DatabaseConnection, default_zone: Tz) -> Result<usiz
     }
     let book = load_book(db, default_zone).await?;
     let txn = db.begin().await?;
+    let mut placed = Vec::with_capacity(rows.len());
     for row in &rows {
         let model = priced(&book, row);
-        sessions::Entity::update_many()
+        let place_id = match &model.place_id {
+            sea_orm::ActiveValue::Set(place) => place.clone(),
+            _ => None,
+        };
+        let stored = sessions::Entity::update_many()
             .set(model)
             .filter(sessions::Column::Id.eq(row.id.as_str()))
             .filter(sessions::Column::PricingDue.eq(row.pricing_due))
             .exec(&txn)
             .await?;
+        // The load follows the place, only where this answer was stored.
+        if stored.rows_affected == 1 {
+            let slices = match place_id {
+                Some(_) => super::site_load::session_slices(&txn, row).await?,
+                None => Default::default(),
+            };
+            placed.push(super::site_load::Placed {
+                session_id: row.id.clone(),
+                vehicle_id: row.vehicle_id.clone(),
+                place_id,
+                slices,
+            });
+        }
     }
+    super::site_load::store(&txn, &placed).await?;
     txn.commit().await?;
     Ok(rows.len())
 }

@@ -100,24 +100,33 @@ pub async fn observations(
 
 /// The row of a derived session. What pricing found for the row it replaces (the same
 /// id) is carried over, so a page never shows it unpriced while it waits; it is due for
-/// pricing again (a new stamp) unless nothing pricing reads has changed.
+/// pricing again (a new stamp) unless nothing pricing or its load (`site_load`) reads
+/// has changed: neither its own columns nor the readings in its span, which changed if
+/// new ones arrived from `new_from` (`None`: from any time) before its end.
 fn active_model(
     vehicle_id: &VehicleId,
     s: &Session,
     previous: Option<&sessions::Model>,
+    new_from: Option<i64>,
 ) -> sessions::ActiveModel {
     let ms = |t: Option<EpochMs>| t.map(EpochMs::as_millis);
     let curve = (!s.energy_curve.is_empty())
         .then(|| serde_json::to_value(&s.energy_curve).unwrap_or_default());
-    let unchanged = previous.is_some_and(|old| {
-        old.ended_at == ms(s.ended_at)
-            && old.last_reading_at == s.last_reading_at.as_millis()
-            && old.energy_added_kwh == s.energy_added_kwh
-            && old.charger_type == s.charger_type
-            && old.latitude == s.latitude
-            && old.longitude == s.longitude
-            && old.energy_curve == curve
-    });
+    let intervals = serde_json::to_value(&s.intervals).unwrap_or_default();
+    let end = s.ended_at.unwrap_or(s.last_reading_at).as_millis();
+    let readings_same = new_from.is_some_and(|from| from > end);
+    let unchanged = readings_same
+        && previous.is_some_and(|old| {
+            old.ended_at == ms(s.ended_at)
+                && old.last_reading_at == s.last_reading_at.as_millis()
+                && old.energy_added_kwh == s.energy_added_kwh
+                && old.charger_type == s.charger_type
+                && old.latitude == s.latitude
+                && old.longitude == s.longitude
+                && old.energy_curve == curve
+                && old.intervals == intervals
+                && old.avg_power_kw == s.avg_power_kw
+        });
     let pricing_due = match previous {
         Some(old) if unchanged => old.pricing_due,
         _ => Some(super::pricing::due_stamp()),
@@ -147,7 +156,7 @@ fn active_model(
         charger_type: Set(s.charger_type),
         latitude: Set(s.latitude),
         longitude: Set(s.longitude),
-        intervals: Set(serde_json::to_value(&s.intervals).unwrap_or_default()),
+        intervals: Set(intervals),
         energy_curve: Set(curve),
         place_id: Set(kept(|old| old.place_id.clone())),
         grid_energy_kwh: Set(previous.and_then(|old| old.grid_energy_kwh)),
@@ -263,23 +272,37 @@ pub async fn update_vehicle(
     };
     let input = resume_input(db, vehicle_id, from.as_millis()).await?;
     let derived = derive_from(vehicle_id.as_str(), &input, config, as_of, resume);
-    replace(db, vehicle_id, Some(from.as_millis()), &derived, ledger).await?;
+    let span = Replaced {
+        from: Some(from.as_millis()),
+        new_readings_from: Some(earliest),
+    };
+    replace(db, vehicle_id, span, &derived, ledger).await?;
     Ok(derived.len())
 }
 
-/// Replaces the vehicle's sessions that start at or after `from` (all of them if
-/// `None`) with `derived`, noting both in the fleet's energy `ledger`.
+/// Which stored sessions a derivation replaces, and why.
+#[derive(Debug, Clone, Copy)]
+struct Replaced {
+    /// Those that start at or after this (all if `None`).
+    from: Option<i64>,
+    /// The earliest of the readings that made it (`None`: the whole history was read).
+    new_readings_from: Option<i64>,
+}
+
+/// Replaces the vehicle's sessions that start at or after `span.from` with `derived`,
+/// noting both in the fleet's energy `ledger`; a session that is gone is taken out of
+/// its place's load.
 async fn replace(
     db: &impl ConnectionTrait,
     vehicle_id: &VehicleId,
-    from: Option<i64>,
+    span: Replaced,
     derived: &[Session],
     ledger: &mut EnergyLedger,
 ) -> Result<(), DbErr> {
     let scope = || {
         let query =
             sessions::Entity::find().filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()));
-        match from {
+        match span.from {
             Some(from) => query.filter(sessions::Column::StartedAt.gte(from)),
             None => query,
         }
@@ -296,7 +319,7 @@ async fn replace(
     }
     let mut delete =
         sessions::Entity::delete_many().filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()));
-    if let Some(from) = from {
+    if let Some(from) = span.from {
         delete = delete.filter(sessions::Column::StartedAt.gte(from));
     }
     delete.exec(db).await?;
@@ -313,7 +336,14 @@ async fn replace(
     }
     let previous: std::collections::HashMap<&str, &sessions::Model> =
         old.iter().map(|row| (row.id.as_str(), row)).collect();
-    insert(db, vehicle_id, derived, &previous).await
+    let kept: std::collections::HashSet<&str> = derived.iter().map(|s| s.id.as_str()).collect();
+    let gone: Vec<&str> = old
+        .iter()
+        .map(|row| row.id.as_str())
+        .filter(|id| !kept.contains(id))
+        .collect();
+    super::site_load::forget(db, &gone).await?;
+    insert(db, vehicle_id, derived, &previous, span.new_readings_from).await
 }
 
 /// What [`derive_from`] needs: every reading from `from` on, each signal's last reading
@@ -463,15 +493,19 @@ async fn insert(
     vehicle_id: &VehicleId,
     derived: &[Session],
     previous: &std::collections::HashMap<&str, &sessions::Model>,
+    new_from: Option<i64>,
 ) -> Result<(), DbErr> {
     // Chunks keep each statement well under the databases' bind-parameter limits
     // (32766 on SQLite, 65535 on PostgreSQL) however many sessions a vehicle has.
     for chunk in derived.chunks(INSERT_CHUNK) {
-        sessions::Entity::insert_many(
-            chunk
-                .iter()
-                .map(|s| active_model(vehicle_id, s, previous.get(s.id.as_str()).copied())),
-        )
+        sessions::Entity::insert_many(chunk.iter().map(|s| {
+            active_model(
+                vehicle_id,
+                s,
+                previous.get(s.id.as_str()).copied(),
+                new_from,
+            )
+        }))
         .exec_without_returning(db)
         .await?;
     }
@@ -488,7 +522,11 @@ pub async fn rederive_vehicle(
 ) -> Result<usize, DbErr> {
     let input = observations(db, vehicle_id).await?;
     let derived = derive(vehicle_id.as_str(), &input, config, as_of);
-    replace(db, vehicle_id, None, &derived, ledger).await?;
+    let span = Replaced {
+        from: None,
+        new_readings_from: None,
+    };
+    replace(db, vehicle_id, span, &derived, ledger).await?;
     Ok(derived.len())
 }
 

@@ -301,12 +301,13 @@ async fn vehicle_energy(
 )]
 pub struct ApiDoc;
 
-/// The whole API's description: these routes', `places`', `reports`', `readiness`' and
-/// `alerts`'.
+/// The whole API's description: these routes', `places`' (and their `load`),
+/// `reports`', `readiness`' and `alerts`'.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::OpenApi;
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::http::places::PlacesDoc::openapi());
+    doc.merge(crate::http::load::LoadDoc::openapi());
     doc.merge(crate::http::reports::ReportsDoc::openapi());
     doc.merge(crate::http::readiness::ReadinessDoc::openapi());
     doc.merge(crate::http::alerts::AlertsDoc::openapi());
@@ -340,6 +341,7 @@ where
         .route("/api/v1/vehicles/{id}/energy", get(vehicle_energy))
         .route("/api/v1/sessions/{id}", get(get_session))
         .merge(crate::http::places::routes())
+        .merge(crate::http::load::routes())
         .merge(crate::http::reports::routes())
         .merge(crate::http::readiness::routes())
         .merge(crate::http::alerts::routes())

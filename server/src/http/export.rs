@@ -144,8 +144,8 @@ fn date(
         })
 }
 
-/// The CSV exports: one vehicle's sessions, the fleet's, a month report and a
-/// reimbursement statement.
+/// The CSV exports: one vehicle's sessions, the fleet's, a month report, a
+/// reimbursement statement and a place's load.
 pub fn routes<S>() -> axum::Router<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -165,6 +165,7 @@ where
             "/vehicles/{id}/statement.csv",
             axum::routing::get(crate::http::reports::statement_csv),
         )
+        .merge(crate::http::load::csv_routes())
 }
 
 async fn sessions_csv(

@@ -14,6 +14,7 @@ pub mod health;
 pub mod json_body;
 pub mod layers;
 pub mod live;
+pub mod load;
 pub mod metrics;
 pub mod pages;
 pub mod places;

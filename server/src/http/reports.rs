@@ -81,7 +81,10 @@ where
     Router::new().route("/api/v1/reports/monthly", get(monthly))
 }
 
-fn csv_response(bytes: Result<axum::body::Bytes, csv::Error>, filename: &str) -> Response {
+pub(crate) fn csv_response(
+    bytes: Result<axum::body::Bytes, csv::Error>,
+    filename: &str,
+) -> Response {
     match bytes {
         Ok(bytes) => (
             [

@@ -42,4 +42,5 @@ mod scale_out;
 mod sessions;
 mod signatures;
 mod simulate;
+mod site_load;
 mod verify;
