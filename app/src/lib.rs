@@ -161,6 +161,16 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route
+                        path=path!("/places/peaks")
+                        view=pages::site_load::SitePeaksPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/places/:id/load")
+                        view=pages::site_load::LoadPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
                         path=path!("/reports")
                         view=pages::reports::ReportsPage
                         ssr=SsrMode::Async

@@ -26,6 +26,7 @@ test('every page comes alive without an error or warning in the console', async 
     '/notifications',
     '/health',
     '/places',
+    '/places/peaks?month=2026-03',
     '/reports?month=2026-03',
     `/vehicles/${POLESTAR}/statement?month=2026-03&kind=home`,
   ]) {

@@ -102,10 +102,12 @@ test('the browser code arrives compressed, a page at a time, once', async ({ pag
   await visit('session', () => page.locator('tr[data-session-id] a').first().click(), /\/sessions\//);
   await visit('events', () => page.getByRole('link', { name: 'Deliveries' }).click(), /\/events/);
   await visit('readiness', () => page.getByRole('link', { name: 'Readiness', exact: true }).click(), /\/readiness/);
-  // The places, report, data health and settings pages are documents with no island:
+  // The places, site peaks, report, data health and settings pages are documents with
+  // no island:
   // they fetch no code.
   for (const [label, link, seen] of [
     ['places', 'Places', /\/places/],
+    ['site peaks', "Every site's monthly peak, side by side", /\/places\/peaks/],
     ['reports', 'Reports', /\/reports/],
     ['health', 'Health', /\/health/],
     ['settings', 'Settings', /\/settings/],

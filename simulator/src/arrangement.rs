@@ -1,5 +1,5 @@
-//! What an operator would set up around a simulated fleet, as the API's JSON: each
-//! vehicle's overnight spot as a place (every third a depot, the rest homes), a fleet
+//! What an operator would set up around a simulated fleet, as the API's JSON: the depot
+//! where every third vehicle charges, each other vehicle's home as a place, a fleet
 //! departure schedule (weekdays at 07:00, weekends at 09:30, needing 85 %, so the
 //! vehicles whose charge limit is 80 % show what a limit too low looks like), and one
 //! vehicle with no departures. Demo mode stores it directly; `chargelog simulate
@@ -22,21 +22,40 @@ pub struct Arrangement {
     pub no_departures: Option<(String, Value)>,
 }
 
+/// The depot (Hammarby, Stockholm): its vehicles' bays lie within 200 m north of it.
+pub const DEPOT: (f64, f64) = (59.3030, 18.1010);
+pub const DEPOT_NAME: &str = "Depot Hammarby";
+
+/// Whether the fleet's `index`-th vehicle charges at the depot: every third, from the first.
+pub fn at_depot(index: usize) -> bool {
+    index.is_multiple_of(3)
+}
+
 pub fn arrangement(vehicles: &[VehicleInfo], timezone: &str) -> Arrangement {
-    let places = vehicles
+    let depot = (!vehicles.is_empty()).then(|| {
+        json!({
+            "name": DEPOT_NAME,
+            "kind": "depot",
+            "latitude": DEPOT.0 + 0.000_9,
+            "longitude": DEPOT.1,
+            "radius_m": 300.0,
+            "timezone": timezone,
+        })
+    });
+    let homes = vehicles
         .iter()
         .enumerate()
+        .filter(|(i, _)| !at_depot(*i))
         .map(|(i, v)| {
-            let kind = if i % 3 == 0 { "depot" } else { "home" };
             json!({
-                "name": format!("{} {} {kind} {}", v.make, v.model, i + 1),
-                "kind": kind,
+                "name": format!("{} {} home {}", v.make, v.model, i + 1),
+                "kind": "home",
                 "latitude": v.home_latitude,
                 "longitude": v.home_longitude,
                 "radius_m": 300.0,
             })
-        })
-        .collect();
+        });
+    let places = depot.into_iter().chain(homes).collect();
     let schedule = |departures: Value| json!({"timezone": timezone, "required_soc": REQUIRED_SOC, "departures": departures});
     Arrangement {
         places,

@@ -156,17 +156,25 @@ fn profile(rng: &mut fastrand::Rng, index: usize, seed: u64) -> Profile {
     use catalog::{AC_CHARGERS_KW, MODELS};
     // Every model appears in a fleet of ten, in an order the seed picks.
     let model = MODELS[(index + seed as usize) % MODELS.len()];
-    // Around a city (Stockholm), each vehicle with its own home or depot.
-    let home = (
+    // Around a city (Stockholm), each vehicle with its own home, but every third at the
+    // depot, a bay each, charging as soon as it is back (the depot's evening peak).
+    let own_home = (
         59.33 + (rng.f64() - 0.5) * 0.4,
         18.06 + (rng.f64() - 0.5) * 0.8,
     );
+    let at_depot = arrangement::at_depot(index);
+    let home = if at_depot {
+        let bay = (index / 3 % 10) as f64;
+        (arrangement::DEPOT.0 + bay * 0.000_15, arrangement::DEPOT.1)
+    } else {
+        own_home
+    };
     Profile {
         id: uuid(rng),
         model,
         home,
         home_charger_kw: AC_CHARGERS_KW[rng.usize(0..AC_CHARGERS_KW.len())],
-        scheduled: rng.f64() < 0.3,
+        scheduled: rng.f64() < 0.3 && !at_depot,
         limit: [80.0, 90.0, 100.0][rng.usize(0..3)],
         daily_km: 20.0 + rng.f64() * 160.0,
         // chargelog integrates power only across samples at most 15 min apart.

@@ -9,4 +9,5 @@ pub mod health;
 pub mod places;
 pub mod readiness;
 pub mod settings;
+pub mod site_load;
 pub mod vehicles;

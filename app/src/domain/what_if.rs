@@ -161,30 +161,49 @@ pub fn replay(sessions: &[Recorded], cap_kw: f64, how: Share) -> Vec<Replayed> {
     let mut energy = vec![0.0_f64; sessions.len()];
     let mut done: Vec<Option<i64>> = vec![None; sessions.len()];
     let mut drawn: Vec<Vec<f64>> = vec![Vec::new(); sessions.len()];
-    // Soonest to leave first, then by id: the order the cap is offered in.
-    let mut order: Vec<usize> = (0..sessions.len()).collect();
-    order.sort_by(|&a, &b| {
-        (sessions[a].leaves_ms(), &sessions[a].id).cmp(&(sessions[b].leaves_ms(), &sessions[b].id))
-    });
     let (Some(first), Some(last)) = (
         sessions.iter().map(|s| s.start_ms).min(),
         sessions.iter().map(Recorded::leaves_ms).max(),
     ) else {
         return Vec::new();
     };
+    // Each session's leaving and recorded finishing times, read once.
+    let leaves: Vec<i64> = sessions.iter().map(Recorded::leaves_ms).collect();
+    let done_recorded: Vec<i64> = sessions.iter().map(Recorded::done_ms).collect();
+    // Sessions join the replay as their start comes and drop out once done or gone; those
+    // charging are kept soonest to leave first, then by id: the order the cap is offered in.
+    let offer = |i: usize| (leaves[i], sessions[i].id.as_str());
+    let mut arrivals: Vec<usize> = (0..sessions.len()).collect();
+    arrivals.sort_by_key(|&i| sessions[i].start_ms);
+    let mut arrived = 0;
+    let mut charging: Vec<usize> = Vec::new();
     let mut t = first;
     while t < last {
-        let mut wants = Vec::new();
-        let mut who = Vec::new();
-        for &i in &order {
-            let s = &sessions[i];
-            if t < s.start_ms || t >= s.leaves_ms() || done[i].is_some() {
-                continue;
+        while let Some(&i) = arrivals
+            .get(arrived)
+            .filter(|&&i| sessions[i].start_ms <= t)
+        {
+            let at = charging.partition_point(|&j| offer(j) < offer(i));
+            charging.insert(at, i);
+            arrived += 1;
+        }
+        charging.retain(|&i| t < leaves[i] && done[i].is_none());
+        if charging.is_empty() {
+            // Nobody here: on to the next arrival (starts lie on the minute grid).
+            match arrivals.get(arrived) {
+                Some(&i) => t = t.max(sessions[i].start_ms),
+                None => break,
             }
+            continue;
+        }
+        let mut wants = Vec::with_capacity(charging.len());
+        for &i in &charging {
+            let s = &sessions[i];
             // A pause in the record before it was done (a timer) is kept; the minutes
             // after it was done are free to catch up in.
             let minute = ((t - s.start_ms) / STEP_MS) as usize;
-            let paused = t < s.done_ms() && s.minutes_kw.get(minute).is_some_and(|kw| *kw <= 0.0);
+            let paused =
+                t < done_recorded[i] && s.minutes_kw.get(minute).is_some_and(|kw| *kw <= 0.0);
             let left_kwh = goals[i] - energy[i];
             let want = if paused || left_kwh <= EPSILON_KWH {
                 0.0
@@ -192,10 +211,9 @@ pub fn replay(sessions: &[Recorded], cap_kw: f64, how: Share) -> Vec<Replayed> {
                 limit_at(&capabilities[i], energy[i]).min(left_kwh * 60.0)
             };
             wants.push(want);
-            who.push(i);
         }
         let given = share(&wants, cap_kw, how);
-        for (&i, kw) in who.iter().zip(given) {
+        for (&i, kw) in charging.iter().zip(given) {
             let s = &sessions[i];
             let minute = ((t - s.start_ms) / STEP_MS) as usize;
             if drawn[i].len() < minute {

@@ -17,4 +17,5 @@ pub mod readiness;
 pub mod reports;
 pub mod session;
 pub mod settings;
+pub mod site_load;
 pub mod vehicle;

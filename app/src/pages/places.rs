@@ -85,6 +85,9 @@ fn Places(view: PlacesView) -> impl IntoView {
         </section>
         <section aria-labelledby="places">
             <h2 id="places">"Places"</h2>
+            <p>
+                <a href="/places/peaks">"Every site's monthly peak, side by side"</a>
+            </p>
             {empty.then(|| view! { <p class="notice">"No places yet."</p> })}
             <div class="places">{places}</div>
             {more}
@@ -305,6 +308,10 @@ fn PlaceCard(place: PlaceDto, tariffs: Vec<TariffDto>, zone: String) -> impl Int
                 <dd>{place.cost_center.clone().unwrap_or_else(|| "—".to_owned())}</dd>
                 <dt>"Sessions"</dt>
                 <dd>{place.session_count}</dd>
+                <dt>"Load"</dt>
+                <dd>
+                    <a href=format!("/places/{id}/load")>"Power, peaks and what-if"</a>
+                </dd>
             </dl>
             <h4>"Tariffs"</h4>
             <TariffList tariffs />

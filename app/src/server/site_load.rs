@@ -15,7 +15,10 @@ use crate::domain::reading::ReadingStatus;
 use crate::domain::signals;
 use crate::domain::site_load::query::LocalDays;
 use crate::domain::site_load::{self, MinuteEnergy, Recorded, MINUTE_MS};
-use crate::wire::{CapFigures, LoadInterval, LoadPeak, PeakPeriod, PeakVehicle, PlaceLoad, WhatIf};
+use crate::wire::{
+    CapFigures, LoadInterval, LoadPeak, PeakPeriod, PeakVehicle, PlaceLoad, SitePeak, SitePeaks,
+    WhatIf,
+};
 use chrono::NaiveDate;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::ActiveValue::Set;
@@ -376,13 +379,9 @@ fn at(ms: i64) -> chrono::DateTime<chrono::Utc> {
 }
 
 /// The highest interval of each local day or month (the earliest of equal ones).
-fn peaks_of(
-    summed: &[Summed],
-    tz: chrono_tz::Tz,
-    period: PeakPeriod,
-) -> Vec<(NaiveDate, i64, i64)> {
+fn peaks_of(summed: &[Summed], tz: chrono_tz::Tz, period: PeakPeriod) -> Vec<(NaiveDate, &Summed)> {
     use chrono::Datelike;
-    let mut best: BTreeMap<NaiveDate, (i64, i64)> = BTreeMap::new();
+    let mut best: BTreeMap<NaiveDate, &Summed> = BTreeMap::new();
     for s in summed {
         let day = at(s.start_ms).with_timezone(&tz).date_naive();
         let key = match period {
@@ -390,14 +389,19 @@ fn peaks_of(
             PeakPeriod::Month => day.with_day(1).unwrap_or(day),
         };
         let total: i64 = s.mwh.iter().sum();
-        if best.get(&key).is_none_or(|(_, e)| *e < total) {
-            best.insert(key, (s.start_ms, total));
+        if best
+            .get(&key)
+            .is_none_or(|b| b.mwh.iter().sum::<i64>() < total)
+        {
+            best.insert(key, s);
         }
     }
-    best.into_iter()
-        .map(|(d, (start, e))| (d, start, e))
-        .collect()
+    best.into_iter().collect()
 }
+
+/// Ranges up to this many days list the vehicles of every day's peak; longer ones only
+/// those of each month's.
+pub const DAILY_VEHICLES_DAYS: i64 = 31;
 
 /// The vehicles that drew in each of the intervals starting at `starts`: per start, (vehicle,
 /// mWh), most first.
@@ -412,19 +416,27 @@ async fn drew_in(
         .flat_map(|s| (0..length_ms / SLICE_MS).map(move |k| s + k * SLICE_MS))
         .collect();
     let mut per: HashMap<i64, BTreeMap<String, i64>> = HashMap::new();
+    let start = format!("slice_ms - (slice_ms % {length_ms})");
     for chunk in slices.chunks(5_000) {
-        let rows = session_load::Entity::find()
+        use sea_orm::QuerySelect;
+        // Summed per interval and vehicle by the database: a row per vehicle, not per slice.
+        let rows: Vec<(i64, String, i64)> = session_load::Entity::find()
+            .select_only()
+            .column_as(Expr::cust(start.clone()), "start")
+            .column(session_load::Column::VehicleId)
+            .column_as(
+                Expr::cust("CAST(SUM(wattage_mwh + samples_mwh + average_mwh) AS BIGINT)"),
+                "mwh",
+            )
             .filter(session_load::Column::PlaceId.eq(place_id))
             .filter(session_load::Column::SliceMs.is_in(chunk.iter().copied()))
+            .group_by(Expr::cust(start.clone()))
+            .group_by(session_load::Column::VehicleId)
+            .into_tuple()
             .all(db)
             .await?;
-        for row in rows {
-            let start = row.slice_ms - row.slice_ms.rem_euclid(length_ms);
-            let mwh = row.wattage_mwh + row.samples_mwh + row.average_mwh;
-            *per.entry(start)
-                .or_default()
-                .entry(row.vehicle_id)
-                .or_default() += mwh;
+        for (start, vehicle, mwh) in rows {
+            *per.entry(start).or_default().entry(vehicle).or_default() += mwh;
         }
     }
     Ok(per
@@ -467,6 +479,39 @@ async fn names(
     Ok(out)
 }
 
+fn interval_of(s: &Summed, hours: f64) -> LoadInterval {
+    let energy = kwh(s.mwh.iter().sum());
+    LoadInterval {
+        start: at(s.start_ms),
+        avg_kw: energy / hours,
+        max_vehicles: u32::try_from(s.vehicles).unwrap_or(0),
+        energy_kwh: energy,
+        wattage_kwh: kwh(s.mwh[0]),
+        samples_kwh: kwh(s.mwh[1]),
+        average_kwh: kwh(s.mwh[2]),
+    }
+}
+
+/// Only the intervals of [`load`], with the place's zone (for the CSV download).
+pub async fn intervals(
+    db: &impl ConnectionTrait,
+    place_id: &str,
+    days: LocalDays,
+    interval_minutes: u32,
+    default_zone: chrono_tz::Tz,
+) -> Result<Option<(chrono_tz::Tz, Vec<LoadInterval>)>, DbErr> {
+    let Some((_, tz)) = place_zone(db, place_id, default_zone).await? else {
+        return Ok(None);
+    };
+    let length_ms = i64::from(interval_minutes) * MINUTE_MS;
+    let hours = length_ms as f64 / 3_600_000.0;
+    let summed = summed(db, place_id, span_ms(days, tz), length_ms).await?;
+    Ok(Some((
+        tz,
+        summed.iter().map(|s| interval_of(s, hours)).collect(),
+    )))
+}
+
 /// The load of a place over `days` of its zone, in intervals of `interval_minutes`;
 /// `None` if there is no such place.
 pub async fn load(
@@ -484,15 +529,18 @@ pub async fn load(
     let hours = length_ms as f64 / 3_600_000.0;
     let summed = summed(db, place_id, span, length_ms).await?;
 
+    let daily_vehicles = (days.to - days.from).num_days() < DAILY_VEHICLES_DAYS;
     let mut peaks = Vec::new();
     for period in [PeakPeriod::Day, PeakPeriod::Month] {
-        for (date, start, mwh) in peaks_of(&summed, tz, period) {
-            peaks.push((period, date, start, mwh));
+        let listed = period == PeakPeriod::Month || daily_vehicles;
+        for (date, s) in peaks_of(&summed, tz, period) {
+            peaks.push((period, date, s, listed));
         }
     }
     let starts: Vec<i64> = peaks
         .iter()
-        .map(|p| p.2)
+        .filter(|p| p.3)
+        .map(|p| p.2.start_ms)
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -500,13 +548,15 @@ pub async fn load(
     let names = names(db, drew.values().flatten().map(|(v, _)| v.clone())).await?;
     let peaks = peaks
         .into_iter()
-        .map(|(period, date, start, mwh)| LoadPeak {
+        .map(|(period, date, s, listed)| LoadPeak {
             period,
             date,
-            start: at(start),
-            avg_kw: kwh(mwh) / hours,
+            start: at(s.start_ms),
+            avg_kw: kwh(s.mwh.iter().sum()) / hours,
+            vehicles_charging: u32::try_from(s.vehicles).unwrap_or(0),
             vehicles: drew
-                .get(&start)
+                .get(&s.start_ms)
+                .filter(|_| listed)
                 .into_iter()
                 .flatten()
                 .map(|(id, mwh)| PeakVehicle {
@@ -526,27 +576,15 @@ pub async fn load(
         .collect();
     let hours_profile = site_load::hour_profile([&as_minutes], span.0, span.1, tz);
 
-    let intervals: Vec<LoadInterval> = summed
-        .iter()
-        .map(|s| {
-            let energy = kwh(s.mwh.iter().sum());
-            LoadInterval {
-                start: at(s.start_ms),
-                avg_kw: energy / hours,
-                max_vehicles: u32::try_from(s.vehicles).unwrap_or(0),
-                energy_kwh: energy,
-                wattage_kwh: kwh(s.mwh[0]),
-                samples_kwh: kwh(s.mwh[1]),
-                average_kwh: kwh(s.mwh[2]),
-            }
-        })
-        .collect();
+    let intervals: Vec<LoadInterval> = summed.iter().map(|s| interval_of(s, hours)).collect();
     Ok(Some(PlaceLoad {
         place_id: place_id.to_owned(),
         place_name,
         timezone: tz.name().to_owned(),
         from: days.from,
         to: days.to,
+        range_start: at(span.0),
+        range_end: at(span.1),
         interval_minutes,
         energy_kwh: kwh(summed.iter().flat_map(|s| s.mwh).sum()),
         intervals,
@@ -647,4 +685,58 @@ pub async fn what_if(
         equal_share: figures(Share::Equal),
         departure_aware: figures(Share::SoonestFirst),
     }))
+}
+
+/// Places in the fleet's side-by-side view of monthly peaks.
+pub const MAX_SITES: u64 = 200;
+
+/// Every place's highest 15-minute interval in `month` (its first day), each in its own
+/// zone, by name; at most [`MAX_SITES`].
+pub async fn site_peaks(
+    db: &impl ConnectionTrait,
+    month: NaiveDate,
+    default_zone: chrono_tz::Tz,
+) -> Result<SitePeaks, DbErr> {
+    use super::entities::places;
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    let total = places::Entity::find().count(db).await?;
+    let rows = places::Entity::find()
+        .order_by_asc(places::Column::Name)
+        .order_by_asc(places::Column::Id)
+        .limit(MAX_SITES)
+        .all(db)
+        .await?;
+    let last = month + chrono::Months::new(1) - chrono::Days::new(1);
+    let length_ms = WHAT_IF_INTERVAL * MINUTE_MS;
+    let mut out = Vec::with_capacity(rows.len());
+    for place in rows {
+        let tz: chrono_tz::Tz = place.timezone.parse().unwrap_or(default_zone);
+        let span = span_ms(
+            LocalDays {
+                from: month,
+                to: last,
+            },
+            tz,
+        );
+        let summed = summed(db, &place.id, span, length_ms).await?;
+        let best = summed.iter().fold(None::<&Summed>, |best, s| match best {
+            Some(b) if b.mwh.iter().sum::<i64>() >= s.mwh.iter().sum::<i64>() => Some(b),
+            _ => Some(s),
+        });
+        let hours = length_ms as f64 / 3_600_000.0;
+        out.push(SitePeak {
+            place_id: place.id,
+            name: place.name,
+            kind: place.kind,
+            timezone: tz.name().to_owned(),
+            peak_kw: best.map(|b| kwh(b.mwh.iter().sum()) / hours),
+            peak_start: best.map(|b| at(b.start_ms)),
+            energy_kwh: kwh(summed.iter().flat_map(|s| s.mwh).sum()),
+        });
+    }
+    Ok(SitePeaks {
+        month,
+        more: total.saturating_sub(out.len() as u64),
+        places: out,
+    })
 }

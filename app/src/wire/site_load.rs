@@ -49,7 +49,10 @@ pub struct LoadPeak {
     /// The interval's start (the earliest of equal ones).
     pub start: DateTime<Utc>,
     pub avg_kw: f64,
-    /// Most energy first.
+    /// The most sessions charging in any 5-minute slice of it.
+    pub vehicles_charging: u32,
+    /// Most energy first: always for a month's peak; for a day's when the range is at
+    /// most 31 days (else empty).
     pub vehicles: Vec<PeakVehicle>,
 }
 
@@ -64,6 +67,9 @@ pub struct PlaceLoad {
     /// First and last day of the range (inclusive).
     pub from: NaiveDate,
     pub to: NaiveDate,
+    /// The range's first instant and the instant after its last day.
+    pub range_start: DateTime<Utc>,
+    pub range_end: DateTime<Utc>,
     /// 5, 15 or 60.
     pub interval_minutes: u32,
     /// Intervals with charge, in time order.
@@ -109,4 +115,27 @@ pub struct WhatIf {
     #[serde(flatten)]
     pub equal_share: CapFigures,
     pub departure_aware: CapFigures,
+}
+
+/// A place's highest interval of a month, for the fleet's side-by-side view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SitePeak {
+    pub place_id: String,
+    pub name: String,
+    pub kind: crate::domain::places::PlaceKind,
+    pub timezone: String,
+    /// None: nothing charged there that month.
+    pub peak_kw: Option<f64>,
+    pub peak_start: Option<DateTime<Utc>>,
+    pub energy_kwh: f64,
+}
+
+/// Every place's peak in a month (its local month), by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SitePeaks {
+    /// The month's first day.
+    pub month: NaiveDate,
+    pub places: Vec<SitePeak>,
+    /// Places beyond the first [`SitePeaks::places`] shown.
+    pub more: u64,
 }

@@ -133,8 +133,17 @@ async fn load_csv(
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, HttpError> {
-    let load = load_of(&state, &id, &params).await?;
-    let tz: chrono_tz::Tz = load.timezone.parse().unwrap_or(state.timezone);
+    let interval = query::interval(params.get("interval").map(String::as_str))?;
+    let days = days_at(
+        &state,
+        &id,
+        &params,
+        (query::DEFAULT_LOAD_DAYS, query::MAX_LOAD_DAYS),
+    )
+    .await?;
+    let (tz, intervals) = site_load::intervals(&state.db, &id, days, interval, state.timezone)
+        .await?
+        .ok_or_else(|| no_place(&id))?;
     let header = [
         "start_utc",
         "start_local",
@@ -145,8 +154,7 @@ async fn load_csv(
         "from_energy_samples_kwh",
         "from_average_kwh",
     ];
-    let rows: Vec<Vec<String>> = load
-        .intervals
+    let rows: Vec<Vec<String>> = intervals
         .iter()
         .map(|i| {
             vec![
@@ -171,8 +179,8 @@ async fn load_csv(
     Ok(crate::http::reports::csv_response(
         crate::http::export::csv_bytes(rows, Some(&header[..])),
         &format!(
-            "chargelog-load-{name}-{}-{}-{}m.csv",
-            load.from, load.to, load.interval_minutes
+            "chargelog-load-{name}-{}-{}-{interval}m.csv",
+            days.from, days.to
         ),
     ))
 }

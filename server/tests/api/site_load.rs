@@ -228,6 +228,7 @@ async fn a_place_load_is_its_sessions_power_summed_by_interval(backend: Backend)
         assert_eq!(peak["date"], date);
         assert_eq!(peak["start"], "2026-03-10T16:15:00Z");
         assert!(close(peak["avg_kw"].as_f64().unwrap(), 21.0), "{peak}");
+        assert_eq!(peak["vehicles_charging"], 2);
         let vehicles = peak["vehicles"].as_array().unwrap();
         assert_eq!(vehicles.len(), 2);
         assert_eq!(vehicles[0]["vehicle_id"], WATTAGE_CAR);
@@ -235,6 +236,17 @@ async fn a_place_load_is_its_sessions_power_summed_by_interval(backend: Backend)
         assert!(close(vehicles[0]["energy_kwh"].as_f64().unwrap(), 2.75));
         assert!(close(vehicles[1]["energy_kwh"].as_f64().unwrap(), 2.5));
     }
+
+    // Over more than 31 days, only a month's peak names its vehicles.
+    let long = load(&app, &place, "from=2026-03-01&to=2026-04-15").await;
+    let (day, month) = (&long["peaks"][0], &long["peaks"][1]);
+    assert_eq!(
+        (&day["period"], &month["period"]),
+        (&json!("day"), &json!("month"))
+    );
+    assert_eq!(day["vehicles"], json!([]));
+    assert_eq!(day["vehicles_charging"], 2);
+    assert_eq!(month["vehicles"].as_array().unwrap().len(), 2);
 
     // An hour at a time: 16:00 and 17:00 UTC, 17 and 18 in Stockholm, a Tuesday.
     let hourly = load(&app, &place, "from=2026-03-10&to=2026-03-10&interval=60m").await;
