@@ -3,7 +3,8 @@
 //! `cargo bench -p server --bench site_load` creates a depot and stores what the pricer
 //! would have kept for a year of it (`session_load`: every vehicle back each evening
 //! between 16:00 and 20:00 UTC, 11 kW until 15 to 60 kWh are in, one row per session and
-//! 5-minute slice; `place_load`: their sums), then times sequential requests over HTTP
+//! 5-minute slice; `place_load`: their sums; the sessions themselves, never reported
+//! unplugged, so a what-if looks for each one's next session), then times sequential requests over HTTP
 //! as a logged-in operator: `GET /api/v1/places/{id}/load` for the year in 15 and 60
 //! minute intervals, a month, a day, the load page for the year, and a week's what-if.
 //! Knobs: `BENCH_VEHICLES` (200), `BENCH_DAYS` (365), `BENCH_RUNS` (20).
@@ -15,7 +16,8 @@
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
 mod common;
-use app::server::entities::{place_load, session_load};
+use app::domain::sessions::SessionStatus;
+use app::server::entities::{place_load, session_load, sessions};
 use common::pages::{knob, row, server, time_get, DAY_MS};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ConnectionTrait, EntityTrait};
@@ -23,6 +25,31 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 const SLICE_MS: i64 = app::server::site_load::SLICE_MS;
+
+/// A session as the pricer leaves it: placed, priced, its unplugging never reported.
+fn session(id: &str, vehicle: &str, place: &str, start: i64, end: i64) -> sessions::ActiveModel {
+    let kwh = 11.0 * (end - start) as f64 / 3_600_000.0;
+    sessions::ActiveModel {
+        id: Set(id.to_owned()),
+        vehicle_id: Set(vehicle.to_owned()),
+        status: Set(SessionStatus::Completed),
+        started_at: Set(start),
+        ended_at: Set(Some(end)),
+        start_observed: Set(true),
+        end_inferred: Set(false),
+        duration_s: Set((end - start) / 1_000),
+        plugged_in_at: Set(Some(start)),
+        unplugged_at: Set(None),
+        last_reading_at: Set(end),
+        energy_added_kwh: Set(Some(kwh)),
+        max_power_kw: Set(Some(11.0)),
+        avg_power_kw: Set(Some(11.0)),
+        intervals: Set(serde_json::json!([{ "start": start, "end": end }])),
+        place_id: Set(Some(place.to_owned())),
+        pricing_due: Set(None),
+        ..Default::default()
+    }
+}
 
 /// Stores a year of the depot's load; returns (sessions, session_load rows, place_load rows).
 async fn fill(
@@ -37,6 +64,7 @@ async fn fill(
     let slice_mwh = (kw * SLICE_MS as f64 / 3_600_000.0 * 1_000_000.0).round() as i64;
     let mut sums: BTreeMap<i64, [i64; 2]> = BTreeMap::new();
     let mut rows: Vec<session_load::ActiveModel> = Vec::new();
+    let mut placed: Vec<sessions::ActiveModel> = Vec::new();
     let (mut sessions, mut stored) = (0, 0);
     for v in 0..vehicles {
         let vehicle = format!("bench-vehicle-{v:04}");
@@ -47,6 +75,13 @@ async fn fill(
             let slices = (hours * 12.0).ceil() as i64;
             let session = format!("{vehicle}:{arrives}");
             sessions += 1;
+            placed.push(self::session(
+                &session,
+                &vehicle,
+                place,
+                arrives,
+                first + slices * SLICE_MS,
+            ));
             for k in 0..slices {
                 let slice = first + k * SLICE_MS;
                 rows.push(session_load::ActiveModel {
@@ -72,6 +107,13 @@ async fn fill(
                     .unwrap_or_else(|e| panic!("{e}"));
             }
             rows.clear();
+            for chunk in placed.chunks(500) {
+                sessions::Entity::insert_many(chunk.to_vec())
+                    .exec_without_returning(db)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+            placed.clear();
         }
     }
     let sums: Vec<place_load::ActiveModel> = sums

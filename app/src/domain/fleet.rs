@@ -213,7 +213,8 @@ pub const MAX_REFRESH: usize = 200;
 
 /// "12.3", "80": a number with at most one decimal, no trailing ".0".
 pub fn format_number(x: f64) -> String {
-    let rounded = (x * 10.0).round() / 10.0;
+    // Adding zero turns a negative zero (a sum of nothing, -0.04 rounded) into 0.
+    let rounded = (x * 10.0).round() / 10.0 + 0.0;
     if rounded.fract() == 0.0 {
         format!("{rounded:.0}")
     } else {
@@ -355,6 +356,8 @@ mod tests {
         assert_eq!(format_number(10.85), "10.9");
         assert_eq!(format_number(0.04), "0");
         assert_eq!(format_number(-3.24), "-3.2");
+        assert_eq!(format_number(-0.0), "0");
+        assert_eq!(format_number(-0.04), "0");
     }
 }
 

@@ -337,7 +337,8 @@ pub fn summarize(sessions: &[Recorded], cap_kw: f64, how: Share, interval_minute
         median_delay_min: median(&delays),
         worst_delay_min: delays.last().copied().unwrap_or(0.0),
         sessions_short: short.len(),
-        kwh_short: short.iter().sum(),
+        // From +0 (a float sum of nothing is -0).
+        kwh_short: short.iter().fold(0.0, |sum, kwh| sum + kwh),
     }
 }
 

@@ -143,10 +143,11 @@ fn Load(load: PlaceLoad) -> impl IntoView {
             </p>
         }
     });
+    // The earliest of equal intervals, as the peaks below are chosen.
     let highest = load
         .intervals
         .iter()
-        .max_by(|a, b| a.avg_kw.total_cmp(&b.avg_kw))
+        .reduce(|best, i| if i.avg_kw > best.avg_kw { i } else { best })
         .map(|i| format!("{} at {}", kw(i.avg_kw), at_place(i.start, &load.timezone)));
     let intervals = load.intervals.len();
     let interval = load.interval_minutes;
@@ -535,7 +536,7 @@ fn WhatIfSection(
         <section aria-labelledby="what-if" class="card">
             <h2 id="what-if">"What if the site were capped?"</h2>
             <p class="muted">
-                "The recorded sessions replayed a minute at a time as if the chargers shared a power limit: each vehicle at most the power it really drew at that charge, the limit shared equally (what one cannot use going to the others), or to the vehicles leaving soonest first. Up to 31 days."
+                "The recorded sessions replayed a minute at a time as if the chargers shared a power limit: each vehicle at most the power it really drew at that charge, the limit shared equally (what one cannot use going to the others), or to the vehicles leaving soonest first. A vehicle leaves when it was unplugged; where that was never reported, at its next charge or a day after this one ended. Up to 31 days."
             </p>
             <form method="get" class="filters" aria-label="What if">
                 <input type="hidden" name="from" value=load.from.to_string() />

@@ -598,10 +598,91 @@ pub async fn load(
 /// The interval a what-if's peaks are measured over (minutes): the demand charge's.
 pub const WHAT_IF_INTERVAL: i64 = 15;
 
+/// How long a vehicle whose unplugging was never reported is taken to stay after its
+/// charge ended, at most (it stays until its next session otherwise).
+pub const UNREPORTED_STAY_MS: i64 = 24 * 60 * MINUTE_MS;
+
+/// A session's id, vehicle, unplug, end and last reading (epoch ms).
+type SessionEnd = (String, String, Option<i64>, Option<i64>, i64);
+
+/// When each session's vehicle left the charger (epoch ms): when it was unplugged; else,
+/// as the record says nothing of it, when its next session began, at most
+/// [`UNREPORTED_STAY_MS`] after the charge ended (a depot van left plugged in after its
+/// charge stops is still there; one that never reports its cable has left by its next
+/// charge).
+async fn departures(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<HashMap<String, i64>, DbErr> {
+    use sea_orm::QuerySelect;
+    let mut leaves = HashMap::new();
+    // Sessions without an unplug: (id, vehicle, end of charge).
+    let mut unreported: Vec<(String, String, i64)> = Vec::new();
+    for chunk in ids.chunks(1_000) {
+        let found: Vec<SessionEnd> = sessions::Entity::find()
+            .select_only()
+            .columns([
+                sessions::Column::Id,
+                sessions::Column::VehicleId,
+                sessions::Column::UnpluggedAt,
+                sessions::Column::EndedAt,
+                sessions::Column::LastReadingAt,
+            ])
+            .filter(sessions::Column::Id.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (id, vehicle, unplugged, ended, last) in found {
+            match unplugged {
+                Some(at) => {
+                    leaves.insert(id, at);
+                }
+                None => unreported.push((id, vehicle, ended.unwrap_or(last))),
+            }
+        }
+    }
+    let (Some(first), Some(last)) = (
+        unreported.iter().map(|u| u.2).min(),
+        unreported.iter().map(|u| u.2).max(),
+    ) else {
+        return Ok(leaves);
+    };
+    let mut vehicles: Vec<String> = unreported.iter().map(|u| u.1.clone()).collect();
+    vehicles.sort();
+    vehicles.dedup();
+    let mut starts: HashMap<String, Vec<i64>> = HashMap::new();
+    for chunk in vehicles.chunks(1_000) {
+        let found: Vec<(String, i64)> = sessions::Entity::find()
+            .select_only()
+            .columns([sessions::Column::VehicleId, sessions::Column::StartedAt])
+            .filter(sessions::Column::VehicleId.is_in(chunk.iter().cloned()))
+            .filter(sessions::Column::StartedAt.gt(first))
+            .filter(sessions::Column::StartedAt.lte(last + UNREPORTED_STAY_MS))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (vehicle, started) in found {
+            starts.entry(vehicle).or_default().push(started);
+        }
+    }
+    for list in starts.values_mut() {
+        list.sort_unstable();
+    }
+    for (id, vehicle, ended) in unreported {
+        let next = starts.get(&vehicle).and_then(|list| {
+            let i = list.partition_point(|&at| at <= ended);
+            list.get(i).copied()
+        });
+        let stay = ended + UNREPORTED_STAY_MS;
+        leaves.insert(id, next.map_or(stay, |at| at.min(stay)));
+    }
+    Ok(leaves)
+}
+
 /// The place's sessions over `days` replayed under `cap_kw`, shared equally and
 /// departure-aware; `None` if there is no such place. Each session is its slices in the
-/// range (a slice's energy spread evenly over its five minutes), leaving when it was
-/// unplugged (else when it ended).
+/// range (a slice's energy spread evenly over its five minutes), leaving as
+/// [`departures`] says.
 pub async fn what_if(
     db: &impl ConnectionTrait,
     place_id: &str,
@@ -638,25 +719,8 @@ pub async fn what_if(
             minutes.insert(slice + k * MINUTE_MS, [per_minute, 0.0, 0.0]);
         }
     }
-    let mut leaves: HashMap<String, i64> = HashMap::new();
     let ids: Vec<String> = per_session.keys().cloned().collect();
-    for chunk in ids.chunks(1_000) {
-        let found: Vec<(String, Option<i64>, Option<i64>, i64)> = sessions::Entity::find()
-            .select_only()
-            .columns([
-                sessions::Column::Id,
-                sessions::Column::UnpluggedAt,
-                sessions::Column::EndedAt,
-                sessions::Column::LastReadingAt,
-            ])
-            .filter(sessions::Column::Id.is_in(chunk.iter().cloned()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (id, unplugged, ended, last) in found {
-            leaves.insert(id, unplugged.or(ended).unwrap_or(last));
-        }
-    }
+    let leaves = departures(db, &ids).await?;
     let recorded: Vec<what_if::Recorded> = per_session
         .iter()
         .map(|(id, minutes)| {

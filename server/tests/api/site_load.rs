@@ -14,11 +14,13 @@ crate::on_both_backends!(
     late_and_shuffled_deliveries_keep_the_sums_a_rebuild_gives,
     a_session_across_a_dst_change_counts_in_local_hours,
     a_cap_is_replayed_and_bad_parameters_are_refused,
+    a_vehicle_never_reported_unplugged_stays_until_its_next_charge,
 );
 
 const DEPOT: (f64, f64) = (59.3293, 18.0686);
 const WATTAGE_CAR: &str = "5d1c0b2a-0000-4000-8000-00000000aa01";
 const SAMPLES_CAR: &str = "5d1c0b2a-0000-4000-8000-00000000aa02";
+const STAYS_CAR: &str = "5d1c0b2a-0000-4000-8000-00000000aa03";
 
 /// 2026-03-10 (a Tuesday) at `h:m` UTC, epoch ms.
 fn t(h: i64, m: i64) -> i64 {
@@ -478,4 +480,45 @@ async fn a_cap_is_replayed_and_bad_parameters_are_refused(backend: Backend) {
     assert_eq!(status, 404);
     let (status, _) = call(&app, "GET", "/api/v1/places/nowhere/what-if?cap_kw=5", None).await;
     assert_eq!(status, 404);
+}
+
+async fn a_vehicle_never_reported_unplugged_stays_until_its_next_charge(backend: Backend) {
+    let app = spawn(backend).await;
+    // 10 kW from 16:00 to 17:00, then 10 kW from 19:00 to 19:30; the cable is never
+    // reported out.
+    let v = STAYS_CAR;
+    let on = |kwh: f64| [plugged(true), charging(true), watts(10_000.0), added(kwh)];
+    let off = |kwh: f64| [plugged(true), charging(false), watts(0.0), added(kwh)];
+    deliver_all(
+        &app,
+        vec![
+            delivery(v, t(16, 0), &on(0.0)),
+            delivery(v, t(16, 30), &on(5.0)),
+            delivery(v, t(17, 0), &off(10.0)),
+            delivery(v, t(19, 0), &on(0.0)),
+            delivery(v, t(19, 30), &off(5.0)),
+        ],
+    )
+    .await;
+    let place = depot(&app, "Europe/Stockholm").await;
+    priced(&app).await;
+    let path = format!("/api/v1/places/{place}/what-if?cap_kw=3&from=2026-03-10&to=2026-03-10");
+    let (status, capped) = call(&app, "GET", &path, None).await;
+    assert_eq!(status, 200, "{capped}");
+    assert_eq!(capped["sessions"], 2, "{capped}");
+    for figures in [&capped, &capped["departure_aware"]] {
+        // The first charge had until 19:00 (3 h at 3 kW: 9 of its 10 kWh), not until its
+        // charge stopped at 17:00, nor a day.
+        assert_eq!(figures["sessions_short"], 1, "{capped}");
+        assert!(
+            close(figures["kwh_short"].as_f64().unwrap(), 1.0),
+            "{capped}"
+        );
+        // The second had time: 5 kWh at 3 kW take 100 minutes instead of 30.
+        assert_eq!(figures["sessions_later"], 1, "{capped}");
+        assert!(
+            close(figures["worst_delay_min"].as_f64().unwrap(), 70.0),
+            "{capped}"
+        );
+    }
 }

@@ -96,6 +96,8 @@ fn a_cap_above_the_peak_changes_nothing() {
         assert!(close(summary.recorded_peak_kw, summary.new_peak_kw));
         assert_eq!(summary.sessions_later, 0);
         assert_eq!(summary.sessions_short, 0);
+        // Nothing short is 0 kWh, not -0 (which a page would print as "-0 kWh").
+        assert!(summary.kwh_short == 0.0 && summary.kwh_short.is_sign_positive());
         for (s, r) in sessions.iter().zip(replay(&sessions, 25.0, how)) {
             assert_eq!(r.minutes_kw.len(), 6.min(s.minutes_kw.len()));
             assert!(s
