@@ -501,6 +501,23 @@ pub async fn call(
     )
 }
 
+/// Waits until the background pricer has caught up with every change: every session
+/// placed and priced (and its load kept).
+pub async fn priced(app: &TestApp) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app
+        .scalar_i64("SELECT COUNT(*) FROM sessions WHERE pricing_due IS NOT NULL")
+        .await
+        > 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pricing never caught up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A vehicle's state as Smartcar delivers it, observed a minute ago.
 pub async fn report(app: &TestApp, vehicle: &str, signals: &[(&str, Value)]) {
     report_aged(app, vehicle, 60_000, signals).await;

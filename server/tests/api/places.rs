@@ -3,10 +3,11 @@
 //! date, a manual cost wins and outlives re-derivation, and bad input is refused naming
 //! the field. On SQLite and PostgreSQL.
 
-use crate::helpers::{call, engine_for_fixtures, spawn_scenario, Backend, TestApp, VEHICLE_A};
+use crate::helpers::{
+    call, engine_for_fixtures, priced, spawn_scenario, Backend, TestApp, VEHICLE_A,
+};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
 
 crate::on_both_backends!(
     a_place_holds_its_sessions_and_its_tariff_prices_them,
@@ -21,20 +22,6 @@ crate::on_both_backends!(
 /// The fixtures' completed AC session: 33.1 kWh, 2026-03-14 18:02:10 to 20:15:30 UTC.
 fn session_a() -> String {
     format!("{VEHICLE_A}:1773511330000")
-}
-
-/// Waits until the background pricer has caught up with every change.
-async fn priced(app: &TestApp) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, list) = call(app, "GET", "/api/v1/places", None).await;
-        assert_eq!(status, 200);
-        if list["pricing_pending"] == 0 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "pricing never caught up: {list}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn session(app: &TestApp, id: &str) -> Value {

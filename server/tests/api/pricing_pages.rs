@@ -1,8 +1,7 @@
 //! The places, report and statement pages, their plain form posts (no JavaScript) and
 //! their CSV downloads.
 
-use crate::helpers::{spawn_scenario, Backend, TestApp, VEHICLE_A};
-use std::time::{Duration, Instant};
+use crate::helpers::{priced, spawn_scenario, Backend, TestApp, VEHICLE_A};
 
 crate::on_both_backends!(
     a_place_and_tariff_made_by_forms_price_the_session_shown_on_its_pages,
@@ -31,18 +30,6 @@ async fn page(app: &TestApp, path: &str) -> String {
     let (status, html) = app.get_in_zone(path, "Europe/Stockholm").await;
     assert_eq!(status, 200, "{path}: {html}");
     html
-}
-
-async fn priced(app: &TestApp) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while app
-        .scalar_i64("SELECT COUNT(*) FROM sessions WHERE pricing_due IS NOT NULL")
-        .await
-        > 0
-    {
-        assert!(Instant::now() < deadline, "pricing never caught up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn a_place_and_tariff_made_by_forms_price_the_session_shown_on_its_pages(backend: Backend) {

@@ -3,11 +3,10 @@
 //! kept sums where a rebuild puts them; a session across a DST change lands in the right
 //! local hours. On SQLite and PostgreSQL.
 
-use crate::helpers::{call, spawn_app_with, Backend, TestApp, TOKEN};
+use crate::helpers::{call, priced, spawn_app_with, Backend, TestApp, TOKEN};
 use app::server::entities::{place_load, session_load};
 use sea_orm::{EntityTrait, QueryOrder};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
 
 crate::on_both_backends!(
     a_place_load_is_its_sessions_power_summed_by_interval,
@@ -111,20 +110,6 @@ async fn deliver_all(app: &TestApp, bodies: Vec<Vec<u8>>) {
         assert_eq!(response.status(), 200);
     }
     app.settle().await;
-}
-
-/// Waits until the background pricer has placed every session (and kept its load).
-async fn priced(app: &TestApp) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, list) = call(app, "GET", "/api/v1/places", None).await;
-        assert_eq!(status, 200);
-        if list["pricing_pending"] == 0 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "pricing never caught up: {list}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn depot(app: &TestApp, zone: &str) -> String {
