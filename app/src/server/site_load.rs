@@ -595,6 +595,9 @@ pub async fn load(
     }))
 }
 
+/// What-if replays computing at once in a process: the rest wait their turn.
+static REPLAYS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// The interval a what-if's peaks are measured over (minutes): the demand charge's.
 pub const WHAT_IF_INTERVAL: i64 = 15;
 
@@ -728,26 +731,38 @@ pub async fn what_if(
             what_if::Recorded::from_minutes(id, minutes, leaves_ms)
         })
         .collect();
-    let figures = |how| {
-        let s = what_if::summarize(&recorded, cap_kw, how, WHAT_IF_INTERVAL);
-        CapFigures {
-            recorded_peak_kw: s.recorded_peak_kw,
-            new_peak_kw: s.new_peak_kw,
-            sessions_later: u32::try_from(s.sessions_later).unwrap_or(u32::MAX),
-            median_delay_min: s.median_delay_min,
-            worst_delay_min: s.worst_delay_min,
-            sessions_short: u32::try_from(s.sessions_short).unwrap_or(u32::MAX),
-            kwh_short: s.kwh_short,
-        }
-    };
+    let sessions = u32::try_from(recorded.len()).unwrap_or(u32::MAX);
+    // Seconds of CPU for a month of a large depot: one replay at a time in each process,
+    // on a thread of its own, so the async workers (and the webhook) are never held up.
+    let _turn = REPLAYS
+        .acquire()
+        .await
+        .map_err(|e| DbErr::Custom(format!("what-if: {e}")))?;
+    let (equal_share, departure_aware) = tokio::task::spawn_blocking(move || {
+        let figures = |how| {
+            let s = what_if::summarize(&recorded, cap_kw, how, WHAT_IF_INTERVAL);
+            CapFigures {
+                recorded_peak_kw: s.recorded_peak_kw,
+                new_peak_kw: s.new_peak_kw,
+                sessions_later: u32::try_from(s.sessions_later).unwrap_or(u32::MAX),
+                median_delay_min: s.median_delay_min,
+                worst_delay_min: s.worst_delay_min,
+                sessions_short: u32::try_from(s.sessions_short).unwrap_or(u32::MAX),
+                kwh_short: s.kwh_short,
+            }
+        };
+        (figures(Share::Equal), figures(Share::SoonestFirst))
+    })
+    .await
+    .map_err(|e| DbErr::Custom(format!("what-if replay: {e}")))?;
     Ok(Some(WhatIf {
         place_id: place_id.to_owned(),
         from: days.from,
         to: days.to,
         cap_kw,
-        sessions: u32::try_from(recorded.len()).unwrap_or(u32::MAX),
-        equal_share: figures(Share::Equal),
-        departure_aware: figures(Share::SoonestFirst),
+        sessions,
+        equal_share,
+        departure_aware,
     }))
 }
 
