@@ -711,7 +711,7 @@ fn SitePeaksView(peaks: SitePeaks) -> impl IntoView {
                         <span class="bar" style=bar></span>
                     </td>
                     <td class="num">{figure}</td>
-                    <td>{when}</td>
+                    <td title=p.timezone.clone()>{when}</td>
                     <td class="num">{format!("{} kWh", format_number(p.energy_kwh))}</td>
                 </tr>
             }
@@ -730,7 +730,7 @@ fn SitePeaksView(peaks: SitePeaks) -> impl IntoView {
                         <span class="visually-hidden">"Peak, as a bar"</span>
                     </th>
                     <th scope="col">"Peak"</th>
-                    <th scope="col">"When"</th>
+                    <th scope="col">"When (the place's time)"</th>
                     <th scope="col">"Energy"</th>
                 </tr>
             </thead>
