@@ -277,29 +277,6 @@ pub async fn drop_place(db: &impl ConnectionTrait, place_id: &str) -> Result<(),
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn minutes_sum_into_slices_of_whole_mwh() {
-        let minutes: BTreeMap<i64, MinuteEnergy> = [
-            (0, [0.1, 0.0, 0.0]),
-            (4 * MINUTE_MS, [0.1, 0.05, 0.0]),
-            (5 * MINUTE_MS, [0.0, 0.0, 0.000_000_4]),
-            (11 * MINUTE_MS, [0.0, 0.0, 0.25]),
-        ]
-        .into_iter()
-        .collect();
-        let got = slices(&minutes);
-        assert_eq!(
-            got.into_iter().collect::<Vec<_>>(),
-            // 0.4 mWh rounds to nothing: that slice is dropped.
-            vec![(0, [200_000, 50_000, 0]), (10 * MINUTE_MS, [0, 0, 250_000])]
-        );
-    }
-}
-
 /// A place's name and zone (its own, else `default_zone`), if it exists.
 pub async fn place_zone(
     db: &impl ConnectionTrait,
@@ -818,4 +795,27 @@ pub async fn site_peaks(
         more: total.saturating_sub(out.len() as u64),
         places: out,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minutes_sum_into_slices_of_whole_mwh() {
+        let minutes: BTreeMap<i64, MinuteEnergy> = [
+            (0, [0.1, 0.0, 0.0]),
+            (4 * MINUTE_MS, [0.1, 0.05, 0.0]),
+            (5 * MINUTE_MS, [0.0, 0.0, 0.000_000_4]),
+            (11 * MINUTE_MS, [0.0, 0.0, 0.25]),
+        ]
+        .into_iter()
+        .collect();
+        let got = slices(&minutes);
+        assert_eq!(
+            got.into_iter().collect::<Vec<_>>(),
+            // 0.4 mWh rounds to nothing: that slice is dropped.
+            vec![(0, [200_000, 50_000, 0]), (10 * MINUTE_MS, [0, 0, 250_000])]
+        );
+    }
 }
