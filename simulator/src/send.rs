@@ -72,7 +72,12 @@ pub async fn send(
     let limiter = options
         .rate
         .and_then(NonZeroU32::new)
-        .map(|r| RateLimiter::direct(Quota::per_second(r)));
+        // Steady: a burst of at most a hundredth of a second's deliveries, so a pause of
+        // the receiver is not made up for by a flood afterwards.
+        .map(|r| {
+            let burst = NonZeroU32::new(r.get() / 100).unwrap_or(NonZeroU32::MIN);
+            RateLimiter::direct(Quota::per_second(r).allow_burst(burst))
+        });
     let bar = if options.progress {
         let bar = ProgressBar::new(deliveries.len() as u64);
         bar.set_style(
