@@ -20,6 +20,7 @@ mod m20261207_000014_alerts;
 mod m20261207_000015_notifications;
 mod m20261207_000016_delivery_stats;
 mod m20261207_000017_site_load;
+mod m20261207_000018_leaner_ingest;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000015_notifications::Migration),
             Box::new(m20261207_000016_delivery_stats::Migration),
             Box::new(m20261207_000017_site_load::Migration),
+            Box::new(m20261207_000018_leaner_ingest::Migration),
         ]
     }
 }

@@ -81,8 +81,9 @@ pub async fn vehicle_names(db: &impl ConnectionTrait) -> Result<Vec<(String, Str
 /// Most deliveries listed for one session.
 pub const SESSION_DELIVERIES: u64 = 500;
 
-/// The stored deliveries with readings of `vehicle_id` observed in `[start, end]`, oldest
-/// first: the deliveries a session was built from.
+/// The stored deliveries with readings of `vehicle_id` observed in `[start, end]` of the
+/// signals sessions are derived from, oldest first: the deliveries a session was built
+/// from. Read through the (vehicle, signal, OEM time) index, one range per signal.
 pub async fn for_window(
     db: &impl ConnectionTrait,
     vehicle_id: &VehicleId,
@@ -95,6 +96,7 @@ pub async fn for_window(
         .column(r::Column::DeliveryRowId)
         .distinct()
         .filter(r::Column::VehicleId.eq(vehicle_id.as_str()))
+        .filter(r::Column::Code.is_in(super::sessions::ENGINE_CODES))
         .filter(r::Column::OemUpdatedAt.between(start, end))
         .order_by_asc(r::Column::DeliveryRowId)
         .limit(SESSION_DELIVERIES)

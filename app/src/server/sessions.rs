@@ -37,6 +37,12 @@ pub const ENGINE_CODES: [&str; 12] = [
     signals::IS_FAST_CHARGER_PRESENT,
 ];
 
+/// The readings of a vehicle's static battery capacity (no OEM time), as the partial
+/// index `idx_signal_readings_capacity` (migration 18) selects them: written out, not
+/// bound, so that SQLite sees the query's terms imply the index's.
+const CAPACITY_ROWS: &str = "signal_readings.code = 'tractionbattery-nominalcapacity' \
+     AND signal_readings.oem_updated_at IS NULL";
+
 /// Sessions per INSERT statement (32 columns each).
 const INSERT_CHUNK: usize = 500;
 
@@ -53,14 +59,68 @@ pub async fn lock_vehicle(db: &impl ConnectionTrait, vehicle_id: &VehicleId) -> 
     Ok(())
 }
 
+/// The columns of a stored reading the engine reads ([`observation`]). A session is
+/// resumed from hundreds of readings at a time: only these are decoded, and the body
+/// only where the value is in it (a location).
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct Observed {
+    code: String,
+    oem_updated_at: Option<i64>,
+    value_num: Option<f64>,
+    value_bool: Option<bool>,
+    value_text: Option<String>,
+    body: Option<serde_json::Value>,
+    first_delivery: bool,
+}
+
+impl From<&signal_readings::Model> for Observed {
+    fn from(row: &signal_readings::Model) -> Self {
+        Observed {
+            code: row.code.clone(),
+            oem_updated_at: row.oem_updated_at,
+            value_num: row.value_num,
+            value_bool: row.value_bool,
+            value_text: row.value_text.clone(),
+            body: Some(row.body.clone()),
+            first_delivery: row.first_delivery,
+        }
+    }
+}
+
+/// The readings `query` finds, as [`Observed`] rows.
+async fn observed(
+    db: &impl ConnectionTrait,
+    query: sea_orm::Select<signal_readings::Entity>,
+) -> Result<Vec<Observed>, DbErr> {
+    use sea_orm::QuerySelect;
+    use signal_readings::Column as C;
+    query
+        .select_only()
+        .columns([
+            C::Code,
+            C::OemUpdatedAt,
+            C::ValueNum,
+            C::ValueBool,
+            C::ValueText,
+            C::FirstDelivery,
+        ])
+        .expr_as(
+            Expr::case(C::Code.eq(signals::PRECISE_LOCATION), Expr::col(C::Body)),
+            "body",
+        )
+        .into_model::<Observed>()
+        .all(db)
+        .await
+}
+
 /// What the engine takes from a stored reading, as [`Observation::from_reading`] does
 /// from a planned one.
-fn observation(row: signal_readings::Model) -> Option<Observation> {
+fn observation(row: Observed) -> Option<Observation> {
     let value = match ValueKind::of_signal(&row.code)? {
         ValueKind::Number => ObservedValue::Number(row.value_num?),
         ValueKind::Bool => ObservedValue::Bool(row.value_bool?),
         ValueKind::Text => ObservedValue::Text(row.value_text?),
-        ValueKind::Location => ObservedValue::location(&row.code, &row.body)?,
+        ValueKind::Location => ObservedValue::location(&row.code, row.body.as_ref()?)?,
     };
     Some(Observation {
         at: row.oem_updated_at.and_then(|t| EpochMs::new(t).ok()),
@@ -87,14 +147,13 @@ pub async fn observations(
     db: &impl ConnectionTrait,
     vehicle_id: &VehicleId,
 ) -> Result<Vec<Observation>, DbErr> {
-    let rows = signal_readings::Entity::find()
+    let query = signal_readings::Entity::find()
         .filter(signal_readings::Column::VehicleId.eq(vehicle_id.as_str()))
         .filter(signal_readings::Column::Code.is_in(ENGINE_CODES))
         .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok))
         .order_by_asc(signal_readings::Column::OemUpdatedAt)
-        .order_by_asc(signal_readings::Column::Id)
-        .all(db)
-        .await?;
+        .order_by_asc(signal_readings::Column::Id);
+    let rows = observed(db, query).await?;
     Ok(rows.into_iter().filter_map(observation).collect())
 }
 
@@ -185,7 +244,7 @@ pub async fn touched(
     let new: Vec<Observation> = new_rows
         .iter()
         .filter(|r| r.status == ReadingStatus::Ok && ENGINE_CODES.contains(&r.code.as_str()))
-        .filter_map(|r| observation(r.clone()))
+        .filter_map(|r| observation(r.into()))
         .collect();
     let capacity_covered = match new_capacity(&new) {
         None => true,
@@ -194,8 +253,7 @@ pub async fn touched(
             .select_only()
             .column(signal_readings::Column::Id)
             .filter(signal_readings::Column::VehicleId.eq(vehicle_id.as_str()))
-            .filter(signal_readings::Column::Code.eq(signals::NOMINAL_CAPACITY))
-            .filter(signal_readings::Column::OemUpdatedAt.is_null())
+            .filter(Expr::cust(CAPACITY_ROWS))
             .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok))
             .filter(signal_readings::Column::ValueNum.gte(largest))
             .filter(
@@ -211,15 +269,15 @@ pub async fn touched(
     let stored: Vec<Observation> = if !capacity_covered || times.is_empty() {
         Vec::new()
     } else {
-        signal_readings::Entity::find()
+        let query = signal_readings::Entity::find()
             .filter(signal_readings::Column::VehicleId.eq(vehicle_id.as_str()))
             .filter(signal_readings::Column::Code.is_in(ENGINE_CODES))
             .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok))
             .filter(signal_readings::Column::OemUpdatedAt.is_in(times))
             .filter(
                 signal_readings::Column::DeliveryRowId.is_not_in(delivery_row_ids.iter().copied()),
-            )
-            .all(db)
+            );
+        observed(db, query)
             .await?
             .into_iter()
             .filter_map(observation)
@@ -290,8 +348,10 @@ struct Replaced {
 }
 
 /// Replaces the vehicle's sessions that start at or after `span.from` with `derived`,
-/// noting both in the fleet's energy `ledger`; a session that is gone is taken out of
-/// its place's load.
+/// noting the difference in the fleet's energy `ledger`; a session that is gone is taken
+/// out of its place's load. A stored row that the derivation gives again unchanged (the
+/// common case: a delivery after a vehicle's last session re-derives that session as it
+/// was) is left as it is: no write, no index entry, no energy moved.
 async fn replace(
     db: &impl ConnectionTrait,
     vehicle_id: &VehicleId,
@@ -299,31 +359,24 @@ async fn replace(
     derived: &[Session],
     ledger: &mut EnergyLedger,
 ) -> Result<(), DbErr> {
-    let scope = || {
-        let query =
-            sessions::Entity::find().filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()));
-        match span.from {
-            Some(from) => query.filter(sessions::Column::StartedAt.gte(from)),
-            None => query,
-        }
-    };
-    let old: Vec<sessions::Model> = scope().all(db).await?;
-    for row in &old {
-        let curve = curve_points(row.energy_curve.as_ref());
-        ledger.remove(Counted {
-            started_at: row.started_at,
-            ended_at: row.ended_at.unwrap_or(row.last_reading_at),
-            energy_kwh: row.energy_added_kwh,
-            curve: &curve,
-        });
-    }
-    let mut delete =
-        sessions::Entity::delete_many().filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()));
+    use sea_orm::TryIntoModel;
+    let mut old =
+        sessions::Entity::find().filter(sessions::Column::VehicleId.eq(vehicle_id.as_str()));
     if let Some(from) = span.from {
-        delete = delete.filter(sessions::Column::StartedAt.gte(from));
+        old = old.filter(sessions::Column::StartedAt.gte(from));
     }
-    delete.exec(db).await?;
+    let old: Vec<sessions::Model> = old.all(db).await?;
+    let previous: std::collections::HashMap<&str, &sessions::Model> =
+        old.iter().map(|row| (row.id.as_str(), row)).collect();
+    let mut fresh: Vec<sessions::ActiveModel> = Vec::with_capacity(derived.len());
+    let mut same: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for session in derived {
+        let before = previous.get(session.id.as_str()).copied();
+        let row = active_model(vehicle_id, session, before, span.new_readings_from);
+        if before.is_some_and(|old| row.clone().try_into_model().is_ok_and(|new| new == *old)) {
+            same.insert(session.id.as_str());
+            continue;
+        }
         ledger.add(Counted {
             started_at: session.started_at.as_millis(),
             ended_at: session
@@ -333,9 +386,27 @@ async fn replace(
             energy_kwh: session.energy_added_kwh,
             curve: &session.energy_curve,
         });
+        fresh.push(row);
     }
-    let previous: std::collections::HashMap<&str, &sessions::Model> =
-        old.iter().map(|row| (row.id.as_str(), row)).collect();
+    let replaced: Vec<&sessions::Model> = old
+        .iter()
+        .filter(|row| !same.contains(row.id.as_str()))
+        .collect();
+    for row in &replaced {
+        let curve = curve_points(row.energy_curve.as_ref());
+        ledger.remove(Counted {
+            started_at: row.started_at,
+            ended_at: row.ended_at.unwrap_or(row.last_reading_at),
+            energy_kwh: row.energy_added_kwh,
+            curve: &curve,
+        });
+    }
+    for chunk in replaced.chunks(INSERT_CHUNK) {
+        sessions::Entity::delete_many()
+            .filter(sessions::Column::Id.is_in(chunk.iter().map(|row| row.id.as_str())))
+            .exec(db)
+            .await?;
+    }
     let kept: std::collections::HashSet<&str> = derived.iter().map(|s| s.id.as_str()).collect();
     let gone: Vec<&str> = old
         .iter()
@@ -343,7 +414,15 @@ async fn replace(
         .filter(|id| !kept.contains(id))
         .collect();
     super::site_load::forget(db, &gone).await?;
-    insert(db, vehicle_id, derived, &previous, span.new_readings_from).await
+    // Chunks keep each statement well under the databases' bind-parameter limits
+    // (32766 on SQLite, 65535 on PostgreSQL) however many sessions a vehicle has.
+    let mut fresh = fresh.into_iter().peekable();
+    while fresh.peek().is_some() {
+        sessions::Entity::insert_many(fresh.by_ref().take(INSERT_CHUNK))
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// What [`derive_from`] needs: every reading from `from` on, each signal's last reading
@@ -359,11 +438,13 @@ async fn resume_input(
             .filter(signal_readings::Column::VehicleId.eq(vehicle_id.as_str()))
             .filter(signal_readings::Column::Status.eq(ReadingStatus::Ok))
     };
-    let mut rows = base()
-        .filter(signal_readings::Column::Code.is_in(ENGINE_CODES))
-        .filter(signal_readings::Column::OemUpdatedAt.gte(from))
-        .all(db)
-        .await?;
+    let mut rows = observed(
+        db,
+        base()
+            .filter(signal_readings::Column::Code.is_in(ENGINE_CODES))
+            .filter(signal_readings::Column::OemUpdatedAt.gte(from)),
+    )
+    .await?;
     // The latest reading before the resume point that carries a value of the kind the
     // engine reads from its signal (a `null` body is stored but tells the engine nothing,
     // and so does a text where a bool belongs), for every signal at once. Several
@@ -412,10 +493,10 @@ async fn resume_input(
         // The cross product's extra rows are dropped here.
         let codes: Vec<&str> = pairs.iter().map(|(code, _)| code.as_str()).collect();
         let times: Vec<i64> = pairs.iter().map(|(_, last)| *last).collect();
-        let found: Vec<Observation> = base()
+        let query = base()
             .filter(signal_readings::Column::Code.is_in(codes))
-            .filter(signal_readings::Column::OemUpdatedAt.is_in(times))
-            .all(db)
+            .filter(signal_readings::Column::OemUpdatedAt.is_in(times));
+        let found: Vec<Observation> = observed(db, query)
             .await?
             .into_iter()
             .filter(|row| {
@@ -436,13 +517,11 @@ async fn resume_input(
     }
     // Of the readings without a time, the engine only uses the largest capacity.
     let capacity = base()
-        .filter(signal_readings::Column::Code.eq(signals::NOMINAL_CAPACITY))
-        .filter(signal_readings::Column::OemUpdatedAt.is_null())
+        .filter(Expr::cust(CAPACITY_ROWS))
         .filter(signal_readings::Column::ValueNum.is_not_null())
         .order_by_desc(signal_readings::Column::ValueNum)
-        .limit(1)
-        .one(db)
-        .await?;
+        .limit(1);
+    let capacity = observed(db, capacity).await?;
     rows.extend(capacity);
     observations.extend(rows.into_iter().filter_map(observation));
     Ok(observations)
@@ -473,9 +552,8 @@ async fn usable_before(
             .one(db)
             .await?;
         let Some(Some(last)) = last else { break };
-        let usable: Vec<Observation> = base()
-            .filter(signal_readings::Column::OemUpdatedAt.eq(last))
-            .all(db)
+        let query = base().filter(signal_readings::Column::OemUpdatedAt.eq(last));
+        let usable: Vec<Observation> = observed(db, query)
             .await?
             .into_iter()
             .filter_map(observation)
@@ -486,30 +564,6 @@ async fn usable_before(
         bound = last;
     }
     Ok(Vec::new())
-}
-
-async fn insert(
-    db: &impl ConnectionTrait,
-    vehicle_id: &VehicleId,
-    derived: &[Session],
-    previous: &std::collections::HashMap<&str, &sessions::Model>,
-    new_from: Option<i64>,
-) -> Result<(), DbErr> {
-    // Chunks keep each statement well under the databases' bind-parameter limits
-    // (32766 on SQLite, 65535 on PostgreSQL) however many sessions a vehicle has.
-    for chunk in derived.chunks(INSERT_CHUNK) {
-        sessions::Entity::insert_many(chunk.iter().map(|s| {
-            active_model(
-                vehicle_id,
-                s,
-                previous.get(s.id.as_str()).copied(),
-                new_from,
-            )
-        }))
-        .exec_without_returning(db)
-        .await?;
-    }
-    Ok(())
 }
 
 /// Replaces the vehicle's stored sessions with a fresh derivation; returns how many.
@@ -940,5 +994,11 @@ mod tests {
         for code in ENGINE_CODES {
             assert!(ValueKind::of_signal(code).is_some(), "{code}");
         }
+    }
+
+    #[test]
+    fn the_capacity_rows_are_the_static_readings_of_the_capacity_signal() {
+        let code = format!("code = '{}'", signals::NOMINAL_CAPACITY);
+        assert!(CAPACITY_ROWS.contains(&code), "{CAPACITY_ROWS}");
     }
 }
