@@ -97,11 +97,12 @@ impl VehicleWork {
     }
 }
 
-/// Applies the oldest waiting delivery's vehicle's waiting deliveries (up to `limit`,
-/// oldest first) in one transaction: their readings, latest state, error counts, vehicle
-/// errors and log rows, and the vehicle's sessions, derived once for all of them. Then
-/// marks them processed. Under load a vehicle's deliveries pile up while others are
-/// processed, so the derivation is shared by more of them. A crash before the commit
+/// Applies the waiting deliveries of the vehicles whose deliveries have waited longest
+/// (up to `limit`, see `queue::claim`) in one transaction: their readings, latest state,
+/// error counts, vehicle errors and log rows, and each vehicle's sessions, derived once
+/// for all of its deliveries. Then marks them processed. Under load a vehicle's
+/// deliveries pile up while others are processed, so the derivation is shared by more
+/// of them. A crash before the commit
 /// leaves them all waiting, to be applied again from their raw bodies.
 ///
 /// On PostgreSQL the deliveries are claimed with `FOR UPDATE SKIP LOCKED`, so

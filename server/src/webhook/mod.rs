@@ -8,7 +8,7 @@
 //!    [`sqlite_append`]). A signed body that cannot be processed is kept as a dead
 //!    letter instead.
 //! 4. **Apply**, after the 2xx: the [`processor`] task claims the waiting deliveries of
-//!    one vehicle ([`queue`]) and applies them ([`apply`]): readings, latest state,
+//!    the vehicles that have waited longest ([`queue`]) and applies them ([`apply`]): readings, latest state,
 //!    errors, log rows and sessions, in one transaction. On SQLite it takes [`turns`]
 //!    with the writer of step 3.
 //!

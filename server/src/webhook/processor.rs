@@ -3,10 +3,11 @@
 //!
 //! One task per server process. It wakes when the webhook commits a delivery that
 //! waits, and on its own every second (deliveries accepted by another process, or left
-//! by a crash). Each turn takes the vehicle of the oldest waiting delivery and applies up
-//! to [`BATCH`] of that vehicle's waiting deliveries in one transaction
-//! (`apply::process_waiting`), deriving its sessions once for all of them: under load a
-//! vehicle's deliveries pile up, and the work per delivery shrinks. On SQLite it takes
+//! by a crash). Each turn takes the vehicles whose deliveries have waited longest and
+//! applies up to [`BATCH`] of their waiting deliveries in one transaction
+//! (`apply::process_waiting`, `queue::claim`), deriving each vehicle's sessions once for
+//! all of its deliveries: under load a vehicle's deliveries pile up, and the work per
+//! delivery shrinks. On SQLite it takes
 //! turns with the webhook's writer (`turns`), with short turns of [`BUSY_BATCH`] while
 //! the writer is busy.
 //!
@@ -27,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-/// Deliveries of one vehicle applied in one transaction at most.
+/// Deliveries applied in one transaction at most.
 pub const BATCH: u64 = 128;
 /// Deliveries applied in one turn taken while the writer is busy: short turns, so that
 /// acknowledging keeps most of the machine during a burst.

@@ -1,6 +1,6 @@
 //! The deliveries waiting to be applied: accepted (stored, raw body included) but whose
 //! readings, errors and sessions are not applied yet (`processed_at` is NULL). The
-//! processor claims them a vehicle at a time ([`claim`]); `/readyz` and `/metrics` read
+//! processor claims them a few vehicles at a time ([`claim`]); `/readyz` and `/metrics` read
 //! how many wait ([`backlog`]); one that cannot be applied is marked failed
 //! ([`mark_failed`]), its raw body kept.
 
@@ -21,44 +21,71 @@ pub struct Waiting {
     pub raw_body: Vec<u8>,
 }
 
-/// Claims, inside the caller's transaction, the waiting deliveries of the vehicle whose
-/// delivery has waited longest: up to `limit` of them, oldest first (a delivery without
-/// a vehicle alone). On PostgreSQL they are locked `FOR UPDATE SKIP LOCKED`, so the
-/// processors of several server processes never claim the same delivery.
+/// Claims, inside the caller's transaction, every waiting delivery of the vehicles whose
+/// deliveries have waited longest, vehicle after vehicle, up to `limit` deliveries
+/// (the first vehicle's oldest `limit` if it has more), oldest first. A vehicle's
+/// sessions are then derived once for all its deliveries, and what a transaction costs
+/// whatever it holds (the commit, the fleet's rows, readiness) is shared by several
+/// vehicles. A delivery without a vehicle counts as a vehicle of its own. On PostgreSQL
+/// the deliveries are locked `FOR UPDATE SKIP LOCKED`, so the processors of several
+/// server processes never claim the same delivery.
 pub async fn claim(txn: &impl ConnectionTrait, limit: u64) -> Result<Vec<Waiting>, DbErr> {
     let backend = txn.get_database_backend();
     let waiting = || {
-        let query = deliveries::Entity::find()
+        deliveries::Entity::find()
             .select_only()
             .filter(deliveries::Column::ProcessedAt.is_null())
-            .order_by_asc(deliveries::Column::Id);
-        if backend == DatabaseBackend::Postgres {
-            query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        } else {
-            query
+            .order_by_asc(deliveries::Column::Id)
+    };
+    let ids_and_vehicles = |query: sea_orm::Select<deliveries::Entity>| {
+        query
+            .columns([deliveries::Column::Id, deliveries::Column::VehicleId])
+            .into_tuple::<(i64, Option<String>)>()
+    };
+    // The vehicles, in the order their oldest waiting delivery arrived.
+    let oldest = ids_and_vehicles(waiting().limit(limit)).all(txn).await?;
+    let mut chosen: Vec<i64> = Vec::new();
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    for (id, vehicle) in &oldest {
+        let room = limit.saturating_sub(chosen.len());
+        let share: Vec<i64> = match vehicle {
+            None => vec![*id],
+            Some(_) if chosen.contains(id) => continue,
+            Some(vehicle) => {
+                let query = waiting()
+                    .filter(deliveries::Column::VehicleId.eq(vehicle.as_str()))
+                    .limit(room as u64 + 1);
+                ids_and_vehicles(query)
+                    .all(txn)
+                    .await?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect()
+            }
+        };
+        // A vehicle is taken whole, unless it is the first and has more than `limit`.
+        if share.len() > room && !chosen.is_empty() {
+            break;
         }
-    };
-    let oldest: Option<(i64, Option<String>)> = waiting()
-        .columns([deliveries::Column::Id, deliveries::Column::VehicleId])
-        .limit(1)
-        .into_tuple()
-        .one(txn)
-        .await?;
-    let Some((oldest, vehicle)) = oldest else {
+        chosen.extend(share.into_iter().take(room));
+        if chosen.len() >= limit {
+            break;
+        }
+    }
+    if chosen.is_empty() {
         return Ok(Vec::new());
-    };
-    let mut batch = waiting().columns([
-        deliveries::Column::Id,
-        deliveries::Column::ReceivedAt,
-        deliveries::Column::RawBody,
-    ]);
-    batch = match vehicle {
-        Some(vehicle) => batch
-            .filter(deliveries::Column::VehicleId.eq(vehicle))
-            .limit(limit),
-        None => batch.filter(deliveries::Column::Id.eq(oldest)),
-    };
-    let waiting = batch
+    }
+    let mut batch = waiting()
+        .columns([
+            deliveries::Column::Id,
+            deliveries::Column::ReceivedAt,
+            deliveries::Column::RawBody,
+        ])
+        .filter(deliveries::Column::Id.is_in(chosen));
+    if backend == DatabaseBackend::Postgres {
+        batch = batch.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    Ok(batch
         .into_tuple::<(i64, i64, Vec<u8>)>()
         .all(txn)
         .await?
@@ -68,8 +95,7 @@ pub async fn claim(txn: &impl ConnectionTrait, limit: u64) -> Result<Vec<Waiting
             received_at,
             raw_body,
         })
-        .collect();
-    Ok(waiting)
+        .collect())
 }
 
 /// Marks one waiting delivery as failed, its error kept; the raw body stays.
