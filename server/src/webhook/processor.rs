@@ -8,8 +8,8 @@
 //! (`apply::process_waiting`, `queue::claim`), deriving each vehicle's sessions once for
 //! all of its deliveries: under load a vehicle's deliveries pile up, and the work per
 //! delivery shrinks. On SQLite it takes
-//! turns with the webhook's writer (`turns`), with short turns of [`BUSY_BATCH`] while
-//! the writer is busy.
+//! turns with the webhook's writer (`turns`), with shorter turns while the writer is
+//! busy: [`STEADY_BATCH`] under a steady load, [`BUSY_BATCH`] during a burst.
 //!
 //! A batch that fails is retried one delivery at a time. A delivery that fails alone
 //! three times while the database answers is marked failed (its raw body is kept, its
@@ -30,8 +30,14 @@ use tokio::sync::Notify;
 
 /// Deliveries applied in one transaction at most.
 pub const BATCH: u64 = 128;
-/// Deliveries applied in one turn taken while the writer is busy: short turns, so that
-/// acknowledging keeps most of the machine during a burst.
+/// Deliveries applied in one turn taken while the writer commits now and then (a steady
+/// load): long enough that the turn's own work is shared (measured at a steady 1 000 a
+/// second over 200 vehicles: turns of 64 applied 630 a second, turns of 16 only 320, as
+/// each vehicle's sessions were derived for fewer deliveries), short enough that a
+/// request waits behind one turn for tens of milliseconds, not hundreds.
+const STEADY_BATCH: u64 = 64;
+/// Deliveries applied in one turn during a burst: short turns, so that acknowledging
+/// keeps most of the machine.
 const BUSY_BATCH: u64 = 16;
 /// How often the queue is looked at when nothing woke the processor.
 const POLL: Duration = Duration::from_secs(1);
@@ -57,7 +63,8 @@ pub async fn run(
             let (_turn, pace) = turns.take().await;
             let limit = match pace {
                 Pace::Free => limit,
-                Pace::Short | Pace::Yield => limit.min(BUSY_BATCH),
+                Pace::Short => limit.min(STEADY_BATCH),
+                Pace::Yield => limit.min(BUSY_BATCH),
             };
             let result = apply::process_waiting(&db, &engine, limit, now()).await;
             (result, pace)
