@@ -1,10 +1,10 @@
 //! Applying accepted deliveries, after the webhook has answered for them: the vehicle,
 //! its readings, latest state, error counts and errors, the log rows, and its charging
 //! sessions (and with them the fleet table's row and the fleet's energy sums), for a
-//! batch of one vehicle's waiting deliveries at once, committed together (with their
-//! counts and lags for the data health page) or not at all. Each delivery is planned again from its stored raw body
-//! (`plan::plan_body`). A delivery waits until that commit, so a crash in between only
-//! delays it.
+//! batch of a few vehicles' waiting deliveries at once, committed together (with their
+//! counts and lags for the data health page) or not at all. Each delivery is planned
+//! again from its stored raw body (`plan::plan_body`). A delivery waits until that
+//! commit, so a crash in between only delays it.
 
 use super::accept::log_row;
 use super::plan::{plan_body, Effect, ErrorRecord, VehicleFacts};
