@@ -728,6 +728,9 @@ impl VehicleSim {
     }
 
     fn close(&mut self, open: Open, ended_at: Option<i64>) {
+        // A stop after the simulation's end is never reported (`snap` drops it): to
+        // anyone reading the deliveries the session is still charging.
+        let ended_at = ended_at.filter(|&t| t <= self.end);
         let model = self.model();
         let source = match (model.counter, model.reports_power) {
             // A session that has not ended and was seen once has one power reading, no
