@@ -7,9 +7,9 @@
 //! applies up to [`BATCH`] of their waiting deliveries in one transaction
 //! (`apply::process_waiting`, `queue::claim`), deriving each vehicle's sessions once for
 //! all of its deliveries: under load a vehicle's deliveries pile up, and the work per
-//! delivery shrinks. On SQLite it takes
-//! turns with the webhook's writer (`turns`), with shorter turns while the writer is
-//! busy: [`STEADY_BATCH`] under a steady load, [`BUSY_BATCH`] during a burst.
+//! delivery shrinks. On SQLite it takes turns with the webhook's writer (`turns`), with
+//! shorter turns while the writer is busy: [`STEADY_BATCH`] under a steady load,
+//! [`BUSY_BATCH`] during a burst.
 //!
 //! A batch that fails is retried one delivery at a time. A delivery that fails alone
 //! three times while the database answers is marked failed (its raw body is kept, its
@@ -33,8 +33,9 @@ pub const BATCH: u64 = 128;
 /// Deliveries applied in one turn taken while the writer commits now and then (a steady
 /// load): long enough that the turn's own work is shared (measured at a steady 1 000 a
 /// second over 200 vehicles: turns of 64 applied 630 a second, turns of 16 only 320, as
-/// each vehicle's sessions were derived for fewer deliveries), short enough that a
-/// request waits behind one turn for tens of milliseconds, not hundreds.
+/// each vehicle's sessions were derived for fewer deliveries). The price: a request
+/// waits behind up to one such turn (ack p99 87 → 124 ms at 1 000 a second, 67 → 199 ms
+/// at 500; `docs/PERFORMANCE.md`, "Steady load").
 const STEADY_BATCH: u64 = 64;
 /// Deliveries applied in one turn during a burst: short turns, so that acknowledging
 /// keeps most of the machine.
