@@ -3,9 +3,7 @@
 
 use super::Delivery;
 use futures::StreamExt;
-use governor::{Quota, RateLimiter};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
@@ -57,6 +55,35 @@ enum Outcome {
     Failed(String, u32),
 }
 
+/// When each request may leave, for a steady `rate` a second: one every `1/rate` s, and
+/// after a pause (every request in flight, waiting for answers) at most a hundredth of a
+/// second's requests at once, so a pause of the receiver is not made up for by a flood.
+struct Pacer {
+    every: Duration,
+    burst: Duration,
+    next: Option<Instant>,
+}
+
+impl Pacer {
+    fn new(rate: u32) -> Self {
+        let every = Duration::from_secs(1) / rate;
+        Pacer {
+            every,
+            burst: (Duration::from_millis(10)).max(every),
+            next: None,
+        }
+    }
+
+    /// When the next request may leave.
+    fn next(&mut self) -> Instant {
+        let now = Instant::now();
+        let earliest = now.checked_sub(self.burst).unwrap_or(now);
+        let due = self.next.map_or(now, |next| next.max(earliest));
+        self.next = Some(due + self.every);
+        due
+    }
+}
+
 /// Signs each body with `sign` (what goes in `SC-Signature`: the receiver's HMAC of the
 /// raw bytes) and posts every delivery; a failed one is tried again (after 0.2, 1 and
 /// 3 s) up to `attempts` times, the way Smartcar retries.
@@ -69,15 +96,6 @@ pub async fn send(
         .timeout(Duration::from_secs(15))
         .pool_max_idle_per_host(options.concurrency)
         .build()?;
-    let limiter = options
-        .rate
-        .and_then(NonZeroU32::new)
-        // Steady: a burst of at most a hundredth of a second's deliveries, so a pause of
-        // the receiver is not made up for by a flood afterwards.
-        .map(|r| {
-            let burst = NonZeroU32::new(r.get() / 100).unwrap_or(NonZeroU32::MIN);
-            RateLimiter::direct(Quota::per_second(r).allow_burst(burst))
-        });
     let bar = if options.progress {
         let bar = ProgressBar::new(deliveries.len() as u64);
         bar.set_style(
@@ -90,7 +108,6 @@ pub async fn send(
     } else {
         ProgressBar::hidden()
     };
-    let limiter = std::sync::Arc::new(limiter);
     let attempts = options.attempts.max(1);
     // Each request is an owned future, so the whole run can be spawned on the runtime.
     // Indexed rather than iterated: a closure over `&Delivery` is higher-ranked, and the
@@ -98,15 +115,11 @@ pub async fn send(
     let requests = (0..deliveries.len()).map(|i| {
         let delivery = &deliveries[i];
         let client = client.clone();
-        let limiter = limiter.clone();
         let bar = bar.clone();
         let url = options.url.clone();
         let body = delivery.body.clone();
         let signature = sign(body.as_bytes());
         async move {
-            if let Some(limiter) = limiter.as_ref() {
-                limiter.until_ready().await;
-            }
             let mut last = String::new();
             for attempt in 0..attempts {
                 if attempt > 0 {
@@ -141,8 +154,20 @@ pub async fn send(
             (i, Outcome::Failed(last, attempts - 1))
         }
     });
+    // Each request leaves on a tick of the pacer: one timer, in this stream, rather
+    // than one per request waiting to be let through.
+    let pacer = options.rate.filter(|r| *r > 0).map(Pacer::new);
+    let ticks = futures::stream::unfold(pacer, |mut pacer| async move {
+        if let Some(due) = pacer.as_mut().map(Pacer::next) {
+            tokio::time::sleep_until(due.into()).await;
+        }
+        Some(((), pacer))
+    });
+    let paced = futures::stream::iter(requests)
+        .zip(ticks)
+        .map(|(request, ())| request);
     let started = Instant::now();
-    let outcomes: Vec<(usize, Outcome)> = futures::stream::iter(requests)
+    let outcomes: Vec<(usize, Outcome)> = paced
         .buffer_unordered(options.concurrency.max(1))
         .collect()
         .await;
