@@ -74,9 +74,8 @@ impl Pacer {
         }
     }
 
-    /// When the next request may leave.
-    fn next(&mut self) -> Instant {
-        let now = Instant::now();
+    /// When the next request may leave, asked at `now`.
+    fn next(&mut self, now: Instant) -> Instant {
         let earliest = now.checked_sub(self.burst).unwrap_or(now);
         let due = self.next.map_or(now, |next| next.max(earliest));
         self.next = Some(due + self.every);
@@ -158,7 +157,7 @@ pub async fn send(
     // than one per request waiting to be let through.
     let pacer = options.rate.filter(|r| *r > 0).map(Pacer::new);
     let ticks = futures::stream::unfold(pacer, |mut pacer| async move {
-        if let Some(due) = pacer.as_mut().map(Pacer::next) {
+        if let Some(due) = pacer.as_mut().map(|p| p.next(Instant::now())) {
             tokio::time::sleep_until(due.into()).await;
         }
         Some(((), pacer))
@@ -203,4 +202,48 @@ pub fn write_lines(
         out.write_all(b"\n")?;
     }
     out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pacer_spaces_requests_by_the_rate() {
+        let mut pacer = Pacer::new(1_000);
+        let start = Instant::now();
+        let dues: Vec<Duration> = (0..5).map(|_| pacer.next(start) - start).collect();
+        let ms = Duration::from_millis;
+        assert_eq!(dues, [ms(0), ms(1), ms(2), ms(3), ms(4)]);
+    }
+
+    /// After a pause (the receiver answered nothing for a second) the requests it held
+    /// back are not sent at once: at most a hundredth of a second's, then the rate again.
+    #[test]
+    fn after_a_pause_the_pacer_makes_up_only_a_hundredth_of_a_second() {
+        let mut pacer = Pacer::new(1_000);
+        let start = Instant::now();
+        pacer.next(start);
+        let later = start + Duration::from_secs(1);
+        let dues: Vec<Instant> = (0..20).map(|_| pacer.next(later)).collect();
+        let at_once = dues.iter().filter(|due| **due <= later).count();
+        assert_eq!(
+            at_once, 11,
+            "10 ms of catching up at 1 ms each, and the one due now"
+        );
+        assert!(dues
+            .windows(2)
+            .all(|w| w[1] - w[0] == Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn at_a_slow_rate_the_pacer_makes_up_one_request_at_most() {
+        let mut pacer = Pacer::new(10);
+        let start = Instant::now();
+        pacer.next(start);
+        let later = start + Duration::from_secs(5);
+        let dues: Vec<Instant> = (0..3).map(|_| pacer.next(later)).collect();
+        assert_eq!(dues.iter().filter(|due| **due <= later).count(), 2);
+        assert_eq!(dues[2] - dues[1], Duration::from_millis(100));
+    }
 }
