@@ -219,14 +219,21 @@ mod tests {
 
     /// After a pause (the receiver answered nothing for a second) the requests it held
     /// back are not sent at once: at most a hundredth of a second's, then the rate again.
-    #[test]
-    fn after_a_pause_the_pacer_makes_up_only_a_hundredth_of_a_second() {
-        let mut pacer = Pacer::new(1_000);
+    /// When `n` requests may leave, all asked for at once after one request and then a
+    /// pause of `pause`; and how many of them may leave at once.
+    fn after_pause(rate: u32, pause: Duration, n: usize) -> (Vec<Instant>, usize) {
+        let mut pacer = Pacer::new(rate);
         let start = Instant::now();
         pacer.next(start);
-        let later = start + Duration::from_secs(1);
-        let dues: Vec<Instant> = (0..20).map(|_| pacer.next(later)).collect();
+        let later = start + pause;
+        let dues: Vec<Instant> = (0..n).map(|_| pacer.next(later)).collect();
         let at_once = dues.iter().filter(|due| **due <= later).count();
+        (dues, at_once)
+    }
+
+    #[test]
+    fn after_a_pause_the_pacer_makes_up_only_a_hundredth_of_a_second() {
+        let (dues, at_once) = after_pause(1_000, Duration::from_secs(1), 20);
         assert_eq!(
             at_once, 11,
             "10 ms of catching up at 1 ms each, and the one due now"
@@ -238,12 +245,8 @@ mod tests {
 
     #[test]
     fn at_a_slow_rate_the_pacer_makes_up_one_request_at_most() {
-        let mut pacer = Pacer::new(10);
-        let start = Instant::now();
-        pacer.next(start);
-        let later = start + Duration::from_secs(5);
-        let dues: Vec<Instant> = (0..3).map(|_| pacer.next(later)).collect();
-        assert_eq!(dues.iter().filter(|due| **due <= later).count(), 2);
+        let (dues, at_once) = after_pause(10, Duration::from_secs(5), 3);
+        assert_eq!(at_once, 2);
         assert_eq!(dues[2] - dues[1], Duration::from_millis(100));
     }
 }
