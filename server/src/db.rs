@@ -2,6 +2,7 @@
 //! applying migrations.
 
 use crate::config::{Backend, DatabaseSettings};
+use crate::webhook::inbox;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlxSqliteConnector};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -66,32 +67,52 @@ async fn connect_sqlite(settings: &DatabaseSettings) -> Result<DatabaseConnectio
             source,
         })?;
     }
-    // WAL lets pages read while a webhook writes; FULL sync makes a commit survive power
-    // loss, not only a crash, which is what "acknowledged means stored" needs.
-    let options = sqlite_options(settings, Sync::Full)?;
+    sqlite_pool(settings, 8).await
+}
+
+/// A pool of connections to the SQLite file (see [`sqlite_pragmas`]), each with the
+/// webhook's inbox attached (`webhook::inbox`).
+async fn sqlite_pool(
+    settings: &DatabaseSettings,
+    max_connections: u32,
+) -> Result<DatabaseConnection, DbSetupError> {
+    let options = SqliteConnectOptions::from_str(settings.url())
+        .map_err(DbSetupError::Sqlite)?
+        .create_if_missing(true)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT);
+    let options = sqlite_pragmas()
+        .into_iter()
+        .fold(options, |options, (name, value)| {
+            options.pragma(name, value)
+        });
+    let inbox = settings.sqlite_path.as_deref().map(inbox::path_for);
     let pool = SqlitePoolOptions::new()
-        .max_connections(8)
+        .max_connections(max_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(move |conn, _| {
+            let inbox = inbox.clone();
+            Box::pin(async move {
+                match inbox {
+                    Some(inbox) => inbox::attach(conn, &inbox).await,
+                    None => Ok(()),
+                }
+            })
+        })
         .connect_with(options)
         .await
         .map_err(DbSetupError::Sqlite)?;
     Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
 }
 
-/// How every connection to the SQLite file is set up, the pool's (sqlx) and the
+/// How every connection to the SQLite file is set up, the pools' (sqlx) and the
 /// webhook's own (`rusqlite`, see [`open_appender`]) alike: WAL, so pages read while a
-/// delivery is written; the given sync level (`FULL` wherever a commit acknowledges a
-/// delivery: it then survives power loss, not only a crash); foreign keys enforced.
-fn sqlite_pragmas(synchronous: Sync) -> [(&'static str, &'static str); 3] {
+/// delivery is written; `FULL` sync, so a commit survives power loss, not only a crash
+/// (what "acknowledged means stored" needs, and what lets the processor delete from
+/// the inbox what it has committed); foreign keys enforced.
+fn sqlite_pragmas() -> [(&'static str, &'static str); 3] {
     [
         ("journal_mode", "WAL"),
-        (
-            "synchronous",
-            match synchronous {
-                Sync::Full => "FULL",
-                Sync::Normal => "NORMAL",
-            },
-        ),
+        ("synchronous", "FULL"),
         ("foreign_keys", "ON"),
     ]
 }
@@ -99,77 +120,54 @@ fn sqlite_pragmas(synchronous: Sync) -> [(&'static str, &'static str); 3] {
 /// How long a connection waits for SQLite's write lock before it gives up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Whether a commit waits for the disk (see [`sqlite_pragmas`]).
-#[derive(Debug, Clone, Copy)]
-enum Sync {
-    Full,
-    Normal,
-}
-
-fn sqlite_options(
-    settings: &DatabaseSettings,
-    synchronous: Sync,
-) -> Result<SqliteConnectOptions, DbSetupError> {
-    let options = SqliteConnectOptions::from_str(settings.url())
-        .map_err(DbSetupError::Sqlite)?
-        .create_if_missing(true)
-        .busy_timeout(SQLITE_BUSY_TIMEOUT);
-    Ok(sqlite_pragmas(synchronous)
-        .into_iter()
-        .fold(options, |options, (name, value)| {
-            options.pragma(name, value)
-        }))
-}
-
-/// The webhook's own connection to the SQLite file, set up as the pool's.
-fn open_sqlite_writer(path: &std::path::Path) -> Result<rusqlite::Connection, rusqlite::Error> {
-    use rusqlite::OpenFlags;
+/// One of the webhook's own connections to an SQLite file (the inbox, or the main file
+/// for reading), set up as the pool's.
+fn open_sqlite(
+    path: &std::path::Path,
+    flags: rusqlite::OpenFlags,
+) -> Result<rusqlite::Connection, rusqlite::Error> {
     let conn = rusqlite::Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        flags | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
-    for (name, value) in sqlite_pragmas(Sync::Full) {
+    for (name, value) in sqlite_pragmas() {
         conn.pragma_update(None, name, value)?;
     }
     Ok(conn)
 }
 
-/// The connection the delivery processor writes with. On SQLite, one connection whose
-/// commits do not wait for the disk (`synchronous=NORMAL`): what it writes is derived
-/// from deliveries already made durable, and the next durable commit of the webhook
-/// writes it out too (WAL frames reach the disk in order). On PostgreSQL, the shared
-/// pool (the processor turns `synchronous_commit` off per transaction).
+/// The connection the delivery processor writes with: on SQLite, one connection of its
+/// own (the pool's turns at the write lock are the webhook writer's); on PostgreSQL, the
+/// shared pool (the processor turns `synchronous_commit` off per transaction).
 pub async fn connect_processor(
     settings: &DatabaseSettings,
     db: &DatabaseConnection,
 ) -> Result<DatabaseConnection, DbSetupError> {
     match settings.backend {
         Backend::Postgres => Ok(db.clone()),
-        Backend::Sqlite => {
-            let pool = SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(sqlite_options(settings, Sync::Normal)?)
-                .await
-                .map_err(DbSetupError::Sqlite)?;
-            Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
-        }
+        Backend::Sqlite => sqlite_pool(settings, 1).await,
     }
 }
 
-/// The webhook's own connection for appending deliveries (SQLite; see
-/// `webhook::sqlite_append`). Opened after the migrations, so the file and its tables exist.
+/// The webhook's own connections for appending deliveries (SQLite; see
+/// `webhook::sqlite_append`): the inbox, to write, and the main file, to look up
+/// eventIds already stored. Opened after the migrations, so the files and their tables
+/// exist.
 pub fn open_appender(
     settings: &DatabaseSettings,
 ) -> Result<Option<crate::webhook::sqlite_append::Appender>, DbSetupError> {
-    match (&settings.backend, &settings.sqlite_path) {
-        (Backend::Sqlite, Some(path)) => open_sqlite_writer(path)
-            .and_then(crate::webhook::sqlite_append::Appender::start)
-            .map(Some)
-            .map_err(DbSetupError::Appender),
-        _ => Ok(None),
-    }
+    use rusqlite::OpenFlags;
+    let (Backend::Sqlite, Some(path)) = (&settings.backend, &settings.sqlite_path) else {
+        return Ok(None);
+    };
+    let inbox = open_sqlite(&inbox::path_for(path), OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .map_err(DbSetupError::Appender)?;
+    let main =
+        open_sqlite(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(DbSetupError::Appender)?;
+    crate::webhook::sqlite_append::Appender::start(inbox, main)
+        .map(Some)
+        .map_err(DbSetupError::Appender)
 }
 
 /// The PostgreSQL advisory lock that lets one process at a time migrate.
@@ -214,9 +212,9 @@ mod tests {
     fn the_webhooks_own_connection_runs_wal_with_full_sync() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pragmas.db");
-        // The writer opens an existing file only (the server's migrations make it).
+        // The writer opens an existing file only (the server's pool makes it).
         rusqlite::Connection::open(&path).unwrap();
-        let writer = open_sqlite_writer(&path).unwrap();
+        let writer = open_sqlite(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE).unwrap();
         let pragma = |name: &str| -> String {
             writer
                 .query_row(&format!("PRAGMA {name}"), [], |row| {

@@ -59,19 +59,7 @@ pub async fn accept_in(
     let delivery_row_id = match inserted {
         TryInsertResult::Inserted(result) => result.last_insert_id,
         TryInsertResult::Conflicted | TryInsertResult::Empty => {
-            // Nothing but the log changes: the repeat is recorded against the delivery
-            // stored first.
-            let first = deliveries::Entity::find()
-                .select_only()
-                .column(deliveries::Column::Id)
-                .filter(deliveries::Column::EventId.eq(event_id))
-                .into_tuple::<i64>()
-                .one(txn)
-                .await?;
-            log.outcome = Set(Outcome::Duplicate);
-            log.delivery_row_id = Set(first);
-            let log_id = insert_log(txn, log).await?;
-            return Ok(Stored::Duplicate { log_id });
+            return log_duplicate(txn, log, event_id).await;
         }
     };
     if !waiting {
@@ -82,6 +70,37 @@ pub async fn accept_in(
         delivery_row_id,
         waiting,
     })
+}
+
+/// A repeat of a delivery that is still in the inbox (SQLite's fast path, `inbox`): only
+/// its log row is written.
+pub async fn log_repeat(
+    txn: &impl ConnectionTrait,
+    record: DeliveryRecord,
+    disposition: impl Into<Disposition>,
+) -> Result<Stored, DbErr> {
+    let log = log_row(&record, disposition.into().outcome());
+    log_duplicate(txn, log, record.event_id.map(|e| e.to_string())).await
+}
+
+/// Nothing but the log changes: the repeat is recorded against the delivery stored
+/// first (none yet while that one is in the inbox).
+async fn log_duplicate(
+    txn: &impl ConnectionTrait,
+    mut log: webhook_log::ActiveModel,
+    event_id: Option<String>,
+) -> Result<Stored, DbErr> {
+    let first = deliveries::Entity::find()
+        .select_only()
+        .column(deliveries::Column::Id)
+        .filter(deliveries::Column::EventId.eq(event_id))
+        .into_tuple::<i64>()
+        .one(txn)
+        .await?;
+    log.outcome = Set(Outcome::Duplicate);
+    log.delivery_row_id = Set(first);
+    let log_id = insert_log(txn, log).await?;
+    Ok(Stored::Duplicate { log_id })
 }
 
 /// The statement that stores a delivery's row, on either write path: run through SeaORM

@@ -7,6 +7,7 @@
 //! commit, so a crash in between only delays it.
 
 use super::accept::log_row;
+use super::inbox;
 use super::plan::{plan_body, Effect, ErrorRecord, VehicleFacts};
 use super::queue::{self, record_failure, Waiting};
 use app::domain::events::Outcome;
@@ -107,13 +108,15 @@ impl VehicleWork {
 ///
 /// On PostgreSQL the deliveries are claimed with `FOR UPDATE SKIP LOCKED`, so
 /// processors of several server processes share the queue without taking the same
-/// delivery twice, and the vehicle's row lock orders two batches of one vehicle. On
-/// SQLite the caller serialises writers (see `turns::Gate`).
-///
-/// The commit does not wait for the disk (SQLite `synchronous=NORMAL` on the
-/// processor's connection, PostgreSQL `synchronous_commit = off`): the deliveries
+/// delivery twice, and the vehicle's row lock orders two batches of one vehicle; the
+/// commit does not wait for the disk (`synchronous_commit = off`): the deliveries
 /// themselves were made durable when accepted, and a processing commit lost to a power
 /// cut only leaves them waiting again.
+///
+/// On SQLite the caller serialises writers (see `turns::Gate`), and the transaction
+/// first moves up to [`MOVE`] deliveries from the inbox (`inbox`) into `deliveries`,
+/// kept even if applying them fails (applying runs in a savepoint). The commit waits for
+/// the disk, as the moved rows are then deleted from the inbox.
 pub async fn process_waiting(
     db: &DatabaseConnection,
     engine: &EngineConfig,
@@ -123,12 +126,14 @@ pub async fn process_waiting(
     use sea_orm::DatabaseBackend;
     let txn = db.begin().await?;
     let backend = txn.get_database_backend();
+    let mut moved = None;
     match backend {
         DatabaseBackend::Sqlite => {
             // Take SQLite's write lock before reading: a read transaction that later
             // writes fails at once (no busy wait) if another connection wrote meanwhile.
             txn.execute_unprepared("UPDATE deliveries SET id = id WHERE id = -1")
                 .await?;
+            moved = inbox::take(&txn, MOVE).await?;
         }
         DatabaseBackend::Postgres => {
             txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF")
@@ -136,21 +141,49 @@ pub async fn process_waiting(
         }
         _ => {}
     }
-    let waiting = queue::claim(&txn, limit).await?;
-    if waiting.is_empty() {
-        txn.commit().await?;
-        return Ok(Applied::default());
-    }
+    // What was moved from the inbox is committed even if applying fails, so that a
+    // delivery that keeps failing can be marked failed by its `deliveries` row.
+    let applying = txn.begin().await?;
+    let waiting = queue::claim(&applying, limit).await?;
     let ids: Vec<i64> = waiting.iter().map(|w| w.id).collect();
-    let failed = |error| Failed {
+    let applied = match waiting.is_empty() {
+        true => Ok(Applied::default()),
+        false => apply(&applying, waiting, engine, now).await,
+    };
+    let mut processed = match applied {
+        Ok(applied) => {
+            applying.commit().await?;
+            applied
+        }
+        Err(error) => {
+            applying.rollback().await?;
+            txn.commit().await?;
+            forget(db, moved).await;
+            return Err(Failed { error, ids });
+        }
+    };
+    txn.commit().await.map_err(|error| Failed {
         error,
         ids: ids.clone(),
-    };
-    let mut processed = apply(&txn, waiting, engine, now).await.map_err(failed)?;
-    txn.commit().await.map_err(failed)?;
+    })?;
+    forget(db, moved).await;
     processed.ids = ids;
     Ok(processed)
 }
+
+/// Deletes from the inbox what a committed turn moved out of it. If that fails, the
+/// rows are skipped and deleted by a later turn.
+async fn forget(db: &DatabaseConnection, moved: Option<i64>) {
+    let Some(last) = moved else { return };
+    if let Err(err) = inbox::forget(db, last).await {
+        tracing::warn!(error = %err, "could not delete moved deliveries from the inbox; a later turn will");
+    }
+}
+
+/// Deliveries moved from SQLite's inbox in one turn at most (`inbox::take`): more than a
+/// turn applies, so that under load the backlog waits in `deliveries`, where a turn
+/// claims every waiting delivery of the vehicles it takes.
+const MOVE: u64 = 1024;
 
 /// Processes waiting deliveries until none wait (bulk loads, tests); returns how many.
 /// Not for use beside a running processor on SQLite, which would contend for the lock.

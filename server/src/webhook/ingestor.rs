@@ -5,26 +5,27 @@
 //! PostgreSQL keeps one transaction per request ([`Writes::PerRequest`]): several
 //! processes share the database.
 //!
-//! SQLite has a single writer. Without a group commit, concurrent requests each open a
-//! transaction and wait for the write lock by polling (the busy timeout), so throughput
-//! falls and latency jumps under load. So one writer task stores deliveries that arrive
-//! together in one transaction, with one fsync, and answers each request only after that
-//! commit ([`Writes::GroupCommit`]): requests queue in memory while a batch commits and
-//! form the next batch. The common deliveries of a batch (vehicle data, a new eventId)
-//! are appended by `sqlite_append` on a connection of its own; the rest (retries, TEST
-//! and other deliveries that write a log row too) are stored through SeaORM
-//! (`accept::accept_in`), each in its own savepoint. Either way one delivery that fails
-//! is undone alone and answered 503; the others are committed. If a commit fails, every
-//! delivery in it is answered 503: nothing is acknowledged that is not on disk.
+//! SQLite has a single writer per file. Without a group commit, concurrent requests each
+//! open a transaction and wait for the write lock by polling (the busy timeout), so
+//! throughput falls and latency jumps under load. So one writer task stores deliveries
+//! that arrive together in one transaction, with one fsync, and answers each request
+//! only after that commit ([`Writes::GroupCommit`]): requests queue in memory while a
+//! batch commits and form the next batch. The common deliveries of a batch (vehicle
+//! data, a new eventId) are appended by `sqlite_append` to the inbox, a file of its own
+//! (`inbox`), whatever the processor is doing; the rest (retries, TEST and other
+//! deliveries that write a log row too) are stored in the main file through SeaORM
+//! (`accept::accept_in`), each in its own savepoint, taking turns with the processor
+//! there ([`Gate`]). Either way one delivery that fails is undone alone and answered
+//! 503; the others are committed. If a commit fails, every delivery in it is answered
+//! 503: nothing is acknowledged that is not on disk.
 //!
-//! After each commit the processor is woken to apply what waits; on SQLite the writer
-//! and the processor take turns (`turns`), so neither waits on SQLite's busy timeout.
+//! After each commit the processor is woken to apply what waits.
 
 use super::accept::{self, Stored};
 use super::plan::{DeliveryRecord, Disposition};
 use super::processor;
 use super::sqlite_append::{Appender, Fate};
-use super::turns::{Activity, Gate, Turns, WriterWatch};
+use super::turns::Gate;
 use crate::http::live::LiveFeed;
 use app::domain::sessions::EngineConfig;
 use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr, TransactionTrait};
@@ -40,6 +41,8 @@ const QUEUE: usize = 4 * MAX_BATCH;
 struct Job {
     record: DeliveryRecord,
     disposition: Disposition,
+    /// Its eventId waits in the inbox: only the repeat is logged.
+    repeat: bool,
     reply: oneshot::Sender<Result<Stored, DbErr>>,
 }
 
@@ -79,48 +82,27 @@ impl Ingestor {
         live: Arc<LiveFeed>,
     ) -> Self {
         let wake = Arc::new(Notify::new());
-        let (writes, turns) = match db.get_database_backend() {
+        let (writes, gate) = match db.get_database_backend() {
             DatabaseBackend::Sqlite => {
                 let gate = Gate::exclusive();
                 let (tx, rx) = mpsc::channel(QUEUE);
-                let activity = Arc::new(Activity::default());
                 tokio::spawn(run(
                     Writer {
                         db: db.clone(),
                         appender,
                         gate: gate.clone(),
                         wake: wake.clone(),
-                        activity: activity.clone(),
                     },
                     rx,
                 ));
-                let queue = tx.downgrade();
-                let queued = move || {
-                    queue
-                        .upgrade()
-                        .map_or(0, |queue| queue.max_capacity() - queue.capacity())
-                };
-                let turns = Turns {
-                    gate,
-                    writer: Some(WriterWatch {
-                        queued: Arc::new(queued),
-                        activity,
-                    }),
-                };
-                (Writes::GroupCommit(tx), turns)
+                (Writes::GroupCommit(tx), gate)
             }
-            _ => (
-                Writes::PerRequest,
-                Turns {
-                    gate: Gate::open(),
-                    writer: None,
-                },
-            ),
+            _ => (Writes::PerRequest, Gate::open()),
         };
         tokio::spawn(processor::run(
             processor_db,
             engine,
-            turns,
+            gate,
             wake.clone(),
             live,
         ));
@@ -149,6 +131,7 @@ impl Ingestor {
                     .send(Job {
                         record,
                         disposition,
+                        repeat: false,
                         reply,
                     })
                     .await
@@ -167,10 +150,10 @@ fn stopped() -> DbErr {
 struct Writer {
     db: DatabaseConnection,
     appender: Option<Appender>,
+    /// Turns at the main file's write lock, with the processor.
     gate: Gate,
     /// Wakes the processor.
     wake: Arc<Notify>,
-    activity: Arc<Activity>,
 }
 
 async fn run(writer: Writer, mut queue: mpsc::Receiver<Job>) {
@@ -184,19 +167,16 @@ async fn run(writer: Writer, mut queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let size = batch.len();
-        let waiting = {
+        let mut waiting = false;
+        if let Some(appender) = &writer.appender {
+            let (rest, stored) = append(appender, std::mem::take(&mut batch)).await;
+            waiting = stored;
+            batch = rest;
+        }
+        if !batch.is_empty() {
             let _turn = writer.gate.enter().await;
-            let mut appended = false;
-            if let Some(appender) = &writer.appender {
-                let (rest, stored) = append(appender, std::mem::take(&mut batch)).await;
-                appended = stored;
-                batch = rest;
-            }
-            let committed = !batch.is_empty() && commit(&writer.db, &mut batch).await;
-            appended || committed
-        };
-        writer.activity.mark(size);
+            waiting |= commit(&writer.db, &mut batch).await;
+        }
         if waiting {
             writer.wake.notify_one();
         }
@@ -226,9 +206,10 @@ async fn append(appender: &Appender, batch: Vec<Job>) -> (Vec<Job>, bool) {
             Fate::Failed(why) => {
                 let _ = reply.send(Err(DbErr::Custom(why)));
             }
-            Fate::Rest => rest.push(Job {
+            Fate::Repeat | Fate::Rest => rest.push(Job {
                 record,
                 disposition,
+                repeat: fate == Fate::Repeat,
                 reply,
             }),
         }
@@ -253,7 +234,11 @@ async fn commit(db: &DatabaseConnection, batch: &mut Vec<Job>) -> bool {
     for job in batch.drain(..) {
         let result = match txn.begin().await {
             Ok(savepoint) => {
-                match accept::accept_in(&savepoint, job.record, job.disposition).await {
+                let stored = match job.repeat {
+                    true => accept::log_repeat(&savepoint, job.record, job.disposition).await,
+                    false => accept::accept_in(&savepoint, job.record, job.disposition).await,
+                };
+                match stored {
                     Ok(stored) => savepoint.commit().await.map(|()| stored),
                     Err(err) => {
                         let _ = savepoint.rollback().await;

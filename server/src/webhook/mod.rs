@@ -5,12 +5,13 @@
 //! 2. [`plan`] (pure): what a verified body means: its delivery row and its effect.
 //! 3. **Accept**, before the 2xx: the [`ingestor`] commits the delivery row, raw body
 //!    included ([`accept`]; on SQLite in group commits, most rows through
-//!    [`sqlite_append`]). A signed body that cannot be processed is kept as a dead
-//!    letter instead.
+//!    [`sqlite_append`] into the [`inbox`], a file with a write lock of its own). A
+//!    signed body that cannot be processed is kept as a dead letter instead.
 //! 4. **Apply**, after the 2xx: the [`processor`] task claims the waiting deliveries of
-//!    the vehicles that have waited longest ([`queue`]) and applies them ([`apply`]): readings, latest state,
-//!    errors, log rows and sessions, in one transaction. On SQLite it takes [`turns`]
-//!    with the writer of step 3.
+//!    the vehicles that have waited longest ([`queue`]; on SQLite after moving the
+//!    inbox's rows into `deliveries`) and applies them ([`apply`]): readings, latest
+//!    state, errors, log rows and sessions, in one transaction. On SQLite it takes
+//!    [`turns`] at the main file with the general path of step 3.
 //!
 //! One vocabulary throughout:
 //!
@@ -32,6 +33,7 @@
 pub mod accept;
 pub mod apply;
 pub mod endpoint;
+pub mod inbox;
 pub mod ingestor;
 pub mod plan;
 pub mod processor;

@@ -5,11 +5,13 @@
 //! waits, and on its own every second (deliveries accepted by another process, or left
 //! by a crash). Each turn takes the vehicles whose deliveries have waited longest and
 //! applies up to [`BATCH`] of their waiting deliveries in one transaction
-//! (`apply::process_waiting`, `queue::claim`), deriving each vehicle's sessions once for
-//! all of its deliveries: under load a vehicle's deliveries pile up, and the work per
-//! delivery shrinks. On SQLite it takes turns with the webhook's writer (`turns`), with
-//! shorter turns while the writer is busy: [`STEADY_BATCH`] under a steady load,
-//! [`BUSY_BATCH`] during a burst.
+//! (`apply::process_waiting`, `queue::claim`; on SQLite it first moves what waits in the
+//! inbox, `inbox`), deriving each vehicle's sessions once for all of its deliveries:
+//! under load a vehicle's deliveries pile up, and the work per delivery shrinks. On
+//! SQLite it takes turns at the main file's write lock with the webhook's general path
+//! (`turns`), which stores the rare deliveries the inbox does not take; the common ones
+//! go to the inbox, whose lock the processor holds only to delete what it moved, so
+//! acknowledging never waits for a turn and turns need no pacing.
 //!
 //! A batch that fails is retried one delivery at a time. A delivery that fails alone
 //! three times while the database answers is marked failed (its raw body is kept, its
@@ -18,28 +20,18 @@
 
 use super::apply::{self, Failed};
 use super::queue;
-use super::turns::{Pace, Turns};
+use super::turns::Gate;
 use crate::clock::now;
 use crate::http::live::LiveFeed;
 use app::domain::sessions::EngineConfig;
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Notify;
 
 /// Deliveries applied in one transaction at most.
 pub const BATCH: u64 = 128;
-/// Deliveries applied in one turn taken while the writer commits now and then (a steady
-/// load): long enough that the turn's own work is shared (measured at a steady 1 000 a
-/// second over 200 vehicles: turns of 64 applied 630 a second, turns of 16 only 320, as
-/// each vehicle's sessions were derived for fewer deliveries). The price: a request
-/// waits behind up to one such turn (ack p99 87 → 124 ms at 1 000 a second, 67 → 199 ms
-/// at 500; `docs/PERFORMANCE.md`, "Steady load").
-const STEADY_BATCH: u64 = 64;
-/// Deliveries applied in one turn during a burst: short turns, so that acknowledging
-/// keeps most of the machine.
-const BUSY_BATCH: u64 = 16;
 /// How often the queue is looked at when nothing woke the processor.
 const POLL: Duration = Duration::from_secs(1);
 /// Failures of one delivery on its own before it is marked failed.
@@ -50,33 +42,18 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub async fn run(
     db: DatabaseConnection,
     engine: EngineConfig,
-    turns: Turns,
+    gate: Gate,
     wake: Arc<Notify>,
     live: Arc<LiveFeed>,
 ) {
-    let gate = &turns.gate;
     let mut limit = BATCH;
     let mut failures: HashMap<i64, u32> = HashMap::new();
     let mut backoff = Duration::from_millis(100);
     loop {
-        let started = Instant::now();
-        let (result, pace) = {
-            let (_turn, pace) = turns.take().await;
-            let limit = match pace {
-                Pace::Free => limit,
-                Pace::Short => limit.min(STEADY_BATCH),
-                Pace::Yield => limit.min(BUSY_BATCH),
-            };
-            let result = apply::process_waiting(&db, &engine, limit, now()).await;
-            (result, pace)
+        let result = {
+            let _turn = gate.enter().await;
+            apply::process_waiting(&db, &engine, limit, now()).await
         };
-        if pace == Pace::Yield {
-            // During a burst, rest as long again as this turn took, waiting included:
-            // applying gets a small share of the machine (measured: resting for the work
-            // alone acknowledged a third fewer deliveries a second). Under a steady load
-            // the next turn follows at once (see the module's comment).
-            tokio::time::sleep(started.elapsed()).await;
-        }
         match result {
             Ok(done) if done.deliveries == 0 => {
                 limit = BATCH;

@@ -1,5 +1,6 @@
 //! The deliveries waiting to be applied: accepted (stored, raw body included) but whose
-//! readings, errors and sessions are not applied yet (`processed_at` is NULL). The
+//! readings, errors and sessions are not applied yet (`processed_at` is NULL, or still
+//! in SQLite's inbox, `inbox`). The
 //! processor claims them a few vehicles at a time ([`claim`]); `/readyz` and `/metrics` read
 //! how many wait ([`backlog`]); one that cannot be applied is marked failed
 //! ([`mark_failed`]), its raw body kept.
@@ -165,6 +166,7 @@ pub struct Backlog {
 pub async fn backlog(db: &impl ConnectionTrait) -> Result<Backlog, DbErr> {
     use sea_orm::PaginatorTrait;
     use sea_orm::QueryOrder;
+    let (in_inbox, inbox_oldest) = in_inbox(db).await?;
     let oldest = deliveries::Entity::find()
         .select_only()
         .column(deliveries::Column::ReceivedAt)
@@ -179,17 +181,32 @@ pub async fn backlog(db: &impl ConnectionTrait) -> Result<Backlog, DbErr> {
         .count(db)
         .await?;
     Ok(Backlog {
-        waiting: count_waiting(db).await?,
-        oldest_received_at: oldest,
+        waiting: count_stored_waiting(db).await? + in_inbox,
+        oldest_received_at: oldest.into_iter().chain(inbox_oldest).min(),
         failed,
     })
 }
 
-/// How many deliveries wait to be processed.
+/// How many deliveries wait to be processed, in the inbox or in `deliveries`. The inbox
+/// is read first: a delivery the processor moves in between is counted twice (until
+/// applied), never missed, so a count of 0 means nothing waits.
 pub async fn count_waiting(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    let in_inbox = in_inbox(db).await?.0;
+    Ok(in_inbox + count_stored_waiting(db).await?)
+}
+
+async fn count_stored_waiting(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;
     deliveries::Entity::find()
         .filter(deliveries::Column::ProcessedAt.is_null())
         .count(db)
         .await
+}
+
+/// What waits in SQLite's inbox (`inbox`); PostgreSQL has none.
+async fn in_inbox(db: &impl ConnectionTrait) -> Result<(u64, Option<i64>), DbErr> {
+    match db.get_database_backend() {
+        DatabaseBackend::Sqlite => super::inbox::waiting(db).await,
+        _ => Ok((0, None)),
+    }
 }

@@ -1,32 +1,35 @@
-//! The accept phase's fast path on SQLite: appending delivery rows on a connection of
-//! its own.
+//! The accept phase's fast path on SQLite: appending delivery rows to the inbox
+//! (`inbox`), on connections of its own.
 //!
 //! Under load, what a webhook request waits for is its delivery row and one commit per
 //! batch (see `ingestor`). Through SeaORM and sqlx every batch is a generated multi-row
 //! statement handed to sqlx's connection thread; here it is one prepared statement, run
-//! once per row on a dedicated `rusqlite` connection, on a thread of its own. The statement is the one
-//! the general path runs (`accept::insert_delivery`, built by SeaORM for SQLite), so
-//! the two paths store the same row. Both link the same SQLite library, so locking and
-//! the WAL behave as between any two connections; the ingestor's turns still give one
-//! of them the write lock at a time.
+//! once per row on a dedicated `rusqlite` connection to the inbox, on a thread of its
+//! own. The statement is the one the general path runs (`accept::insert_delivery`,
+//! built by SeaORM for SQLite) with the inbox's table for `deliveries`, so the two paths
+//! store the same row. The inbox has its own write lock, which the processor takes only
+//! for a short `DELETE`: a delivery's acknowledgement no longer waits for the processor
+//! to finish a turn.
 //!
 //! Only the common case comes here: a delivery with vehicle data (it waits for the
-//! processor) and an eventId not repeated within the batch. A row the statement does not
-//! insert (its eventId is already stored) or refuses is handed back ([`Fate::Rest`]) to
-//! be stored the general way (`accept::accept_in`); a statement that fails in SQLite
-//! undoes only itself, so one bad row does not spoil the others. If the transaction
-//! cannot begin (the database stayed locked past the busy timeout) or commit, the rows
-//! it held fail at once ([`Fate::Failed`]): trying again the general way would wait as
-//! long again, past Smartcar's 15 s.
+//! processor) and an eventId. Each row is looked up first in `deliveries` (a second,
+//! read-only connection to the main file, read after the inbox's write lock is taken, so
+//! a row the processor has just moved is seen in one place or the other): a repeat of a
+//! stored delivery is handed back ([`Fate::Rest`]) to be stored the general way
+//! (`accept::accept_in`), which logs it as a duplicate; so is a row the statement
+//! refuses. A repeat of a delivery still in the inbox is only logged
+//! ([`Fate::Repeat`]). A statement that fails in SQLite undoes only itself, so one bad
+//! row does not spoil the others. If the transaction cannot begin (the inbox stayed
+//! locked past the busy timeout) or commit, the rows it held fail at once
+//! ([`Fate::Failed`]): trying again the general way would wait as long again, past
+//! Smartcar's 15 s.
 
 use super::accept::insert_delivery;
 use super::plan::{DeliveryRecord, Disposition};
-use app::server::entities::deliveries;
 use rusqlite::types::Value as SqliteValue;
 use rusqlite::{Connection, OptionalExtension};
-use sea_orm::sea_query::Value;
+use sea_orm::sea_query::{Alias, Value};
 use sea_orm::{DbBackend, QueryTrait};
-use std::collections::HashSet;
 use tokio::sync::oneshot;
 
 /// A delivery offered to the fast path.
@@ -35,8 +38,10 @@ pub type Offered = (DeliveryRecord, Disposition);
 /// What became of one offered delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fate {
-    /// Stored and committed, as this delivery row.
+    /// Stored and committed, as this inbox row.
     Stored(i64),
+    /// Its eventId waits in the inbox already: log the repeat, store nothing.
+    Repeat,
     /// Not taken: store it the general way.
     Rest,
     /// Nothing of it is stored, and trying again now would not help: answer 503.
@@ -56,16 +61,17 @@ pub struct Appender {
 }
 
 impl Appender {
-    /// Starts the appender's thread on its own connection to the SQLite file (opened,
-    /// set up as the pool's, by `db::open_appender`).
-    pub fn start(conn: Connection) -> Result<Self, rusqlite::Error> {
-        let (batches, inbox) = std::sync::mpsc::channel::<Batch>();
+    /// Starts the appender's thread on its own connections (opened, set up as the
+    /// pool's, by `db::open_appender`): `inbox` to write, `main` to read.
+    pub fn start(inbox: Connection, main: Connection) -> Result<Self, rusqlite::Error> {
+        inbox.execute_batch(&super::inbox::create_table("main"))?;
+        let (batches, mailbox) = std::sync::mpsc::channel::<Batch>();
         std::thread::Builder::new()
             .name("chargelog-append".to_owned())
             .spawn(move || {
-                let mut conn = conn;
-                while let Ok(Batch { offered, fates }) = inbox.recv() {
-                    let _ = fates.send(append(&mut conn, offered));
+                let mut conns = (inbox, main);
+                while let Ok(Batch { offered, fates }) = mailbox.recv() {
+                    let _ = fates.send(append(&mut conns.0, &conns.1, offered));
                 }
             })
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
@@ -95,49 +101,61 @@ fn eligible((record, disposition): &Offered) -> Option<&str> {
     }
 }
 
-fn append(conn: &mut Connection, offered: Vec<Offered>) -> Vec<(Offered, Fate)> {
-    let mut seen = HashSet::new();
-    let fast: Vec<bool> = offered
-        .iter()
-        .map(|o| eligible(o).is_some_and(|id| seen.insert(id.to_owned())))
-        .collect();
+fn append(
+    inbox: &mut Connection,
+    main: &Connection,
+    offered: Vec<Offered>,
+) -> Vec<(Offered, Fate)> {
+    let fast: Vec<bool> = offered.iter().map(|o| eligible(o).is_some()).collect();
     let mut fates = vec![Fate::Rest; offered.len()];
     if !fast.contains(&true) {
         return offered.into_iter().zip(fates).collect();
     }
-    if let Err(err) = conn.execute_batch("BEGIN IMMEDIATE") {
-        // The database is locked past the busy timeout, or failing: the general way
-        // would wait as long again, past Smartcar's timeout. Answer 503 now.
+    if let Err(err) = inbox.execute_batch("BEGIN IMMEDIATE") {
+        // The inbox is locked past the busy timeout, or failing: the general way would
+        // wait as long again, past Smartcar's timeout. Answer 503 now.
         fail(&mut fates, &fast, &err);
         return offered.into_iter().zip(fates).collect();
     }
     let mut inserted = false;
     for (i, (record, disposition)) in offered.iter().enumerate() {
-        if !fast[i] {
+        let Some(event_id) = eligible(&offered[i]).filter(|_| fast[i]) else {
             continue;
-        }
-        match insert(conn, record, *disposition) {
-            Ok(Some(id)) => {
-                fates[i] = Fate::Stored(id);
-                inserted = true;
+        };
+        let fate = stored(main, event_id).and_then(|stored| match stored {
+            true => Ok(Fate::Rest),
+            false => {
+                insert(inbox, record, *disposition).map(|id| id.map_or(Fate::Repeat, Fate::Stored))
             }
-            // Already stored (a retry): the general path logs the repeat.
-            Ok(None) => {}
+        });
+        match fate {
+            Ok(fate) => {
+                inserted |= matches!(fate, Fate::Stored(_));
+                fates[i] = fate;
+            }
             Err(err) => {
                 tracing::warn!(error = %err, "the appender could not store a delivery; storing it the general way");
             }
         }
     }
     if !inserted {
-        let _ = conn.execute_batch("ROLLBACK");
+        let _ = inbox.execute_batch("ROLLBACK");
         return offered.into_iter().zip(fates).collect();
     }
-    if let Err(err) = conn.execute_batch("COMMIT") {
+    if let Err(err) = inbox.execute_batch("COMMIT") {
         // After a failed COMMIT the transaction may still be open; close it.
-        let _ = conn.execute_batch("ROLLBACK");
+        let _ = inbox.execute_batch("ROLLBACK");
         fail(&mut fates, &fast, &err);
     }
     offered.into_iter().zip(fates).collect()
+}
+
+/// Whether a delivery with this eventId is already in `deliveries`.
+fn stored(main: &Connection, event_id: &str) -> rusqlite::Result<bool> {
+    main.prepare_cached("SELECT 1 FROM deliveries WHERE event_id = ?1")?
+        .query_row([event_id], |_| Ok(()))
+        .optional()
+        .map(|found| found.is_some())
 }
 
 /// Every delivery the transaction held fails: nothing of theirs is stored.
@@ -149,23 +167,27 @@ fn fail(fates: &mut [Fate], fast: &[bool], err: &rusqlite::Error) {
     }
 }
 
-/// Inserts one row with the general path's statement (plus `RETURNING id`); `None` if
-/// its eventId is already stored. The SQL is the same for every row, so SQLite prepares
-/// it once per connection.
+/// Inserts one row into the inbox with the general path's statement (plus `RETURNING
+/// id`); `None` if its eventId waits there already. The SQL is the same for every row,
+/// so SQLite prepares it once per connection.
 fn insert(
-    conn: &Connection,
+    inbox: &Connection,
     record: &DeliveryRecord,
     disposition: Disposition,
 ) -> rusqlite::Result<Option<i64>> {
     let mut insert = insert_delivery(record, disposition);
-    insert.query().returning_col(deliveries::Column::Id);
+    insert
+        .query()
+        .into_table(Alias::new("pending"))
+        .returning_col(Alias::new("id"));
     let statement = insert.build(DbBackend::Sqlite);
     let values = statement.values.map(|v| v.0).unwrap_or_default();
     let values = values
         .into_iter()
         .map(sqlite_value)
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    conn.prepare_cached(&statement.sql)?
+    inbox
+        .prepare_cached(&statement.sql)?
         .query_row(rusqlite::params_from_iter(values), |row| row.get(0))
         .optional()
 }
@@ -194,6 +216,7 @@ mod tests {
     use crate::webhook::accept::{accept, Stored};
     use app::domain::ids::{EventId, VehicleId};
     use app::domain::time::EpochMs;
+    use app::server::entities::deliveries;
     use sea_orm::EntityTrait;
 
     fn record(event_id: &str) -> DeliveryRecord {
@@ -213,10 +236,12 @@ mod tests {
         }
     }
 
-    /// The two write paths store the same row: a waiting delivery appended here and
-    /// one accepted the general way differ in their id and eventId only.
+    /// The two write paths store the same row: a waiting delivery appended to the inbox
+    /// and moved into `deliveries`, and one accepted the general way, differ in their id
+    /// and eventId only. A repeat is told apart by where its first copy is.
     #[tokio::test]
     async fn the_fast_path_stores_the_general_paths_row() {
+        use sea_orm::TransactionTrait;
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("rows.db").display());
         let settings = DatabaseSettings::parse(&url).unwrap();
@@ -225,10 +250,13 @@ mod tests {
         let appender = crate::db::open_appender(&settings).unwrap().unwrap();
         let waiting = Disposition::Waiting { signal_count: 3 };
 
-        let fates = appender.append(vec![(record("fast"), waiting)]).await;
-        let Fate::Stored(fast_id) = fates[0].1 else {
+        let fates = appender
+            .append(vec![(record("fast"), waiting), (record("fast"), waiting)])
+            .await;
+        let Fate::Stored(inbox_id) = fates[0].1 else {
             panic!("the fast path did not store the delivery: {:?}", fates[0].1);
         };
+        assert_eq!(fates[1].1, Fate::Repeat, "a repeat within the inbox");
         let Stored::New {
             delivery_row_id: general_id,
             waiting: true,
@@ -236,11 +264,24 @@ mod tests {
         else {
             panic!("the general path did not store a waiting delivery");
         };
+        let txn = db.begin().await.unwrap();
+        assert_eq!(
+            crate::webhook::inbox::take(&txn, 10).await.unwrap(),
+            Some(inbox_id)
+        );
+        txn.commit().await.unwrap();
+        crate::webhook::inbox::forget(&db, inbox_id).await.unwrap();
+        assert_eq!(
+            crate::webhook::inbox::waiting(&db).await.unwrap(),
+            (0, None)
+        );
 
-        let row = |id| {
+        let row = |event_id: &'static str| {
             let db = db.clone();
             async move {
-                let mut row = deliveries::Entity::find_by_id(id)
+                use sea_orm::{ColumnTrait, QueryFilter};
+                let mut row = deliveries::Entity::find()
+                    .filter(deliveries::Column::EventId.eq(event_id))
                     .one(&db)
                     .await
                     .unwrap()
@@ -250,10 +291,15 @@ mod tests {
                 row
             }
         };
-        let fast = row(fast_id).await;
-        assert_eq!(fast, row(general_id).await);
+        let fast = row("fast").await;
+        assert_eq!(fast, row("general").await);
         assert_eq!(fast.signal_count, 3);
         assert_eq!(fast.processed_at, None);
         assert_eq!(fast.triggers, serde_json::json!(["charge-ischarging"]));
+        assert_ne!(general_id, 0);
+
+        // Now stored in `deliveries`: a repeat goes the general way, which logs it.
+        let fates = appender.append(vec![(record("fast"), waiting)]).await;
+        assert_eq!(fates[0].1, Fate::Rest);
     }
 }

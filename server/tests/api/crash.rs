@@ -8,7 +8,7 @@ use crate::process::{
     all_applied, assert_same_sessions, deliver_all, engine, history_ending_now, seed,
     ServerProcess, Targets,
 };
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use simulator::Noise;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -58,7 +58,7 @@ async fn acknowledged_deliveries_survive_sigkill_under_load(backend: Backend) {
         deliver_all(&sim.deliveries, &targets, 16, seed, &acknowledged),
         killer
     );
-    let db = Database::connect(&url).await.unwrap();
+    let db = crate::process::connect(&url).await;
     let waiting = server::webhook::queue::count_waiting(&db).await.unwrap();
     if waiting > 0 {
         // Killed again while it applies what waits.

@@ -223,7 +223,11 @@ async fn a_delivery_the_database_refuses_fails_alone(backend: Backend) {
     use sea_orm::ConnectionTrait;
     let app = spawn_app(backend).await;
     let trigger = match backend {
+        // On SQLite in both files: the inbox refuses it, and so does the general path.
         Backend::Sqlite => vec![
+            "CREATE TRIGGER inbox.refuse_some BEFORE INSERT ON pending \
+             WHEN NEW.event_id LIKE 'refuse-%' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
             "CREATE TRIGGER refuse_some BEFORE INSERT ON deliveries \
              WHEN NEW.event_id LIKE 'refuse-%' \
              BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
@@ -475,10 +479,14 @@ async fn database_gone_answers_503_and_stores_nothing(backend: Backend) {
         // The webhook writes SQLite through a connection of its own, so closing the
         // pool does not stop it; a database that refuses every write does.
         Backend::Sqlite => {
-            for table in ["deliveries", "dead_letters"] {
+            for (schema, table) in [
+                ("inbox", "pending"),
+                ("main", "deliveries"),
+                ("main", "dead_letters"),
+            ] {
                 app.db
                     .execute_unprepared(&format!(
-                        "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} \
+                        "CREATE TRIGGER {schema}.refuse_{table} BEFORE INSERT ON {table} \
                          BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
                     ))
                     .await

@@ -46,6 +46,13 @@ pub fn history_ending_now(vehicles: usize, days: f64, seed: u64, noise: Noise) -
     })
 }
 
+/// Connects as the server does (on SQLite, with the inbox attached, so that what waits
+/// there counts as waiting).
+pub async fn connect(url: &str) -> DatabaseConnection {
+    let settings = server::config::DatabaseSettings::parse(url).unwrap();
+    server::db::connect(&settings).await.unwrap()
+}
+
 /// Waits (at most 60 s) until the running servers have applied every stored delivery,
 /// and checks none failed.
 pub async fn all_applied(db: &DatabaseConnection, servers: &[&ServerProcess], seed: u64) {

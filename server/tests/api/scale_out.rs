@@ -9,7 +9,7 @@ use crate::process::{
     all_applied, assert_same_sessions, deliver_all, history_ending_now, seed, LoadReport,
     ServerProcess, Targets,
 };
-use sea_orm::{Database, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 use simulator::{Delivery, Noise};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, RwLock};
@@ -97,7 +97,7 @@ async fn send(
 
 /// Connects to `url` once the servers have applied everything.
 async fn settled(url: &str, servers: &[&ServerProcess], seed: u64) -> DatabaseConnection {
-    let db = Database::connect(url).await.unwrap();
+    let db = crate::process::connect(url).await;
     all_applied(&db, servers, seed).await;
     db
 }
