@@ -254,7 +254,7 @@ async fn drained(db: &sea_orm::DatabaseConnection) -> (Duration, u64) {
 /// Every acknowledged delivery is a row (in `deliveries`, or on SQLite still in the
 /// inbox): durable means acknowledged only after commit.
 async fn check_stored(db: &sea_orm::DatabaseConnection, row: &Row) {
-    use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
+    use sea_orm::{EntityTrait, PaginatorTrait};
     // The inbox first: a delivery moved in between is counted twice, never missed.
     let in_inbox = match db.get_database_backend() {
         sea_orm::DatabaseBackend::Sqlite => {
