@@ -75,6 +75,19 @@ pub async fn all_applied(db: &DatabaseConnection, servers: &[&ServerProcess], se
     )
     .await;
     assert_eq!(failed, 0, "seed {seed}: deliveries failed to apply");
+    // Every latest value points at a reading of its vehicle and signal (readings' ids
+    // are matched to their rows by order, `apply::store_readings`).
+    let astray = crate::helpers::scalar_i64(
+        db,
+        "SELECT COUNT(*) FROM vehicle_latest l LEFT JOIN signal_readings r \
+         ON r.id = l.reading_id AND r.vehicle_id = l.vehicle_id AND r.code = l.code \
+         WHERE r.id IS NULL",
+    )
+    .await;
+    assert_eq!(
+        astray, 0,
+        "seed {seed}: latest values point at other readings"
+    );
 }
 
 /// Asserts two session lists are equal, showing the first few that differ.
