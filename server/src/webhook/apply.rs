@@ -10,6 +10,7 @@ use super::accept::log_row;
 use super::inbox;
 use super::plan::{plan_body, Effect, ErrorRecord, VehicleFacts};
 use super::queue::{self, record_failure, Waiting};
+use super::sqlite_append::Appender;
 use app::domain::events::Outcome;
 use app::domain::ids::VehicleId;
 use app::domain::reading::{Reading, ReadingOutcome, ReadingStatus, ReadingValue};
@@ -116,9 +117,11 @@ impl VehicleWork {
 /// On SQLite the caller serialises writers (see `turns::Gate`), and the transaction
 /// first moves up to [`MOVE`] deliveries from the inbox (`inbox`) into `deliveries`,
 /// kept even if applying them fails (applying runs in a savepoint). The commit waits for
-/// the disk, as the moved rows are then deleted from the inbox.
+/// the disk, as the moved rows are then deleted from the inbox: by the `appender`'s
+/// thread, the inbox's writer, when given, or else on this connection.
 pub async fn process_waiting(
     db: &DatabaseConnection,
+    appender: Option<&Appender>,
     engine: &EngineConfig,
     limit: u64,
     now: EpochMs,
@@ -158,7 +161,7 @@ pub async fn process_waiting(
         Err(error) => {
             applying.rollback().await?;
             txn.commit().await?;
-            forget(db, moved).await;
+            forget(db, appender, moved).await;
             return Err(Failed { error, ids });
         }
     };
@@ -166,17 +169,22 @@ pub async fn process_waiting(
         error,
         ids: ids.clone(),
     })?;
-    forget(db, moved).await;
+    forget(db, appender, moved).await;
     processed.ids = ids;
     Ok(processed)
 }
 
 /// Deletes from the inbox what a committed turn moved out of it. If that fails, the
 /// rows are skipped and deleted by a later turn.
-async fn forget(db: &DatabaseConnection, moved: Option<i64>) {
+async fn forget(db: &DatabaseConnection, appender: Option<&Appender>, moved: Option<i64>) {
     let Some(last) = moved else { return };
-    if let Err(err) = inbox::forget(db, last).await {
-        tracing::warn!(error = %err, "could not delete moved deliveries from the inbox; a later turn will");
+    match appender {
+        Some(appender) => appender.forget(last),
+        None => {
+            if let Err(err) = inbox::forget(db, last).await {
+                tracing::warn!(error = %err, "could not delete moved deliveries from the inbox; a later turn will");
+            }
+        }
     }
 }
 
@@ -195,7 +203,7 @@ pub async fn drain(
 ) -> Result<usize, Failed> {
     let mut total = 0;
     loop {
-        let done = process_waiting(db, engine, limit, now).await?;
+        let done = process_waiting(db, None, engine, limit, now).await?;
         if done.deliveries == 0 {
             return Ok(total);
         }

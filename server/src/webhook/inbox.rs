@@ -5,14 +5,16 @@
 //! every acknowledgement waited for the processor's turn at that lock (readings, latest
 //! state, sessions: milliseconds), and the processor's turns were cut short to let
 //! them through. In a file of its own, the appender (`sqlite_append`) takes a lock that
-//! only it and a short `DELETE` ever hold, and commits with a full sync as before: an
-//! acknowledged delivery is on disk. The processor applies at its own pace.
+//! no other writer takes (it deletes, too, what the processor has moved out), and commits
+//! with a full sync as before: an acknowledged delivery is on disk. The processor applies
+//! at its own pace.
 //!
 //! Every SQLite connection of the server attaches the inbox as `inbox` ([`attach`]).
 //! The processor, at the start of its turn and in its own transaction, copies the oldest
 //! rows of `inbox.pending` into `deliveries` ([`take`]), where they wait as every other
 //! delivery did (`processed_at` NULL), claims and applies, commits (with a full sync),
-//! and only then deletes the copied rows from the inbox ([`forget`]). A crash in between
+//! and only then has the copied rows deleted from the inbox (by the appender's thread,
+//! `Appender::forget`, or [`forget`] where no server runs). A crash in between
 //! leaves rows both in the inbox and in `deliveries`: the next copy skips them (`ON
 //! CONFLICT (event_id) DO NOTHING`) and deletes them. Nothing is lost, nothing counted
 //! twice; the pages, the readings' keys and the log refer to `deliveries` rows as before.

@@ -89,7 +89,7 @@ impl Ingestor {
                 tokio::spawn(run(
                     Writer {
                         db: db.clone(),
-                        appender,
+                        appender: appender.clone(),
                         gate: gate.clone(),
                         wake: wake.clone(),
                     },
@@ -101,6 +101,7 @@ impl Ingestor {
         };
         tokio::spawn(processor::run(
             processor_db,
+            appender,
             engine,
             gate,
             wake.clone(),

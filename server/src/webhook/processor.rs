@@ -20,6 +20,7 @@
 
 use super::apply::{self, Failed};
 use super::queue;
+use super::sqlite_append::Appender;
 use super::turns::Gate;
 use crate::clock::now;
 use crate::http::live::LiveFeed;
@@ -41,6 +42,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 pub async fn run(
     db: DatabaseConnection,
+    appender: Option<Appender>,
     engine: EngineConfig,
     gate: Gate,
     wake: Arc<Notify>,
@@ -52,7 +54,7 @@ pub async fn run(
     loop {
         let result = {
             let _turn = gate.enter().await;
-            apply::process_waiting(&db, &engine, limit, now()).await
+            apply::process_waiting(&db, appender.as_ref(), &engine, limit, now()).await
         };
         match result {
             Ok(done) if done.deliveries == 0 => {

@@ -7,9 +7,9 @@
 //! once per row on a dedicated `rusqlite` connection to the inbox, on a thread of its
 //! own. The statement is the one the general path runs (`accept::insert_delivery`,
 //! built by SeaORM for SQLite) with the inbox's table for `deliveries`, so the two paths
-//! store the same row. The inbox has its own write lock, which the processor takes only
-//! for a short `DELETE`: a delivery's acknowledgement no longer waits for the processor
-//! to finish a turn.
+//! store the same row. The inbox has its own write lock, and this thread is its only
+//! writer (it also deletes what the processor has moved out): a delivery's
+//! acknowledgement never waits for the processor.
 //!
 //! Only the common case comes here: a delivery with vehicle data (it waits for the
 //! processor) and an eventId. Each row is looked up first in `deliveries` (a second,
@@ -30,6 +30,7 @@ use rusqlite::types::Value as SqliteValue;
 use rusqlite::{Connection, OptionalExtension};
 use sea_orm::sea_query::{Alias, Value};
 use sea_orm::{DbBackend, QueryTrait};
+use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// A delivery offered to the fast path.
@@ -48,49 +49,97 @@ pub enum Fate {
     Failed(String),
 }
 
-/// A batch for the appender thread, and where its fates go.
-struct Batch {
-    offered: Vec<Offered>,
-    fates: oneshot::Sender<Vec<(Offered, Fate)>>,
+/// What the appender thread is asked to do.
+enum Message {
+    /// Store a batch, and send back the fates.
+    Append {
+        offered: Vec<Offered>,
+        fates: oneshot::Sender<Vec<(Offered, Fate)>>,
+    },
+    /// Delete the inbox rows up to this id: the processor has committed them to the main
+    /// file (see `inbox`).
+    Forget(i64),
 }
+
+/// How long a deletion waits for a batch to ride along with before it is committed
+/// alone.
+const FORGET_ALONE_AFTER: Duration = Duration::from_millis(50);
 
 /// The appender thread's mailbox. Dropping every handle stops the thread.
 #[derive(Debug, Clone)]
 pub struct Appender {
-    batches: std::sync::mpsc::Sender<Batch>,
+    mailbox: std::sync::mpsc::Sender<Message>,
 }
 
 impl Appender {
     /// Starts the appender's thread on its own connections (opened, set up as the
-    /// pool's, by `db::open_appender`): `inbox` to write, `main` to read.
+    /// pool's, by `db::open_appender`): `inbox` to write, `main` to read. The thread is
+    /// the inbox's only writer: it also deletes what the processor has moved out
+    /// ([`Appender::forget`]), in the transaction of the next batch, so neither ever
+    /// waits for the other's lock.
     pub fn start(inbox: Connection, main: Connection) -> Result<Self, rusqlite::Error> {
         inbox.execute_batch(&super::inbox::create_table("main"))?;
-        let (batches, mailbox) = std::sync::mpsc::channel::<Batch>();
+        let (mailbox, messages) = std::sync::mpsc::channel::<Message>();
         std::thread::Builder::new()
             .name("chargelog-append".to_owned())
-            .spawn(move || {
-                let mut conns = (inbox, main);
-                while let Ok(Batch { offered, fates }) = mailbox.recv() {
-                    let _ = fates.send(append(&mut conns.0, &conns.1, offered));
-                }
-            })
+            .spawn(move || run(inbox, main, messages))
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        Ok(Appender { batches })
+        Ok(Appender { mailbox })
+    }
+
+    /// Asks for the inbox rows up to `last` to be deleted, soon. If the thread has
+    /// stopped, they stay: the next processor turn skips them (see `inbox`).
+    pub fn forget(&self, last: i64) {
+        let _ = self.mailbox.send(Message::Forget(last));
     }
 
     /// Stores what it can of `offered` in one transaction; returns every delivery with
     /// its fate, in the order given. If the thread has stopped, every one is `Rest`.
     pub async fn append(&self, offered: Vec<Offered>) -> Vec<(Offered, Fate)> {
         let (fates, back) = oneshot::channel();
-        match self.batches.send(Batch { offered, fates }) {
+        match self.mailbox.send(Message::Append { offered, fates }) {
             Ok(()) => back.await.unwrap_or_default(),
-            Err(std::sync::mpsc::SendError(batch)) => batch
-                .offered
+            Err(std::sync::mpsc::SendError(Message::Append { offered, .. })) => offered
                 .into_iter()
                 .map(|offered| (offered, Fate::Rest))
                 .collect(),
+            Err(_) => Vec::new(),
         }
     }
+}
+
+/// The appender thread: batches as they come; a deletion rides along with the next
+/// batch, or is committed alone when none comes for [`FORGET_ALONE_AFTER`].
+fn run(mut inbox: Connection, main: Connection, messages: std::sync::mpsc::Receiver<Message>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut forget: Option<i64> = None;
+    loop {
+        let message = match forget {
+            None => messages.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(_) => messages.recv_timeout(FORGET_ALONE_AFTER),
+        };
+        match message {
+            Ok(Message::Append { offered, fates }) => {
+                let _ = fates.send(append(&mut inbox, &main, offered, forget.take()));
+            }
+            Ok(Message::Forget(last)) => forget = forget.max(Some(last)),
+            Err(RecvTimeoutError::Timeout) => {
+                if let Some(last) = forget.take() {
+                    if let Err(err) = delete(&inbox, last) {
+                        tracing::warn!(error = %err, "could not delete moved deliveries from the inbox; a later turn will");
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+/// Deletes the inbox rows up to `last` (moved into the main file).
+fn delete(inbox: &Connection, last: i64) -> rusqlite::Result<usize> {
+    inbox
+        .prepare_cached("DELETE FROM pending WHERE id <= ?1")?
+        .execute([last])
 }
 
 /// Whether a delivery takes the fast path: vehicle data to process, and an eventId.
@@ -101,14 +150,22 @@ fn eligible((record, disposition): &Offered) -> Option<&str> {
     }
 }
 
+/// Stores the batch's fast rows in one transaction, which also deletes the inbox rows
+/// up to `forget`, if given.
 fn append(
     inbox: &mut Connection,
     main: &Connection,
     offered: Vec<Offered>,
+    forget: Option<i64>,
 ) -> Vec<(Offered, Fate)> {
     let fast: Vec<bool> = offered.iter().map(|o| eligible(o).is_some()).collect();
     let mut fates = vec![Fate::Rest; offered.len()];
     if !fast.contains(&true) {
+        if let Some(last) = forget {
+            if let Err(err) = delete(inbox, last) {
+                tracing::warn!(error = %err, "could not delete moved deliveries from the inbox; a later turn will");
+            }
+        }
         return offered.into_iter().zip(fates).collect();
     }
     if let Err(err) = inbox.execute_batch("BEGIN IMMEDIATE") {
@@ -117,7 +174,12 @@ fn append(
         fail(&mut fates, &fast, &err);
         return offered.into_iter().zip(fates).collect();
     }
-    let mut inserted = false;
+    // A failed deletion is only skipped: the next processor turn asks again.
+    let mut changed = forget.is_some_and(|last| {
+        delete(inbox, last)
+            .inspect_err(|err| tracing::warn!(error = %err, "could not delete moved deliveries from the inbox; a later turn will"))
+            .is_ok()
+    });
     for (i, (record, disposition)) in offered.iter().enumerate() {
         let Some(event_id) = eligible(&offered[i]).filter(|_| fast[i]) else {
             continue;
@@ -130,7 +192,7 @@ fn append(
         });
         match fate {
             Ok(fate) => {
-                inserted |= matches!(fate, Fate::Stored(_));
+                changed |= matches!(fate, Fate::Stored(_));
                 fates[i] = fate;
             }
             Err(err) => {
@@ -138,7 +200,7 @@ fn append(
             }
         }
     }
-    if !inserted {
+    if !changed {
         let _ = inbox.execute_batch("ROLLBACK");
         return offered.into_iter().zip(fates).collect();
     }
@@ -270,11 +332,13 @@ mod tests {
             Some(inbox_id)
         );
         txn.commit().await.unwrap();
-        crate::webhook::inbox::forget(&db, inbox_id).await.unwrap();
-        assert_eq!(
-            crate::webhook::inbox::waiting(&db).await.unwrap(),
-            (0, None)
-        );
+        // Deleted by the appender's thread, alone as no batch follows.
+        appender.forget(inbox_id);
+        let asked = std::time::Instant::now();
+        while crate::webhook::inbox::waiting(&db).await.unwrap() != (0, None) {
+            assert!(asked.elapsed() < Duration::from_secs(5), "not deleted");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
 
         let row = |event_id: &'static str| {
             let db = db.clone();
