@@ -76,6 +76,19 @@ async fn sqlite_pool(
     settings: &DatabaseSettings,
     max_connections: u32,
 ) -> Result<DatabaseConnection, DbSetupError> {
+    let (options, pool) = sqlite_pool_options(settings, max_connections)?;
+    let pool = pool
+        .connect_with(options)
+        .await
+        .map_err(DbSetupError::Sqlite)?;
+    Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+}
+
+/// How [`sqlite_pool`] connects: the options of each connection, and the pool's.
+fn sqlite_pool_options(
+    settings: &DatabaseSettings,
+    max_connections: u32,
+) -> Result<(SqliteConnectOptions, SqlitePoolOptions), DbSetupError> {
     let options = SqliteConnectOptions::from_str(settings.url())
         .map_err(DbSetupError::Sqlite)?
         .create_if_missing(true)
@@ -97,11 +110,8 @@ async fn sqlite_pool(
                     None => Ok(()),
                 }
             })
-        })
-        .connect_with(options)
-        .await
-        .map_err(DbSetupError::Sqlite)?;
-    Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+        });
+    Ok((options, pool))
 }
 
 /// How every connection to the SQLite file is set up, the pools' (sqlx) and the
@@ -138,15 +148,22 @@ fn open_sqlite(
 }
 
 /// The connection the delivery processor writes with: on SQLite, one connection of its
-/// own (the pool's turns at the write lock are the webhook writer's); on PostgreSQL, the
-/// shared pool (the processor turns `synchronous_commit` off per transaction).
-pub async fn connect_processor(
+/// own (the pool's turns at the write lock are the webhook writer's), opened at its
+/// first use, so that SQLite's thread for it is started by the processor's thread and
+/// shares its lower priority (`webhook::processor`); on PostgreSQL, the shared pool
+/// (the processor turns `synchronous_commit` off per transaction).
+pub fn connect_processor(
     settings: &DatabaseSettings,
     db: &DatabaseConnection,
 ) -> Result<DatabaseConnection, DbSetupError> {
     match settings.backend {
         Backend::Postgres => Ok(db.clone()),
-        Backend::Sqlite => sqlite_pool(settings, 1).await,
+        Backend::Sqlite => {
+            let (options, pool) = sqlite_pool_options(settings, 1)?;
+            Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(
+                pool.connect_lazy_with(options),
+            ))
+        }
     }
 }
 

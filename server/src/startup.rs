@@ -108,7 +108,7 @@ impl Application {
                 "counted the last days' deliveries for data health"
             );
         }
-        let processor_db = db::connect_processor(&settings.database, &db).await?;
+        let processor_db = db::connect_processor(&settings.database, &db)?;
         let appender = db::open_appender(&settings.database)?;
         let live = LiveFeed::new();
         let setup_code = match auth::user_count(&db).await {

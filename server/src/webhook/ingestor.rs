@@ -52,6 +52,8 @@ pub struct Ingestor {
     writes: Writes,
     /// Wakes the processor.
     wake: Arc<Notify>,
+    /// Stops the processor when the last handle is dropped.
+    _processor: Arc<oneshot::Sender<()>>,
 }
 
 #[derive(Clone)]
@@ -99,15 +101,23 @@ impl Ingestor {
             }
             _ => (Writes::PerRequest, Gate::open()),
         };
-        tokio::spawn(processor::run(
+        let (stop, stopped) = oneshot::channel();
+        if let Err(err) = processor::spawn(
             processor_db,
             appender,
             engine,
             gate,
             wake.clone(),
             live,
-        ));
-        Ingestor { writes, wake }
+            stopped,
+        ) {
+            tracing::error!(error = %err, "could not start the processor; deliveries are stored, and applied after a restart");
+        }
+        Ingestor {
+            writes,
+            wake,
+            _processor: Arc::new(stop),
+        }
     }
 
     /// Stores a delivery; returns once it is committed (or failed). Its vehicle data is

@@ -25,7 +25,7 @@ use super::turns::Gate;
 use crate::clock::now;
 use crate::http::live::LiveFeed;
 use app::domain::sessions::EngineConfig;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseBackend, DatabaseConnection};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +40,61 @@ const ATTEMPTS: u32 = 3;
 /// The longest wait between attempts while the database fails.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-pub async fn run(
+/// How far below the server's other threads the processor's runs (a `nice` value:
+/// each step is about a quarter less CPU when both want it).
+const LOWER_PRIORITY: i32 = 10;
+
+/// Starts the processor. On SQLite it runs on a thread of its own, at a lower priority
+/// than the threads that acknowledge deliveries, and so does SQLite's thread for its
+/// connection (started from it; `db::connect_processor`): when both want the CPU,
+/// acknowledging (what Smartcar waits for, and retries only three times) goes first,
+/// and applying takes what is left, all of it when the webhook is quiet. The processor
+/// stops when `stop`'s sender is dropped. On PostgreSQL the work is the database's: it
+/// runs as a task of the server's runtime.
+pub fn spawn(
+    db: DatabaseConnection,
+    appender: Option<Appender>,
+    engine: EngineConfig,
+    gate: Gate,
+    wake: Arc<Notify>,
+    live: Arc<LiveFeed>,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    let sqlite = db.get_database_backend() == DatabaseBackend::Sqlite;
+    let processor = async move {
+        tokio::select! {
+            () = run(db, appender, engine, gate, wake, live) => {}
+            _ = stop => {}
+        }
+    };
+    if !sqlite {
+        tokio::spawn(processor);
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("chargelog-apply".to_owned())
+        .spawn(move || {
+            lower_priority();
+            runtime.block_on(processor);
+        })?;
+    Ok(())
+}
+
+/// Lowers the calling thread's priority (on Linux the `nice` value is per thread, and
+/// the threads it starts inherit it).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(err) =
+        rustix::process::setpriority_process(Some(rustix::thread::gettid()), LOWER_PRIORITY)
+    {
+        tracing::warn!(error = %err, "could not lower the processor's priority; it competes with acknowledging");
+    }
+}
+
+async fn run(
     db: DatabaseConnection,
     appender: Option<Appender>,
     engine: EngineConfig,
