@@ -10,8 +10,9 @@
 //! under load a vehicle's deliveries pile up, and the work per delivery shrinks. On
 //! SQLite it takes turns at the main file's write lock with the webhook's general path
 //! (`turns`), which stores the rare deliveries the inbox does not take; the common ones
-//! go to the inbox, whose lock the processor holds only to delete what it moved, so
-//! acknowledging never waits for a turn and turns need no pacing.
+//! go to the inbox, which only the webhook's appender writes (deleting, too, what the
+//! processor has moved), so acknowledging never waits for a turn and turns need no
+//! pacing.
 //!
 //! A batch that fails is retried one delivery at a time. A delivery that fails alone
 //! three times while the database answers is marked failed (its raw body is kept, its
@@ -40,8 +41,9 @@ const ATTEMPTS: u32 = 3;
 /// The longest wait between attempts while the database fails.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// How far below the server's other threads the processor's runs (a `nice` value:
-/// each step is about a quarter less CPU when both want it).
+/// How far below the server's other threads the processor's runs (a `nice` value: at
+/// 10, against one thread at the default 0 that wants the same core, it gets about a
+/// tenth of it).
 const LOWER_PRIORITY: i32 = 10;
 
 /// Starts the processor. On SQLite it runs on a thread of its own, at a lower priority
