@@ -26,6 +26,9 @@ pub enum Stored {
     /// The delivery is on disk. A delivery with vehicle data then waits for the
     /// processor (`waiting`); anything else is complete, its log row included.
     New { delivery_row_id: i64, waiting: bool },
+    /// On disk in SQLite's inbox (`inbox`), waiting for the processor, which moves it
+    /// into `deliveries` (its row id there comes then).
+    InInbox { inbox_id: i64 },
     /// The eventId was already stored: nothing changed but the log.
     Duplicate { log_id: i64 },
 }

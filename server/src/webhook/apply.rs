@@ -118,7 +118,7 @@ impl VehicleWork {
 /// first moves up to [`MOVE`] deliveries from the inbox (`inbox`) into `deliveries`,
 /// kept even if applying them fails (applying runs in a savepoint). The commit waits for
 /// the disk, as the moved rows are then deleted from the inbox: by the `appender`'s
-/// thread, the inbox's writer, when given, or else on this connection.
+/// thread, the inbox's writer, when given and running, or else on this connection.
 pub async fn process_waiting(
     db: &DatabaseConnection,
     appender: Option<&Appender>,
@@ -134,6 +134,8 @@ pub async fn process_waiting(
         DatabaseBackend::Sqlite => {
             // Take SQLite's write lock before reading: a read transaction that later
             // writes fails at once (no busy wait) if another connection wrote meanwhile.
+            // Not `BEGIN IMMEDIATE`: that would take the attached inbox's lock too, and
+            // make the webhook's appender wait.
             txn.execute_unprepared("UPDATE deliveries SET id = id WHERE id = -1")
                 .await?;
             moved = inbox::take(&txn, MOVE).await?;
@@ -178,13 +180,11 @@ pub async fn process_waiting(
 /// rows are skipped and deleted by a later turn.
 async fn forget(db: &DatabaseConnection, appender: Option<&Appender>, moved: Option<i64>) {
     let Some(last) = moved else { return };
-    match appender {
-        Some(appender) => appender.forget(last),
-        None => {
-            if let Err(err) = inbox::forget(db, last).await {
-                tracing::warn!(error = %err, "could not delete moved deliveries from the inbox; a later turn will");
-            }
-        }
+    if appender.is_some_and(|appender| appender.forget(last)) {
+        return;
+    }
+    if let Err(err) = inbox::forget(db, last).await {
+        tracing::warn!(error = %err, "could not delete moved deliveries from the inbox; a later turn will");
     }
 }
 

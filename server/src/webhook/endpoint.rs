@@ -314,6 +314,13 @@ async fn handle(
                 stored_as,
             )
         }
+        Ok(Stored::InInbox { inbox_id }) => {
+            span.in_scope(|| tracing::info!(inbox_id, "delivery stored in the inbox"));
+            answered(
+                Json(json!({ "status": "stored" })).into_response(),
+                stored_as,
+            )
+        }
         Ok(Stored::Duplicate { .. }) => {
             state.live.nudge();
             span.in_scope(|| tracing::info!("repeated eventId; nothing changed"));

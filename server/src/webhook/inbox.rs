@@ -16,7 +16,7 @@
 //! and only then has the copied rows deleted from the inbox (by the appender's thread,
 //! `Appender::forget`, or [`forget`] where no server runs). A crash in between
 //! leaves rows both in the inbox and in `deliveries`: the next copy skips them (`ON
-//! CONFLICT (event_id) DO NOTHING`) and deletes them. Nothing is lost, nothing counted
+//! CONFLICT (event_id) DO NOTHING`) and deletes them. Nothing is lost, nothing applied
 //! twice; the pages, the readings' keys and the log refer to `deliveries` rows as before.
 //!
 //! Rows have the columns of `deliveries` that accepting sets (the fast path runs the

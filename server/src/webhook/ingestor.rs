@@ -185,8 +185,16 @@ async fn run(writer: Writer, mut queue: mpsc::Receiver<Job>) {
             batch = rest;
         }
         if !batch.is_empty() {
-            let _turn = writer.gate.enter().await;
-            waiting |= commit(&writer.db, &mut batch).await;
+            // The rest waits for its turn at the main file (up to a processor's turn) in
+            // a task of its own: the next batch goes on to the inbox meanwhile.
+            let mut rest = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
+            let (db, gate, wake) = (writer.db.clone(), writer.gate.clone(), writer.wake.clone());
+            tokio::spawn(async move {
+                let _turn = gate.enter().await;
+                if commit(&db, &mut rest).await {
+                    wake.notify_one();
+                }
+            });
         }
         if waiting {
             writer.wake.notify_one();
@@ -207,12 +215,9 @@ async fn append(appender: &Appender, batch: Vec<Job>) -> (Vec<Job>, bool) {
         appender.append(offered).await.into_iter().zip(replies)
     {
         match fate {
-            Fate::Stored(delivery_row_id) => {
+            Fate::Stored(inbox_id) => {
                 stored = true;
-                let _ = reply.send(Ok(Stored::New {
-                    delivery_row_id,
-                    waiting: true,
-                }));
+                let _ = reply.send(Ok(Stored::InInbox { inbox_id }));
             }
             Fate::Failed(why) => {
                 let _ = reply.send(Err(DbErr::Custom(why)));

@@ -87,10 +87,10 @@ impl Appender {
         Ok(Appender { mailbox })
     }
 
-    /// Asks for the inbox rows up to `last` to be deleted, soon. If the thread has
-    /// stopped, they stay: the next processor turn skips them (see `inbox`).
-    pub fn forget(&self, last: i64) {
-        let _ = self.mailbox.send(Message::Forget(last));
+    /// Asks for the inbox rows up to `last` to be deleted, soon; false if the thread
+    /// has stopped (then the caller deletes them itself).
+    pub fn forget(&self, last: i64) -> bool {
+        self.mailbox.send(Message::Forget(last)).is_ok()
     }
 
     /// Stores what it can of `offered` in one transaction; returns every delivery with
@@ -109,20 +109,28 @@ impl Appender {
 }
 
 /// The appender thread: batches as they come; a deletion rides along with the next
-/// batch, or is committed alone when none comes for [`FORGET_ALONE_AFTER`].
+/// batch, or is committed alone [`FORGET_ALONE_AFTER`] the first request for it, if no
+/// batch came.
 fn run(mut inbox: Connection, main: Connection, messages: std::sync::mpsc::Receiver<Message>) {
     use std::sync::mpsc::RecvTimeoutError;
+    use std::time::Instant;
     let mut forget: Option<i64> = None;
+    let mut deadline = Instant::now();
     loop {
         let message = match forget {
             None => messages.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(_) => messages.recv_timeout(FORGET_ALONE_AFTER),
+            Some(_) => messages.recv_timeout(deadline.saturating_duration_since(Instant::now())),
         };
         match message {
             Ok(Message::Append { offered, fates }) => {
                 let _ = fates.send(append(&mut inbox, &main, offered, forget.take()));
             }
-            Ok(Message::Forget(last)) => forget = forget.max(Some(last)),
+            Ok(Message::Forget(last)) => {
+                if forget.is_none() {
+                    deadline = Instant::now() + FORGET_ALONE_AFTER;
+                }
+                forget = forget.max(Some(last));
+            }
             Err(RecvTimeoutError::Timeout) => {
                 if let Some(last) = forget.take() {
                     if let Err(err) = delete(&inbox, last) {
@@ -333,7 +341,7 @@ mod tests {
         );
         txn.commit().await.unwrap();
         // Deleted by the appender's thread, alone as no batch follows.
-        appender.forget(inbox_id);
+        assert!(appender.forget(inbox_id));
         let asked = std::time::Instant::now();
         while crate::webhook::inbox::waiting(&db).await.unwrap() != (0, None) {
             assert!(asked.elapsed() < Duration::from_secs(5), "not deleted");
