@@ -133,9 +133,7 @@ fn run(mut inbox: Connection, main: Connection, messages: std::sync::mpsc::Recei
             }
             Err(RecvTimeoutError::Timeout) => {
                 if let Some(last) = forget.take() {
-                    if let Err(err) = delete(&inbox, last) {
-                        tracing::warn!(error = %err, "could not delete moved deliveries from the inbox; a later turn will");
-                    }
+                    delete(&inbox, last);
                 }
             }
             Err(RecvTimeoutError::Disconnected) => return,
@@ -143,11 +141,16 @@ fn run(mut inbox: Connection, main: Connection, messages: std::sync::mpsc::Recei
     }
 }
 
-/// Deletes the inbox rows up to `last` (moved into the main file).
-fn delete(inbox: &Connection, last: i64) -> rusqlite::Result<usize> {
-    inbox
-        .prepare_cached("DELETE FROM pending WHERE id <= ?1")?
-        .execute([last])
+/// Deletes the inbox rows up to `last` (moved into the main file); whether it did. A
+/// failed deletion is only logged: the next processor turn asks again.
+fn delete(inbox: &Connection, last: i64) -> bool {
+    let deleted = inbox
+        .prepare_cached("DELETE FROM pending WHERE id <= ?1")
+        .and_then(|mut statement| statement.execute([last]));
+    if let Err(err) = &deleted {
+        tracing::warn!(error = %err, "could not delete moved deliveries from the inbox; a later turn will");
+    }
+    deleted.is_ok()
 }
 
 /// Whether a delivery takes the fast path: vehicle data to process, and an eventId.
@@ -170,9 +173,7 @@ fn append(
     let mut fates = vec![Fate::Rest; offered.len()];
     if !fast.contains(&true) {
         if let Some(last) = forget {
-            if let Err(err) = delete(inbox, last) {
-                tracing::warn!(error = %err, "could not delete moved deliveries from the inbox; a later turn will");
-            }
+            delete(inbox, last);
         }
         return offered.into_iter().zip(fates).collect();
     }
@@ -182,12 +183,7 @@ fn append(
         fail(&mut fates, &fast, &err);
         return offered.into_iter().zip(fates).collect();
     }
-    // A failed deletion is only skipped: the next processor turn asks again.
-    let mut changed = forget.is_some_and(|last| {
-        delete(inbox, last)
-            .inspect_err(|err| tracing::warn!(error = %err, "could not delete moved deliveries from the inbox; a later turn will"))
-            .is_ok()
-    });
+    let mut changed = forget.is_some_and(|last| delete(inbox, last));
     for (i, (record, disposition)) in offered.iter().enumerate() {
         let Some(event_id) = eligible(&offered[i]).filter(|_| fast[i]) else {
             continue;
